@@ -1,0 +1,77 @@
+"""The CLI: thin commands over the same services as the UI.
+
+Every command takes `--db URL` and `--json`. Errors a user can fix print one line to stderr and exit 2.
+Each command module registers its subcommands with `register(subparsers, common)`; a handler is
+`handler(args, services) -> (text, json_payload)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ftdemo.errors import FtdemoError
+
+Handler = Callable[[argparse.Namespace, Any], tuple[str, Any]]
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="URL", help="SQLAlchemy database URL (default: $FTDEMO_DB_URL or sqlite:///data/ftdemo.db)")
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ftdemo.cli import data_cmds, serve_cmd
+
+    parser = argparse.ArgumentParser(prog="python -m ftdemo", description="Label texts, fine-tune BERT classifiers, explain them.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common()
+    for module in (serve_cmd, data_cmds):
+        module.register(sub, common)
+    return parser
+
+
+def _services(args: argparse.Namespace) -> Any:
+    from ftdemo.config import Settings
+    from ftdemo.services import Services
+
+    return Services(Settings.from_env(db_url=args.db))
+
+
+def _default(obj: Any) -> Any:
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    return str(obj)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    services = None
+    try:
+        services = _services(args) if getattr(args, "needs_services", True) else None
+        text, payload = handler(args, services)
+    except FtdemoError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print(f"error: file not found: {err.filename or err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if services is not None:
+            services.close()
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2, default=_default))
+    elif text:
+        print(text)
+    return 0

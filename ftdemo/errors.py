@@ -1,0 +1,30 @@
+"""Named errors. Every message says what went wrong and what the user can do about it.
+
+The CLI prints ``str(err)`` on one line and exits non-zero; the UI shows it in a toast.
+"""
+
+from __future__ import annotations
+
+
+class FtdemoError(Exception):
+    """Base class for errors a user can act on (bad input, missing things, permissions)."""
+
+
+class NotFoundError(FtdemoError):
+    """A dataset, example, label or model version does not exist."""
+
+
+class AlreadyExistsError(FtdemoError):
+    """Something with that name already exists."""
+
+
+class InvalidInputError(FtdemoError):
+    """Input that cannot be accepted as given (unknown label, wrong task shape, bad file)."""
+
+
+class PermissionDeniedError(FtdemoError):
+    """The current user's role does not allow this action."""
+
+
+class StorageError(FtdemoError):
+    """The database cannot be used safely (unsafe filesystem, failed migration, locked)."""

@@ -1,0 +1,24 @@
+"""The services both faces of the app (Gradio UI and CLI) call. Nothing here imports gradio."""
+
+from __future__ import annotations
+
+from ftdemo.config import Settings
+from ftdemo.services.annotate import AnnotationService, ExampleView
+from ftdemo.services.base import Actor
+from ftdemo.services.datasets import DatasetInfo, DatasetService, Stats
+from ftdemo.store import Database
+
+__all__ = ["Actor", "DatasetInfo", "ExampleView", "Services", "Stats"]
+
+
+class Services:
+    """One per process: opens the database (migrating it) and wires the services together."""
+
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.db_url)
+        self.datasets = DatasetService(self.db, settings)
+        self.annotate = AnnotationService(self.db, settings)
+
+    def close(self) -> None:
+        self.db.dispose()

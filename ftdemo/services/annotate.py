@@ -1,0 +1,177 @@
+"""Labelling: the queue, label/skip/undo, adding, editing and browsing examples."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ftdemo.annotation import UNLABELLED
+from ftdemo.errors import InvalidInputError
+from ftdemo.services.base import Actor, Service, require_admin
+from ftdemo.store import repo
+from ftdemo.store.schema import Dataset, Example
+from ftdemo.tasks import LabelledText, TaskType, check_labels_for_task, normalize_text
+
+
+@dataclass
+class ExampleView:
+    id: int
+    text: str
+    text_pair: str | None
+    labels: list[str]  # current (consensus) labels; [] when unlabelled
+    annotators: int = 0
+    agreement: float = 1.0
+    source: str = ""
+    deleted: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self, *, full: bool = False) -> dict[str, Any]:
+        if full:
+            return asdict(self)
+        return {"id": self.id, "text": self.text, "text_pair": self.text_pair, "labels": self.labels}
+
+
+def _views(s: Session, ds: Dataset, rows: list[Example], *, with_history: bool = False) -> list[ExampleView]:
+    ids = [r.id for r in rows]
+    current = repo.current_labels(s, ds, ids)
+    hist = repo.history(s, ds, ids) if with_history else {}
+    out = []
+    for r in rows:
+        c = current.get(r.id, UNLABELLED)
+        out.append(ExampleView(r.id, r.text, r.text_pair, list(c.labels), c.annotators, round(c.agreement, 4),
+                               r.source, r.deleted_at is not None, hist.get(r.id, [])))
+    return out
+
+
+class AnnotationService(Service):
+    # --- queue ---------------------------------------------------------------------------------
+    def next(self, dataset: str, actor: Actor, *, order: str = "in_order", seed: int = 0,
+             exclude: list[int] | None = None) -> ExampleView | None:
+        """The next example for this annotator, or None when the queue is empty."""
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            ids = repo.queue_ids(s, ds, actor.name, order=order, seed=seed, limit=1, exclude=exclude or ())
+            return _views(s, ds, [repo.get_example(s, ds, ids[0])])[0] if ids else None
+
+    def get(self, dataset: str, example_id: int, *, with_history: bool = True) -> ExampleView:
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            ex = repo.get_example(s, ds, example_id, include_deleted=True)
+            return _views(s, ds, [ex], with_history=with_history)[0]
+
+    # --- annotate ------------------------------------------------------------------------------
+    def label(self, dataset: str, example_id: int, labels: list[str] | str, *, actor: Actor) -> ExampleView:
+        """Record `actor`'s labels for an example (appends a row; earlier rows stay as history)."""
+        names = labels.split(",") if isinstance(labels, str) else list(labels)
+        names = [n.strip() for n in names if n.strip()]
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            ex = repo.get_example(s, ds, int(example_id))
+            chosen = check_labels_for_task(TaskType(ds.task), names, repo.active_label_names(ds))
+            if not chosen:
+                raise InvalidInputError("choose at least one label, or skip the example")
+            ids = [lab.id for lab in ds.labels if lab.name in chosen]
+            repo.append_annotation(s, ex, actor.name, "label", ids)
+            return _views(s, ds, [ex])[0]
+
+    def skip(self, dataset: str, example_id: int, *, actor: Actor) -> ExampleView:
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            ex = repo.get_example(s, ds, int(example_id))
+            repo.append_annotation(s, ex, actor.name, "skip")
+            return _views(s, ds, [ex])[0]
+
+    def clear(self, dataset: str, example_id: int, *, actor: Actor) -> ExampleView:
+        """Withdraw the actor's current label for an example (a new 'clear' row)."""
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            ex = repo.get_example(s, ds, int(example_id))
+            repo.append_annotation(s, ex, actor.name, "clear")
+            return _views(s, ds, [ex])[0]
+
+    def undo(self, dataset: str, *, actor: Actor) -> ExampleView | None:
+        """Undo the actor's last action in the dataset by appending a row with the state before it.
+
+        Returns the affected example (so the UI can show it again), or None if nothing is left to undo.
+        """
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            last = repo.last_undoable(s, ds.id, actor.name)
+            if last is None:
+                return None
+            ex = repo.get_example(s, ds, last.example_id, include_deleted=True)
+            before = repo.state_before(s, last)
+            if before is None:
+                repo.append_annotation(s, ex, actor.name, "clear", reverts_id=last.id)
+            else:
+                repo.append_annotation(s, ex, actor.name, before.kind, [l.label_id for l in before.labels],
+                                       reverts_id=last.id)
+            return _views(s, ds, [ex])[0]
+
+    # --- examples ------------------------------------------------------------------------------
+    def add(self, dataset: str, text: str, text_pair: str | None = None, labels: list[str] | None = None, *,
+            actor: Actor, source: str = "typed") -> ExampleView:
+        """Add one typed example (optionally labelled by the actor at once)."""
+        if not normalize_text(text):
+            raise InvalidInputError("type a text first: an example cannot be empty")
+        if len(text) > self.settings.max_text_chars or len(text_pair or "") > self.settings.max_text_chars:
+            raise InvalidInputError(f"the text is longer than {self.settings.max_text_chars} characters "
+                                    "(FTDEMO_MAX_TEXT_CHARS); shorten it")
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            task = TaskType(ds.task)
+            if task.has_pair and not normalize_text(text_pair):
+                raise InvalidInputError(f"{ds.name!r} is a sentence-pair dataset: type the second text too")
+            if not task.has_pair:
+                text_pair = None
+            chosen = check_labels_for_task(task, labels, repo.active_label_names(ds)) if labels else []
+            [new_id] = repo.add_examples(s, ds, [repo.NewExample(text, text_pair, source)], created_by=actor.name)
+            if new_id is None:
+                raise InvalidInputError("this example is already in the dataset")
+            ex = repo.get_example(s, ds, new_id)
+            if chosen:
+                repo.append_annotation(s, ex, actor.name, "label", [l.id for l in ds.labels if l.name in chosen])
+            return _views(s, ds, [ex])[0]
+
+    def edit(self, dataset: str, example_id: int, text: str, text_pair: str | None = None, *,
+             actor: Actor) -> ExampleView:
+        require_admin(actor, "edit examples")
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            ex = repo.get_example(s, ds, int(example_id))
+            repo.edit_example(s, ds, ex, text, text_pair if TaskType(ds.task).has_pair else None)
+            return _views(s, ds, [ex])[0]
+
+    def delete(self, dataset: str, example_id: int, *, actor: Actor, restore: bool = False) -> ExampleView:
+        """Soft delete (or restore): the row and its history stay; it leaves queues, stats and training."""
+        require_admin(actor, "delete examples")
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            ex = repo.get_example(s, ds, int(example_id), include_deleted=True)
+            repo.soft_delete_example(s, ex, restore=restore)
+            return _views(s, ds, [ex])[0]
+
+    def search(self, dataset: str, *, text: str = "", label: str | None = None, annotator: str | None = None,
+               unlabelled: bool = False, include_deleted: bool = False, limit: int = 100, offset: int = 0
+               ) -> tuple[list[ExampleView], int]:
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            rows, total = repo.search_examples(s, ds, text=text, label=label or None, annotator=annotator or None,
+                                               unlabelled=unlabelled, include_deleted=include_deleted,
+                                               limit=limit, offset=offset)
+            return _views(s, ds, rows), total
+
+    def annotators(self, dataset: str) -> list[str]:
+        with self.db.read() as s:
+            return repo.annotators(s, repo.get_dataset(s, dataset))
+
+    def snapshot(self, dataset: str) -> list[LabelledText]:
+        """Every live, labelled example with its consensus labels, in id order (what training sees)."""
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            current = repo.current_labels(s, ds)
+            rows = s.scalars(repo.live_examples(ds).order_by(Example.id)).all()
+            return [LabelledText(r.id, r.text, r.text_pair, current[r.id].labels)
+                    for r in rows if r.id in current and current[r.id].is_labelled]

@@ -1,0 +1,110 @@
+"""Datasets, their label sets, and statistics."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ftdemo.services.base import Actor, Service, require_admin
+from ftdemo.store import repo
+from ftdemo.tasks import TaskType
+
+
+@dataclass
+class DatasetInfo:
+    name: str
+    task: str
+    labels: list[str]  # active labels, in order
+    retired_labels: list[str]
+    examples: int
+    labelled: int
+    description: str = ""
+    created_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Stats:
+    dataset: str
+    task: str
+    examples: int
+    labelled: int
+    unlabelled: int
+    label_counts: dict[str, int]
+    annotators: dict[str, int] = field(default_factory=dict)  # current labels per annotator
+    multi_annotated: int = 0  # examples with ≥2 annotators
+    conflicts: int = 0  # of those, examples where annotators disagree
+    agreement: float | None = None  # mean agreement over multi-annotated examples
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DatasetService(Service):
+    def create(self, name: str, task: str | TaskType, labels: list[str] | str, *, actor: Actor,
+               description: str = "") -> DatasetInfo:
+        require_admin(actor, "create datasets")
+        with self.db.write() as s:
+            ds = repo.create_dataset(s, name, TaskType.parse(task), labels if isinstance(labels, list) else labels.split(","),
+                                     created_by=actor.name, description=description)
+            return self._info(s, ds)
+
+    def list(self) -> list[DatasetInfo]:
+        with self.db.read() as s:
+            return [self._info(s, ds) for ds in repo.list_datasets(s)]
+
+    def names(self) -> list[str]:
+        with self.db.read() as s:
+            return [ds.name for ds in repo.list_datasets(s)]
+
+    def info(self, name: str) -> DatasetInfo:
+        with self.db.read() as s:
+            return self._info(s, repo.get_dataset(s, name))
+
+    def add_label(self, name: str, label: str, *, actor: Actor) -> DatasetInfo:
+        require_admin(actor, "edit labels")
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, name)
+            repo.add_label(s, ds, label)
+            return self._info(s, ds)
+
+    def rename_label(self, name: str, old: str, new: str, *, actor: Actor) -> DatasetInfo:
+        require_admin(actor, "edit labels")
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, name)
+            repo.rename_label(s, ds, old, new)
+            return self._info(s, ds)
+
+    def retire_label(self, name: str, label: str, *, actor: Actor) -> DatasetInfo:
+        require_admin(actor, "edit labels")
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, name)
+            repo.retire_label(s, ds, label)
+            return self._info(s, ds)
+
+    def stats(self, name: str) -> Stats:
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, name)
+            total, _ = repo.count_examples(s, ds)
+            live = set(s.scalars(repo.live_examples(ds).with_only_columns(repo.Example.id)))
+            current = {i: c for i, c in repo.current_labels(s, ds).items() if i in live and c.is_labelled}
+            counts: Counter[str] = Counter({lab: 0 for lab in repo.active_label_names(ds)})
+            for c in current.values():
+                counts.update(c.labels)
+            multi = [c for c in current.values() if c.annotators > 1]
+            return Stats(
+                dataset=ds.name, task=ds.task, examples=total, labelled=len(current), unlabelled=total - len(current),
+                label_counts=dict(counts), annotators=repo.annotator_counts(s, ds), multi_annotated=len(multi),
+                conflicts=sum(1 for c in multi if c.is_conflict),
+                agreement=round(sum(c.agreement for c in multi) / len(multi), 4) if multi else None,
+            )
+
+    @staticmethod
+    def _info(s: Any, ds: Any) -> DatasetInfo:
+        total, labelled = repo.count_examples(s, ds)
+        return DatasetInfo(name=ds.name, task=ds.task, labels=repo.active_label_names(ds),
+                           retired_labels=[l.name for l in ds.labels if l.retired], examples=total, labelled=labelled,
+                           description=ds.description, created_at=ds.created_at.isoformat(timespec="seconds"))

@@ -1,0 +1,136 @@
+"""Engine and transactions. The only module that knows about SQLite specifics.
+
+SQLite gets WAL (readers never block the writer), a 10 s busy timeout, foreign keys, and
+`synchronous=FULL` (a committed label survives power loss, at the cost of one extra fsync per
+commit). Writes open with `BEGIN IMMEDIATE`, so two writers queue on the busy timeout at the start
+of a transaction instead of failing with 'database is locked' when a read lock would be upgraded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ftdemo.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+_WRITE = "ftdemo_write"
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for in-memory or other backends)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _install_sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN is DEFERRED).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA synchronous = FULL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for any SQLAlchemy URL; SQLite files get their directory created and the pragmas."""
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
+        _install_sqlite_pragmas(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """Owns the engine; hands out one session per user event via `read()` / `write()`."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
+        if migrate:
+            from ftdemo.store.migrate import upgrade
+
+            upgrade(self.engine)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session (deferred transaction; rolled back at the end)."""
+        with self._reader() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def write(self, retries: int = 3) -> Iterator[Session]:
+        """One write transaction: commits on success, rolls back on error.
+
+        The busy timeout already waits for other writers; a lock still held after it (a very long
+        writer elsewhere) is retried a few times before the user sees a StorageError.
+        """
+        attempt = 0
+        while True:
+            session = self._writer()
+            try:
+                session.connection()  # BEGIN IMMEDIATE happens here: waits for the write lock
+            except OperationalError as err:
+                session.close()
+                attempt += 1
+                if "locked" in str(err).lower() and attempt <= retries:
+                    time.sleep(0.05 * attempt)
+                    continue
+                raise StorageError(f"the database is busy ({err.orig}); try again in a moment") from err
+            break
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # --- diagnostics -------------------------------------------------------------------------
+    def integrity_check(self) -> str:
+        """'ok' when SQLite's integrity check passes (other backends: 'ok' if a query works)."""
+        with self.engine.connect() as conn:
+            if is_sqlite(self.url):
+                return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
+            conn.execute(text("SELECT 1"))
+            return "ok"
+
+    def journal_mode(self) -> str:
+        if not is_sqlite(self.url):
+            return "n/a"
+        with self.engine.connect() as conn:
+            return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar())
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,125 @@
+"""Task types and label parsing: pure rules shared by the store, import, training and UI."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Sequence
+
+from ftdemo.errors import InvalidInputError
+
+
+class TaskType(str, enum.Enum):
+    """What one example's annotation looks like; fixed when a dataset is created."""
+
+    SINGLE_LABEL = "single_label"  # exactly one label per example (softmax / cross-entropy)
+    MULTI_LABEL = "multi_label"  # zero or more labels per example (sigmoid / BCE)
+    PAIR = "pair"  # text + text_pair, exactly one label (NLI-style)
+
+    @classmethod
+    def parse(cls, value: str | "TaskType") -> "TaskType":
+        if isinstance(value, TaskType):
+            return value
+        try:
+            return cls(str(value).strip().lower().replace("-", "_"))
+        except ValueError:
+            choices = ", ".join(t.value for t in cls)
+            raise InvalidInputError(f"unknown task type {value!r}; choose one of: {choices}") from None
+
+    @property
+    def is_multi_label(self) -> bool:
+        return self is TaskType.MULTI_LABEL
+
+    @property
+    def has_pair(self) -> bool:
+        return self is TaskType.PAIR
+
+
+_LABEL_NAME = re.compile(r"^[^\s,|][^,|]*$")
+MAX_LABEL_LEN = 64
+
+
+def validate_label_name(name: str) -> str:
+    """Return the stripped label name or raise: labels may not contain ',' or '|' (cell separators)."""
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise InvalidInputError("a label name cannot be empty")
+    if len(cleaned) > MAX_LABEL_LEN:
+        raise InvalidInputError(f"label {cleaned[:20]!r}… is longer than {MAX_LABEL_LEN} characters")
+    if not _LABEL_NAME.match(cleaned):
+        raise InvalidInputError(f"label {cleaned!r} may not contain ',' or '|' (they separate labels in files)")
+    return cleaned
+
+
+def parse_label_list(spec: str | Sequence[str]) -> list[str]:
+    """Parse 'a,b,c' (or a list) into validated, de-duplicated label names, order kept."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[str] = []
+    for item in items:
+        if str(item).strip() == "":
+            continue
+        name = validate_label_name(str(item))
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def split_label_cell(cell: object) -> list[str]:
+    """Labels from one file cell: a list (JSONL), 'a|b' or 'a,b' (CSV), or one value; '' → []."""
+    if cell is None:
+        return []
+    if isinstance(cell, float) and cell != cell:  # NaN from pandas
+        return []
+    if isinstance(cell, (list, tuple)) or type(cell).__name__ == "ndarray":
+        return [str(c).strip() for c in cell if str(c).strip()]
+    text = str(cell).strip()
+    if not text:
+        return []
+    sep = "|" if "|" in text else ","
+    return [part.strip() for part in text.split(sep) if part.strip()]
+
+
+def check_labels_for_task(task: TaskType, labels: Iterable[str], known: Sequence[str]) -> list[str]:
+    """Validate one example's labels against the task shape and the dataset's label set.
+
+    Returns the labels in the dataset's order. Raises InvalidInputError with an actionable message.
+    """
+    given = list(dict.fromkeys(labels))
+    unknown = [lab for lab in given if lab not in known]
+    if unknown:
+        raise InvalidInputError(
+            f"label {unknown[0]!r} is not in this dataset's labels: {', '.join(known)}"
+        )
+    if not task.is_multi_label and len(given) != 1:
+        raise InvalidInputError(
+            f"a {task.value} example takes exactly one label, got {len(given)}: {', '.join(given) or '(none)'}"
+        )
+    order = {lab: i for i, lab in enumerate(known)}
+    return sorted(given, key=order.__getitem__)
+
+
+def normalize_text(text: str | None) -> str:
+    """NFC-normalise and strip; what the content hash and duplicate checks see."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", text or "").strip()
+
+
+def content_hash(text: str, text_pair: str | None = None) -> str:
+    """Stable identity of an example's content within a dataset (sha256 hex of the normalised texts)."""
+    import hashlib
+
+    payload = normalize_text(text) + "\x1f" + normalize_text(text_pair)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+
+@dataclass(frozen=True)
+class LabelledText:
+    """One example as training, evaluation and export see it: plain data, no ORM."""
+
+    id: int
+    text: str
+    text_pair: str | None
+    labels: tuple[str, ...]  # dataset label order; exactly one unless multi-label

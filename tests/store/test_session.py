@@ -1,0 +1,65 @@
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from ftdemo.errors import StorageError
+from ftdemo.store.session import BUSY_TIMEOUT_MS, sqlite_path
+
+
+def test_sqlite_pragmas_are_set_on_every_connection(fresh_db):
+    with fresh_db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS >= 5000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_write_takes_the_write_lock_at_begin(fresh_db):
+    """BEGIN IMMEDIATE: while one write transaction is open, a second writer waits instead of racing."""
+    order = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    def first():
+        with fresh_db.write() as s:
+            s.execute(text("INSERT INTO datasets (name, task, description, created_at, created_by) "
+                           "VALUES ('a', 'pair', '', '2026-01-01', '')"))
+            inside.set()
+            release.wait(5)
+            order.append("first-commit")
+
+    t = threading.Thread(target=first)
+    t.start()
+    inside.wait(5)
+    threading.Timer(0.3, release.set).start()
+    with fresh_db.write() as s:  # blocks in BEGIN IMMEDIATE until the first commits
+        order.append("second-begin")
+        assert s.execute(text("SELECT count(*) FROM datasets")).scalar() == 1
+    t.join()
+    assert order == ["first-commit", "second-begin"]
+
+
+def test_write_rolls_back_on_error(fresh_db):
+    with pytest.raises(RuntimeError):
+        with fresh_db.write() as s:
+            s.execute(text("INSERT INTO datasets (name, task, description, created_at, created_by) "
+                           "VALUES ('a', 'pair', '', '2026-01-01', '')"))
+            raise RuntimeError("boom")
+    with fresh_db.read() as s:
+        assert s.execute(text("SELECT count(*) FROM datasets")).scalar() == 0
+
+
+def test_integrity_and_journal_mode(fresh_db):
+    assert fresh_db.integrity_check() == "ok"
+    assert fresh_db.journal_mode() == "wal"
+
+
+def test_sqlite_path_parsing(tmp_path):
+    assert sqlite_path(f"sqlite:///{tmp_path}/x.db") == tmp_path / "x.db"
+    assert sqlite_path("sqlite://") is None
+    assert sqlite_path("postgresql://u@h/db") is None
+
+
+def test_storage_error_is_named():
+    assert issubclass(StorageError, Exception)
