@@ -114,3 +114,75 @@ class AnnotationLabel(Base):
 
     def __repr__(self) -> str:
         return f"AnnotationLabel(annotation_id={self.annotation_id}, label_id={self.label_id})"
+
+
+class TrainingRun(Base):
+    """One fine-tuning job: its data snapshot, config, live progress and outcome.
+
+    status: queued → running → succeeded | failed | cancelled; a run left 'running' by a dead app is
+    marked 'interrupted' at the next start.
+    """
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    snapshot_hash: Mapped[str] = mapped_column(String(64), default="")
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # counts + [[example_id, [label_id…]], …]
+    environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # device, library versions
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # latest progress event
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[str] = mapped_column(String(32), default="")  # the model version it produced
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    def __repr__(self) -> str:
+        return f"TrainingRun(id={self.id}, dataset_id={self.dataset_id}, status={self.status!r})"
+
+
+class RunEvent(Base):
+    """A progress or evaluation row written by the training process; the UI polls these."""
+
+    __tablename__ = "run_events"
+    __table_args__ = (Index("ix_run_events_run_id_id", "run_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("training_runs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "step" | "eval" | "log"
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"RunEvent(id={self.id}, run_id={self.run_id}, kind={self.kind!r})"
+
+
+class ModelVersion(Base):
+    """A registered model version (its files live in the registry directory).
+
+    status: 'active' (at most one per dataset), 'candidate' (kept, not serving), 'deleted'.
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "version", name="uq_model_versions_dataset_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("training_runs.id", ondelete="SET NULL"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="candidate")
+    base_model: Mapped[str] = mapped_column(String(300), default="")
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it is (not) active
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    def __repr__(self) -> str:
+        return f"ModelVersion(id={self.id}, version={self.version!r}, status={self.status!r})"
