@@ -6,9 +6,10 @@ from ftdemo.config import Settings
 from ftdemo.services.annotate import AnnotationService, ExampleView
 from ftdemo.services.base import Actor
 from ftdemo.services.datasets import DatasetInfo, DatasetService, Stats
+from ftdemo.services.transfer import ImportReport, TransferService
 from ftdemo.store import Database
 
-__all__ = ["Actor", "DatasetInfo", "ExampleView", "Services", "Stats"]
+__all__ = ["Actor", "DatasetInfo", "ExampleView", "ImportReport", "Services", "Stats"]
 
 
 class Services:
@@ -19,6 +20,7 @@ class Services:
         self.db = db or Database(settings.db_url)
         self.datasets = DatasetService(self.db, settings)
         self.annotate = AnnotationService(self.db, settings)
+        self.transfer = TransferService(self.db, settings)
 
     def close(self) -> None:
         self.db.dispose()

@@ -333,3 +333,29 @@ def annotator_counts(session: Session, ds: Dataset) -> dict[str, int]:
                                                                            Annotation.kind == "label")
                            .group_by(Annotation.annotator)).all()
     return {a: int(n) for a, n in rows}
+
+
+def add_label_annotations(session: Session, ds: Dataset, labelled: Sequence[tuple[int, Sequence[str]]],
+                          *, annotator: str) -> int:
+    """Bulk-append one 'label' annotation per (example_id, label names) — for imports of many rows."""
+    ids_by_name = {lab.name: lab.id for lab in ds.labels}
+    now = utcnow()
+    written = 0
+    for start in range(0, len(labelled), 500):
+        chunk = labelled[start:start + 500]
+        ann_ids = session.execute(
+            insert(Annotation).returning(Annotation.id, sort_by_parameter_order=True),
+            [dict(example_id=ex_id, annotator=annotator, kind="label", created_at=now) for ex_id, _ in chunk],
+        ).scalars().all()
+        links = [dict(annotation_id=a, label_id=ids_by_name[name]) for a, (_, names) in zip(ann_ids, chunk)
+                 for name in names]
+        if links:
+            session.execute(insert(AnnotationLabel), links)
+        written += len(ann_ids)
+    return written
+
+
+def chunked(ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
+    """Split id lists for IN (...) clauses (SQLite caps bound parameters per statement)."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]

@@ -1,0 +1,113 @@
+"""Import and export: the io module's file logic joined to the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftdemo import io
+from ftdemo.services.base import Actor, Service, require_admin
+from ftdemo.store import repo
+from ftdemo.store.schema import Example
+from ftdemo.tasks import TaskType
+
+PREVIEW_ROWS = 20
+
+
+@dataclass
+class ImportReport:
+    imported: int
+    duplicates: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    labelled: int = 0
+    rows: int = 0
+    committed: bool = True  # False: --strict / "import nothing" refused the whole file
+    duplicate_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"imported": self.imported, "duplicates": self.duplicates, "errors": self.errors,
+                "labelled": self.labelled, "rows": self.rows, "committed": self.committed,
+                "duplicate_rows": self.duplicate_rows}
+
+
+def _mapping(columns: list[str], task: TaskType, text_col: str | None, pair_col: str | None,
+             label_col: str | None) -> io.ColumnMapping:
+    """Guessed mapping, overridden by whatever the user named ('' for a column means: none)."""
+    guess = io.guess_mapping(columns, task)
+    pick = lambda given, guessed: guessed if given is None else (given or None)  # noqa: E731
+    return io.ColumnMapping(text=pick(text_col, guess.text) or "", text_pair=pick(pair_col, guess.text_pair),
+                            label=pick(label_col, guess.label))
+
+
+class TransferService(Service):
+    @property
+    def max_bytes(self) -> int:
+        return self.settings.max_upload_mb * 1024 * 1024
+
+    def plan(self, dataset: str, path: str | Path, *, text_col: str | None = None, pair_col: str | None = None,
+             label_col: str | None = None) -> io.ImportPlan:
+        """Check every row of a file against a dataset; writes nothing."""
+        table = io.read_rows(path, max_bytes=self.max_bytes)
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            task, labels = TaskType(ds.task), repo.active_label_names(ds)
+            hashes = repo.existing_hashes(s, ds.id)
+        mapping = _mapping(table.columns, task, text_col, pair_col, label_col)
+        return io.plan_import(table, task, labels, mapping, existing_hashes=hashes,
+                              max_text_chars=self.settings.max_text_chars)
+
+    def preview(self, dataset: str, path: str | Path, *, text_col: str | None = None, pair_col: str | None = None,
+                label_col: str | None = None) -> dict[str, Any]:
+        """First rows, columns, the mapping in use and what an import would do (for the UI)."""
+        head = io.preview(path, PREVIEW_ROWS, max_bytes=self.max_bytes)
+        plan = self.plan(dataset, path, text_col=text_col, pair_col=pair_col, label_col=label_col)
+        return {"columns": head.columns, "rows": head.to_matrix(), "mapping": plan.mapping.to_dict(),
+                "summary": plan.summary(), "errors": (plan.errors + plan.duplicates)[:200],
+                "description": plan.describe()}
+
+    def import_file(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
+                    pair_col: str | None = None, label_col: str | None = None, strict: bool = False) -> ImportReport:
+        """Import the valid rows of a file, or (strict) nothing at all if any row has a problem."""
+        require_admin(actor, "import data")
+        plan = self.plan(dataset, path, text_col=text_col, pair_col=pair_col, label_col=label_col)
+        errors = [dict(e) for e in plan.errors]
+        dupes = [dict(d) for d in plan.duplicates]
+        if strict and (errors or dupes):
+            return ImportReport(0, len(dupes), errors, 0, plan.total_rows, committed=False, duplicate_rows=dupes)
+        return self.commit(dataset, plan, actor=actor)
+
+    def commit(self, dataset: str, plan: io.ImportPlan, *, actor: Actor) -> ImportReport:
+        """Write a plan's valid rows (and their labels) in one transaction."""
+        require_admin(actor, "import data")
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            items = [repo.NewExample(c.text, c.text_pair, c.source[:200],
+                                     {k: v for k, v in c.metadata.items() if k not in ("history", "labels")} or None)
+                     for c in plan.valid]
+            ids = repo.add_examples(s, ds, items, created_by=actor.name)
+            active = set(repo.active_label_names(ds))
+            labelled = [(i, c.labels) for i, c in zip(ids, plan.valid)
+                        if i is not None and c.labels and set(c.labels) <= active]
+            repo.add_label_annotations(s, ds, labelled, annotator=actor.name)
+        raced = sum(1 for i in ids if i is None)  # added by someone else between plan and commit
+        dupes = [dict(d) for d in plan.duplicates]
+        return ImportReport(len(ids) - raced, len(dupes) + raced, [dict(e) for e in plan.errors], len(labelled),
+                            plan.total_rows, duplicate_rows=dupes)
+
+    def export(self, dataset: str, path: str | Path, *, actor: Actor) -> dict[str, Any]:
+        """Write every live example with its current labels and full history."""
+        require_admin(actor, "export data")
+        fmt = io.export_format(path)
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            rows = list(s.scalars(repo.live_examples(ds).order_by(Example.id)))
+            current, hist = {}, {}
+            for chunk in repo.chunked([r.id for r in rows]):
+                current.update(repo.current_labels(s, ds, chunk))
+                hist.update(repo.history(s, ds, chunk))
+        records = [io.ExportRecord(r.id, r.text, r.text_pair,
+                                   list(current[r.id].labels) if r.id in current else [], hist.get(r.id, []))
+                   for r in rows]
+        written = io.export_records(records, path)
+        return {"exported": len(records), "path": str(written), "format": fmt.value}

@@ -1,0 +1,115 @@
+"""Import/export through the store: export → import into a new dataset reproduces examples and labels."""
+
+import json
+
+import pytest
+
+from ftdemo.errors import InvalidInputError, PermissionDeniedError
+from ftdemo.services import Actor
+
+TRICKY = ["Plain text", "中文句子，很好。", "emoji 🎉👍", "comma, \"quotes\" and 'apostrophes'", "line one\nline two",
+          "=SUM(A1:A2)", "-5 degrees", "'=not a formula", "مرحبا بالعالم", "tab\there"]
+TASKS = {
+    "single_label": ("a,b,c", lambda i: ["abc"[i % 3]]),
+    "multi_label": ("x,y,z", lambda i: [["x"], ["y", "z"], [], ["x", "y", "z"]][i % 4]),
+    "pair": ("entailment,neutral,contradiction", lambda i: [["entailment", "neutral", "contradiction"][i % 3]]),
+}
+
+
+def _fill(services, name, task, admin):
+    labels, pick = TASKS[task]
+    services.datasets.create(name, task, labels, actor=admin)
+    for i, text in enumerate(TRICKY):
+        chosen = pick(i)
+        pair = f"second {text}" if task == "pair" else None
+        view = services.annotate.add(name, text, pair, actor=admin)
+        if chosen and i != 4:  # leave one unlabelled in every task
+            services.annotate.label(name, view.id, chosen, actor=admin)
+    services.annotate.label(name, 1, pick(1) or ["x"], actor=Actor("second", "annotator"))
+
+
+def _content(services, name):
+    views, _ = services.annotate.search(name, limit=1000)
+    return sorted((v.text, v.text_pair, tuple(v.labels)) for v in views)
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet", ""])
+def test_export_then_import_reproduces_examples_and_labels(services, admin, tmp_path, task, suffix):
+    _fill(services, "src", task, admin)
+    path = tmp_path / f"export{suffix or '_dir'}"
+    out = services.transfer.export("src", path, actor=admin)
+    assert out["exported"] == len(TRICKY)
+    services.datasets.create("dst", task, TASKS[task][0], actor=admin)
+    report = services.transfer.import_file("dst", out["path"], actor=admin)
+    assert report.errors == [] and report.duplicates == 0 and report.imported == len(TRICKY)
+    assert _content(services, "dst") == _content(services, "src")
+
+
+def test_export_holds_full_history(services, admin, tmp_path):
+    _fill(services, "src", "single_label", admin)
+    services.annotate.label("src", 2, "c", actor=admin)
+    services.transfer.export("src", tmp_path / "h.jsonl", actor=admin)
+    rows = [json.loads(line) for line in (tmp_path / "h.jsonl").read_text(encoding="utf-8").splitlines()]
+    second = next(r for r in rows if r["id"] == 2)
+    assert [(h["annotator"], h["labels"]) for h in second["history"]] == [("alice", ["b"]), ("alice", ["c"])]
+
+
+def test_csv_export_neutralises_formulas(services, admin, tmp_path):
+    _fill(services, "src", "single_label", admin)
+    services.transfer.export("src", tmp_path / "x.csv", actor=admin)
+    raw = (tmp_path / "x.csv").read_text(encoding="utf-8-sig")
+    assert "'=SUM(A1:A2)" in raw and "\n=SUM" not in raw and ",=SUM" not in raw
+
+
+def test_bad_rows_are_reported_and_strict_imports_nothing(services, admin, tmp_path):
+    services.datasets.create("d", "single_label", "pos,neg", actor=admin)
+    f = tmp_path / "bad.csv"
+    f.write_text("text,label\nfine,pos\n,neg\nunknown label,posi\nfine,pos\n" + "x" * 6000 + ",neg\nok too,\n",
+                 encoding="utf-8")
+    strict = services.transfer.import_file("d", f, actor=admin, strict=True)
+    assert not strict.committed and services.datasets.stats("d").examples == 0
+    assert {e["row"] for e in strict.errors} == {2, 3, 5} and strict.duplicates == 1
+    report = services.transfer.import_file("d", f, actor=admin)
+    assert report.imported == 2 and report.labelled == 1
+    st = services.datasets.stats("d")
+    assert (st.examples, st.labelled, st.label_counts) == (2, 1, {"pos": 1, "neg": 0})
+    assert services.transfer.import_file("d", f, actor=admin).imported == 0  # all duplicates now
+
+
+def test_missing_column_is_actionable(services, admin, tmp_path):
+    services.datasets.create("d", "single_label", "pos,neg", actor=admin)
+    f = tmp_path / "x.csv"
+    f.write_text("body,label\nhello,pos\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="body"):
+        services.transfer.import_file("d", f, actor=admin, text_col="text")
+    assert services.transfer.import_file("d", f, actor=admin, text_col="body").imported == 1
+
+
+def test_upload_size_limit(services, admin, tmp_path):
+    services.datasets.create("d", "single_label", "pos,neg", actor=admin)
+    services.settings.max_upload_mb = 1
+    f = tmp_path / "big.csv"
+    f.write_text("text,label\n" + "".join(f"row {i} {'y' * 100},pos\n" for i in range(12000)), encoding="utf-8")
+    with pytest.raises(InvalidInputError):
+        services.transfer.import_file("d", f, actor=admin)
+
+
+def test_annotators_cannot_import_or_export(services, admin, annotator, tmp_path):
+    services.datasets.create("d", "single_label", "pos,neg", actor=admin)
+    f = tmp_path / "x.csv"
+    f.write_text("text,label\nhello,pos\n", encoding="utf-8")
+    with pytest.raises(PermissionDeniedError):
+        services.transfer.import_file("d", f, actor=annotator)
+    with pytest.raises(PermissionDeniedError):
+        services.transfer.export("d", tmp_path / "o.csv", actor=annotator)
+
+
+def test_preview_shows_rows_mapping_and_plan(services, admin, tmp_path):
+    services.datasets.create("d", "pair", "yes,no", actor=admin)
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"premise": "a", "hypothesis": "b", "label": "yes"}\n{"premise": "c"}\nnot json\n',
+                 encoding="utf-8")
+    pv = services.transfer.preview("d", f)
+    assert pv["mapping"] == {"text": "premise", "text_pair": "hypothesis", "label": "label"}
+    assert pv["summary"]["valid"] == 1 and {e["row"] for e in pv["errors"]} == {2, 3}
