@@ -1,0 +1,120 @@
+"""Read any supported upload into a Table, within a size limit; and a small preview for the UI.
+
+See `ftdemo.io.text_readers` for how rows are numbered (header not counted; row 1 = first data row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftdemo.errors import InvalidInputError
+from ftdemo.io import arrow_readers, text_readers
+from ftdemo.io.formats import FileFormat, import_format
+from ftdemo.io.table import RowIssue, Table
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # Settings.max_upload_mb's default; callers pass their setting
+ZIP_HARD_LIMIT = 2 * 1024 ** 3  # even with max_bytes=None, a zip may not unpack to more than this
+
+
+def _size_of(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _check_size(path: Path, max_bytes: int | None) -> None:
+    if max_bytes is None:
+        return
+    size = _size_of(path)
+    if size > max_bytes:
+        raise InvalidInputError(
+            f"{path.name!r} is {size / 2**20:.1f} MiB; the upload limit is {max_bytes / 2**20:.1f} MiB "
+            "(split the file, or ask an admin to raise FTDEMO_MAX_UPLOAD_MB)"
+        )
+
+
+def read_path(path: Path, *, max_bytes: int | None, limit: int | None, header: bool) -> Table:
+    """Dispatch on the format; `max_bytes` only caps what a zip unpacks to (the caller checked the file)."""
+    fmt = import_format(path)
+    if fmt is FileFormat.PARQUET:
+        table = arrow_readers.read_parquet(path, limit=limit)
+    elif fmt is FileFormat.DIRECTORY:
+        table = arrow_readers.read_datasets_dir(path, limit=limit)
+    elif fmt is FileFormat.ZIP:
+        cap = ZIP_HARD_LIMIT if max_bytes is None else min(max_bytes, ZIP_HARD_LIMIT)
+        table = arrow_readers.read_zip(path, max_bytes=cap, limit=limit, header=header)
+    else:
+        text = text_readers.decode(path.read_bytes(), path.name)
+        if not text.strip():
+            raise InvalidInputError(f"{path.name!r} is empty")
+        if fmt is FileFormat.CSV:
+            table = text_readers.parse_delimited(text, ",", header=header, limit=limit)
+        elif fmt is FileFormat.TSV:
+            table = text_readers.parse_delimited(text, "\t", header=header, limit=limit)
+        else:
+            table = text_readers.parse_json(text, limit=limit)
+    table.format = table.format or fmt.value  # a zip keeps the inner file's format
+    return table
+
+
+def read_rows(
+    path: str | Path,
+    *,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    header: bool = True,
+    limit: int | None = None,
+) -> Table:
+    """Read an upload (csv, tsv, jsonl, json, parquet, zip, or a `datasets` directory) into a Table.
+
+    `max_bytes` caps the file size (for a directory: all its files; for a zip: the zip and what it
+    unpacks to); None means no cap. `header=False` reads a CSV/TSV whose first line is data; its
+    columns are then named column_1, column_2, ... `limit` stops after that many rows (previews).
+    Raises InvalidInputError for whole-file problems; bad rows go to `Table.errors` by row number.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInputError(f"{str(path)!r} does not exist")
+    _check_size(path, max_bytes)
+    table = read_path(path, max_bytes=max_bytes, limit=limit, header=header)
+    table.source = path.name
+    return table
+
+
+@dataclass
+class Preview:
+    """The first rows of an upload, for showing before the user maps columns and imports."""
+
+    source: str
+    format: str
+    columns: list[str]
+    rows: list[dict[str, object]] = field(default_factory=list)
+    row_numbers: list[int] = field(default_factory=list)
+    errors: list[RowIssue] = field(default_factory=list)
+
+    def to_matrix(self, max_chars: int = 200) -> list[list[str]]:
+        """Rows as strings in column order, cut to `max_chars` (what a table widget shows)."""
+        def cell(value: object) -> str:
+            text = "" if value is None else str(value)
+            return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+        return [[cell(row.get(c)) for c in self.columns] for row in self.rows]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"source": self.source, "format": self.format, "columns": list(self.columns),
+                "rows": list(self.rows), "row_numbers": list(self.row_numbers), "errors": list(self.errors)}
+
+
+def preview(
+    path: str | Path, n: int = 20, *, max_bytes: int | None = DEFAULT_MAX_BYTES, header: bool = True
+) -> Preview:
+    """The first `n` rows (readable or not) and the columns of an upload; same errors as `read_rows`."""
+    table = read_rows(path, max_bytes=max_bytes, header=header, limit=max(n, 0))
+    return Preview(
+        source=table.source,
+        format=table.format,
+        columns=list(table.columns),
+        rows=[row.values for row in table.rows],
+        row_numbers=[row.number for row in table.rows],
+        errors=list(table.errors),
+    )

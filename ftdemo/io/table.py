@@ -1,0 +1,42 @@
+"""What a reader returns: numbered rows as plain dicts, plus the rows that could not be read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypedDict
+
+
+class RowIssue(TypedDict):
+    """A row reported instead of imported: its user-facing number and why."""
+
+    row: int
+    reason: str
+
+
+@dataclass
+class Row:
+    """One readable data row: its user-facing number and its cells by column name."""
+
+    number: int
+    values: dict[str, object]
+
+
+@dataclass
+class Table:
+    """The rows of one file in file order. `errors` holds malformed rows (bad JSON, wrong field count,
+    invalid UTF-8); they are never dropped silently: the import plan reports them by row number."""
+
+    columns: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    errors: list[RowIssue] = field(default_factory=list)
+    source: str = ""  # the file name shown to users and stored as each example's source
+    format: str = ""  # a FileFormat value
+
+    @property
+    def total_rows(self) -> int:
+        """Data rows seen, readable or not (blank lines are not counted)."""
+        return len(self.rows) + len(self.errors)
+
+    def full(self, limit: int | None) -> bool:
+        """True once `limit` rows were seen (readers stop early for previews)."""
+        return limit is not None and self.total_rows >= limit

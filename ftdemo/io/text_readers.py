@@ -1,0 +1,201 @@
+"""Parse CSV, TSV, JSON lines and JSON arrays into numbered rows, reporting bad rows instead of failing.
+
+Row numbers count data rows from 1 in file order, the way a user finds them:
+  * CSV/TSV: the header is not counted, so row 1 is the first line after the header (row N is
+    spreadsheet row N+1); without a header row 1 is the first line.
+  * JSON lines: row N is line N of the file.
+  * JSON array: row N is the array's Nth element.
+Blank lines are skipped but keep their number, so later rows still match what the user sees.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from ftdemo.errors import InvalidInputError
+from ftdemo.io.cells import undecodable_byte, unescape_formula
+from ftdemo.io.table import Row, RowIssue, Table
+
+_ENCODING_HINT = "save the file as UTF-8 and upload it again"
+
+
+def decode(data: bytes, name: str) -> str:
+    """Bytes → text. UTF-8 (with or without BOM) or BOM-marked UTF-16; other encodings are reported.
+
+    Undecodable bytes are kept as lone surrogates (surrogateescape) so that only the rows that
+    contain them are rejected, each with its row number, instead of the whole file.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                f"{name!r} starts like UTF-16 but is not valid UTF-16; {_ENCODING_HINT}"
+            ) from None
+    if b"\x00" in data[:8192]:
+        raise InvalidInputError(
+            f"{name!r} contains NUL bytes: it is binary or UTF-16 without a byte-order mark; {_ENCODING_HINT}"
+        )
+    return data.decode("utf-8-sig", errors="surrogateescape")
+
+
+def _bad_encoding(values: dict[str, object]) -> str | None:
+    """Reason for rejecting a row whose strings are not valid UTF-8, or None."""
+    for column, value in values.items():
+        for text in _strings(value):
+            bad = undecodable_byte(text)
+            if bad:
+                return f"column {column!r} is not valid UTF-8 ({bad}); {_ENCODING_HINT}"
+    return None
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _add(parsed: Table, number: int, values: dict[str, object]) -> None:
+    reason = _bad_encoding(values)
+    if reason:
+        parsed.errors.append(RowIssue(row=number, reason=reason))
+    else:
+        parsed.rows.append(Row(number, values))
+
+
+def _header(record: list[str]) -> list[str]:
+    columns = [unescape_formula(c).strip() or f"column_{i}" for i, c in enumerate(record, 1)]
+    bad = next((c for c in columns if undecodable_byte(c)), None)
+    if bad is not None:
+        raise InvalidInputError(
+            f"the header row is not valid UTF-8 ({undecodable_byte(bad)}); {_ENCODING_HINT}"
+        )
+    seen: set[str] = set()
+    for name in columns:
+        if name in seen:
+            raise InvalidInputError(f"column {name!r} appears twice in the header; rename one of them")
+        seen.add(name)
+    return columns
+
+
+def _field_count_reason(record: list[str], parsed: Table, lines: tuple[int, int], delimiter: str) -> str:
+    reason = f"{len(record)} fields but the header has {len(parsed.columns)}"
+    if lines[1] > lines[0]:  # one record over several lines: usually an unclosed quote swallowed them
+        return f"{reason} (file lines {lines[0]}-{lines[1]}); a quote (\") may be unclosed"
+    sep = "tab" if delimiter == "\t" else "comma"
+    return f"{reason}; a text that contains a {sep} must be in double quotes"
+
+
+def parse_delimited(text: str, delimiter: str, *, header: bool = True, limit: int | None = None) -> Table:
+    """CSV/TSV with standard quoting; one leading "'" added against formula injection is removed."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    parsed = Table()
+    number = 0
+    start_line = 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:  # e.g. a field over the csv module's size limit; the reader resumes
+            if header and not parsed.columns:
+                raise InvalidInputError(f"the header row cannot be read ({err})") from None
+            number += 1
+            reason = f"cannot be read ({err}); check for an unclosed quote (\")"
+            parsed.errors.append(RowIssue(row=number, reason=reason))
+            start_line = reader.line_num + 1
+            continue
+        lines = (start_line, reader.line_num)
+        start_line = reader.line_num + 1
+        if not parsed.columns and header:
+            if not record:  # blank lines before the header
+                continue
+            parsed.columns = _header(record)
+            continue
+        if not parsed.columns:
+            if not record:
+                number += 1
+                continue
+            parsed.columns = [f"column_{i}" for i in range(1, len(record) + 1)]
+        if parsed.full(limit):
+            break
+        number += 1
+        if not record or record == [""]:
+            continue  # blank line
+        if len(record) != len(parsed.columns):
+            reason = _field_count_reason(record, parsed, lines, delimiter)
+            parsed.errors.append(RowIssue(row=number, reason=reason))
+            continue
+        _add(parsed, number, {c: unescape_formula(v) for c, v in zip(parsed.columns, record)})
+    return parsed
+
+
+def _collect_columns(parsed: Table, obj: dict) -> None:
+    for key in obj:
+        if key not in parsed.columns:
+            parsed.columns.append(key)
+
+
+def _not_object(obj: object) -> str:
+    return f"a JSON {type(obj).__name__}, not an object like {{\"text\": ...}}"
+
+
+def parse_json_lines(text: str, *, limit: int | None = None) -> Table:
+    """One JSON object per line; a line that is not a JSON object is reported by its line number."""
+    parsed = Table()
+    # split on "\n" only: str.splitlines() would also split on U+2028/U+0085 inside JSON strings
+    for number, line in enumerate(text.split("\n"), 1):
+        if parsed.full(limit):
+            break
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            reason = f"not valid JSON ({err.msg} at character {err.colno})"
+            parsed.errors.append(RowIssue(row=number, reason=reason))
+            continue
+        if not isinstance(obj, dict):
+            parsed.errors.append(RowIssue(row=number, reason=_not_object(obj)))
+            continue
+        _collect_columns(parsed, obj)
+        _add(parsed, number, obj)
+    return parsed
+
+
+def parse_json_array(text: str, *, limit: int | None = None) -> Table:
+    """A .json file holding one array of objects (what many tools write instead of JSON lines)."""
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidInputError(
+            f"the JSON array is not valid JSON ({err.msg} at line {err.lineno}, character {err.colno}); "
+            "no rows were read"
+        ) from None
+    parsed = Table()
+    for number, obj in enumerate(items, 1):
+        if parsed.full(limit):
+            break
+        if not isinstance(obj, dict):
+            parsed.errors.append(RowIssue(row=number, reason=_not_object(obj)))
+            continue
+        _collect_columns(parsed, obj)
+        _add(parsed, number, obj)
+    return parsed
+
+
+def parse_json(text: str, *, limit: int | None = None) -> Table:
+    """A .json file: a top-level array if it starts with '[', otherwise JSON lines."""
+    if text.lstrip().startswith("["):
+        return parse_json_array(text, limit=limit)
+    return parse_json_lines(text, limit=limit)
