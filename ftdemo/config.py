@@ -73,6 +73,7 @@ class Settings:
     max_text_chars: int = 5000  # longer texts are rejected at import (reported by row)
     max_upload_mb: int = 50
     seed_demo: bool = True  # create demo datasets from data/ on first start with an empty DB
+    activation_margin: float = 0.01  # a new model goes live if its val macro-F1 ≥ the active one's minus this
     host: str = "127.0.0.1"
     port: int = 7860
 
@@ -115,6 +116,11 @@ class Settings:
                     kwargs[key] = int(env[name])
                 except ValueError:
                     raise InvalidInputError(f"{name} must be a whole number, got {env[name]!r}") from None
+        if env.get("FTDEMO_ACTIVATION_MARGIN"):
+            try:
+                kwargs["activation_margin"] = float(env["FTDEMO_ACTIVATION_MARGIN"])
+            except ValueError:
+                raise InvalidInputError("FTDEMO_ACTIVATION_MARGIN must be a number such as 0.01") from None
         if env.get("FTDEMO_HOST"):
             kwargs["host"] = env["FTDEMO_HOST"]
         if env.get("FTDEMO_SEED_DEMO"):

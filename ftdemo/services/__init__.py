@@ -6,6 +6,8 @@ from ftdemo.config import Settings
 from ftdemo.services.annotate import AnnotationService, ExampleView
 from ftdemo.services.base import Actor
 from ftdemo.services.datasets import DatasetInfo, DatasetService, Stats
+from ftdemo.services.models import ModelService
+from ftdemo.services.training import TrainingService
 from ftdemo.services.transfer import ImportReport, TransferService
 from ftdemo.store import Database
 
@@ -21,6 +23,10 @@ class Services:
         self.datasets = DatasetService(self.db, settings)
         self.annotate = AnnotationService(self.db, settings)
         self.transfer = TransferService(self.db, settings)
+        self.training = TrainingService(self.db, settings, self.annotate)
+        self.models = ModelService(self.db, settings)
 
     def close(self) -> None:
+        if self.training._runner is not None:
+            self.training._runner.shutdown()
         self.db.dispose()

@@ -1,0 +1,153 @@
+"""Training and model commands: train, train-file, runs, models, activate, rollback, eval."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ftdemo.services import Actor
+
+
+def _train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base-model", help="hub id, local path, or empty for the bundled all-MiniLM-L6-v2")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--max-length", type=int, help="truncate texts to this many tokens")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"base_model": args.base_model, "epochs": args.epochs, "batch_size": args.batch_size,
+            "learning_rate": args.lr, "max_length": args.max_length, "seed": args.seed, "device": args.device}
+
+
+def _progress(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if args.quiet:
+        return None
+
+    def show(event: Any) -> None:
+        if event.kind == "step":
+            print(f"  epoch {event.epoch}/{event.epochs} step {event.step}/{event.total_steps} loss {event.loss:.4f} "
+                  f"{event.examples_per_s or 0:.0f} ex/s eta {event.eta_s or 0:.0f}s", file=sys.stderr)
+        elif event.kind == "epoch" and event.metrics:
+            m = event.metrics
+            print(f"  epoch {event.epoch}: validation accuracy {m.get('accuracy', 0):.4f} "
+                  f"macro-F1 {m.get('macro_f1', 0):.4f}", file=sys.stderr)
+
+    return show
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("train", parents=[common], help="fine-tune on a dataset's current labels (synchronously)")
+    p.add_argument("name")
+    _train_options(p)
+    p.set_defaults(handler=train)
+
+    p = sub.add_parser("train-file", parents=[common], help="train straight from a labelled file, no database")
+    p.add_argument("train_file")
+    p.add_argument("--out", required=True, help="directory to write the model version into")
+    p.add_argument("--task", default="single_label", choices=["single_label", "multi_label", "pair"])
+    p.add_argument("--text-col")
+    p.add_argument("--pair-col")
+    p.add_argument("--label-col")
+    _train_options(p)
+    p.set_defaults(handler=train_file, needs_services=False)
+
+    p = sub.add_parser("runs", parents=[common], help="training runs of a dataset")
+    p.add_argument("name")
+    p.set_defaults(handler=runs)
+
+    p = sub.add_parser("models", parents=[common], help="model versions of a dataset")
+    p.add_argument("name")
+    p.set_defaults(handler=models)
+
+    p = sub.add_parser("activate", parents=[common], help="make a model version the active one")
+    p.add_argument("name")
+    p.add_argument("version")
+    p.set_defaults(handler=activate)
+
+    p = sub.add_parser("rollback", parents=[common], help="re-activate the previously active version")
+    p.add_argument("name")
+    p.set_defaults(handler=rollback)
+
+    p = sub.add_parser("eval", parents=[common], help="evaluate the active model on a labelled file")
+    p.add_argument("name")
+    p.add_argument("file")
+    p.add_argument("--version", help="a version other than the active one")
+    p.add_argument("--text-col")
+    p.add_argument("--pair-col")
+    p.add_argument("--label-col")
+    p.set_defaults(handler=evaluate)
+
+
+def _result_payload(run: dict[str, Any]) -> dict[str, Any]:
+    decision = run.get("progress", {}).get("decision", {})
+    pick = lambda m: {k: m.get(k) for k in ("accuracy", "macro_f1", "micro_f1", "n") if k in m}  # noqa: E731
+    metrics = run.get("metrics") or {}
+    return {"run_id": run["id"], "status": run["status"], "version": run.get("version") or None,
+            "active": bool(decision.get("active")), "reason": decision.get("reason", ""),
+            "metrics": {"validation": pick(metrics.get("validation") or {}), "test": pick(metrics.get("test") or {})},
+            "timings": run.get("timings", {}), "error": run.get("error", "")}
+
+
+def train(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    from ftdemo.errors import FtdemoError
+
+    run = sv.training.train_sync(args.name, _options(args), actor=Actor.local("cli"), on_event=_progress(args))
+    payload = _result_payload(run)
+    if run["status"] != "succeeded":
+        raise FtdemoError(f"training {run['status']}: {run['error'].splitlines()[0] if run['error'] else ''}")
+    v, t = payload["metrics"]["validation"], payload["metrics"]["test"]
+    text = (f"{payload['version']} {'is now active' if payload['active'] else 'kept as a candidate'}"
+            f" ({payload['reason']})\n  validation accuracy {v.get('accuracy', 0):.4f} macro-F1 {v.get('macro_f1', 0):.4f}"
+            f"\n  test       accuracy {t.get('accuracy', 0) or 0:.4f} macro-F1 {t.get('macro_f1', 0) or 0:.4f}")
+    return text, payload
+
+
+def train_file(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from ftdemo.training.from_file import train_from_file
+
+    out = train_from_file(args.train_file, args.out, task=args.task, text_col=args.text_col, pair_col=args.pair_col,
+                          label_col=args.label_col, options=_options(args), on_event=_progress(args))
+    v, t = out["metrics"]["validation"], out["metrics"]["test"]
+    return (f"saved to {out['path']}\n  validation accuracy {v.get('accuracy', 0):.4f} macro-F1 {v.get('macro_f1', 0):.4f}"
+            f"\n  test       accuracy {t.get('accuracy', 0) or 0:.4f} macro-F1 {t.get('macro_f1', 0) or 0:.4f}"), out
+
+
+def runs(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    items = sv.training.runs(args.name)
+    lines = [f"#{r['id']:<4} {r['status']:<12} {r['version'] or '-':<7} {r['created_at']}  {r['error'][:60]}" for r in items]
+    return "\n".join(lines) or "no training runs yet", items
+
+
+def models(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    items = sv.models.list(args.name)
+    lines = []
+    for m in items:
+        val = (m.get("metrics") or {}).get("validation") or {}
+        lines.append(f"{m['version']:<7} {'ACTIVE' if m['active'] else m['status']:<10} "
+                     f"val macro-F1 {val.get('macro_f1', 0):.4f} acc {val.get('accuracy', 0):.4f}  {m['reason']}")
+    return "\n".join(lines) or "no model versions yet: run `python -m ftdemo train NAME`", items
+
+
+def activate(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    out = sv.models.activate(args.name, args.version, actor=Actor.local("cli"))
+    return f"{out['version']} is now active for {args.name}", out
+
+
+def rollback(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    out = sv.models.rollback(args.name, actor=Actor.local("cli"))
+    return f"rolled back: {out['version']} is active again for {args.name}", out
+
+
+def evaluate(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    out = sv.models.evaluate(args.name, args.file, version=args.version, text_col=args.text_col,
+                             pair_col=args.pair_col, label_col=args.label_col)
+    text = f"{out['version']} on {out['n']} examples: accuracy {out['accuracy']:.4f} macro-F1 {out['macro_f1']:.4f}\n"
+    text += "confusion matrix (rows: true, columns: predicted; " + ", ".join(out["labels"]) + ")\n"
+    text += "\n".join("  " + " ".join(f"{c:>5}" for c in row) for row in out["confusion_matrix"])
+    return text, out

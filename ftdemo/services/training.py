@@ -1,0 +1,124 @@
+"""Training runs: snapshot the current labels, start (child process or in-process), watch, cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from ftdemo.errors import InvalidInputError
+from ftdemo.services.annotate import AnnotationService
+from ftdemo.services.base import Actor, Service, require_admin
+from ftdemo.store import repo
+from ftdemo.store import runs as run_repo
+from ftdemo.tasks import LabelledText, TaskType
+
+
+def snapshot_of(examples: list[LabelledText], labels: list[str]) -> tuple[dict[str, Any], str]:
+    """The frozen data a run trains on: (id, labels) pairs, counts, and a content hash of both texts and labels."""
+    h = hashlib.sha256()
+    for ex in examples:
+        h.update(json.dumps([ex.id, ex.text, ex.text_pair, list(ex.labels)], ensure_ascii=False).encode())
+    counts = Counter(lab for ex in examples for lab in ex.labels)
+    snap = {"labels": labels, "counts": {"examples": len(examples), "per_label": {l: counts.get(l, 0) for l in labels}},
+            "items": [[ex.id, list(ex.labels)] for ex in examples]}
+    return snap, h.hexdigest()
+
+
+class TrainingService(Service):
+    def __init__(self, db: Any, settings: Any, annotate: AnnotationService, runner: Any = None) -> None:
+        super().__init__(db, settings)
+        self.annotate = annotate
+        self._runner = runner
+
+    @property
+    def runner(self) -> Any:
+        if self._runner is None:
+            from ftdemo.training.jobs import JobRunner
+
+            self._runner = JobRunner(self.db, self.settings.models_dir, margin=self.settings.activation_margin)
+        return self._runner
+
+    def _prepare(self, dataset: str, options: dict[str, Any], actor: Actor) -> int:
+        """Validate options and data, then create a queued run with its frozen snapshot."""
+        require_admin(actor, "train models")
+        from ftdemo.splits import make_splits
+        from ftdemo.training.config import TrainConfig
+
+        opts = {k: v for k, v in options.items() if v is not None and v != ""}
+        opts.setdefault("base_model", self.settings.resolved_base_model())
+        config = TrainConfig.from_dict(opts)  # raises with the option's name on bad values
+        examples = self.annotate.snapshot(dataset)
+        info_labels, task = self._labels_and_task(dataset)
+        make_splits(examples, info_labels, task, val_fraction=config.val_fraction,
+                    test_fraction=config.test_fraction)  # refuses tiny data now, with which labels need more
+        snap, digest = snapshot_of(examples, info_labels)
+        with self.db.write() as s:
+            live = run_repo.live_runs(s)
+            if live:
+                raise InvalidInputError(f"training run {live[0].id} is still {live[0].status}; wait for it or "
+                                        "cancel it before starting another (one run at a time)")
+            ds = repo.get_dataset(s, dataset)
+            return run_repo.create_run(s, ds, config.to_dict(), snap, digest, created_by=actor.name).id
+
+    def _labels_and_task(self, dataset: str) -> tuple[list[str], TaskType]:
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            return repo.active_label_names(ds), TaskType(ds.task)
+
+    def start(self, dataset: str, options: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
+        """Queue a run and start its child process; returns the run (poll `run()` / `events()`)."""
+        run_id = self._prepare(dataset, options, actor)
+        try:
+            self.runner.launch(run_id)
+        except Exception as err:
+            with self.db.write() as s:
+                run = run_repo.get_run(s, run_id)
+                run.status, run.error = "failed", f"could not start the training process: {err}"
+            raise
+        return self.run(run_id)
+
+    def train_sync(self, dataset: str, options: dict[str, Any], *, actor: Actor,
+                   on_event: Callable[[Any], None] | None = None) -> dict[str, Any]:
+        """Train in this process (the CLI): same snapshot, engine, registry and guard as the app."""
+        from ftdemo.training.runner import execute_run
+
+        run_id = self._prepare(dataset, options, actor)
+        return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,
+                           on_event=on_event)
+
+    def cancel(self, run_id: int, *, actor: Actor) -> dict[str, Any]:
+        require_admin(actor, "cancel training")
+        with self.db.write() as s:
+            run = run_repo.get_run(s, run_id)
+            if run.status not in run_repo.LIVE:
+                raise InvalidInputError(f"run {run_id} is already {run.status}")
+            run.cancel_requested = True
+        self.runner.cancel(run_id)
+        return self.run(run_id)
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        with self.db.read() as s:
+            run = run_repo.get_run(s, run_id)
+            return run_repo.run_dict(run)
+
+    def runs(self, dataset: str, limit: int = 50) -> list[dict[str, Any]]:
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            return [run_repo.run_dict(r, dataset=ds.name) for r in run_repo.list_runs(s, ds, limit)]
+
+    def live(self) -> list[dict[str, Any]]:
+        with self.db.read() as s:
+            return [run_repo.run_dict(r) for r in run_repo.live_runs(s)]
+
+    def events(self, run_id: int, after_id: int = 0) -> list[tuple[int, str, dict[str, Any]]]:
+        with self.db.read() as s:
+            return run_repo.events(s, run_id, after_id)
+
+    def recover(self) -> list[int]:
+        """At start: runs left 'running' by a dead app become 'interrupted'."""
+        alive = self._runner.alive() if self._runner is not None else []
+        with self.db.write() as s:
+            return run_repo.mark_dead_runs(s, alive)

@@ -1,0 +1,149 @@
+"""Queries for training runs, their progress events and model versions (caller owns the transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ftdemo.errors import InvalidInputError, NotFoundError
+from ftdemo.store.schema import Dataset, ModelVersion, RunEvent, TrainingRun, utcnow
+
+LIVE = ("queued", "running")
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value is not None else None
+
+
+def run_dict(run: TrainingRun, *, dataset: str | None = None) -> dict[str, Any]:
+    return {"id": run.id, "dataset_id": run.dataset_id, "dataset": dataset, "status": run.status,
+            "config": run.config, "snapshot_hash": run.snapshot_hash, "counts": run.snapshot.get("counts", {}),
+            "environment": run.environment, "progress": run.progress, "metrics": run.metrics,
+            "timings": run.timings, "error": run.error, "version": run.version,
+            "cancel_requested": run.cancel_requested, "created_by": run.created_by,
+            "created_at": _iso(run.created_at), "started_at": _iso(run.started_at),
+            "finished_at": _iso(run.finished_at)}
+
+
+def version_dict(v: ModelVersion) -> dict[str, Any]:
+    return {"version": v.version, "status": v.status, "active": v.status == "active", "run_id": v.run_id,
+            "base_model": v.base_model, "metrics": v.metrics, "reason": v.reason,
+            "created_at": _iso(v.created_at), "activated_at": _iso(v.activated_at)}
+
+
+def create_run(session: Session, ds: Dataset, config: dict[str, Any], snapshot: dict[str, Any], snapshot_hash: str,
+               *, created_by: str) -> TrainingRun:
+    run = TrainingRun(dataset_id=ds.id, status="queued", config=config, snapshot=snapshot,
+                      snapshot_hash=snapshot_hash, created_by=created_by, environment={}, progress={}, metrics={},
+                      timings={}, error="", version="")
+    session.add(run)
+    session.flush()
+    return run
+
+
+def live_runs(session: Session) -> list[TrainingRun]:
+    return list(session.scalars(select(TrainingRun).where(TrainingRun.status.in_(LIVE)).order_by(TrainingRun.id)))
+
+
+def get_run(session: Session, run_id: int) -> TrainingRun:
+    run = session.get(TrainingRun, run_id)
+    if run is None:
+        raise NotFoundError(f"training run {run_id} does not exist")
+    return run
+
+
+def list_runs(session: Session, ds: Dataset, limit: int = 50) -> list[TrainingRun]:
+    return list(session.scalars(select(TrainingRun).where(TrainingRun.dataset_id == ds.id)
+                                .order_by(TrainingRun.id.desc()).limit(limit)))
+
+
+def add_event(session: Session, run_id: int, kind: str, payload: dict[str, Any]) -> None:
+    session.add(RunEvent(run_id=run_id, kind=kind, payload=payload))
+    # the latest event doubles as the run's live progress, so a status poll is one row
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(progress=payload))
+
+
+def events(session: Session, run_id: int, after_id: int = 0) -> list[tuple[int, str, dict[str, Any]]]:
+    rows = session.execute(select(RunEvent.id, RunEvent.kind, RunEvent.payload)
+                           .where(RunEvent.run_id == run_id, RunEvent.id > after_id).order_by(RunEvent.id)).all()
+    return [(i, k, p) for i, k, p in rows]
+
+
+def mark_dead_runs(session: Session, alive: Sequence[int] = ()) -> list[int]:
+    """Runs still 'queued'/'running' whose process is gone become 'interrupted'."""
+    from ftdemo.store.process import pid_alive
+
+    marked = []
+    for run in live_runs(session):
+        if run.id in alive or (run.pid is not None and pid_alive(run.pid)):
+            continue
+        run.status, run.finished_at = "interrupted", utcnow()
+        run.error = run.error or "the app stopped while this run was in progress; start it again"
+        marked.append(run.id)
+    return marked
+
+
+# --- model versions ----------------------------------------------------------------------------
+
+
+def versions(session: Session, ds: Dataset, *, include_deleted: bool = False) -> list[ModelVersion]:
+    q = select(ModelVersion).where(ModelVersion.dataset_id == ds.id)
+    if not include_deleted:
+        q = q.where(ModelVersion.status != "deleted")
+    return list(session.scalars(q.order_by(ModelVersion.id.desc())))
+
+
+def active_version(session: Session, ds: Dataset) -> ModelVersion | None:
+    return session.scalars(select(ModelVersion).where(ModelVersion.dataset_id == ds.id,
+                                                      ModelVersion.status == "active")).first()
+
+
+def get_version(session: Session, ds: Dataset, version: str) -> ModelVersion:
+    v = session.scalars(select(ModelVersion).where(ModelVersion.dataset_id == ds.id,
+                                                   ModelVersion.version == version)).first()
+    if v is None or v.status == "deleted":
+        known = ", ".join(x.version for x in versions(session, ds)) or "none yet"
+        raise NotFoundError(f"{ds.name!r} has no model version {version!r}; versions: {known}")
+    return v
+
+
+def activate(session: Session, ds: Dataset, v: ModelVersion, reason: str) -> None:
+    """Make `v` the one active version of its dataset (the previous one becomes a candidate)."""
+    for other in versions(session, ds):
+        if other.status == "active" and other.id != v.id:
+            other.status = "candidate"
+    v.status, v.activated_at, v.reason = "active", utcnow(), reason
+    session.flush()
+
+
+def register_version(session: Session, run_id: int, version: str, base_model: str, metrics: dict[str, Any],
+                     *, margin: float) -> dict[str, Any]:
+    """Record a new version and apply the activation guard; returns {'active': bool, 'reason': str}."""
+    from ftdemo.registry import activation_decision
+
+    run = get_run(session, run_id)
+    ds = session.get(Dataset, run.dataset_id)
+    assert ds is not None
+    v = ModelVersion(dataset_id=ds.id, version=version, run_id=run_id, status="candidate", base_model=base_model,
+                     metrics=metrics, reason="")
+    session.add(v)
+    session.flush()
+    current = active_version(session, ds)
+    ok, reason = activation_decision(metrics, current.metrics if current is not None and current.id != v.id else None,
+                                     margin)
+    if ok:
+        activate(session, ds, v, reason)
+    else:
+        v.reason = reason
+    session.flush()
+    return {"active": ok, "reason": reason}
+
+
+def delete_version(session: Session, ds: Dataset, v: ModelVersion) -> None:
+    if v.status == "active":
+        raise InvalidInputError(f"{v.version} is active; activate another version before deleting it")
+    v.status = "deleted"
+    session.flush()

@@ -1,0 +1,137 @@
+"""One training run from the store's point of view: snapshot in, model version and rows out.
+
+`execute_run` is what the training child process (jobs.py) and the synchronous CLI `train` both
+call: it reads the run's frozen snapshot, trains with the engine, saves a registry version,
+applies the activation guard and records everything (progress, metrics, errors) as rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ftdemo.errors import FtdemoError
+from ftdemo.store import Database
+from ftdemo.store import runs as run_repo
+from ftdemo.store.schema import Dataset, Example, TrainingRun, utcnow
+from ftdemo.tasks import LabelledText, TaskType
+from ftdemo.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 1.0  # at most one progress row per second (evals and the end always land)
+CANCEL_POLL_S = 0.5
+
+
+def environment() -> dict[str, Any]:
+    import torch
+    import transformers
+
+    env = {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+           "host": platform.node(), "pid": os.getpid()}
+    if torch.cuda.is_available():
+        env["cuda"] = torch.version.cuda
+        env["gpu"] = torch.cuda.get_device_name(0)
+    return env
+
+
+def load_snapshot(db: Database, run: TrainingRun) -> tuple[list[LabelledText], list[str], TaskType, str]:
+    """The run's frozen (example id, labels) list joined to the example texts."""
+    items: list[list[Any]] = run.snapshot["items"]
+    with db.read() as s:
+        ds = s.get(Dataset, run.dataset_id)
+        assert ds is not None
+        texts: dict[int, tuple[str, str | None]] = {}
+        ids = [int(i) for i, _ in items]
+        for start in range(0, len(ids), 5000):
+            for ex_id, text, pair in s.execute(select(Example.id, Example.text, Example.text_pair)
+                                               .where(Example.id.in_(ids[start:start + 5000]))):
+                texts[ex_id] = (text, pair)
+        examples = [LabelledText(int(i), *texts[int(i)], tuple(labels)) for i, labels in items if int(i) in texts]
+        return examples, list(run.snapshot["labels"]), TaskType(ds.task), ds.name
+
+
+class _Progress:
+    """Engine callback → run_events rows, throttled; cancel flag ← the run row, polled."""
+
+    def __init__(self, db: Database, run_id: int) -> None:
+        self.db, self.run_id = db, run_id
+        self._last_write = 0.0
+        self._last_poll = 0.0
+        self._cancel = False
+
+    def __call__(self, event: Any) -> None:
+        now = time.monotonic()
+        if event.kind == "step" and now - self._last_write < PROGRESS_EVERY_S:
+            return
+        self._last_write = now
+        payload = event.to_dict()
+        with self.db.write() as s:
+            run_repo.add_event(s, self.run_id, event.kind, payload)
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self._cancel and now - self._last_poll >= CANCEL_POLL_S:
+            self._last_poll = now
+            with self.db.read() as s:
+                self._cancel = bool(s.scalar(select(TrainingRun.cancel_requested).where(TrainingRun.id == self.run_id)))
+        return self._cancel
+
+
+def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 0.0,
+                on_event: Callable[[Any], None] | None = None) -> dict[str, Any]:
+    """Train run `run_id` to the end and record the outcome. Returns the run as a dict.
+
+    `margin`: the activation guard's allowance (validation macro-F1 may drop by this much).
+    Never raises for training failures: they become status 'failed' with the error text. Raises only
+    if the database itself is unusable.
+    """
+    from ftdemo.registry import Registry
+    from ftdemo.training.engine import TrainingCancelled, train
+
+    with db.write() as s:
+        run = s.get(TrainingRun, run_id)
+        assert run is not None, f"run {run_id} does not exist"
+        run.status, run.started_at, run.pid, run.environment = "running", utcnow(), os.getpid(), environment()
+    progress = _Progress(db, run_id)
+    callbacks = [progress] + ([on_event] if on_event else [])
+    try:
+        with db.read() as s:
+            run = s.get(TrainingRun, run_id)
+            examples, labels, task, dataset = load_snapshot(db, run)
+            config = TrainConfig.from_dict(run.config)
+        result = train(examples, labels, task, config, callbacks=callbacks, should_stop=progress.should_stop)
+        registry = Registry(models_dir)
+        info = registry.save(dataset, result, {"run_id": run_id, "snapshot_hash": run.snapshot_hash,
+                                               "snapshot_counts": run.snapshot.get("counts", {})})
+        with db.write() as s:
+            decision = run_repo.register_version(s, run_id, info.name, result.base_model, result.metrics,
+                                                 margin=margin)
+            run = s.get(TrainingRun, run_id)
+            run.status, run.finished_at, run.version = "succeeded", utcnow(), info.name
+            run.metrics, run.timings = result.metrics, result.timings
+            run.progress = {**run.progress, "decision": decision}
+    except TrainingCancelled as err:
+        _finish(db, run_id, "cancelled", str(err))
+    except FtdemoError as err:
+        _finish(db, run_id, "failed", str(err))
+    except Exception as err:  # noqa: BLE001 - any crash of the engine is recorded, never lost
+        log.exception("training run %s failed", run_id)
+        _finish(db, run_id, "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}")
+    with db.read() as s:
+        return run_repo.run_dict(s.get(TrainingRun, run_id))
+
+
+def _finish(db: Database, run_id: int, status: str, error: str) -> None:
+    with db.write() as s:
+        run = s.get(TrainingRun, run_id)
+        if run is not None and run.status in ("queued", "running"):
+            run.status, run.error, run.finished_at = status, error, utcnow()

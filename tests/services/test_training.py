@@ -1,0 +1,120 @@
+"""Training runs through the store: child processes, progress rows, cancel, crash, guard, rollback."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from ftdemo.errors import InvalidInputError, PermissionDeniedError
+from ftdemo.services import Actor
+from ftdemo.store import repo
+from ftdemo.store import runs as run_repo
+
+FAST = {"epochs": 2, "batch_size": 16, "max_length": 32, "log_every": 1}
+
+
+@pytest.fixture
+def labelled(services, admin):
+    """A dataset whose label is decided by a keyword, 120 examples."""
+    services.datasets.create("kw", "single_label", "pos,neg", actor=admin)
+    with services.db.write() as s:
+        ds = repo.get_dataset(s, "kw")
+        items = [repo.NewExample(f"example {i} is {'good' if i % 2 else 'bad'} stuff") for i in range(120)]
+        ids = repo.add_examples(s, ds, items, created_by="t")
+        repo.add_label_annotations(s, ds, [(i, ["pos" if k % 2 else "neg"]) for k, i in enumerate(ids)], annotator="t")
+    return "kw"
+
+
+def wait_for(pred, timeout=120.0, every=0.2):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
+
+
+def test_sync_training_registers_an_active_version(services, admin, labelled, tiny_model_dir):
+    run = services.training.train_sync(labelled, {**FAST, "base_model": str(tiny_model_dir)}, actor=admin)
+    assert run["status"] == "succeeded", run["error"]
+    assert run["version"] == "v0001" and run["counts"]["examples"] == 120
+    assert {"validation", "test"} <= set(run["metrics"]) and run["environment"]["torch"]
+    [version] = services.models.list(labelled)
+    assert version["active"] and version["path"] and os.path.isdir(version["path"])
+    kinds = [k for _, k, _ in services.training.events(run["id"])]
+    assert kinds[0] == "start" and "epoch" in kinds and kinds[-1] == "end"
+
+
+def test_tiny_data_is_refused_with_the_labels_that_need_more(services, admin):
+    services.datasets.create("tiny", "single_label", "a,b", actor=admin)
+    for text, lab in (("one", "a"), ("two", "a"), ("three", "a"), ("four", "b")):
+        services.annotate.add("tiny", text, labels=[lab], actor=admin)
+    with pytest.raises(InvalidInputError, match="b"):
+        services.training.train_sync("tiny", FAST, actor=admin)
+    assert services.training.runs("tiny") == []  # nothing queued
+
+
+def test_annotators_cannot_train(services, annotator, labelled):
+    with pytest.raises(PermissionDeniedError):
+        services.training.start(labelled, FAST, actor=annotator)
+
+
+def test_child_process_run_reports_progress_and_finishes(services, admin, labelled, tiny_model_dir):
+    run = services.training.start(labelled, {**FAST, "base_model": str(tiny_model_dir)}, actor=admin)
+    with pytest.raises(InvalidInputError, match="one run at a time"):
+        services.training.start(labelled, FAST, actor=admin)
+    done = wait_for(lambda: (r := services.training.run(run["id"]))["status"] not in ("queued", "running") and r)
+    assert done["status"] == "succeeded", done["error"]
+    assert done["environment"]["pid"] != os.getpid()  # it ran in a child process
+    assert services.models.active(labelled)["version"] == "v0001"
+
+
+def test_cancel_stops_the_child_within_a_batch(services, admin, labelled, tiny_model_dir):
+    run = services.training.start(labelled, {**FAST, "epochs": 400, "base_model": str(tiny_model_dir)}, actor=admin)
+    wait_for(lambda: any(k == "step" for _, k, _ in services.training.events(run["id"])))
+    services.training.cancel(run["id"], actor=admin)
+    done = wait_for(lambda: (r := services.training.run(run["id"]))["status"] not in ("queued", "running") and r,
+                    timeout=30)
+    assert done["status"] == "cancelled" and done["version"] == ""
+    assert services.models.list(labelled) == []
+
+
+def test_kill_9_mid_epoch_marks_failed_and_keeps_the_active_model(services, admin, labelled, tiny_model_dir):
+    first = services.training.train_sync(labelled, {**FAST, "base_model": str(tiny_model_dir)}, actor=admin)
+    run = services.training.start(labelled, {**FAST, "epochs": 400, "base_model": str(tiny_model_dir)}, actor=admin)
+    wait_for(lambda: any(k == "step" for _, k, _ in services.training.events(run["id"])))
+    os.kill(services.training.run(run["id"])["environment"]["pid"], signal.SIGKILL)
+    done = wait_for(lambda: (r := services.training.run(run["id"]))["status"] not in ("queued", "running") and r,
+                    timeout=30)
+    assert done["status"] == "failed" and "SIGKILL" in done["error"]
+    assert services.db.integrity_check() == "ok"
+    assert services.models.active(labelled)["version"] == first["version"]
+    assert [v["version"] for v in services.models.list(labelled)] == ["v0001"]
+
+
+def test_runs_left_running_by_a_dead_app_become_interrupted(services, admin, labelled):
+    with services.db.write() as s:
+        ds = repo.get_dataset(s, labelled)
+        run = run_repo.create_run(s, ds, {}, {"items": [], "labels": []}, "x", created_by="t")
+        run.status, run.pid = "running", 2**22 + 12345  # no such process
+        run_id = run.id
+    assert services.training.recover() == [run_id]
+    assert services.training.run(run_id)["status"] == "interrupted"
+
+
+def test_guard_keeps_worse_versions_as_candidates_and_rollback(services, admin, labelled, tiny_model_dir):
+    good = {"validation": {"macro_f1": 0.9, "accuracy": 0.9}}
+    worse = {"validation": {"macro_f1": 0.5, "accuracy": 0.6}}
+    with services.db.write() as s:
+        ds = repo.get_dataset(s, labelled)
+        r1 = run_repo.create_run(s, ds, {}, {"items": [], "labels": []}, "a", created_by="t").id
+        r2 = run_repo.create_run(s, ds, {}, {"items": [], "labels": []}, "b", created_by="t").id
+        assert run_repo.register_version(s, r1, "v0001", "m", good, margin=0.01)["active"]
+        decision = run_repo.register_version(s, r2, "v0002", "m", worse, margin=0.01)
+    assert not decision["active"] and "below" in decision["reason"]
+    with services.db.read() as s:
+        ds = repo.get_dataset(s, labelled)
+        assert run_repo.active_version(s, ds).version == "v0001"
+        assert run_repo.get_version(s, ds, "v0002").status == "candidate"
