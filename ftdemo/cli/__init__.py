@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,12 +28,12 @@ def _common() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ftdemo.cli import data_cmds, serve_cmd, train_cmds
+    from ftdemo.cli import data_cmds, model_cmds, serve_cmd, train_cmds
 
     parser = argparse.ArgumentParser(prog="python -m ftdemo", description="Label texts, fine-tune BERT classifiers, explain them.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common()
-    for module in (serve_cmd, data_cmds, train_cmds):
+    for module in (serve_cmd, data_cmds, train_cmds, model_cmds):
         module.register(sub, common)
     return parser
 
@@ -51,6 +52,9 @@ def _default(obj: Any) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Download/loading progress bars would interleave with our output; the CLI prints its own progress.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler

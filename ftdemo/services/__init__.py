@@ -7,6 +7,7 @@ from ftdemo.services.annotate import AnnotationService, ExampleView
 from ftdemo.services.base import Actor
 from ftdemo.services.datasets import DatasetInfo, DatasetService, Stats
 from ftdemo.services.models import ModelService
+from ftdemo.services.predict import PredictService
 from ftdemo.services.training import TrainingService
 from ftdemo.services.transfer import ImportReport, TransferService
 from ftdemo.store import Database
@@ -25,8 +26,10 @@ class Services:
         self.transfer = TransferService(self.db, settings)
         self.training = TrainingService(self.db, settings, self.annotate)
         self.models = ModelService(self.db, settings)
+        self.predict = PredictService(self.db, settings, self.models)
 
     def close(self) -> None:
+        self.predict.close()
         if self.training._runner is not None:
             self.training._runner.shutdown()
         self.db.dispose()

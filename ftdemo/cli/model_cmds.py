@@ -1,0 +1,82 @@
+"""Prediction and benchmark commands: predict, bench train, bench serve."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+METHODS = ("cls", "rollout", "ig")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("predict", parents=[common], help="classify a text with a dataset's active model")
+    p.add_argument("name")
+    p.add_argument("text")
+    p.add_argument("--pair", help="second text (sentence-pair datasets)")
+    p.add_argument("--version", help="a model version other than the active one")
+    p.add_argument("--explain", choices=METHODS, help="also explain: [CLS] attention, rollout or Integrated Gradients")
+    p.add_argument("--label", help="explain this label instead of the predicted one")
+    p.add_argument("--layer", type=int, default=-1)
+    p.add_argument("--head", type=int, help="one attention head (default: mean over heads)")
+    p.add_argument("--ig-steps", type=int, default=32)
+    p.set_defaults(handler=predict)
+
+    b = sub.add_parser("bench", help="benchmarks (print ratios against reference implementations)")
+    b_sub = b.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
+    p = b_sub.add_parser("train", parents=[common], help="engine vs Hugging Face Trainer: examples/s, MFU, accuracy")
+    p.add_argument("--data", help="TSV/CSV with sentence|text and label (default ../shared/data/sst2_train.tsv)")
+    p.add_argument("--n-train", type=int, default=1000)
+    p.add_argument("--n-eval", type=int, default=2000)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--model", help="base model (default: bundled MiniLM)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-reference", action="store_true", help="skip the Trainer run")
+    p.set_defaults(handler=bench_train, needs_services=False)
+    p = b_sub.add_parser("serve", parents=[common], help="latency/throughput: fast path, explain path, pipeline")
+    p.add_argument("--model-dir", help="a saved classifier (default: bundled MiniLM with a new 2-label head)")
+    p.add_argument("--iterations", type=int, default=100)
+    p.set_defaults(handler=bench_serve, needs_services=False)
+
+
+def predict(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    pred = sv.predict.predict(args.name, args.text, args.pair, version=args.version)
+    payload: dict[str, Any] = {"label": pred["label"], "labels": pred["labels"],
+                               "probabilities": pred["probabilities"], "model_version": pred["model_version"],
+                               "truncated": pred["truncated"], "notice": pred["notice"]}
+    lines = [f"{pred['label']}  ({pred['model_version']})"]
+    lines += [f"  {lab:<20} {p:.3f}" for lab, p in sorted(pred["probabilities"].items(), key=lambda kv: -kv[1])]
+    if pred["notice"]:
+        lines.append(f"note: {pred['notice']}")
+    if args.explain:
+        ex = sv.predict.explain(args.name, args.text, args.pair, method=args.explain, version=args.version,
+                                layer=args.layer, head=args.head, target_label=args.label, ig_steps=args.ig_steps)
+        payload["explanation"] = {
+            "method": ex["method"], "target_label": ex["target_label"], "layer": ex["layer"], "head": ex["head"],
+            "words": [{"text": w["text"], "score": w["score"], **({"segment": w["segment"]} if args.pair else {})}
+                      for w in ex["words"]],
+        }
+        if "completeness_error" in ex:
+            payload["explanation"]["completeness_error"] = ex["completeness_error"]
+        lines.append(f"{ex['method']} for {ex['target_label']!r}:")
+        lines += [f"  {w['text']:<24} {w['score']:+.4f}" for w in ex["words"]]
+        if "completeness_error" in ex:
+            lines.append(f"  completeness error {ex['completeness_error']:.2%}")
+    return "\n".join(lines), payload
+
+
+def bench_train(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from ftdemo.benchmarks.train import run_train_bench
+
+    quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout))
+    out = run_train_bench(args.data, args.n_train, args.epochs, False, n_eval=args.n_eval, batch_size=args.batch_size,
+                          base_model=args.model, seed=args.seed, reference=not args.no_reference, print_fn=quiet)
+    return "", out
+
+
+def bench_serve(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from ftdemo.benchmarks.serve import run_serve_bench
+
+    out = run_serve_bench(args.model_dir, json_out=False, iterations=args.iterations)
+    return "", out
