@@ -28,12 +28,12 @@ def _common() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ftdemo.cli import data_cmds, model_cmds, serve_cmd, train_cmds
+    from ftdemo.cli import admin_cmds, data_cmds, model_cmds, serve_cmd, train_cmds
 
     parser = argparse.ArgumentParser(prog="python -m ftdemo", description="Label texts, fine-tune BERT classifiers, explain them.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common()
-    for module in (serve_cmd, data_cmds, train_cmds, model_cmds):
+    for module in (serve_cmd, data_cmds, train_cmds, model_cmds, admin_cmds):
         module.register(sub, common)
     return parser
 

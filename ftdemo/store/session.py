@@ -134,3 +134,34 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def backup(db: Database, dest: str | Path) -> Path:
+    """Online copy of a SQLite database (SQLite's backup API: consistent while writers run)."""
+    import sqlite3
+
+    src_path = sqlite_path(db.url)
+    if src_path is None:
+        raise StorageError("backup works on SQLite files; for PostgreSQL use pg_dump")
+    target = Path(dest)
+    if target.is_dir() or str(dest).endswith("/"):
+        target.mkdir(parents=True, exist_ok=True)
+        target = target / f"ftdemo-backup-{time.strftime('%Y%m%d-%H%M%S')}.db"
+    if target.exists():
+        raise StorageError(f"{target} already exists; choose a new file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    out = sqlite3.connect(tmp)
+    try:
+        src.backup(out, pages=1024)  # in steps, so writers are not held off for the whole copy
+        out.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
+        ok = out.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        out.close()
+        src.close()
+    if ok != "ok":
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"the backup failed its integrity check ({ok}); the source may be damaged")
+    tmp.rename(target)
+    return target

@@ -64,9 +64,13 @@ def test_create_import_label_stats_export_roundtrip(cli, tmp_path):
     (("import", "rev", "notes.docx"), "csv"),
 ])
 def test_bad_input_exits_nonzero_with_one_line(cli, tmp_path, args, message):
-    cli("datasets", "create", "rev", "--task", "single_label", "--labels", "pos,neg")
-    (tmp_path / "one.csv").write_text("text\nhello\n", encoding="utf-8")
-    cli("import", "rev", str(tmp_path / "one.csv"))
+    from ftdemo.config import Settings
+    from ftdemo.services import Actor, Services
+
+    sv = Services(Settings(data_dir=tmp_path, db_url=f"sqlite:///{tmp_path / 'cli.db'}"))  # set up in-process
+    sv.datasets.create("rev", "single_label", "pos,neg", actor=Actor.local())
+    sv.annotate.add("rev", "hello", actor=Actor.local())
+    sv.close()
     (tmp_path / "notes.docx").write_bytes(b"PK")
     proc = cli(*args, ok=False)
     assert proc.returncode != 0

@@ -1,0 +1,64 @@
+"""Operations commands: backup, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from typing import Any
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("backup", parents=[common], help="online backup of the SQLite database (safe while the app runs)")
+    p.add_argument("dest", help="a new .db file, or a directory for a time-stamped one")
+    p.set_defaults(handler=backup)
+    p = sub.add_parser("doctor", parents=[common], help="check versions, device, database and paths")
+    p.set_defaults(handler=doctor)
+
+
+def backup(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    from ftdemo.store.session import backup as do_backup
+
+    path = do_backup(sv.db, args.dest)
+    size = path.stat().st_size
+    return (f"backed up to {path} ({size / 2**20:.1f} MiB). Restore: stop the app, copy it over the database "
+            f"file and remove any -wal/-shm files beside it."), {"path": str(path), "bytes": size}
+
+
+def doctor(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    import sqlite3
+
+    import torch
+
+    from ftdemo.errors import FtdemoError
+
+    report: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__}
+    for name in ("transformers", "gradio", "sqlalchemy", "datasets"):
+        try:
+            report[name] = __import__(name).__version__
+        except ImportError:
+            report[name] = None
+    cuda = torch.cuda.is_available()
+    report["device"] = torch.cuda.get_device_name(0) if cuda else "cpu"
+    report["bf16"] = bool(cuda and torch.cuda.is_bf16_supported())
+    report["db_url"] = sv.settings.db_url
+    report["sqlite_version"] = sqlite3.sqlite_version
+    report["journal_mode"] = sv.db.journal_mode()
+    report["integrity"] = sv.db.integrity_check()
+    report["data_dir"] = str(sv.settings.data_dir)
+    report["models_dir"] = str(sv.settings.models_dir)
+    report["base_model"] = sv.settings.resolved_base_model()
+    report["auth"] = "on" if sv.settings.auth_enabled else "off"
+    report["active_models"] = {}
+    for name in sv.datasets.names():
+        active = sv.models.active(name)
+        report["active_models"][name] = active["version"] if active else None
+    problems = []
+    if report["integrity"] != "ok":
+        problems.append(f"database integrity check failed: {report['integrity']}; restore a backup")
+    if report["journal_mode"] not in ("wal", "n/a"):
+        problems.append(f"journal mode is {report['journal_mode']}, expected wal")
+    report["problems"] = problems
+    lines = [f"{k:<15} {v}" for k, v in report.items() if k != "problems"]
+    if problems:
+        raise FtdemoError("; ".join(problems))
+    return "\n".join(lines + ["all checks passed"]), report
