@@ -1,0 +1,1 @@
+"""The Gradio web UI: thin tabs over ftdemo.services (see app.py)."""

@@ -1,0 +1,65 @@
+"""The documented API (for gradio_client and scripts): datasets, next, label, stats.
+
+    from gradio_client import Client
+    c = Client("http://127.0.0.1:7860/", auth=("alice", "pw"))   # auth only when FTDEMO_USERS is set
+    ex = c.predict("sentiment", "alice", api_name="/next")
+    c.predict("sentiment", ex["id"], "positive", "alice", api_name="/label")
+
+With auth on, the signed-in user is the annotator and the `annotator` argument is ignored.
+Errors a caller can fix come back as gradio_client AppError with the service's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import gradio as gr
+
+from ftdemo.errors import FtdemoError
+from ftdemo.ui.context import UIContext
+
+T = TypeVar("T")
+
+
+def _call(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except FtdemoError as err:
+        raise gr.Error(str(err), title="Request refused", print_exception=False) from None
+
+
+def register_api(ctx: UIContext) -> None:
+    services = ctx.services
+
+    def datasets() -> list[dict]:
+        """Every dataset with its task, labels and counts."""
+        return _call(lambda: [info.to_dict() for info in services.datasets.list()])
+
+    def next_example(dataset: str, annotator: str = "", order: str = "in_order", seed: int = 0,
+                     request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
+        """The next example for this annotator (unlabelled, not skipped by them), or null when done.
+
+        order: "in_order" or "shuffled" (stable per seed)."""
+        actor = _call(lambda: ctx.actor(request, annotator))
+        view = _call(lambda: services.annotate.next(dataset, actor, order=order, seed=int(seed or 0)))
+        return view.to_dict() if view else None
+
+    def label(dataset: str, example_id: int, labels_csv: str, annotator: str = "",
+              request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """Record labels for one example; labels_csv is "positive" or "a,b" for multi-label datasets.
+
+        Returns the example with its current (consensus) labels."""
+        actor = _call(lambda: ctx.actor(request, annotator))
+        return _call(lambda: services.annotate.label(dataset, int(example_id), labels_csv, actor=actor).to_dict())
+
+    def stats(dataset: str) -> dict:
+        """Labelled/unlabelled counts, counts per label, annotators and agreement."""
+        return _call(lambda: services.datasets.stats(dataset).to_dict())
+
+    # Each call is one short transaction; SQLite queues writers (BEGIN IMMEDIATE + busy timeout),
+    # so these may run side by side up to the queue's default concurrency limit.
+    gr.api(datasets, api_name="datasets")
+    gr.api(next_example, api_name="next")
+    gr.api(label, api_name="label")
+    gr.api(stats, api_name="stats")

@@ -1,0 +1,159 @@
+"""Build the Gradio app from Services (`build_app`) and run it from Settings (`launch`).
+
+Tabs are listed in TABS: each is `create_x_tab(ctx) -> dict[str, Component]`, wiring only; the
+logic lives in the services. Per-user values (chosen dataset, name, queue seed, current example)
+live in gr.State / gr.BrowserState, never in module globals.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from ftdemo.config import Settings
+from ftdemo.errors import FtdemoError
+from ftdemo.services import Services
+from ftdemo.ui import html
+from ftdemo.ui.api import register_api
+from ftdemo.ui.auth import DEFAULT_NAME, clean_name, make_auth
+from ftdemo.ui.context import PRIVATE, UIContext, guard
+from ftdemo.ui.data_tab import create_data_tab
+from ftdemo.ui.js import KEYBOARD_JS
+from ftdemo.ui.label_tab import create_label_tab
+
+log = logging.getLogger(__name__)
+
+TABS: tuple[tuple[str, Callable[[UIContext], dict[str, Any]]], ...] = (
+    ("label", create_label_tab),
+    ("data", create_data_tab),
+)
+# Events (UI and API) that may run at once. Each is a short DB transaction; SQLite queues writers.
+CONCURRENCY = 8
+# BrowserState is encrypted with this key. It only guards preferences (name, dataset, queue seed), and a
+# fixed key keeps them across server restarts (a random one would forget them on every start).
+PREFS_SECRET = "ftdemo-browser-preferences"
+SUBTITLE = "Label texts, fine-tune a BERT classifier, explain its predictions."
+
+
+def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
+    """The Blocks app and its context (tests use the context to reach components)."""
+    auth = services.settings.auth_enabled
+    with gr.Blocks(title="ftdemo", analytics_enabled=False) as demo:
+        with gr.Row(equal_height=True, elem_classes="ftd-header"):
+            gr.HTML(f"<h1>ftdemo</h1><p>{html.esc(SUBTITLE)}</p>")
+            dataset = gr.Dropdown(choices=services.datasets.names(), value=None, label="Dataset", scale=1,
+                                  min_width=220, elem_id="ftd-dataset")
+            annotator = gr.Textbox(value=DEFAULT_NAME, label="Your name", info="remembered in this browser",
+                                   visible=not auth, scale=1, min_width=180, max_length=100,
+                                   elem_id="ftd-annotator")
+            identity = gr.HTML(visible=auth, elem_id="ftd-identity")
+        role_note = gr.HTML(visible=False)
+        stored_dataset = gr.BrowserState(None, storage_key="ftdemo-dataset", secret=PREFS_SECRET)
+        stored_name = gr.BrowserState("", storage_key="ftdemo-annotator", secret=PREFS_SECRET)
+        seed = gr.BrowserState(0, storage_key="ftdemo-queue-seed", secret=PREFS_SECRET)
+        refresh = gr.State(0)
+        ctx = UIContext(services=services, demo=demo, dataset=dataset, annotator=annotator, seed=seed,
+                        refresh=refresh)
+        with gr.Tabs(elem_id="ftd-tabs"):
+            for name, create in TABS:
+                ctx.elems[name] = create(ctx)
+        register_api(ctx)
+
+        @guard(role_note)
+        def on_load(last_dataset: str | None, last_name: str | None, seed_: int | None,
+                    request: gr.Request) -> dict:
+            names = services.datasets.names()
+            out: dict[Any, Any] = {
+                dataset: gr.update(choices=names, value=last_dataset if last_dataset in names else
+                                   (names[0] if names else None)),
+                seed: seed_ or secrets.randbelow(2**31 - 2) + 1,  # per-browser order for the shuffled queue
+            }
+            if auth:
+                actor = ctx.actor(request, None)
+                out[identity] = html.identity(actor.name, actor.role, signed_in=True)
+            else:
+                actor = ctx.actor(request, last_name)
+                out[annotator] = clean_name(last_name)
+            for component in ctx.admin_only:
+                out[component] = gr.update(visible=actor.is_admin)
+            out[role_note] = gr.update(visible=not actor.is_admin, value=html.message(
+                "You are signed in as an annotator: you can label and browse; an admin manages datasets and files."))
+            return out
+
+        demo.load(on_load, [stored_dataset, stored_name, seed],
+                  [dataset, seed, identity, annotator, role_note, *ctx.admin_only], **PRIVATE)
+        # remember choices in this browser (no queue: trivial, and must not wait behind long events)
+        dataset.change(lambda value: value, dataset, stored_dataset, queue=False, show_progress="hidden", **PRIVATE)
+        annotator.change(clean_name, annotator, stored_name, queue=False, show_progress="hidden", **PRIVATE)
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    return demo, ctx
+
+
+def build_app(services: Services) -> gr.Blocks:
+    """The Gradio app over `services`. Launch it with `demo.launch(**launch_options(settings))`."""
+    return build_ui(services)[0]
+
+
+def _theme() -> gr.themes.Base:
+    # System fonts only: the app must work offline (no Google Fonts request from the browser).
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="slate",
+                          font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """`demo.launch()` keyword arguments that belong to the app: auth, limits, theme, CSS, keyboard JS."""
+    return dict(
+        auth=make_auth(settings),
+        auth_message="Sign in with the name and password your admin gave you." if settings.auth_enabled else None,
+        max_file_size=f"{settings.max_upload_mb}mb",
+        theme=_theme(),
+        css=html.CSS,
+        js=KEYBOARD_JS,
+        footer_links=["api"],
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def seed_demo(services: Services) -> list[str]:
+    """Create the demo datasets on first start (empty DB, FTDEMO_SEED_DEMO on); never fails the launch."""
+    if not services.settings.seed_demo or services.datasets.names():
+        return []
+    try:
+        from ftdemo.samples import seed_demo_datasets
+    except ImportError:
+        return []
+    try:
+        created = seed_demo_datasets(services)
+    except FtdemoError as err:
+        log.warning("could not create the demo datasets: %s", err)
+        return []
+    if created:
+        log.info("created demo datasets: %s", ", ".join(created))
+    return created
+
+
+def launch(settings: Settings, *, prevent_thread_lock: bool = False) -> gr.Blocks:
+    """Open the database, seed demo data if empty, and serve the app (blocks unless prevent_thread_lock)."""
+    services = Services(settings)
+    seed_demo(services)
+    if not settings.auth_enabled and not _is_loopback(settings.host):
+        log.warning("serving on %s without a login: anyone who can reach it can edit and delete data; "
+                    "set FTDEMO_USERS=name:password:admin,... to require one", settings.host)
+    demo = build_app(services)
+    demo.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=prevent_thread_lock,
+                **launch_options(settings))
+    return demo

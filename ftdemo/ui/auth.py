@@ -1,0 +1,48 @@
+"""Who is acting: the signed-in user when FTDEMO_USERS is set, else a name typed in the browser."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from ftdemo.config import Settings
+from ftdemo.errors import PermissionDeniedError
+from ftdemo.services import Actor
+
+DEFAULT_NAME = "anonymous"
+
+
+def make_auth(settings: Settings) -> Callable[[str, str], bool] | None:
+    """The `launch(auth=...)` callable checking Settings.users, or None when auth is off."""
+    if not settings.users:
+        return None
+    users = dict(settings.users)
+
+    def check(username: str, password: str) -> bool:
+        user = users.get(username)
+        # compare_digest: no timing hint about how much of the password matched
+        return user is not None and hmac.compare_digest(user.password.encode(), (password or "").encode())
+
+    return check
+
+
+def clean_name(name: str | None) -> str:
+    """A typed annotator name, trimmed to what the store accepts; blank → 'anonymous'."""
+    cleaned = " ".join((name or "").split())[:100]
+    return cleaned or DEFAULT_NAME
+
+
+def actor_for(settings: Settings, request: Any, typed_name: str | None = None) -> Actor:
+    """The Actor for one event.
+
+    With auth on, the login decides name and role and `typed_name` is ignored (so an API client
+    cannot label as someone else). Without auth everyone is a local admin under the typed name.
+    """
+    if settings.auth_enabled:
+        username = getattr(request, "username", None) if request is not None else None
+        user = settings.users.get(username or "")
+        if user is None:
+            raise PermissionDeniedError("this app requires a login: sign in again (your session may have expired)")
+        return Actor(user.name, user.role)
+    return Actor.local(clean_name(typed_name))

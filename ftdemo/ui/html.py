@@ -1,0 +1,131 @@
+"""Small HTML fragments for the UI. Every user-supplied string goes through `esc` first.
+
+Texts, label names, annotator names and file contents all come from users; they are shown as
+text, never as markup (`<img src=x onerror=…>` renders literally).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from ftdemo.services import DatasetInfo, ExampleView, Stats
+
+CSS = """
+.ftd-header h1 { margin: 0; font-size: 1.5rem; }
+.ftd-header p { margin: .15rem 0 0; color: var(--body-text-color-subdued); }
+.ftd-card { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
+  padding: 1.1rem 1.3rem; background: var(--block-background-fill); min-height: 7rem; }
+.ftd-meta { font-size: .85rem; color: var(--body-text-color-subdued); margin-bottom: .5rem; }
+.ftd-text { font-size: 1.15rem; line-height: 1.55; white-space: pre-wrap; overflow-wrap: anywhere; }
+.ftd-pair-part + .ftd-pair-part { margin-top: .9rem; padding-top: .9rem; border-top: 1px dashed var(--border-color-primary); }
+.ftd-part-title { font-size: .75rem; text-transform: uppercase; letter-spacing: .06em;
+  color: var(--body-text-color-subdued); margin-bottom: .2rem; }
+.ftd-empty { color: var(--body-text-color-subdued); font-size: 1.05rem; }
+.ftd-progress-head { display: flex; justify-content: space-between; font-size: .95rem; margin-bottom: .35rem; }
+.ftd-bar { height: .5rem; border-radius: 999px; background: var(--border-color-primary); overflow: hidden; }
+.ftd-bar > div { height: 100%; background: var(--color-accent); }
+.ftd-chips { display: flex; flex-wrap: wrap; gap: .35rem; margin-top: .6rem; }
+.ftd-chip { font-size: .8rem; padding: .1rem .55rem; border-radius: 999px; border: 1px solid var(--border-color-primary); }
+.ftd-chip b { margin-left: .25rem; }
+.ftd-msg { font-size: .9rem; min-height: 1.3rem; }
+.ftd-msg.ok { color: var(--body-text-color-subdued); }
+.ftd-msg.err { color: var(--error-text-color, #b91c1c); }
+.ftd-keys { font-size: .8rem; color: var(--body-text-color-subdued); }
+.ftd-keys kbd { border: 1px solid var(--border-color-primary); border-bottom-width: 2px; border-radius: 4px;
+  padding: 0 .3rem; font-family: var(--font-mono); font-size: .75rem; }
+button.ftd-label-btn { white-space: nowrap; min-width: max-content !important; padding-inline: 1.1rem; }
+.ftd-table table, .ftd-table .virtual-row, .ftd-table td { font-family: var(--font) !important; }
+.ftd-history { font-size: .85rem; padding-left: 1.1rem; }
+.ftd-history li { margin: .1rem 0; }
+"""
+
+
+def esc(value: object) -> str:
+    """Escape anything for HTML text and attribute context."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def message(text: str, *, error: bool = False) -> str:
+    """An inline status line (plain text in, escaped HTML out)."""
+    return f'<div class="ftd-msg {"err" if error else "ok"}">{esc(text)}</div>'
+
+
+def empty(text: str) -> str:
+    return f'<div class="ftd-card"><div class="ftd-empty">{esc(text)}</div></div>'
+
+
+def example_card(example: ExampleView, info: DatasetInfo) -> str:
+    """One example to label: both texts for pair datasets, its current labels if any."""
+    meta = [f"#{example.id}"]
+    if example.source:
+        meta.append(esc(example.source))
+    if example.labels:
+        who = f" ({example.annotators} annotators)" if example.annotators > 1 else ""
+        meta.append(f"current label: {esc(', '.join(example.labels))}{who}")
+    head = f'<div class="ftd-meta">{" · ".join(meta)}</div>'
+    if info.task == "pair":
+        body = "".join(
+            f'<div class="ftd-pair-part"><div class="ftd-part-title">{title}</div>'
+            f'<div class="ftd-text">{esc(text)}</div></div>'
+            for title, text in (("Text", example.text), ("Second text", example.text_pair or ""))
+        )
+    else:
+        body = f'<div class="ftd-text">{esc(example.text)}</div>'
+    return f'<div class="ftd-card" data-example-id="{example.id}">{head}{body}</div>'
+
+
+def progress(stats: Stats | None) -> str:
+    """'12 / 40 labelled' with a bar and a chip per label."""
+    if stats is None:
+        return ""
+    pct = 100.0 * stats.labelled / stats.examples if stats.examples else 0.0
+    chips = "".join(f'<span class="ftd-chip">{esc(lab)}<b>{n}</b></span>' for lab, n in stats.label_counts.items())
+    return (
+        '<div class="ftd-progress">'
+        f'<div class="ftd-progress-head"><span id="ftd-count">{stats.labelled} / {stats.examples} labelled</span>'
+        f'<span>{stats.unlabelled} to go</span></div>'
+        f'<div class="ftd-bar"><div style="width:{pct:.1f}%"></div></div>'
+        f'<div class="ftd-chips">{chips}</div></div>'
+    )
+
+
+def key_hint(multi: bool) -> str:
+    keys = ["<kbd>1</kbd>–<kbd>9</kbd> " + ("toggle a label" if multi else "choose a label")]
+    if multi:
+        keys.append("<kbd>Enter</kbd> submit")
+    keys += ["<kbd>S</kbd> skip", "<kbd>U</kbd> undo"]
+    return '<div class="ftd-keys">Keys: ' + " · ".join(keys) + "</div>"
+
+
+def stats_summary(stats: Stats | None) -> str:
+    if stats is None:
+        return ""
+    parts = [f"<b>{stats.labelled}</b> of <b>{stats.examples}</b> examples labelled"]
+    if stats.annotators:
+        people = ", ".join(f"{esc(name)} ({n})" for name, n in sorted(stats.annotators.items()))
+        parts.append(f"annotators: {people}")
+    if stats.multi_annotated:
+        agreement = f", agreement {stats.agreement:.0%}" if stats.agreement is not None else ""
+        parts.append(f"{stats.multi_annotated} annotated twice or more, {stats.conflicts} conflicts{agreement}")
+    return '<div class="ftd-msg ok">' + " · ".join(parts) + "</div>"
+
+
+def history(rows: Sequence[dict]) -> str:
+    """An example's annotation history, newest first."""
+    if not rows:
+        return '<div class="ftd-history ftd-msg ok">No annotations yet.</div>'
+    items = []
+    for row in reversed(rows):
+        what = {"label": esc(", ".join(row.get("labels") or [])), "skip": "skipped", "clear": "cleared"}.get(
+            row.get("kind"), esc(row.get("kind")))
+        undo = " (undo)" if row.get("reverts_id") else ""
+        items.append(f"<li>{esc(row.get('created_at', ''))} · <b>{esc(row.get('annotator'))}</b>: {what}{undo}</li>")
+    return f'<ul class="ftd-history">{"".join(items)}</ul>'
+
+
+def identity(name: str, role: str, *, signed_in: bool) -> str:
+    if signed_in:
+        return (f'<div class="ftd-msg ok">Signed in as <b>{esc(name)}</b> ({esc(role)}) · '
+                '<a href="/logout">sign out</a></div>')
+    return f'<div class="ftd-msg ok">Labelling as <b>{esc(name)}</b></div>'

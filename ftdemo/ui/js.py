@@ -1,0 +1,82 @@
+"""Keyboard shortcuts for the Label tab, passed to `launch(js=...)`.
+
+The script only clicks elements the Python side created (by elem_id), so every shortcut goes through
+the same event handlers as a mouse click. Keys are ignored while typing in a text field, with a
+modifier held, or when the Label tab is not on screen.
+"""
+
+from __future__ import annotations
+
+LABEL_BUTTON_ID = "ftd-label-{n}"  # n = 1..MAX_BUTTONS
+PANEL_ID = "ftd-label-panel"
+MULTI_ID = "ftd-multi"  # CheckboxGroup (multi-label)
+RADIO_ID = "ftd-radio"  # Radio (single-label datasets with more labels than buttons)
+SUBMIT_ID = "ftd-submit"
+SKIP_ID = "ftd-skip"
+UNDO_ID = "ftd-undo"
+CARD_ID = "ftd-card"  # its HTML carries data-example-id of the example on screen
+
+KEYBOARD_JS = """
+() => {
+  if (window.__ftdemoKeys) return;
+  window.__ftdemoKeys = true;
+  const shown = (el) => !!el && el.offsetParent !== null && !el.disabled;
+  const typing = (el) => {
+    if (!el || !el.tagName) return false;
+    if (el.isContentEditable) return true;
+    const tag = el.tagName;
+    if (tag === "TEXTAREA" || tag === "SELECT") return true;
+    if (tag !== "INPUT") return false;
+    const type = (el.getAttribute("type") || "text").toLowerCase();
+    return !["checkbox", "radio", "button", "submit", "reset", "range", "color", "file"].includes(type);
+  };
+  const byId = (id) => {
+    const el = document.getElementById(id);
+    if (!el) return null;
+    return el.tagName === "BUTTON" ? el : (el.querySelector("button") || el);
+  };
+  // A key that saves something waits for the card to change (or 1.5 s) before the next one is taken,
+  // so "1 1" typed fast labels one example once instead of sending the same example id twice.
+  let lock = null;
+  const cardId = () => {
+    const card = document.querySelector("#%(card)s [data-example-id]");
+    return card ? card.getAttribute("data-example-id") : null;
+  };
+  const busy = () => lock !== null && cardId() === lock.id && Date.now() < lock.until;
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat || ev.isComposing) return;
+    if (typing(ev.target)) return;
+    if (!shown(document.getElementById("%(panel)s"))) return;
+    const key = ev.key;
+    let target = null;
+    if (/^[1-9]$/.test(key)) {
+      const n = Number(key);
+      const button = byId("%(button_prefix)s" + n);
+      if (shown(button)) {
+        target = button;
+      } else {
+        const boxes = Array.from(document.querySelectorAll(
+          "#%(multi)s input[type=checkbox], #%(radio)s input[type=radio]")).filter(shown);
+        target = boxes[n - 1] || null;
+      }
+    } else if (key === "Enter") {
+      if (ev.target && ev.target.tagName === "BUTTON") return;  // a focused button handles Enter itself
+      target = byId("%(submit)s");
+    } else if (key === "s" || key === "S") {
+      target = byId("%(skip)s");
+    } else if (key === "u" || key === "U") {
+      target = byId("%(undo)s");
+    }
+    if (!shown(target)) return;
+    ev.preventDefault();
+    // label, submit and skip act on the example on screen; toggles and undo don't
+    const saves = target.tagName === "BUTTON" && target.id !== "%(undo)s";
+    if (saves && busy()) return;
+    lock = saves ? { id: cardId(), until: Date.now() + 1500 } : (target.id === "%(undo)s" ? null : lock);
+    target.click();
+  });
+}
+""" % {
+    "panel": PANEL_ID, "button_prefix": LABEL_BUTTON_ID.replace("{n}", ""), "multi": MULTI_ID, "radio": RADIO_ID,
+    "submit": SUBMIT_ID, "skip": SKIP_ID, "undo": UNDO_ID, "card": CARD_ID,
+}

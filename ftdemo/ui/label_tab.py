@@ -1,0 +1,259 @@
+"""Label tab: one example at a time, label buttons (or checkboxes), skip, undo, progress, add examples.
+
+The logic functions (`load_screen`, `submit_labels`, …) take plain values and return a LabelScreen;
+`create_label_tab` only wires components to them and renders the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ftdemo.errors import InvalidInputError
+from ftdemo.services import Actor, DatasetInfo, ExampleView, Services, Stats
+from ftdemo.ui import html, js
+from ftdemo.ui.context import PRIVATE, UIContext, guard
+
+MAX_BUTTONS = 12  # more labels than this: a radio list + submit (number keys still pick the first 9)
+NO_DATASET = "No dataset chosen. Pick one above, or create one in the Data tab."
+ORDERS = [("Unlabelled first, in order", "in_order"), ("Unlabelled first, shuffled", "shuffled")]
+
+
+@dataclass
+class LabelScreen:
+    """Everything the Label tab shows for one user at one moment."""
+
+    info: DatasetInfo | None = None
+    example: ExampleView | None = None
+    stats: Stats | None = None
+    message: str = ""
+    error: bool = False
+
+    @property
+    def mode(self) -> str:
+        """'buttons' (single-label, pair), 'multi' (checkboxes) or 'radio' (many labels); '' without a dataset."""
+        if self.info is None:
+            return ""
+        if self.info.task == "multi_label":
+            return "multi"
+        return "buttons" if len(self.info.labels) <= MAX_BUTTONS else "radio"
+
+
+# --- logic -------------------------------------------------------------------------------------
+
+
+def load_screen(services: Services, dataset: str | None, actor: Actor, *, order: str = "in_order", seed: int = 0,
+                example: ExampleView | None = None, message: str = "") -> LabelScreen:
+    """The screen for `dataset`: `example` if given, else the next one in this annotator's queue."""
+    if not dataset:
+        return LabelScreen(message=message)
+    info = services.datasets.info(dataset)
+    if example is None:
+        example = services.annotate.next(dataset, actor, order=order, seed=int(seed or 0))
+    return LabelScreen(info, example, services.datasets.stats(dataset), message)
+
+
+def _current(services: Services, dataset: str, example_id: int | None) -> ExampleView | None:
+    if example_id is None:
+        return None
+    view = services.annotate.get(dataset, int(example_id), with_history=False)
+    return None if view.deleted else view
+
+
+def submit_labels(services: Services, dataset: str | None, example_id: int | None, labels: list[str], actor: Actor,
+                  *, order: str = "in_order", seed: int = 0) -> LabelScreen:
+    """Record the actor's labels for the shown example and move on to the next one."""
+    if not dataset or example_id is None:
+        raise InvalidInputError("there is no example to label: choose a dataset first")
+    if not labels:
+        raise InvalidInputError("choose at least one label (or press S to skip)")
+    services.annotate.label(dataset, int(example_id), labels, actor=actor)
+    return load_screen(services, dataset, actor, order=order, seed=seed,
+                       message=f"#{example_id} labelled {', '.join(labels)}")
+
+
+def skip_example(services: Services, dataset: str | None, example_id: int | None, actor: Actor, *,
+                 order: str = "in_order", seed: int = 0) -> LabelScreen:
+    if not dataset or example_id is None:
+        raise InvalidInputError("there is no example to skip")
+    services.annotate.skip(dataset, int(example_id), actor=actor)
+    return load_screen(services, dataset, actor, order=order, seed=seed, message=f"#{example_id} skipped")
+
+
+def undo_last(services: Services, dataset: str | None, actor: Actor, *, order: str = "in_order",
+              seed: int = 0) -> LabelScreen:
+    """Undo the actor's last action in the dataset and show that example again."""
+    if not dataset:
+        raise InvalidInputError("choose a dataset first")
+    view = services.annotate.undo(dataset, actor=actor)
+    if view is None:
+        return load_screen(services, dataset, actor, order=order, seed=seed, message="nothing to undo")
+    example = None if view.deleted else view
+    return load_screen(services, dataset, actor, order=order, seed=seed, example=example,
+                       message=f"undone: #{view.id} is back in your queue")
+
+
+def add_example(services: Services, dataset: str | None, text: str, text_pair: str | None, labels: list[str] | None,
+                actor: Actor, *, shown_id: int | None, order: str = "in_order", seed: int = 0) -> LabelScreen:
+    """Add a typed example (optionally labelled); the example on screen stays."""
+    if not dataset:
+        raise InvalidInputError("choose a dataset first")
+    view = services.annotate.add(dataset, text, text_pair or None, list(labels or []), actor=actor)
+    state = f"labelled {', '.join(view.labels)}" if view.labels else "unlabelled, added to the queue"
+    return load_screen(services, dataset, actor, order=order, seed=seed,
+                       example=_current(services, dataset, shown_id), message=f"added #{view.id} ({state})")
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def button_text(index: int, label: str) -> str:
+    return f"{index + 1} · {label}" if index < 9 else label
+
+
+def render(screen: LabelScreen, e: dict[str, Any]) -> dict[Any, Any]:
+    """Map a LabelScreen onto the tab's components."""
+    info, ex, mode = screen.info, screen.example, screen.mode
+    labels = info.labels if info else []
+    has_example = ex is not None
+    if info is None:
+        card = html.empty(NO_DATASET)
+    elif ex is None:
+        card = html.empty(f"Nothing left to label in “{info.name}” for you. "
+                          "Add an example below, or import more in the Data tab.")
+    else:
+        card = html.example_card(ex, info)
+    out: dict[Any, Any] = {
+        e["progress"]: html.progress(screen.stats),
+        e["card"]: card,
+        e["example_id"]: ex.id if ex else None,
+        e["shown_labels"]: labels,
+        e["message"]: html.message(screen.message, error=screen.error) if screen.message else "",
+        e["keys"]: html.key_hint(mode == "multi") if has_example else "",
+        e["multi"]: gr.update(visible=mode == "multi" and has_example, choices=labels,
+                              value=list(ex.labels) if ex and mode == "multi" else []),
+        e["radio"]: gr.update(visible=mode == "radio" and has_example, choices=labels,
+                              value=ex.labels[0] if ex and mode == "radio" and ex.labels else None),
+        e["submit"]: gr.update(visible=mode in ("multi", "radio") and has_example),
+        e["skip"]: gr.update(interactive=has_example),
+        e["undo"]: gr.update(interactive=info is not None),
+        e["add_pair"]: gr.update(visible=bool(info) and info.task == "pair"),
+        e["add_labels"]: gr.update(choices=labels, value=[], max_choices=None if mode == "multi" else 1),
+    }
+    for i, button in enumerate(e["buttons"]):
+        visible = mode == "buttons" and has_example and i < len(labels)
+        out[button] = gr.update(value=button_text(i, labels[i]) if visible else "", visible=visible)
+    return out
+
+
+# --- layout and wiring ---------------------------------------------------------------------------
+
+
+def create_label_tab(ctx: UIContext) -> dict[str, Any]:
+    services = ctx.services
+    with gr.Tab("Label", id="label") as tab:
+        with gr.Column(elem_id=js.PANEL_ID):
+            progress = gr.HTML(elem_id="ftd-progress")
+            card = gr.HTML(html.empty(NO_DATASET), elem_id=js.CARD_ID)
+            with gr.Row():
+                buttons = [gr.Button("", visible=False, variant="primary", min_width=120, scale=0,
+                                     elem_id=js.LABEL_BUTTON_ID.format(n=i + 1), elem_classes="ftd-label-btn")
+                           for i in range(MAX_BUTTONS)]
+            multi = gr.CheckboxGroup(label="Labels (choose all that apply)", visible=False, elem_id=js.MULTI_ID)
+            radio = gr.Radio(label="Label", visible=False, elem_id=js.RADIO_ID)
+            with gr.Row():
+                submit = gr.Button("Submit", variant="primary", visible=False, elem_id=js.SUBMIT_ID, scale=0,
+                                   min_width=120)
+                skip = gr.Button("Skip", elem_id=js.SKIP_ID, scale=0, min_width=100)
+                undo = gr.Button("Undo", elem_id=js.UNDO_ID, scale=0, min_width=100)
+                gr.HTML(scale=1)  # spacer: keeps the queue picker at the right
+                order = gr.Dropdown(ORDERS, value="in_order", label="Queue", show_label=False, scale=0,
+                                    container=False, min_width=260)
+            keys = gr.HTML()
+            message = gr.HTML(elem_id="ftd-label-msg")
+        with gr.Accordion("Add an example", open=False):
+            with gr.Row():
+                add_text = gr.Textbox(label="Text", lines=2, scale=3, elem_id="ftd-add-text")
+                add_pair = gr.Textbox(label="Second text", lines=2, scale=3, visible=False)
+                add_labels = gr.Dropdown(label="Label (optional)", multiselect=True, scale=1)
+            add_button = gr.Button("Add example", scale=0, elem_id="ftd-add")
+        # per-session state; created inside the Tab (a bare child of gr.Tabs confuses its tab bar)
+        example_id = gr.State(None)
+        shown_labels = gr.State([])
+    e: dict[str, Any] = dict(
+        tab=tab, progress=progress, card=card, buttons=buttons, multi=multi, radio=radio, submit=submit, skip=skip,
+        undo=undo, order=order, keys=keys, message=message, add_text=add_text, add_pair=add_pair,
+        add_labels=add_labels, add_button=add_button, example_id=example_id, shown_labels=shown_labels,
+    )
+    screen_outputs = [progress, card, *buttons, multi, radio, submit, skip, undo, keys, message, add_pair,
+                      add_labels, example_id, shown_labels]
+    common = [ctx.dataset, ctx.annotator, order, ctx.seed]
+
+    @guard(message)
+    def on_refresh(dataset: str | None, name: str, order_: str, seed: int, request: gr.Request) -> dict:
+        actor = ctx.actor(request, name)
+        return render(load_screen(services, dataset, actor, order=order_, seed=seed), e)
+
+    @guard(message)
+    def on_stay(dataset: str | None, name: str, order_: str, seed: int, shown: int | None,
+                request: gr.Request) -> dict:
+        """Refresh labels and progress but keep the example on screen (labels edited elsewhere)."""
+        actor = ctx.actor(request, name)
+        current = _current(services, dataset, shown) if dataset else None
+        return render(load_screen(services, dataset, actor, order=order_, seed=seed, example=current), e)
+
+    def on_button(index: int) -> Any:
+        @guard(message)
+        def handler(dataset: str | None, name: str, order_: str, seed: int, shown: int | None, labels: list[str],
+                    request: gr.Request) -> dict:
+            if index >= len(labels):
+                raise InvalidInputError(f"there is no label number {index + 1} in this dataset")
+            screen = submit_labels(services, dataset, shown, [labels[index]], ctx.actor(request, name),
+                                   order=order_, seed=seed)
+            return render(screen, e)
+
+        return handler
+
+    @guard(message)
+    def on_submit(dataset: str | None, name: str, order_: str, seed: int, shown: int | None, chosen: list[str],
+                  choice: str | None, request: gr.Request) -> dict:
+        # only one of the two is on screen; the hidden one is reset to empty by render()
+        picked = list(chosen or []) or ([choice] if choice else [])
+        screen = submit_labels(services, dataset, shown, picked, ctx.actor(request, name), order=order_, seed=seed)
+        return render(screen, e)
+
+    @guard(message)
+    def on_skip(dataset: str | None, name: str, order_: str, seed: int, shown: int | None,
+                request: gr.Request) -> dict:
+        return render(skip_example(services, dataset, shown, ctx.actor(request, name), order=order_, seed=seed), e)
+
+    @guard(message)
+    def on_undo(dataset: str | None, name: str, order_: str, seed: int, request: gr.Request) -> dict:
+        return render(undo_last(services, dataset, ctx.actor(request, name), order=order_, seed=seed), e)
+
+    @guard(message)
+    def on_add(dataset: str | None, name: str, order_: str, seed: int, shown: int | None, text: str, pair: str,
+               labels: list[str], request: gr.Request) -> dict:
+        screen = add_example(services, dataset, text, pair, labels, ctx.actor(request, name), shown_id=shown,
+                             order=order_, seed=seed)
+        out = render(screen, e)
+        out[add_text] = ""
+        out[add_pair] = {**out[add_pair], "value": ""}
+        return out
+
+    # Every screen change goes through the same outputs. Clicks keep Gradio's default trigger_mode
+    # ("once": a second click while the first is saving is dropped); changes run "always_last".
+    events = dict(outputs=screen_outputs, show_progress="hidden", **PRIVATE)
+    for trigger in (ctx.dataset.change, order.change, ctx.annotator.submit, ctx.annotator.blur, tab.select):
+        trigger(on_refresh, common, **events)
+    ctx.refresh.change(on_stay, [*common, example_id], **events)
+    for i, button in enumerate(buttons):
+        button.click(on_button(i), [*common, example_id, shown_labels], **events)
+    submit.click(on_submit, [*common, example_id, multi, radio], **events)
+    skip.click(on_skip, [*common, example_id], **events)
+    undo.click(on_undo, common, **events)
+    add_button.click(on_add, [*common, example_id, add_text, add_pair, add_labels],
+                     outputs=[*screen_outputs, add_text], **{k: v for k, v in events.items() if k != "outputs"})
+    return e

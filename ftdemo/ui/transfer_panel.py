@@ -1,0 +1,169 @@
+"""Data tab panel: import a file (preview → map columns → import valid rows or nothing) and export."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from ftdemo.errors import InvalidInputError
+from ftdemo.services import Actor, ImportReport, Services
+from ftdemo.ui import html
+from ftdemo.ui.context import PRIVATE, UIContext, guard
+
+IMPORT_TYPES = [".csv", ".tsv", ".jsonl", ".json", ".parquet", ".zip"]
+EXPORT_FORMATS = [("CSV", "csv"), ("JSON lines", "jsonl"), ("Parquet", "parquet")]
+NONE = ""  # a column dropdown's "(none)" choice
+
+
+def check_upload(services: Services, path: str | None) -> str:
+    """The uploaded file's path, refused when missing or over FTDEMO_MAX_UPLOAD_MB (checked server-side too)."""
+    if not path:
+        raise InvalidInputError("upload a file first")
+    limit = services.settings.max_upload_mb
+    if os.path.getsize(path) > limit * 1024 * 1024:
+        raise InvalidInputError(f"the file is larger than {limit} MB (FTDEMO_MAX_UPLOAD_MB); split it or raise the limit")
+    return path
+
+
+def preview_import(services: Services, dataset: str | None, path: str | None, *, text_col: str | None = None,
+                   pair_col: str | None = None, label_col: str | None = None) -> dict[str, Any]:
+    """What importing `path` into `dataset` would do (None for a column: let the importer guess)."""
+    if not dataset:
+        raise InvalidInputError("choose (or create) the dataset to import into first")
+    return services.transfer.preview(dataset=dataset, path=check_upload(services, path), text_col=text_col,
+                                     pair_col=pair_col, label_col=label_col)
+
+
+def run_import(services: Services, dataset: str | None, path: str | None, actor: Actor, *, text_col: str,
+               pair_col: str, label_col: str) -> ImportReport:
+    if not dataset:
+        raise InvalidInputError("choose the dataset to import into first")
+    return services.transfer.import_file(dataset, check_upload(services, path), text_col=text_col or "",
+                                         pair_col=pair_col or "", label_col=label_col or "", strict=False, actor=actor)
+
+
+def run_export(services: Services, dataset: str | None, fmt: str, actor: Actor) -> dict[str, Any]:
+    """Export to a fresh temp file (Gradio serves files from the temp dir) and return the service's report."""
+    if not dataset:
+        raise InvalidInputError("choose a dataset to export")
+    if fmt not in {f for _, f in EXPORT_FORMATS}:
+        raise InvalidInputError(f"choose an export format: {', '.join(f for _, f in EXPORT_FORMATS)}")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in dataset) or "dataset"
+    path = Path(tempfile.mkdtemp(prefix="ftdemo-export-")) / f"{safe}.{fmt}"
+    return services.transfer.export(dataset, str(path), actor=actor)
+
+
+def report_text(report: ImportReport) -> str:
+    if not report.committed:
+        return f"nothing imported: {len(report.errors)} rows have errors"
+    text = f"imported {report.imported} examples ({report.labelled} labelled)"
+    if report.duplicates:
+        text += f", skipped {report.duplicates} duplicates"
+    if report.errors:
+        text += f", skipped {len(report.errors)} rows with errors"
+    return text
+
+
+def plan_html(summary: dict[str, Any]) -> str:
+    counts = ", ".join(f"{html.esc(k)} {v}" for k, v in (summary.get("label_counts") or {}).items())
+    return (f'<div class="ftd-msg ok"><b>{summary.get("valid", 0)}</b> of {summary.get("rows", 0)} rows ready to import '
+            f'({summary.get("labelled", 0)} labelled{": " + counts if counts else ""}; '
+            f'{summary.get("unlabelled", 0)} unlabelled) · {summary.get("duplicates", 0)} duplicates · '
+            f'<b>{summary.get("errors", 0)}</b> rows with errors</div>')
+
+
+def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
+    services = ctx.services
+    with gr.Accordion("Import a file", open=False) as import_panel:
+        gr.Markdown(f"CSV, TSV, JSON lines, Parquet or a zipped Hugging Face `datasets` folder, up to "
+                    f"{services.settings.max_upload_mb} MB. You see what would happen before anything is written.")
+        upload = gr.File(label="File", file_types=IMPORT_TYPES, height=120, elem_id="ftd-upload")
+        with gr.Column(visible=False, variant="panel") as review:
+            with gr.Row():
+                text_col = gr.Dropdown(label="Text column", scale=1)
+                pair_col = gr.Dropdown(label="Second text column", scale=1)
+                label_col = gr.Dropdown(label="Label column", scale=1)
+            plan = gr.HTML()
+            preview = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=260,
+                                   elem_classes="ftd-table")
+            issues = gr.Dataframe(label="Rows that would be skipped", interactive=False, wrap=True, max_height=200,
+                                  headers=["row", "reason"], column_widths=["10%", "90%"],
+                                  elem_id="ftd-import-issues", elem_classes="ftd-table")
+            with gr.Row():
+                do_import = gr.Button("Import valid rows", variant="primary", scale=0, min_width=200)
+                cancel = gr.Button("Import nothing", scale=0, min_width=200)
+        import_msg = gr.HTML()
+    with gr.Accordion("Export", open=False) as export_panel:
+        with gr.Row(equal_height=True):
+            fmt = gr.Radio(EXPORT_FORMATS, value="csv", label="Format", scale=2)
+            export = gr.Button("Export", scale=0, min_width=120)
+        exported = gr.File(label="Download", visible=False, interactive=False)
+        export_msg = gr.HTML()
+
+    review_outputs = [review, text_col, pair_col, label_col, plan, preview, issues, import_msg]
+
+    def _review(dataset: str, p: dict[str, Any]) -> dict:
+        mapping = p.get("mapping") or {}
+        columns = [(c, c) for c in p.get("columns") or []]
+        pair = services.datasets.info(dataset).task == "pair"
+        none = [("(none)", NONE)]
+        return {
+            review: gr.update(visible=True),
+            text_col: gr.update(choices=columns, value=mapping.get("text") or None),
+            pair_col: gr.update(choices=none + columns, value=mapping.get("text_pair") or NONE, visible=pair),
+            label_col: gr.update(choices=none + columns, value=mapping.get("label") or NONE),
+            plan: plan_html(p.get("summary") or {}),
+            preview: pd.DataFrame(p.get("rows") or [], columns=p.get("columns") or None),
+            issues: pd.DataFrame([[i["row"], i["reason"]] for i in p.get("errors") or []], columns=["row", "reason"]),
+            import_msg: "",
+        }
+
+    def _closed(note: str = "") -> dict:
+        return {review: gr.update(visible=False), upload: None, import_msg: html.message(note) if note else ""}
+
+    @guard(import_msg)
+    def on_upload(dataset: str | None, path: str | None) -> dict:
+        if not path:
+            return {review: gr.update(visible=False)}
+        return _review(dataset or "", preview_import(services, dataset, path))
+
+    @guard(import_msg)
+    def on_mapping(dataset: str | None, path: str | None, text: str, pair: str, label: str) -> dict:
+        if not path:
+            return {}
+        return _review(dataset or "", preview_import(services, dataset, path, text_col=text or NONE,
+                                                     pair_col=pair or NONE, label_col=label or NONE))
+
+    @guard(import_msg)
+    def on_import(dataset: str | None, path: str | None, text: str, pair: str, label: str, who: str, bump: int,
+                  request: gr.Request) -> dict:
+        report = run_import(services, dataset, path, ctx.actor(request, who), text_col=text, pair_col=pair,
+                            label_col=label)
+        return {**_closed(report_text(report)), ctx.refresh: (bump or 0) + 1}
+
+    @guard(export_msg)
+    def on_export(dataset: str | None, fmt_: str, who: str, request: gr.Request) -> dict:
+        result = run_export(services, dataset, fmt_, ctx.actor(request, who))
+        return {exported: gr.update(value=result["path"], visible=True),
+                export_msg: html.message(f"exported {result['exported']} examples as {result['format']}")}
+
+    quiet = dict(show_progress="hidden", **PRIVATE)
+    upload.upload(on_upload, [ctx.dataset, upload], review_outputs, **quiet)
+    upload.clear(lambda: {review: gr.update(visible=False)}, None, [review], **quiet)
+    for dropdown in (text_col, pair_col, label_col):
+        dropdown.input(on_mapping, [ctx.dataset, upload, text_col, pair_col, label_col], review_outputs, **quiet)
+    do_import.click(on_import, [ctx.dataset, upload, text_col, pair_col, label_col, ctx.annotator, ctx.refresh],
+                    [review, upload, import_msg, ctx.refresh], show_progress="minimal", **PRIVATE)
+    cancel.click(lambda: _closed("nothing imported"), None, [review, upload, import_msg], **quiet)
+    ctx.dataset.change(lambda: _closed(), None, [review, upload, import_msg], **quiet)
+    export.click(on_export, [ctx.dataset, fmt, ctx.annotator], [exported, export_msg], **quiet)
+    ctx.admin_only.extend([import_panel, export_panel])
+    return dict(import_panel=import_panel, upload=upload, review=review, text_col=text_col, pair_col=pair_col,
+                label_col=label_col, plan=plan, preview=preview, issues=issues, do_import=do_import, cancel=cancel,
+                import_msg=import_msg, export_panel=export_panel, format=fmt, export=export, exported=exported,
+                export_msg=export_msg)

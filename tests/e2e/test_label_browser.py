@@ -1,0 +1,301 @@
+"""The app in a real browser: create a dataset, label with the keyboard, browse, import.
+
+Runs the Gradio app in-process on a free localhost port and drives Debian's chromium through
+Playwright. Screenshots of each screen go to artifacts/screenshots/ (gitignored) for a human look.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+XSS = "<img src=x onerror=alert(1)>"
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),  # gradio vs pandas 3, not ours
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+expect = playwright_api.expect
+expect.set_options(timeout=15_000)  # CI machines and shared runners can be slow to answer
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+    from ftdemo.config import Settings
+    from ftdemo.services import Actor, Services
+    from ftdemo.ui.app import build_app, launch_options
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("e2e"), seed_demo=False, port=_free_port())
+    services = Services(settings)
+    admin = Actor("setup", "admin")
+    services.datasets.create("topics", "multi_label", ["sports", "politics", "tech"], actor=admin)
+    for text in ("Cup final tonight", "Parliament votes on chips", "New phone launched"):
+        services.annotate.add("topics", text, actor=admin)
+    services.datasets.create("nli", "pair", ["entailment", "neutral", "contradiction"], actor=admin)
+    services.annotate.add("nli", "A man is sleeping on a sofa.", "A person is resting.", actor=admin)
+    demo = build_app(services)
+    demo.launch(server_name="127.0.0.1", server_port=settings.port, prevent_thread_lock=True, quiet=True,
+                **launch_options(settings))
+    try:
+        yield f"http://127.0.0.1:{settings.port}/", services
+    finally:
+        demo.close()
+        services.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(app, browser) -> Iterator[object]:
+    url, _ = app
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.dialogs = []  # an alert() would mean user text ran as HTML
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.set_default_timeout(15_000)
+    pg.goto(url)
+    expect(pg.locator("#ftd-count")).to_be_visible()  # page loaded and the first dataset shown
+    yield pg
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(1000)  # let transitions and the chart settle
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def choose_dataset(page, name: str) -> None:
+    page.locator("#ftd-dataset input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    expect(page.locator("#ftd-dataset input")).to_have_value(name)
+
+
+def field(page, elem_id: str) -> object:
+    """The text input inside a gr.Textbox with this elem_id."""
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+
+
+def open_accordion(page, title: str) -> None:
+    page.get_by_role("button", name=title).click()
+
+
+def count(page) -> object:
+    return page.locator("#ftd-count")
+
+
+def test_create_dataset_and_label_three_with_number_keys(app, page) -> None:
+    _, services = app
+    # create a dataset through the Data tab
+    page.get_by_role("tab", name="Data").click()
+    open_accordion(page, "Datasets and labels")
+    field(page, "ftd-new-dataset").fill("reviews")
+    field(page, "ftd-new-labels").fill("good, bad, meh")
+    page.locator("#ftd-create-dataset").click()
+    expect(page.get_by_text("created reviews")).to_be_visible()
+    shot(page, "data-manage")
+    expect(page.locator("#ftd-dataset input")).to_have_value("reviews")
+    from ftdemo.services import Actor
+
+    for text in ("First review", "Second review", "Third review"):
+        services.annotate.add("reviews", text, actor=Actor("setup", "admin"))
+
+    # add a fourth example by typing it in the Label tab (an XSS payload: must show as text)
+    page.get_by_role("tab", name="Label").click()
+    expect(count(page)).to_have_text("0 / 3 labelled")
+    expect(page.locator("#ftd-card")).to_contain_text("First review")
+    open_accordion(page, "Add an example")
+    text_box = field(page, "ftd-add-text")
+    text_box.fill(XSS)
+    page.locator("#ftd-add").click()
+    expect(count(page)).to_have_text("0 / 4 labelled")
+
+    # number keys are ignored while typing in a text box
+    text_box.click()
+    page.keyboard.press("1")
+    expect(text_box).to_have_value("1")
+    text_box.fill("")
+    page.locator("#ftd-card").click()  # leave the text box
+
+    shot(page, "label-single")
+    for key, expected in (("1", "1 / 4"), ("2", "2 / 4"), ("1", "3 / 4")):
+        page.keyboard.press(key)
+        expect(count(page)).to_have_text(f"{expected} labelled")
+
+    # the fourth example is the typed payload, rendered literally
+    card = page.locator("#ftd-card")
+    expect(card).to_contain_text(XSS)
+    assert card.locator("img").count() == 0
+    assert page.dialogs == []
+
+    views, _ = services.annotate.search("reviews")
+    annotations = [h for v in views for h in services.annotate.get("reviews", v.id).history]
+    assert len(annotations) == 3
+    assert {a["annotator"] for a in annotations} == {"anonymous"}
+    assert sorted(a["labels"][0] for a in annotations) == ["bad", "good", "good"]
+
+
+def test_multi_label_toggle_submit_skip_undo(app, page) -> None:
+    _, services = app
+    field(page, "ftd-annotator").fill("mia")
+    page.locator("#ftd-card").click()
+    choose_dataset(page, "topics")
+    expect(count(page)).to_have_text("0 / 3 labelled")
+    expect(page.locator("#ftd-card")).to_contain_text("Cup final tonight")
+    page.keyboard.press("1")
+    page.keyboard.press("3")
+    expect(page.locator("#ftd-multi input[type=checkbox]:checked")).to_have_count(2)
+    shot(page, "label-multi")
+    page.keyboard.press("Enter")
+    expect(count(page)).to_have_text("1 / 3 labelled")
+    assert services.annotate.get("topics", 1).labels == ["sports", "tech"]
+
+    page.keyboard.press("s")  # skip "Parliament votes…"
+    expect(page.locator("#ftd-card")).to_contain_text("New phone launched")
+    page.keyboard.press("u")  # undo the skip: it comes back
+    expect(page.locator("#ftd-card")).to_contain_text("Parliament votes on chips")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    expect(count(page)).to_have_text("2 / 3 labelled")
+    assert services.annotate.get("topics", 2).labels == ["politics"]
+    assert services.datasets.stats("topics").annotators == {"mia": 2}
+
+
+def test_pair_example_shows_both_texts_and_fast_keys_label_once(app, page) -> None:
+    _, services = app
+    from ftdemo.services import Actor
+
+    services.annotate.add("nli", "Two dogs run.", "Animals are moving.", actor=Actor("setup", "admin"))
+    choose_dataset(page, "nli")
+    card = page.locator("#ftd-card")
+    expect(card).to_contain_text("A man is sleeping on a sofa.")
+    expect(card).to_contain_text("A person is resting.")
+    expect(page.locator("#ftd-label-3")).to_have_text("3 · contradiction")
+    shot(page, "label-pair")
+    page.keyboard.press("1")
+    page.keyboard.press("1")  # typed before the next example arrives: must not label #4 twice
+    expect(count(page)).to_have_text("1 / 2 labelled")
+    expect(card).to_contain_text("Two dogs run.")
+    page.wait_for_timeout(500)
+    assert len(services.annotate.get("nli", 4).history) == 1
+    assert services.datasets.stats("nli").labelled == 1
+
+
+def test_data_tab_browse_edit_import(app, page, tmp_path) -> None:
+    choose_dataset(page, "reviews")
+    page.get_by_role("tab", name="Data").click()
+    table = page.locator("#ftd-table")
+    expect(table).to_contain_text("Second review")
+    expect(table).to_contain_text(XSS)  # escaped in the table too
+    assert table.locator("img").count() == 0
+
+    # search, then select a row to edit
+    search = field(page, "ftd-search")
+    search.fill("Second")
+    search.press("Enter")
+    expect(table).not_to_contain_text("First review")
+    table.get_by_test_id("cell-0-1").click()
+    _, services = app
+    second = services.annotate.search("reviews", text="Second review")[0][0]
+    expect(page.get_by_text(f"Example #{second.id}")).to_be_visible()
+    expect(field(page, "ftd-edit-text")).to_have_value("Second review")
+    shot(page, "data")
+
+    # import a CSV: preview with the planned counts and the bad row, then import the valid rows
+    csv = tmp_path / "more.csv"
+    csv.write_text("text,label\nFourth review,good\nFifth review,nope\nSixth review,\n", encoding="utf-8")
+    open_accordion(page, "Import a file")
+    page.locator("#ftd-upload input[type=file]").set_input_files(str(csv))
+    expect(page.get_by_text("rows ready to import")).to_be_visible()
+    expect(page.locator("#ftd-import-issues")).to_contain_text("'nope' is not in this dataset's labels")
+    shot(page, "data-import")
+    page.get_by_role("button", name="Import valid rows").click()
+    expect(page.get_by_text("imported 2 examples")).to_be_visible()
+    assert services.datasets.info("reviews").examples == 6
+
+
+@pytest.fixture(scope="module")
+def auth_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from ftdemo.config import Settings, User
+    from ftdemo.services import Actor, Services
+    from ftdemo.ui.app import build_app, launch_options
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("e2e-auth"), seed_demo=False, port=_free_port(),
+                        users={"ada": User("ada", "pw-a", "admin"), "ann": User("ann", "pw-b", "annotator")})
+    services = Services(settings)
+    services.datasets.create("reviews", "single_label", ["good", "bad"], actor=Actor("ada"))
+    services.annotate.add("reviews", "Signed-in labelling works", actor=Actor("ada"))
+    demo = build_app(services)
+    demo.launch(server_name="127.0.0.1", server_port=settings.port, prevent_thread_lock=True, quiet=True,
+                **launch_options(settings))
+    try:
+        yield f"http://127.0.0.1:{settings.port}/", services
+    finally:
+        demo.close()
+        services.close()
+
+
+def test_annotator_login_labels_as_themselves_and_sees_no_admin_panels(auth_app, browser) -> None:
+    url, services = auth_app
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(url)
+    page.get_by_label("username").fill("ann")
+    page.get_by_label("password").fill("pw-b")
+    page.get_by_role("button", name="Login").click()
+    expect(page.locator("#ftd-identity")).to_contain_text("Signed in as ann (annotator)")
+    expect(page.locator("#ftd-annotator")).to_be_hidden()
+    expect(count(page)).to_have_text("0 / 1 labelled")
+    page.locator("#ftd-card").click()
+    page.keyboard.press("2")
+    expect(count(page)).to_have_text("1 / 1 labelled")
+    assert services.annotate.get("reviews", 1).history[-1]["annotator"] == "ann"
+    page.get_by_role("tab", name="Data").click()
+    expect(page.locator("#ftd-table")).to_contain_text("Signed-in labelling works")
+    for admin_panel in ("Datasets and labels", "Import a file", "Export"):
+        expect(page.get_by_role("button", name=admin_panel)).to_have_count(0)
+    page.locator("#ftd-table").get_by_test_id("cell-0-1").click()
+    expect(page.get_by_role("button", name="Save label")).to_be_visible()
+    expect(page.get_by_role("button", name="Delete")).to_have_count(0)
+    expect(page.get_by_role("button", name="Save text")).to_have_count(0)
+    shot(page, "data-annotator")
+    context.close()
+
+
+def test_error_toast_shows_user_text_as_text(app, page) -> None:
+    _, services = app
+    from ftdemo.services import Actor
+
+    services.datasets.create(XSS, "single_label", ["a", "b"], actor=Actor("setup", "admin"))
+    page.get_by_role("tab", name="Data").click()
+    open_accordion(page, "Datasets and labels")
+    field(page, "ftd-new-dataset").fill(XSS)
+    field(page, "ftd-new-labels").fill("a, b")
+    page.locator("#ftd-create-dataset").click()
+    toast = page.get_by_test_id("toast-text").first
+    expect(toast).to_contain_text(f"a dataset named '{XSS}' already exists")
+    assert toast.locator("img").count() == 0
+    assert page.dialogs == []

@@ -1,0 +1,101 @@
+"""The gradio_client API (next, label, stats, datasets) against the running app, with and without auth."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from ftdemo.config import Settings, User
+from ftdemo.services import Actor, Services
+from ftdemo.ui.app import build_app, launch_options
+
+gradio_client = pytest.importorskip("gradio_client")
+# gradio's queue uses pandas APIs that pandas 3 deprecates; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(settings: Settings, texts: int) -> Iterator[tuple[str, Services]]:
+    services = Services(settings)
+    services.datasets.create("api", "single_label", ["pos", "neg"], actor=Actor("setup"))
+    for i in range(texts):
+        services.annotate.add("api", f"text number {i}", actor=Actor("setup"))
+    demo = build_app(services)
+    demo.launch(server_name="127.0.0.1", server_port=settings.port, prevent_thread_lock=True, quiet=True,
+                **launch_options(settings))
+    try:
+        yield f"http://127.0.0.1:{settings.port}/", services
+    finally:
+        demo.close()
+        services.close()
+
+
+@pytest.fixture(scope="module")
+def open_app(tmp_path_factory) -> Iterator[tuple[str, Services]]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api"), seed_demo=False, port=_free_port())
+    yield from _serve(settings, 40)
+
+
+@pytest.fixture(scope="module")
+def auth_app(tmp_path_factory) -> Iterator[tuple[str, Services]]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api-auth"), seed_demo=False, port=_free_port(),
+                        users={"ada": User("ada", "pw-a", "admin"), "ann": User("ann", "pw-b", "annotator")})
+    yield from _serve(settings, 3)
+
+
+def test_next_label_stats(open_app) -> None:
+    url, _ = open_app
+    client = gradio_client.Client(url, verbose=False)
+    assert [d["name"] for d in client.predict(api_name="/datasets")] == ["api"]
+    example = client.predict("api", "zoe", "in_order", 0, api_name="/next")
+    result = client.predict("api", example["id"], "neg", "zoe", api_name="/label")
+    assert result == {**example, "labels": ["neg"]}
+    stats = client.predict("api", api_name="/stats")
+    assert stats["annotators"]["zoe"] == 1 and stats["label_counts"]["neg"] >= 1
+
+
+def test_errors_come_back_as_messages(open_app) -> None:
+    url, _ = open_app
+    client = gradio_client.Client(url, verbose=False)
+    with pytest.raises(gradio_client.exceptions.AppError, match="not in this dataset's labels"):
+        client.predict("api", 1, "posi", "zoe", api_name="/label")
+    with pytest.raises(gradio_client.exceptions.AppError, match="no dataset named"):
+        client.predict("nope", api_name="/stats")
+
+
+def test_four_clients_label_concurrently(open_app) -> None:
+    url, services = open_app
+    per_client = 8
+
+    def work(who: str) -> int:
+        client = gradio_client.Client(url, verbose=False)
+        done = 0
+        for i in range(per_client):
+            # each client labels its own slice, so nobody races for the same example
+            example_id = 2 + per_client * int(who[-1]) + i
+            client.predict("api", example_id, "pos" if i % 2 else "neg", who, api_name="/label")
+            done += 1
+        return done
+
+    names = [f"client{k}" for k in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(work, names)) == 4 * per_client
+    annotators = services.datasets.stats("api").annotators
+    assert all(annotators[n] == per_client for n in names)
+
+
+def test_with_auth_the_login_is_the_annotator(auth_app) -> None:
+    url, services = auth_app
+    client = gradio_client.Client(url, auth=("ann", "pw-b"), verbose=False)
+    client.predict("api", 1, "pos", "someone-else", api_name="/label")
+    assert services.annotate.get("api", 1).history[-1]["annotator"] == "ann"
+    with pytest.raises(Exception):
+        gradio_client.Client(url, auth=("ann", "wrong"), verbose=False)

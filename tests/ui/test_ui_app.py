@@ -1,0 +1,95 @@
+"""The assembled app: tabs, launch options, demo seeding, error guard."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+import pytest
+
+from ftdemo.errors import NotFoundError
+from ftdemo.services import Services
+from ftdemo.ui import js
+from ftdemo.ui.app import TABS, _is_loopback, build_ui, launch_options, seed_demo
+from ftdemo.ui.context import guard
+
+
+def test_build_ui_has_the_tabs_and_api(services, reviews) -> None:
+    demo, ctx = build_ui(services)
+    assert isinstance(demo, gr.Blocks)
+    assert list(ctx.elems) == [name for name, _ in TABS] == ["label", "data"]
+    assert len(ctx.elems["label"]["buttons"]) >= 9
+    api_names = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
+    assert api_names == {"datasets", "next", "label", "stats"}
+    assert ctx.admin_only  # import/export/dataset panels are hidden for annotators
+
+
+def test_keyboard_js_targets_the_label_tab_ids(services) -> None:
+    _, ctx = build_ui(services)
+    e = ctx.elems["label"]
+    assert e["buttons"][0].elem_id == "ftd-label-1" and js.LABEL_BUTTON_ID.format(n=1) == "ftd-label-1"
+    for elem_id in (e["skip"].elem_id, e["undo"].elem_id, e["submit"].elem_id, e["multi"].elem_id, js.PANEL_ID):
+        assert elem_id in js.KEYBOARD_JS
+
+
+def test_launch_options_without_auth(settings) -> None:
+    opts = launch_options(settings)
+    assert opts["auth"] is None
+    assert opts["max_file_size"] == f"{settings.max_upload_mb}mb"
+    assert "keydown" in opts["js"] and ".ftd-card" in opts["css"]
+
+
+def test_launch_options_with_auth(auth_settings) -> None:
+    auth = launch_options(auth_settings)["auth"]
+    assert auth("ada", "pw-a") and not auth("ada", "nope")
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                                 ("0.0.0.0", False), ("10.1.2.3", False), ("myhost", False)])
+def test_is_loopback(host, loopback) -> None:
+    assert _is_loopback(host) is loopback
+
+
+def test_seed_demo_only_on_an_empty_db(tmp_path) -> None:
+    from ftdemo.config import Settings
+
+    services = Services(Settings(data_dir=tmp_path))
+    try:
+        created = seed_demo(services)
+        assert created and set(created) <= set(services.datasets.names())
+        assert seed_demo(services) == []
+    finally:
+        services.close()
+
+
+def test_seed_demo_can_be_switched_off(services) -> None:
+    assert services.settings.seed_demo is False
+    assert seed_demo(services) == [] and services.datasets.names() == []
+
+
+def test_guard_turns_errors_into_a_message(caplog) -> None:
+    @guard("msg")
+    def refuses() -> dict:
+        raise NotFoundError("no dataset named 'x'")
+
+    @guard("msg")
+    def crashes() -> dict:
+        raise RuntimeError("secret internals")
+
+    with pytest.warns(UserWarning):  # gr.Warning outside a request falls back to warnings.warn
+        out = refuses()
+    assert "no dataset named &#x27;x&#x27;" in out["msg"] and "err" in out["msg"]
+    with caplog.at_level(logging.ERROR), pytest.warns(UserWarning):
+        out = crashes()
+    assert "RuntimeError" in out["msg"] and "secret internals" not in out["msg"]
+    assert "secret internals" in caplog.text
+
+
+def test_guard_keeps_gradio_request_injection() -> None:
+    import inspect
+
+    @guard("msg")
+    def handler(dataset: str, request: gr.Request) -> dict:
+        return {}
+
+    assert inspect.signature(handler).parameters["request"].annotation in (gr.Request, "gr.Request")

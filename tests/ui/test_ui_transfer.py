@@ -1,0 +1,69 @@
+"""Import (preview → import valid rows) and export from the Data tab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ftdemo.errors import InvalidInputError, PermissionDeniedError
+from ftdemo.ui.transfer_panel import check_upload, plan_html, preview_import, report_text, run_export, run_import
+
+
+@pytest.fixture
+def csv_file(tmp_path) -> Path:
+    path = tmp_path / "upload.csv"
+    path.write_text("sentence,label\nnew one,pos\nbad label,posi\ngreat phone,pos\nfresh,\n", encoding="utf-8")
+    return path
+
+
+def test_preview_guesses_columns_and_plans(services, reviews, csv_file) -> None:
+    p = preview_import(services, reviews, str(csv_file))
+    assert p["columns"] == ["sentence", "label"]
+    assert p["mapping"]["text"] == "sentence" and p["mapping"]["label"] == "label"
+    assert p["summary"]["valid"] == 2 and p["summary"]["errors"] == 1 and p["summary"]["duplicates"] == 1
+    assert any("posi" in e["reason"] for e in p["errors"])
+    assert "rows ready to import" in plan_html(p["summary"])
+    assert services.datasets.info(reviews).examples == 5  # preview writes nothing
+
+
+def test_preview_with_no_label_column(services, reviews, csv_file) -> None:
+    p = preview_import(services, reviews, str(csv_file), text_col="sentence", pair_col="", label_col="")
+    assert p["mapping"]["label"] is None and p["summary"]["errors"] == 0
+
+
+def test_import_valid_rows(services, reviews, csv_file, admin) -> None:
+    report = run_import(services, reviews, str(csv_file), admin, text_col="sentence", pair_col="", label_col="label")
+    assert (report.imported, report.duplicates, len(report.errors)) == (2, 1, 1)
+    assert report_text(report).startswith("imported 2 examples (1 labelled)")
+    assert services.datasets.info(reviews).examples == 7
+
+
+def test_annotator_cannot_import_or_export(services, reviews, csv_file, annotator) -> None:
+    with pytest.raises(PermissionDeniedError, match="only an admin can import"):
+        run_import(services, reviews, str(csv_file), annotator, text_col="sentence", pair_col="", label_col="label")
+    with pytest.raises(PermissionDeniedError, match="only an admin can export"):
+        run_export(services, reviews, "csv", annotator)
+
+
+def test_upload_limits(services, reviews, tmp_path) -> None:
+    with pytest.raises(InvalidInputError, match="upload a file"):
+        check_upload(services, None)
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"text\n" + b"x" * (services.settings.max_upload_mb * 1024 * 1024 + 1))
+    with pytest.raises(InvalidInputError, match="larger than"):
+        preview_import(services, reviews, str(big))
+    with pytest.raises(InvalidInputError, match="choose"):
+        preview_import(services, None, str(big))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_export_formats(services, reviews, admin, fmt) -> None:
+    result = run_export(services, reviews, fmt, admin)
+    assert result["exported"] == 5 and result["format"] == fmt
+    assert Path(result["path"]).is_file() and result["path"].endswith(f"reviews.{fmt}")
+
+
+def test_export_refuses_unknown_format(services, reviews, admin) -> None:
+    with pytest.raises(InvalidInputError, match="export format"):
+        run_export(services, reviews, "xlsx", admin)
