@@ -28,6 +28,12 @@ class Services:
         self.models = ModelService(self.db, settings)
         self.predict = PredictService(self.db, settings, self.models)
 
+    def registry_cleanup(self) -> None:
+        """Remove temp dirs left by a save that was killed midway (never listed, never loaded)."""
+        from ftdemo.registry import Registry
+
+        Registry(self.settings.models_dir, clean=True)
+
     def close(self) -> None:
         self.predict.close()
         if self.training._runner is not None:

@@ -149,6 +149,14 @@ def seed_demo(services: Services) -> list[str]:
 def launch(settings: Settings, *, prevent_thread_lock: bool = False) -> gr.Blocks:
     """Open the database, seed demo data if empty, and serve the app (blocks unless prevent_thread_lock)."""
     services = Services(settings)
+    interrupted = services.training.recover()  # runs a previous app process left 'running'
+    if interrupted:
+        log.warning("marked training runs %s as interrupted (the app stopped while they ran)", interrupted)
+    services.registry_cleanup()
+    import sqlite3
+
+    log.info("database %s (SQLite %s, journal mode %s); models in %s", settings.db_url, sqlite3.sqlite_version,
+             services.db.journal_mode(), settings.models_dir)
     seed_demo(services)
     if not settings.auth_enabled and not _is_loopback(settings.host):
         log.warning("serving on %s without a login: anyone who can reach it can edit and delete data; "
