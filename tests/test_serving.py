@@ -1,0 +1,218 @@
+"""The Predictor: fast path, micro-batching, truncation, hot swap under load, safe loading."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ftdemo.batching import BatcherClosedError
+from ftdemo.errors import InvalidInputError, NotFoundError
+from ftdemo.serving import Predictor
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+TEXTS = [
+    "great film", "the worst acting I have seen in years, truly awful", "meh", "it was fine I guess",
+    "an unbelievably beautiful, moving and funny story about two sisters", "no", "why would anyone watch this",
+]
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_tokenizer():
+    from transformers import AutoTokenizer
+
+    from ftdemo.config import bundled_model_path
+
+    return AutoTokenizer.from_pretrained(bundled_model_path())
+
+
+def tiny_model(out_dir: Path, *, task="single_label", labels=("neg", "neu", "pos"), seed=0, thresholds=None,
+               hidden=32, layers=2) -> Path:
+    """A random tiny BERT classifier with the bundled tokenizer, saved like a registry version."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    tok = _bundled_tokenizer()
+    config = BertConfig(
+        vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=2 * hidden, max_position_embeddings=64, initializer_range=0.2, num_labels=len(labels),
+        id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)},
+        problem_type="multi_label_classification" if task == "multi_label" else "single_label_classification",
+    )
+    torch.manual_seed(seed)
+    BertForSequenceClassification(config).save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    meta = {"task": task, "labels": list(labels), **({"thresholds": thresholds} if thresholds else {})}
+    (out_dir / "metadata.json").write_text(json.dumps(meta))
+    return out_dir
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("serving")
+    return {
+        "v1": tiny_model(base / "v1", seed=0),
+        "v2": tiny_model(base / "v2", seed=1),
+        "multi": tiny_model(base / "multi", task="multi_label", labels=("a", "b", "c"), seed=2,
+                            thresholds={"a": 0.0, "b": 1.01, "c": 0.5}),
+        "pair": tiny_model(base / "pair", task="pair", labels=("yes", "no"), seed=3),
+    }
+
+
+@pytest.fixture(scope="module")
+def predictor(model_dirs):
+    with Predictor(model_dirs["v1"], device="cpu") as p:
+        yield p
+
+
+def test_predict_returns_plain_result(predictor):
+    pred = predictor.predict("What a lovely day")
+    assert pred.label in predictor.labels and pred.labels == [pred.label]
+    assert sum(pred.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert pred.tokens[0] == "[CLS]" and pred.tokens[-1] == "[SEP]"
+    assert not pred.truncated and pred.notice is None and pred.model_version == "v1"
+    assert json.loads(json.dumps(pred.to_dict()))["label"] == pred.label
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", None])
+def test_empty_input_is_rejected(predictor, bad):
+    with pytest.raises(InvalidInputError, match="empty"):
+        predictor.predict(bad)
+
+
+def test_overlong_input_is_truncated_with_a_notice(predictor):
+    pred = predictor.predict("lorem ipsum " * 400)
+    assert pred.truncated and "64 tokens" in pred.notice
+    assert len(pred.tokens) == predictor.max_length == 64
+
+
+def test_multilabel_uses_sigmoid_and_thresholds(model_dirs):
+    with Predictor(model_dirs["multi"], device="cpu") as p:
+        pred = p.predict("some text")
+        assert p.task == "multi_label"
+        assert all(0.0 < v < 1.0 for v in pred.probabilities.values())
+        assert pred.labels[0] == "a" and "b" not in pred.labels  # threshold 0 always on, 1.01 never
+        assert ("c" in pred.labels) == (pred.probabilities["c"] >= 0.5)
+
+
+def test_pair_model_takes_two_texts(model_dirs):
+    with Predictor(model_dirs["pair"], device="cpu") as p:
+        a = p.predict("a man eats", "someone is eating")
+        b = p.predict_many([("a man eats", "someone is eating"), ("x", "y")])[0]
+        assert a.probabilities == pytest.approx(b.probabilities, abs=1e-5)
+        with pytest.raises(InvalidInputError, match="second text"):
+            p.predict("a man eats", "  ")
+        with pytest.raises(InvalidInputError, match="pairs"):
+            p.predict("a man eats")
+
+
+def test_batched_results_equal_unbatched(predictor):
+    single = [predictor.predict(t) for t in TEXTS]
+    batched = predictor.predict_many(TEXTS * 3)
+    for i, pred in enumerate(batched):
+        ref = single[i % len(TEXTS)]
+        assert pred.label == ref.label and pred.tokens == ref.tokens
+        np.testing.assert_allclose(list(pred.probabilities.values()), list(ref.probabilities.values()), atol=1e-5)
+
+
+def test_concurrent_clients_share_batches_and_double_throughput(predictor):
+    n = 128
+    texts = [TEXTS[i % len(TEXTS)] for i in range(n)]
+    for t in texts[:16]:  # warm up
+        predictor.predict(t)
+    serial, concurrent, batches = 0.0, 0.0, n
+    # best of up to three, alternating, so that a burst of load from elsewhere on the machine cannot decide it
+    for _ in range(3):
+        start = time.perf_counter()
+        for t in texts:
+            predictor.predict(t)
+        serial = max(serial, n / (time.perf_counter() - start))
+        before = predictor.batch_stats["batches"]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(predictor.predict, texts))
+        concurrent = max(concurrent, n / (time.perf_counter() - start))
+        batches = min(batches, predictor.batch_stats["batches"] - before)
+        if concurrent >= 2 * serial:
+            break
+    assert batches < n / 4, f"{batches} batches for {n} requests: micro-batching did not batch"
+    assert concurrent >= 2 * serial, f"{concurrent:.0f} req/s with 16 clients vs {serial:.0f} one by one"
+
+
+def test_swap_under_load_answers_every_request(model_dirs):
+    with Predictor(model_dirs["v1"], device="cpu", max_wait_ms=2) as p:
+        errors, versions = [], []
+        start = threading.Barrier(51)
+
+        def client(i):
+            start.wait()
+            try:
+                for _ in range(3):
+                    versions.append(p.predict(TEXTS[i % len(TEXTS)]).model_version)
+            except Exception as err:  # noqa: BLE001 - the test counts every kind of failure
+                errors.append(err)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        start.wait()
+        p.swap(model_dirs["v2"])
+        for t in threads:
+            t.join()
+        assert errors == [] and len(versions) == 150
+        assert set(versions) <= {"v1", "v2"}
+        assert p.predict("after the swap").model_version == "v2" and p.version == "v2"
+        # the explain path follows the swap too
+        assert p.explain("after the swap").prediction.model_version == "v2"
+
+
+def test_failed_swap_keeps_serving_the_old_model(predictor, tmp_path):
+    with pytest.raises(NotFoundError):
+        predictor.swap(tmp_path / "missing")
+    assert predictor.predict("still here").model_version == "v1"
+
+
+def test_only_safetensors_and_no_remote_code(model_dirs, tmp_path):
+    bin_only = tmp_path / "bin_only"
+    bin_only.mkdir()
+    (bin_only / "config.json").write_text((model_dirs["v1"] / "config.json").read_text())
+    (bin_only / "pytorch_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(InvalidInputError, match="safetensors"):
+        Predictor(bin_only, device="cpu")
+
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    for f in model_dirs["v1"].iterdir():
+        (remote / f.name).write_bytes(f.read_bytes())
+    cfg = json.loads((remote / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModelForSequenceClassification": "evil.EvilModel"}
+    (remote / "config.json").write_text(json.dumps(cfg))
+    (remote / "evil.py").write_text(f"open({str(tmp_path / 'pwned')!r}, 'w').close()\n")
+    try:
+        Predictor(remote, device="cpu").close()  # the built-in BERT class may serve it…
+    except InvalidInputError:
+        pass  # …or it is refused with a named error; running the code is never fine
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_closed_predictor_refuses_work(model_dirs):
+    p = Predictor(model_dirs["v1"], device="cpu")
+    p.close()
+    with pytest.raises(BatcherClosedError):
+        p.predict("hello")
+
+
+def test_serve_benchmark_reports_every_number(model_dirs, capsys):
+    from ftdemo.benchmarks.serve import run_serve_bench
+
+    result = run_serve_bench(model_dirs["v1"], json_out=True, iterations=2, rounds=1, requests=32)
+    for key in ("fast_p50_ms", "explain_p50_ms", "pipeline_p50_ms", "batching_speedup", "fast_p50_ms_64"):
+        assert result[key] > 0
+    assert json.loads(capsys.readouterr().out)["clients"] == 16
