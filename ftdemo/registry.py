@@ -1,0 +1,329 @@
+"""Model versions on disk: <root>/<dataset>/v0001/, v0002/, ...
+
+A version is a `save_pretrained` directory (safetensors weights + tokenizer) plus
+metadata.json and a README.md model card. It is written into a hidden temp directory
+next to the versions, every file and the directory are fsynced, and only then is it
+renamed into place: the rename is atomic, so a crash leaves either a complete version
+or a temp directory that is never listed and is removed by `clean_temp()` on the next
+start. Loading never unpickles: safetensors only, no remote code.
+
+Which version is *active* lives in the database; `activation_decision` is the pure
+rule the caller applies before switching.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ftdemo.errors import InvalidInputError, NotFoundError, StorageError
+from ftdemo.model_card import render_model_card
+
+FORMAT = 1
+_VERSION_DIR = re.compile(r"^v(\d{4,})$")
+_TEMP_PREFIX, _TRASH_PREFIX = ".tmp-", ".del-"
+_DATASET_NAME = re.compile(r"^[^\x00-\x1f/\\.][^\x00-\x1f/\\]{0,99}$")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+STALE_TEMP_S = 24 * 3600  # a temp dir this old is abandoned even if its pid was reused
+
+
+class UnsafeModelError(InvalidInputError):
+    """A version directory holds only pickle weights; loading them could execute code."""
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    dataset: str
+    version: int
+    path: Path
+    created_at: str  # ISO 8601 UTC from metadata.json ("" if unreadable)
+
+    @property
+    def name(self) -> str:
+        return f"v{self.version:04d}"
+
+
+class Registry:
+    """Versions of models per dataset under one root directory."""
+
+    def __init__(self, root: str | os.PathLike[str], *, clean: bool = True) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        if clean:
+            self.clean_temp()
+
+    # -- writing -------------------------------------------------------------------------------
+    def save(self, dataset: str, result: Any, metadata: dict[str, Any] | None = None) -> VersionInfo:
+        """Write `result` (a TrainResult) as the next version of `dataset`; returns its VersionInfo.
+
+        `metadata` (e.g. the snapshot id, who started the run) is merged into metadata.json;
+        it cannot override the identity keys (format, dataset, version, created_at).
+        """
+        ds_dir = self._dataset_dir(dataset, create=True)
+        tmp = ds_dir / f"{_TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            result.model.save_pretrained(tmp)
+            result.tokenizer.save_pretrained(tmp)
+            created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            meta = build_metadata(result, metadata or {})
+            for _attempt in range(100):  # another writer may take the number first: the rename tells us
+                version = self._next_version(ds_dir)
+                meta.update(format=FORMAT, dataset=dataset, version=f"v{version:04d}", created_at=created)
+                _write_text(tmp / "metadata.json", json.dumps(meta, indent=2, sort_keys=True, default=str))
+                _write_text(tmp / "README.md", render_model_card(meta))
+                _fsync_tree(tmp)
+                final = ds_dir / f"v{version:04d}"
+                try:
+                    os.rename(tmp, final)  # atomic; fails if `final` exists and is not empty
+                except OSError:
+                    if final.exists():
+                        continue
+                    raise
+                _fsync_dir(ds_dir)
+                return VersionInfo(dataset, version, final, created)
+            raise StorageError(f"could not find a free version number for {dataset!r}")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def delete(self, dataset: str, version: int | str) -> None:
+        """Remove a version. Renamed out of sight first, so it is never seen half-deleted.
+        Whether it may be deleted (e.g. it is active) is the caller's decision."""
+        path = self.path(dataset, version)
+        trash = path.parent / f"{_TRASH_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        os.rename(path, trash)
+        _fsync_dir(path.parent)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def clean_temp(self) -> list[Path]:
+        """Remove temp/trash dirs left by crashed writers (dead pid, or older than a day); returns them."""
+        removed = []
+        for ds_dir in (p for p in self.root.iterdir() if p.is_dir()):
+            for child in ds_dir.iterdir():
+                if child.name.startswith((_TEMP_PREFIX, _TRASH_PREFIX)) and _abandoned(child):
+                    shutil.rmtree(child, ignore_errors=True)
+                    removed.append(child)
+        return removed
+
+    # -- reading -------------------------------------------------------------------------------
+    def list(self, dataset: str) -> list[VersionInfo]:
+        """Complete versions of a dataset, oldest first ([] if none)."""
+        ds_dir = self._dataset_dir(dataset)
+        if not ds_dir.is_dir():
+            return []
+        out = []
+        for child in ds_dir.iterdir():
+            match = _VERSION_DIR.match(child.name)
+            if match and child.is_dir() and (child / "metadata.json").is_file():
+                out.append(VersionInfo(dataset, int(match.group(1)), child, _created_at(child)))
+        return sorted(out, key=lambda v: v.version)
+
+    def datasets(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def path(self, dataset: str, version: int | str) -> Path:
+        """Directory of one complete version; NotFoundError if there is none."""
+        number = parse_version(version)
+        path = self._dataset_dir(dataset) / f"v{number:04d}"
+        if not (path / "metadata.json").is_file():
+            raise NotFoundError(f"dataset {dataset!r} has no model version v{number:04d}")
+        return path
+
+    def load_metadata(self, dataset: str, version: int | str) -> dict[str, Any]:
+        with open(self.path(dataset, version) / "metadata.json", encoding="utf-8") as fh:
+            return json.load(fh)
+
+    def load(self, dataset: str, version: int | str, *, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
+        """(model, tokenizer, metadata) of a version, via `load_model_dir`."""
+        path = self.path(dataset, version)
+        model, tokenizer = load_model_dir(path, device=device)
+        return model, tokenizer, self.load_metadata(dataset, version)
+
+    def disk_usage(self, dataset: str) -> int:
+        """Bytes used by all of a dataset's versions (temp dirs included while they exist)."""
+        ds_dir = self._dataset_dir(dataset)
+        return sum(f.stat().st_size for f in ds_dir.rglob("*") if f.is_file()) if ds_dir.is_dir() else 0
+
+    def zip(self, dataset: str, version: int | str, dest: str | os.PathLike[str]) -> Path:
+        """Write the version as a zip (files under vNNNN/) to `dest` (a file or a directory)."""
+        path = self.path(dataset, version)
+        dest = Path(dest)
+        if dest.is_dir():
+            dest = dest / f"{_slug(dataset)}-{path.name}.zip"
+        part = dest.with_name(dest.name + ".part")
+        with zipfile.ZipFile(part, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(path.rglob("*")):
+                if f.is_file():
+                    zf.write(f, f"{path.name}/{f.relative_to(path).as_posix()}")
+        os.replace(part, dest)
+        return dest
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _dataset_dir(self, dataset: str, create: bool = False) -> Path:
+        if not isinstance(dataset, str) or not _DATASET_NAME.match(dataset) or dataset.strip() != dataset:
+            raise InvalidInputError(
+                f"dataset name {dataset!r} cannot be used as a folder name: use 1-100 characters without "
+                "'/', '\\', control characters, a leading '.' or surrounding spaces")
+        path = self.root / dataset
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _next_version(self, ds_dir: Path) -> int:
+        numbers = [int(m.group(1)) for c in ds_dir.iterdir() if (m := _VERSION_DIR.match(c.name))]
+        return max(numbers, default=0) + 1
+
+
+def parse_version(version: int | str) -> int:
+    """3, "3", "v3" and "v0003" all mean version 3."""
+    text = str(version).strip().lower().removeprefix("v")
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInputError(f"model version {version!r} should look like v0003 or 3")
+    return int(text)
+
+
+def load_model_dir(path: str | os.PathLike[str], *, device: str = "cpu") -> tuple[Any, Any]:
+    """Load a saved classifier without ever unpickling: safetensors only, no remote code."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = Path(path)
+    check_safe_weights(path)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, use_safetensors=True, trust_remote_code=False, local_files_only=True, attn_implementation="sdpa")
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, local_files_only=True)
+    return model.to(device).eval(), tokenizer
+
+
+def check_safe_weights(path: Path) -> None:
+    """Raise UnsafeModelError unless the directory has safetensors weights (pickles are ignored then)."""
+    if any(path.glob("*.safetensors")):
+        return
+    pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise UnsafeModelError(
+            f"{path.name} has only pickle weights ({', '.join(pickles)}), which can run code when loaded; "
+            "ftdemo loads safetensors only: convert the model with save_pretrained in a trusted environment")
+    raise NotFoundError(f"{path} has no model weights (*.safetensors)")
+
+
+def activation_decision(new_metrics: dict[str, Any], active_metrics: dict[str, Any] | None,
+                        margin: float = 0.0) -> tuple[bool, str]:
+    """Should a new version replace the active one? Only if its validation macro-F1 is at least
+    the active one's minus `margin`. Accepts full metrics ({"validation": {...}}) or just the
+    validation dict. Note: versions trained on different snapshots are validated on different rows."""
+    new_f1 = _val_f1(new_metrics)
+    if new_f1 is None:
+        return False, "the new version has no validation macro-F1, so it cannot be compared; activate it by hand"
+    if not active_metrics:
+        return True, f"no active model to compare with (new validation macro-F1 {new_f1:.3f})"
+    old_f1 = _val_f1(active_metrics)
+    if old_f1 is None:
+        return True, f"the active model has no validation macro-F1 to compare with (new: {new_f1:.3f})"
+    if new_f1 >= old_f1 - margin:
+        return True, f"validation macro-F1 {new_f1:.3f} >= active {old_f1:.3f} - margin {margin:.3f}"
+    return False, (f"validation macro-F1 {new_f1:.3f} is below the active model's {old_f1:.3f} - margin {margin:.3f}; "
+                   "kept the active model (activate the new one by hand to override)")
+
+
+def build_metadata(result: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    """metadata.json contents for a TrainResult (everything but the weights)."""
+    summary = result.summary()
+    labels = summary["labels"]
+    meta = {
+        "task": summary["task"], "labels": labels, "label2id": {lab: i for i, lab in enumerate(labels)},
+        "base_model": summary["base_model"], "thresholds": summary["thresholds"],
+        "snapshot": {"hash": summary["snapshot_hash"], "counts": summary["counts"]},
+        "config": summary["config"], "metrics": summary["metrics"], "history": summary["history"],
+        "timings": summary["timings"], "device": summary["device"], "best_epoch": summary["best_epoch"],
+        "stopped_early": summary["stopped_early"], "library_versions": library_versions(),
+    }
+    meta.update({k: v for k, v in extra.items() if k not in ("format", "dataset", "version", "created_at")})
+    return meta
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+    import torch
+    import transformers
+
+    import ftdemo
+
+    return {"ftdemo": ftdemo.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "numpy": numpy.__version__}
+
+
+def _val_f1(metrics: dict[str, Any] | None) -> float | None:
+    if not metrics:
+        return None
+    val = metrics.get("validation", metrics)
+    value = val.get("macro_f1") if isinstance(val, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _created_at(path: Path) -> str:
+    try:
+        with open(path / "metadata.json", encoding="utf-8") as fh:
+            return str(json.load(fh).get("created_at", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def _abandoned(path: Path) -> bool:
+    try:
+        pid = int(path.name.split("-")[1])
+        age = time.time() - path.stat().st_mtime
+    except (IndexError, ValueError, OSError):
+        return True
+    if age > STALE_TEMP_S:
+        return True
+    if pid == os.getpid():
+        return False  # ours: a save in another thread of this process may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "dataset"
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    if sys.platform == "win32":  # pragma: no cover - directories cannot be opened for fsync there
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,127 @@
+"""TrainConfig: every knob of one fine-tuning run, with documented defaults.
+
+Validated in ``__post_init__`` with messages a user can act on; ``to_dict`` /
+``from_dict`` round-trip it through metadata.json next to the saved model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ftdemo.errors import InvalidInputError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+CLASS_WEIGHTS = ("none", "balanced")
+
+
+@dataclass
+class TrainConfig:
+    """How to fine-tune. The defaults are tuned for small labelled sets (hundreds to tens of
+    thousands of short texts) on the bundled MiniLM; they also suit BERT-base on a GPU."""
+
+    base_model: str = ""
+    """Hub id (``bert-base-uncased``) or local directory; "" means the bundled all-MiniLM-L6-v2."""
+    epochs: int = 4
+    """Upper bound on passes over the training split; early stopping may end sooner."""
+    learning_rate: float = 1e-4
+    """Peak AdamW learning rate (after warmup). 1e-4 suits small encoders with few steps; use ~3e-5 for BERT-base."""
+    batch_size: int = 32
+    """Average examples per training batch. Sets the token budget when ``batch_tokens`` is 0."""
+    batch_tokens: int = 0
+    """Padded tokens per training batch (examples x longest length). 0: ``batch_size`` x the mean training
+    length, so short texts share big batches and long ones small batches at the same cost per step."""
+    max_batch_examples: int = 0
+    """Hard cap on examples per batch; 0 means 4 x ``batch_size`` (keeps very short texts from one huge step)."""
+    max_length: int = 256
+    """Texts are truncated to this many tokens (pairs: longest-first)."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay; never applied to biases and LayerNorm weights."""
+    warmup_ratio: float = 0.1
+    """Fraction of all optimizer steps spent warming the learning rate up linearly from 0; then linear decay to 0."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping threshold (L2 norm over all trainable parameters); 0 disables clipping."""
+    class_weights: str = "none"
+    """"balanced" weights the loss by inverse class frequency on the training split (multi-label: pos_weight)."""
+    freeze_embeddings: bool = True
+    """Keep the embedding tables fixed: on small data they barely move, and skipping their
+    gradient and optimizer state (half of MiniLM's parameters) makes each step markedly cheaper."""
+    freeze_layers: int = 0
+    """Also freeze the lowest k transformer layers (0 = none)."""
+    layer_lr_decay: float = 1.0
+    """Layer-wise LR decay: layer i from the top gets lr x decay**i (embeddings lowest). 1.0 = off."""
+    early_stopping_patience: int = 2
+    """Stop after this many epochs without a better validation macro-F1 (ties broken by lower loss); 0 = never."""
+    val_fraction: float = 0.1
+    """Share of examples (by id hash) in the validation split: model selection, thresholds, early stopping."""
+    test_fraction: float = 0.1
+    """Share in the test split: reported only, never used for training or selection. May be 0."""
+    seed: int = 42
+    """Seeds weight init of the new head, dropout, and batch order; the split does not depend on it."""
+    device: str = "auto"
+    """"auto" picks CUDA, then Apple MPS, then CPU."""
+    precision: str = "auto"
+    """"auto": bf16 autocast on CUDA (fp16 + GradScaler on cards without bf16), fp32 elsewhere."""
+    num_threads: int = 0
+    """CPU threads for torch; 0 = all physical cores available to this process."""
+    log_every: int = 10
+    """Report training loss to callbacks every this many steps (one device sync each time)."""
+    multi_label_threshold: float = 0.5
+    """Starting threshold for multi-label outputs; per-label thresholds are then tuned on validation."""
+    tune_thresholds: bool = True
+    """Multi-label: pick each label's threshold that maximises its validation F1."""
+
+    def __post_init__(self) -> None:
+        self.device = str(self.device).lower()
+        self.precision = str(self.precision).lower()
+        self.class_weights = str(self.class_weights).lower()
+        _check(self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}")
+        _check(0 < self.learning_rate < 1, f"learning_rate must be between 0 and 1 (e.g. 1e-4), got {self.learning_rate}")
+        _check(self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}")
+        _check(self.batch_tokens >= 0, f"batch_tokens must be 0 (automatic) or positive, got {self.batch_tokens}")
+        _check(self.max_batch_examples >= 0, f"max_batch_examples must be 0 (automatic) or positive, got {self.max_batch_examples}")
+        _check(8 <= self.max_length <= 8192, f"max_length must be between 8 and 8192 tokens, got {self.max_length}")
+        _check(self.weight_decay >= 0, f"weight_decay cannot be negative, got {self.weight_decay}")
+        _check(0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        _check(self.max_grad_norm >= 0, f"max_grad_norm must be 0 (off) or positive, got {self.max_grad_norm}")
+        _check(self.class_weights in CLASS_WEIGHTS, f"class_weights must be one of {', '.join(CLASS_WEIGHTS)}, got {self.class_weights!r}")
+        _check(self.freeze_layers >= 0, f"freeze_layers cannot be negative, got {self.freeze_layers}")
+        _check(0 < self.layer_lr_decay <= 1, f"layer_lr_decay must be in (0, 1] (1 = off), got {self.layer_lr_decay}")
+        _check(self.early_stopping_patience >= 0, f"early_stopping_patience cannot be negative, got {self.early_stopping_patience}")
+        _check(0 < self.val_fraction < 1, f"val_fraction must be between 0 and 1 (e.g. 0.1), got {self.val_fraction}")
+        _check(0 <= self.test_fraction < 1, f"test_fraction must be in [0, 1), got {self.test_fraction}")
+        _check(self.val_fraction + self.test_fraction <= 0.5,
+               f"val_fraction + test_fraction must leave at least half the data for training, got "
+               f"{self.val_fraction} + {self.test_fraction}")
+        _check(self.device.split(":")[0] in DEVICES, f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {self.device!r}")
+        _check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        _check(self.num_threads >= 0, f"num_threads must be 0 (automatic) or positive, got {self.num_threads}")
+        _check(self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}")
+        _check(0 < self.multi_label_threshold < 1, f"multi_label_threshold must be between 0 and 1, got {self.multi_label_threshold}")
+
+    @property
+    def resolved_max_batch_examples(self) -> int:
+        return self.max_batch_examples or 4 * self.batch_size
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Inverse of to_dict. Unknown keys are an error so a typo never silently falls back to a default."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InvalidInputError(f"unknown training option(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise InvalidInputError(message)

@@ -1,0 +1,30 @@
+"""The training benchmark runs end to end (tiny model, synthetic data) and returns its numbers."""
+
+from __future__ import annotations
+
+import json
+
+from ftdemo.benchmarks.train import format_report, load_rows, run_train_bench, synthetic_rows
+
+
+def test_bench_reports_engine_and_reference(tiny_model_dir, capsys, monkeypatch):
+    monkeypatch.setattr("ftdemo.benchmarks.train.peak_flops", lambda: (1e11, "fixed for the test"))
+    out = run_train_bench("synthetic", n_train=64, epochs=1, json_out=True, n_eval=32, batch_size=8,
+                          learning_rate=1e-3, base_model=str(tiny_model_dir))
+    printed = json.loads(capsys.readouterr().out)  # --json output is pure JSON
+    for key in ("engine_examples_per_s", "reference_examples_per_s", "speedup", "useful_mfu",
+                "engine_accuracy", "reference_accuracy", "engine_real_token_share", "reference_real_token_share"):
+        assert key in out and key in printed, key
+    assert out["engine_examples_per_s"] > 0 and out["reference_examples_per_s"] > 0 and 0 < out["useful_mfu"] < 1
+    assert 0 <= out["engine_accuracy"] <= 1 and out["n_eval_rows"] == 32 and out["data"] == "synthetic sentiment"
+    assert "speedup" in format_report(out)
+
+
+def test_rows_are_disjoint_and_reproducible(tmp_path):
+    data = tmp_path / "d.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"row {i}\t{i % 2}\n" for i in range(50)))
+    train, held_out, source = load_rows(str(data), 20, 10, seed=1)
+    assert source == "d.tsv" and len(train) == 20 and len(held_out) == 10
+    assert not set(train) & set(held_out)
+    assert load_rows(str(data), 20, 10, seed=1)[0] == train
+    assert {lab for _, lab in synthetic_rows(100, 0)} == {"0", "1"}

@@ -1,0 +1,140 @@
+"""The training loop end to end on the tiny random BERT and learnable toy tasks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ftdemo.errors import InvalidInputError
+from ftdemo.tasks import LabelledText, TaskType
+from ftdemo.training import engine
+from ftdemo.training.engine import ProgressEvent, TrainingCancelled, train
+
+from .conftest import toy_multi, toy_pair, toy_single
+
+
+def test_single_label_learns_and_reports_everything(fast_config):
+    events: list[ProgressEvent] = []
+    result = train(toy_single(), ["neg", "pos"], TaskType.SINGLE_LABEL, fast_config(), callbacks=[events.append])
+    assert result.metrics["validation"]["accuracy"] >= 0.9
+    assert result.metrics["test"]["accuracy"] >= 0.8
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    # label maps travel in the model config so a saved model describes itself
+    cfg = result.model.config
+    assert cfg.id2label == {0: "neg", 1: "pos"} and cfg.label2id == {"neg": 0, "pos": 1}
+    assert cfg.problem_type == "single_label_classification"
+    assert result.thresholds is None and result.device.startswith("cpu")
+    assert result.counts["train"]["total"] + result.counts["validation"]["total"] + result.counts["test"]["total"] == 160
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("epoch") == len(result.history)
+    step = next(e for e in events if e.kind == "step")
+    assert step.loss is not None and step.learning_rate > 0 and step.examples_per_s > 0 and step.eta_s >= 0
+    assert next(e for e in events if e.kind == "epoch").metrics["macro_f1"] >= 0
+    json.dumps(result.summary())
+    json.dumps([e.to_dict() for e in events])
+
+
+def test_multi_label_learns_and_tunes_thresholds(fast_config):
+    labels = ["sport", "money", "food"]
+    result = train(toy_multi(), labels, "multi_label", fast_config(epochs=10))
+    val = result.metrics["validation"]
+    assert val["micro_f1"] >= 0.85 and "subset_accuracy" in val
+    assert set(result.thresholds) == set(labels) and all(0 < t < 1 for t in result.thresholds.values())
+    assert result.model.config.problem_type == "multi_label_classification"
+    assert result.model.config.num_labels == 3  # the 2-label tiny head was replaced
+
+
+def test_pair_task_uses_segments_and_learns(fast_config):
+    result = train(toy_pair(), ["first", "second"], TaskType.PAIR, fast_config())
+    assert result.metrics["validation"]["accuracy"] >= 0.9
+
+
+def test_class_weights_layer_decay_and_frozen_layers_run(fast_config):
+    data = [ex for ex in toy_single(160) if ex.labels == ("neg",) or ex.id < 40]  # 80 neg, 20 pos
+    result = train(data, ["neg", "pos"], "single_label",
+                   fast_config(epochs=2, class_weights="balanced", layer_lr_decay=0.8, freeze_layers=1,
+                               freeze_embeddings=True))
+    assert result.timings["trainable_params"] < sum(p.numel() for p in result.model.parameters())
+    assert not any(p.requires_grad for p in result.model.bert.embeddings.parameters())
+    assert not any(p.requires_grad for p in result.model.bert.encoder.layer[0].parameters())
+    assert len(result.history) == 2
+
+
+def test_same_seed_same_run(fast_config):
+    data = toy_single(80)
+    a = train(data, ["neg", "pos"], "single_label", fast_config(epochs=2))
+    b = train(data, ["neg", "pos"], "single_label", fast_config(epochs=2))
+    assert [h["train_loss"] for h in a.history] == [h["train_loss"] for h in b.history]
+    assert torch.equal(a.model.classifier.weight, b.model.classifier.weight)
+
+
+def test_early_stopping_restores_the_best_epoch(fast_config, monkeypatch):
+    scripted = iter([0.5, 0.9, 0.6, 0.4, 0.3, 0.2, 0.1])  # validation macro-F1 per epoch; best is epoch 2
+    real_metrics = engine.split_metrics
+
+    def fake_metrics(task, features, probs, labels, thresholds):
+        out = real_metrics(task, features, probs, labels, thresholds)
+        if features is captured["val_features"]:
+            out["macro_f1"] = next(scripted)
+        return out
+
+    captured: dict = {"weights": []}
+    real_tokenize = engine.tokenize
+
+    def spy_tokenize(examples, *args, **kwargs):
+        feats = real_tokenize(examples, *args, **kwargs)
+        captured.setdefault("order", []).append(feats)
+        if len(captured["order"]) == 2:  # train, validation, test: the second is validation
+            captured["val_features"] = feats
+        return feats
+
+    real_load = engine.setup.load_classifier
+
+    def spy_load(*args, **kwargs):
+        captured["model"] = real_load(*args, **kwargs)
+        return captured["model"]
+
+    monkeypatch.setattr(engine, "split_metrics", fake_metrics)
+    monkeypatch.setattr(engine, "tokenize", spy_tokenize)
+    monkeypatch.setattr(engine.setup, "load_classifier", spy_load)
+
+    def on_epoch(event: ProgressEvent) -> None:
+        if event.kind == "epoch":
+            captured["weights"].append(captured["model"].classifier.weight.detach().clone())
+
+    result = train(toy_single(80), ["neg", "pos"], "single_label", fast_config(epochs=7, early_stopping_patience=2),
+                   callbacks=[on_epoch])
+    assert result.best_epoch == 2 and result.stopped_early and len(result.history) == 4
+    assert result.metrics["validation"]["macro_f1"] == 0.9
+    assert torch.equal(result.model.classifier.weight, captured["weights"][1])
+    assert not torch.equal(result.model.classifier.weight, captured["weights"][-1])
+
+
+def test_cancel_stops_within_a_batch(fast_config):
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    steps: list[int] = []
+    with pytest.raises(TrainingCancelled):
+        train(toy_single(), ["neg", "pos"], "single_label", fast_config(log_every=1),
+              callbacks=[lambda e: steps.append(e.step)], should_stop=should_stop)
+    assert calls["n"] == 4 and max(steps) == 3
+
+
+def test_refuses_tiny_data_naming_the_labels(fast_config):
+    data = toy_single(10) + [LabelledText(100, "meh", None, ("neutral",))]
+    with pytest.raises(InvalidInputError, match="neutral \\(1\\)"):
+        train(data, ["neg", "pos", "neutral"], "single_label", fast_config())
+
+
+def test_works_on_the_smallest_allowed_data(fast_config):
+    data = [LabelledText(i, t, None, (lab,)) for i, (t, lab) in
+            enumerate([("good", "pos"), ("great", "pos"), ("bad", "neg"), ("awful", "neg")])]
+    result = train(data, ["neg", "pos"], "single_label", fast_config(epochs=1))
+    assert result.metrics["validation"]["n"] >= 1
+    assert result.counts["train"]["per_label"]["neg"] >= 1 and result.counts["train"]["per_label"]["pos"] >= 1
