@@ -25,12 +25,19 @@ from ftdemo.ui.context import PRIVATE, UIContext, guard
 from ftdemo.ui.data_tab import create_data_tab
 from ftdemo.ui.js import KEYBOARD_JS
 from ftdemo.ui.label_tab import create_label_tab
+from ftdemo.ui.models_tab import create_models_tab
+from ftdemo.ui.predict_api import register_predict_api
+from ftdemo.ui.predict_tab import create_predict_tab
+from ftdemo.ui.train_tab import create_train_tab
 
 log = logging.getLogger(__name__)
 
 TABS: tuple[tuple[str, Callable[[UIContext], dict[str, Any]]], ...] = (
     ("label", create_label_tab),
     ("data", create_data_tab),
+    ("train", create_train_tab),
+    ("models", create_models_tab),
+    ("predict", create_predict_tab),
 )
 # Events (UI and API) that may run at once. Each is a short DB transaction; SQLite queues writers.
 CONCURRENCY = 8
@@ -63,6 +70,7 @@ def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
             for name, create in TABS:
                 ctx.elems[name] = create(ctx)
         register_api(ctx)
+        register_predict_api(ctx)
 
         @guard(role_note)
         def on_load(last_dataset: str | None, last_name: str | None, seed_: int | None,

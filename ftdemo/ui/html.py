@@ -38,6 +38,44 @@ button.ftd-label-btn { white-space: nowrap; min-width: max-content !important; p
 .ftd-table table, .ftd-table .virtual-row, .ftd-table td { font-family: var(--font) !important; }
 .ftd-history { font-size: .85rem; padding-left: 1.1rem; }
 .ftd-history li { margin: .1rem 0; }
+/* Train, Models and Predict tabs */
+.ftd-snapshot { font-size: .95rem; }
+.ftd-chip-low { border-color: var(--error-text-color, #b91c1c); color: var(--error-text-color, #b91c1c); }
+.ftd-run { min-height: 0; }
+.ftd-run .ftd-progress-head { align-items: baseline; }
+.ftd-status { font-size: .72rem; padding: .1rem .5rem; border-radius: 999px; margin-left: .4rem; text-transform: uppercase;
+  letter-spacing: .05em; border: 1px solid var(--border-color-primary); }
+.ftd-status-queued, .ftd-status-running { color: #4338ca; border-color: #a5b4fc; background: #eef2ff; }
+.ftd-status-succeeded { color: #047857; border-color: #6ee7b7; background: #ecfdf5; }
+.ftd-status-failed, .ftd-status-interrupted { color: #b91c1c; border-color: #fca5a5; background: #fef2f2; }
+.ftd-status-cancelled { color: #92400e; border-color: #fcd34d; background: #fffbeb; }
+.ftd-eta { color: var(--body-text-color-subdued); font-size: .85rem; font-variant-numeric: tabular-nums; }
+.ftd-facts { margin: .6rem 0 0; padding-left: 1.1rem; font-size: .9rem; }
+.ftd-bar-live > div { animation: ftd-pulse 1.6s ease-in-out infinite; }
+@keyframes ftd-pulse { 50% { opacity: .55; } }
+.ftd-details table { border-collapse: collapse; font-size: .9rem; }
+.ftd-details th { text-align: left; padding: .2rem 1rem .2rem 0; color: var(--body-text-color-subdued); font-weight: 500;
+  vertical-align: top; white-space: nowrap; }
+.ftd-details td { padding: .2rem 0; overflow-wrap: anywhere; }
+.ftd-error { white-space: pre-wrap; overflow-wrap: anywhere; max-height: 24rem; overflow: auto; font-size: .8rem;
+  background: var(--background-fill-secondary); padding: .6rem .8rem; border-radius: var(--radius-md); margin-top: .6rem; }
+.ftd-cm table { border-collapse: separate; border-spacing: 3px; font-size: .9rem; }
+.ftd-cm th { font-weight: 500; padding: .25rem .5rem; color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
+.ftd-cm-row { text-align: right; }
+.ftd-cm-cell { min-width: 3.4rem; height: 2.5rem; text-align: center; border-radius: 4px; font-variant-numeric: tabular-nums; }
+.ftd-cm-hit { box-shadow: inset 0 0 0 2px #10b981; }
+.ftd-cm-caption { font-size: .8rem; color: var(--body-text-color-subdued); margin-top: .3rem; }
+.ftd-version-head { font-size: 1rem; margin-bottom: .2rem; }
+.ftd-pred-head { font-size: 1rem; display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
+.ftd-expl { overflow-x: auto; }
+.ftd-expl-note { color: #a16207; font-size: .85rem; margin-top: .3rem; }
+.ftd-expl-meta { color: var(--body-text-color-subdued); font-size: .85rem; margin-top: .4rem; }
+/* gradio draws a border around every table cell in an HTML block; heatmaps need none (inline dividers stay) */
+.gradio-container .ftd-cm table, .gradio-container .ftd-cm tr, .gradio-container .ftd-cm th,
+.gradio-container .ftd-cm td, .gradio-container .ftd-expl table, .gradio-container .ftd-expl tr,
+.gradio-container .ftd-expl th, .gradio-container .ftd-expl td { border: 0; }
+button.ftd-nowrap { white-space: nowrap; min-width: max-content !important; }
+#ftd-predict-examples td { text-align: left; }
 """
 
 

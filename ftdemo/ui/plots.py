@@ -1,0 +1,224 @@
+"""Pure views for the Train and Models tabs: progress events → plot frames, run progress and
+confusion matrices as escaped HTML, metric tables. Plain data in, plain data out (no gradio).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from ftdemo.explain.render import score_color
+from ftdemo.ui.html import esc
+
+MAX_POINTS = 400  # a loss curve never needs more points than this to look right
+LIVE = ("queued", "running")
+STATUS_TEXT = {"queued": "queued", "running": "training", "succeeded": "finished", "failed": "failed",
+               "cancelled": "cancelled", "interrupted": "interrupted"}
+LOSS_TYPES = {"step": "float64", "loss": "float64", "series": "str"}
+METRIC_TYPES = {"epoch": "float64", "value": "float64", "metric": "str"}
+LOSS_SERIES = ("training", "validation")
+METRIC_NAMES = {"macro_f1": "macro-F1", "accuracy": "accuracy"}
+
+
+# --- numbers and times ---------------------------------------------------------------------------
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """0:42, 12:05, 1:02:03; '—' when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "—"
+    s = int(round(seconds))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def fmt_score(value: Any) -> str:
+    return f"{float(value):.3f}" if isinstance(value, (int, float)) else "—"
+
+
+def parse_time(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def fmt_time(stamp: str | None) -> str:
+    """'2025-01-31 14:05' (UTC, as stored) or ''."""
+    when = parse_time(stamp)
+    return when.strftime("%Y-%m-%d %H:%M") if when else ""
+
+
+def run_duration(run: Mapping[str, Any]) -> float | None:
+    start, end = parse_time(run.get("started_at")), parse_time(run.get("finished_at"))
+    if start and end:
+        return (end - start).total_seconds()
+    return None
+
+
+def split_metrics(metrics: Mapping[str, Any] | None, split: str) -> dict[str, Any]:
+    """metrics['validation'] / metrics['test'] or {} (a test split may be empty: {'n': 0})."""
+    part = (metrics or {}).get(split) or {}
+    return part if part.get("n", 1) else {}
+
+
+# --- live training plots -------------------------------------------------------------------------
+
+
+def _thin(rows: list[dict[str, Any]], limit: int = MAX_POINTS) -> list[dict[str, Any]]:
+    if len(rows) <= limit:
+        return rows
+    every = -(-len(rows) // limit)
+    return rows[::every] + ([rows[-1]] if (len(rows) - 1) % every else [])
+
+
+def loss_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Training loss per logged step, and validation loss at the step each epoch ended."""
+    train = [{"step": e["step"], "loss": e["loss"], "series": "training"}
+             for e in events if e.get("kind") == "step" and e.get("loss") is not None]
+    val = [{"step": e["step"], "loss": e["metrics"]["loss"], "series": "validation"}
+           for e in events if e.get("kind") == "epoch" and (e.get("metrics") or {}).get("loss") is not None]
+    return _typed(_thin(train) + val, LOSS_TYPES, "series", LOSS_SERIES)
+
+
+def metric_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Validation macro-F1 and accuracy (subset accuracy for multi-label) after each epoch."""
+    rows = [{"epoch": e["epoch"], "value": float(e["metrics"][key]), "metric": name}
+            for e in events if e.get("kind") == "epoch" and e.get("metrics")
+            for key, name in METRIC_NAMES.items() if e["metrics"].get(key) is not None]
+    return _typed(rows, METRIC_TYPES, "metric", tuple(METRIC_NAMES.values()))
+
+
+def _typed(rows: list[dict[str, Any]], types: dict[str, str], color: str, categories: Sequence[str]) -> pd.DataFrame:
+    """A frame for gr.LinePlot. Explicit dtypes, because an untyped empty frame makes the plot read numbers as
+    categories; and one empty (NaN) row per series first, because the plot fixes its colours to the series
+    present in the first value it draws (later values only swap the data)."""
+    x, y = list(types)[:2]
+    placeholders = [{x: float("nan"), y: float("nan"), color: name} for name in categories]
+    return pd.DataFrame(placeholders + rows, columns=list(types)).astype(types)
+
+
+def progress_html(run: Mapping[str, Any] | None, events: Sequence[Mapping[str, Any]]) -> str:
+    """A card for one run: status, a bar with epoch/step, loss, speed and ETA; the outcome when done."""
+    if run is None:
+        return ('<div class="ftd-card ftd-run"><div class="ftd-empty">No training runs yet for this dataset. '
+                "Pick the settings on the left and press <b>Train now</b>.</div></div>")
+    status = run.get("status", "")
+    last = next((e for e in reversed(events) if e.get("kind") in ("step", "epoch", "start")), None)
+    step, total = (int(last.get("step") or 0), int(last.get("total_steps") or 0)) if last else (0, 0)
+    pct = 100.0 if status == "succeeded" else (100.0 * step / total if total else 0.0)
+    label = STATUS_TEXT.get(status, status)
+    if status in LIVE and run.get("cancel_requested"):
+        label = "cancelling"
+    badge = f'<span class="ftd-status ftd-status-{esc(status)}">{esc(label)}</span>'
+    head = f'<span><b>Run #{int(run["id"])}</b> {badge}</span>'
+    facts: list[str] = []
+    right = ""
+    if status == "queued":
+        facts.append("starting the training process…")
+    elif status == "running" and last is not None and last.get("kind") == "start":
+        facts.append(f"preparing the first batch: {total} steps over {int(last.get('epochs') or 0)} epochs")
+        right = f"elapsed {fmt_duration(last.get('elapsed_s'))}"
+    elif status == "running" and last is not None:
+        if last.get("epoch"):
+            facts.append(f"epoch {int(last['epoch'])} of {int(last.get('epochs') or 0)}")
+        if total:
+            facts.append(f"step {step} of {total}")
+        if last.get("loss") is not None:
+            facts.append(f"loss {float(last['loss']):.3f}")
+        if last.get("examples_per_s"):
+            facts.append(f"{float(last['examples_per_s']):,.0f} examples/s")
+        facts = [" · ".join(facts)]
+        right = f"ETA {fmt_duration(last.get('eta_s'))} · elapsed {fmt_duration(last.get('elapsed_s'))}"
+    elif status == "running":
+        facts.append("loading the model and tokenising the data…")
+    else:
+        facts.extend(_outcome(run))
+    bar_class = "ftd-bar ftd-bar-live" if status in LIVE else "ftd-bar"
+    body = "".join(f"<li>{f}</li>" for f in facts)
+    return (
+        f'<div class="ftd-card ftd-run" data-run-id="{int(run["id"])}" data-status="{esc(status)}">'
+        f'<div class="ftd-progress-head">{head}<span class="ftd-eta">{esc(right)}</span></div>'
+        f'<div class="{bar_class}"><div style="width:{pct:.1f}%"></div></div>'
+        f'<ul class="ftd-facts">{body}</ul></div>'
+    )
+
+
+def _outcome(run: Mapping[str, Any]) -> list[str]:
+    """Escaped HTML lines describing how a finished run ended."""
+    status = run.get("status")
+    took = fmt_duration(run_duration(run))
+    if status == "succeeded":
+        val, test = split_metrics(run.get("metrics"), "validation"), split_metrics(run.get("metrics"), "test")
+        lines = [f"model <b>{esc(run.get('version'))}</b> trained in {took}",
+                 f"validation macro-F1 <b>{fmt_score(val.get('macro_f1'))}</b>, "
+                 f"accuracy {fmt_score(val.get('accuracy'))}"
+                 + (f" · test macro-F1 {fmt_score(test.get('macro_f1'))}" if test else "")]
+        decision = (run.get("progress") or {}).get("decision") or {}
+        if decision:
+            verdict = "now serving predictions" if decision.get("active") else "kept as a candidate"
+            lines.append(f"{verdict}: {esc(decision.get('reason', ''))}")
+        return lines
+    first_line = (run.get("error") or "").strip().splitlines()[0:1]
+    reason = esc(first_line[0]) if first_line else "no reason recorded"
+    return [f"{esc(STATUS_TEXT.get(status, status))} after {took}: {reason}",
+            "select the run in the history below for the full message"]
+
+
+# --- model quality -------------------------------------------------------------------------------
+
+
+def confusion_html(metrics: Mapping[str, Any], labels: Sequence[str], *, multi_label: bool) -> str:
+    """The confusion matrix as an HTML heatmap table (counts in cells, colour by row share).
+
+    Single-label: rows = true label, columns = predicted. Multi-label: one row per label with its
+    TN / FP / FN / TP counts.
+    """
+    matrix = metrics.get("confusion_matrix")
+    if not matrix:
+        return '<div class="ftd-msg ok">No confusion matrix for this split (it has no examples).</div>'
+    if multi_label:
+        cols = ["true neg.", "false pos.", "false neg.", "true pos."]
+        rows = [[cell for pair in per_label for cell in pair] for per_label in matrix]
+        corner, caption = "label", "per label: counts of each outcome"
+    else:
+        cols, rows = list(labels), matrix
+        corner, caption = "true ↓ / predicted →", "rows: true label · columns: predicted label"
+    head = "".join(f"<th>{esc(c)}</th>" for c in cols)
+    body = []
+    for i, (name, row) in enumerate(zip(labels, rows)):
+        total = sum(row) or 1
+        cells = []
+        for j, count in enumerate(row):
+            rgb = score_color(count / total, 1.0, signed=False)
+            luminance = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]) / 255
+            hit = " ftd-cm-hit" if (not multi_label and i == j) or (multi_label and j in (0, 3)) else ""
+            ink = "#fff" if luminance < 0.55 else "#111"
+            cells.append(f'<td class="ftd-cm-cell{hit}" style="background:rgb{rgb};color:{ink}" '
+                         f'title="{count / total:.0%} of the row">{int(count)}</td>')
+        body.append(f'<tr><th class="ftd-cm-row">{esc(name)}</th>{"".join(cells)}</tr>')
+    return (f'<div class="ftd-cm"><table><tr><th class="ftd-cm-corner">{esc(corner)}</th>{head}</tr>'
+            f'{"".join(body)}</table><div class="ftd-cm-caption">{esc(caption)}</div></div>')
+
+
+def per_class_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """Precision, recall, F1 and support per label (and ROC-AUC / threshold when known)."""
+    per = metrics.get("per_class") or {}
+    rows = []
+    for label, m in per.items():
+        row = {"label": label, "precision": round(m.get("precision", 0.0), 3), "recall": round(m.get("recall", 0.0), 3),
+               "F1": round(m.get("f1", 0.0), 3), "support": int(m.get("support", 0))}
+        if m.get("roc_auc") is not None:
+            row["ROC-AUC"] = round(m["roc_auc"], 3)
+        if m.get("threshold") is not None:
+            row["threshold"] = round(m["threshold"], 2)
+        rows.append(row)
+    columns = ["label", "precision", "recall", "F1", "support"]
+    columns += [c for c in ("ROC-AUC", "threshold") if any(c in r for r in rows)]
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,73 @@
+"""The documented prediction API (for gradio_client and scripts): /predict and /explain.
+
+    from gradio_client import Client
+    c = Client("http://127.0.0.1:7860/", auth=("alice", "pw"))   # auth only when FTDEMO_USERS is set
+    c.predict("reviews", "great phone, awful battery", api_name="/predict")
+    # -> {"label": "neg", "labels": ["neg"], "probabilities": {"pos": 0.31, "neg": 0.69},
+    #     "model_version": "v0003", "truncated": False, "notice": None}
+    c.predict("reviews", "great phone", "", "ig", -1, -1, "pos", 64, api_name="/explain")
+    # -> {"method": "ig", "target_label": "pos", "words": [{"text": "great", "score": 0.41, "segment": 0, ...}],
+    #     "completeness_error": 0.012, ...}
+
+Layers and heads are 0-based here (-1 = the last layer / the mean of all heads); pair datasets take the
+second text as text_pair. `version` ("" = the active one) picks another model version. Errors a caller
+can fix come back as gradio_client AppError with the service's message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ftdemo.errors import FtdemoError, InvalidInputError
+from ftdemo.ui.context import UIContext
+from ftdemo.ui.predict_tab import MAX_CHARS
+
+PREDICTION_KEYS = ("label", "labels", "probabilities", "model_version", "truncated", "notice")
+
+
+def _refuse(err: FtdemoError) -> gr.Error:
+    return gr.Error(str(err), title="Request refused", print_exception=False)
+
+
+def _check_length(text: str, text_pair: str) -> None:
+    if len(text or "") + len(text_pair or "") > MAX_CHARS:
+        raise InvalidInputError(f"the text is longer than {MAX_CHARS:,} characters; send less (the model reads "
+                                "only its first tokens anyway)")
+
+
+def register_predict_api(ctx: UIContext) -> None:
+    services = ctx.services
+
+    def predict(dataset: str, text: str, text_pair: str = "", version: str = "") -> dict[str, Any]:
+        """Classify one text (pair datasets: text + text_pair) with the active or a chosen model version.
+
+        Returns label, labels (the predicted set; multi-label may be empty), probabilities per label,
+        model_version, truncated and notice (set when the input was cut to the model's maximum length)."""
+        try:
+            _check_length(text, text_pair)
+            result = services.predict.predict(dataset, text, text_pair or None, version=version or None)
+        except FtdemoError as err:
+            raise _refuse(err) from None
+        return {key: result[key] for key in PREDICTION_KEYS}
+
+    def explain(dataset: str, text: str, text_pair: str = "", method: str = "cls", layer: int = -1, head: int = -1,
+                target_label: str = "", ig_steps: int = 32, version: str = "") -> dict[str, Any]:
+        """Word-level explanation of one prediction.
+
+        method: cls (attention from [CLS]), rollout, ig (Integrated Gradients), matrix (word x word attention)
+        or overview (entropy per layer x head). layer: 0-based, -1 = last. head: 0-based, -1 = mean of heads.
+        target_label: the label to explain with ig ("" = the predicted one). Returns method, target_label,
+        words [{text, score, segment, special, start, end}], the prediction, and completeness_error for ig."""
+        try:
+            _check_length(text, text_pair)
+            return services.predict.explain(
+                dataset, text, text_pair or None, method=method, version=version or None, layer=int(layer),
+                head=None if int(head) < 0 else int(head), target_label=target_label or None,
+                ig_steps=int(ig_steps))
+        except FtdemoError as err:
+            raise _refuse(err) from None
+
+    gr.api(predict, api_name="predict")
+    gr.api(explain, api_name="explain")

@@ -1,0 +1,210 @@
+"""Train tab logic and rendering against a real SQLite DB: form, data snapshot, live polling, cancel, history.
+
+Runs train in a thread of this process (same store rows, engine and registry as the child process the
+app spawns; tests/services covers the process itself), so a run takes seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ftdemo.errors import InvalidInputError, PermissionDeniedError
+from ftdemo.store import repo
+from ftdemo.store import runs as run_repo
+from ftdemo.training.config import TrainConfig
+from ftdemo.ui import plots
+from ftdemo.ui.app import build_ui
+from ftdemo.ui.train_form import DEFAULT_MODEL, field_help, options_from_form
+from ftdemo.ui.train_tab import (
+    Watch, cancel_run, data_summary, history_frame, poll, render, run_details, start_run,
+)
+
+FAST = {"epochs": 2, "batch_size": 16, "max_length": 32, "num_threads": 1}
+XSS = "<img src=x onerror=alert(1)>"
+
+
+class ThreadRunner:
+    """The JobRunner interface, training in a thread (cancel: the flag in the store is enough)."""
+
+    def __init__(self, services) -> None:
+        self.services, self.threads = services, {}
+
+    def launch(self, run_id: int) -> int:
+        from ftdemo.training.runner import execute_run
+
+        settings = self.services.settings
+        thread = threading.Thread(target=execute_run, args=(self.services.db, run_id, settings.models_dir),
+                                  kwargs={"margin": settings.activation_margin}, daemon=True)
+        thread.start()
+        self.threads[run_id] = thread
+        return 0
+
+    def cancel(self, run_id: int) -> None:
+        pass
+
+    def alive(self) -> list[int]:
+        return [i for i, t in self.threads.items() if t.is_alive()]
+
+    def shutdown(self) -> None:
+        for t in self.threads.values():
+            t.join(60)
+
+
+@pytest.fixture
+def runner(services) -> ThreadRunner:
+    services.training._runner = ThreadRunner(services)
+    return services.training._runner
+
+
+@pytest.fixture
+def kw(services, admin) -> str:
+    """60 examples whose label is decided by one word."""
+    services.datasets.create("kw", "single_label", ["pos", "neg"], actor=admin)
+    for i in range(60):
+        services.annotate.add("kw", f"example {i} is {'good' if i % 2 else 'bad'} stuff",
+                              labels=["pos" if i % 2 else "neg"], actor=admin)
+    return "kw"
+
+
+def wait_until_done(services, dataset: str, watch: Watch | None = None, timeout: float = 60.0):
+    end = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < end:
+        watch, screen = poll(services, dataset, watch)
+        seen.append(screen)
+        if screen.run and screen.run["status"] not in plots.LIVE:
+            return watch, screen, seen
+        time.sleep(0.2)
+    raise AssertionError("the run did not finish in time")
+
+
+# --- form ----------------------------------------------------------------------------------------
+
+
+def test_help_lines_come_from_the_config_docstrings() -> None:
+    helps = field_help()
+    assert helps["learning_rate"].startswith("Peak AdamW learning rate")
+    assert helps["freeze_embeddings"] == "Keep the embedding tables fixed."  # a long docstring: first clause
+    assert all(len(line) <= 150 and "\n" not in line for line in helps.values())
+
+
+def test_form_keeps_only_what_differs_from_the_defaults() -> None:
+    d = TrainConfig()
+    values = {"base_model": DEFAULT_MODEL, "epochs": float(d.epochs), "learning_rate": "3e-5", "batch_size": "16",
+              "freeze_embeddings": d.freeze_embeddings, "class_weights": "balanced", "seed": 7.0, "device": "cpu"}
+    assert options_from_form(values) == {"learning_rate": 3e-5, "batch_size": 16, "class_weights": "balanced",
+                                         "seed": 7, "device": "cpu"}
+    assert options_from_form({"base_model": "bert-base-uncased"}) == {"base_model": "bert-base-uncased"}
+
+
+@pytest.mark.parametrize(("values", "match"), [({"learning_rate": "fast"}, "Learning rate must be a number"),
+                                               ({"batch_size": "12.5"}, "Batch size must be a whole number")])
+def test_form_refuses_what_is_not_a_number(values, match) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        options_from_form(values)
+
+
+# --- data snapshot -------------------------------------------------------------------------------
+
+
+def test_snapshot_counts_per_label(services, kw) -> None:
+    summary = data_summary(services, kw)
+    assert "<b>60</b> labelled examples" in summary and "pos<b>30</b>" in summary and "neg<b>30</b>" in summary
+    assert "Not enough data" not in summary
+
+
+def test_too_little_data_names_the_labels_and_is_refused(services, reviews, admin) -> None:
+    services.annotate.label(reviews, 1, ["pos"], actor=admin)
+    services.annotate.label(reviews, 4, ["pos"], actor=admin)
+    services.annotate.label(reviews, 2, ["neg"], actor=admin)
+    summary = data_summary(services, reviews)
+    assert "Not enough data" in summary and "neg (1), neu (0)" in summary
+    with pytest.raises(InvalidInputError, match="neg"):
+        start_run(services, reviews, FAST, admin)
+    assert services.training.runs(reviews) == []
+
+
+def test_annotators_cannot_train_or_cancel(services, kw, annotator) -> None:
+    with pytest.raises(PermissionDeniedError):
+        start_run(services, kw, FAST, annotator)
+    with pytest.raises(InvalidInputError, match="no run to cancel"):
+        cancel_run(services, Watch(), annotator)
+
+
+def test_the_tab_is_for_admins_only(services) -> None:
+    _, ctx = build_ui(services)
+    assert ctx.elems["train"]["tab"] in ctx.admin_only
+
+
+# --- live progress -------------------------------------------------------------------------------
+
+
+def test_a_run_polls_to_done_and_a_reloaded_page_sees_it(services, kw, admin, runner, tiny_model_dir) -> None:
+    run = start_run(services, kw, {**FAST, "base_model": str(tiny_model_dir), "epochs": 3}, admin)
+    watch, first = poll(services, kw, None)
+    assert first.run["id"] == run["id"] and first.interval == 1.0 and first.live
+    watch, done, seen = wait_until_done(services, kw, watch)
+    assert done.run["status"] == "succeeded", done.run["error"]
+    progress = plots.progress_html(done.run, done.events)
+    assert "finished" in progress and "v0001" in progress and "now serving predictions" in progress
+    assert set(plots.loss_frame(done.events)["series"]) == {"training", "validation"}
+    metrics = plots.metric_frame(done.events).dropna()
+    assert sorted(set(metrics["epoch"])) == [1, 2, 3] and {"macro-F1", "accuracy"} <= set(metrics["metric"])
+    table = history_frame(done.history)
+    assert table.iloc[0].tolist()[:3] == [run["id"], "succeeded", "v0001"] and table.iloc[0]["val macro-F1"]
+    # nothing new: the next tick leaves the page alone and slows down
+    watch, again = poll(services, kw, watch)
+    assert not again.changed and again.interval == 5.0
+    assert list(render(again, watch, {"watch": "w"})) == ["w"]
+    # a second browser (or a reload) starts from nothing and reads the same run from the store
+    _, fresh = poll(services, kw, None)
+    assert fresh.run["id"] == run["id"] and len(fresh.events) == len(done.events)
+
+
+def test_render_disables_train_while_a_run_is_live(services, kw, admin, runner, tiny_model_dir) -> None:
+    run = start_run(services, kw, {**FAST, "base_model": str(tiny_model_dir)}, admin)
+    watch, screen = poll(services, kw, None, force=True)
+    names = ["progress", "loss_plot", "metric_plot", "history", "details_box", "details", "train", "cancel", "busy",
+             "timer", "watch"]
+    out = render(screen, watch, {n: n for n in names})
+    assert out["train"]["interactive"] is False and out["cancel"]["visible"] is True
+    assert out["timer"]["value"] == 1.0
+    with pytest.raises(InvalidInputError, match="one run at a time"):
+        start_run(services, kw, FAST, admin)
+    cancelled = cancel_run(services, watch, admin)
+    assert cancelled["cancel_requested"] and cancelled["id"] == run["id"]
+    _, _, seen = wait_until_done(services, kw, watch)
+    final = seen[-1].run
+    assert final["status"] in ("cancelled", "succeeded")  # a tiny run may finish before it sees the flag
+    if final["status"] == "cancelled":
+        assert "cancelled" in plots.progress_html(final, seen[-1].events)
+
+
+def test_failed_runs_show_their_error_in_full_when_picked(services, kw, admin) -> None:
+    long_error = f"RuntimeError: CUDA out of memory {XSS} " + "x" * 200 + "\nTraceback line 2"
+    with services.db.write() as s:
+        ds = repo.get_dataset(s, kw)
+        run = run_repo.create_run(s, ds, {**TrainConfig().to_dict(), "epochs": 9}, {"items": [], "labels": []}, "h",
+                                  created_by=XSS)
+        run.status, run.error = "failed", long_error
+        run_id = run.id
+    watch, screen = poll(services, kw, None)
+    row = history_frame(screen.history).iloc[0]
+    assert row["status"] == "failed" and row["error"].endswith("…") and len(row["error"]) <= 91
+    progress = plots.progress_html(screen.run, screen.events)
+    assert "failed" in progress and "&lt;img" in progress and "<img" not in progress
+    _, picked = poll(services, kw, watch, run_id=run_id)
+    details = run_details(picked.run)
+    assert picked.picked and "Traceback line 2" in details and "x" * 200 in details
+    assert "<img" not in details and details.count("&lt;img src=x onerror=alert(1)&gt;") == 2
+    assert "epochs = 9" in details
+
+
+def test_no_dataset_shows_a_hint(services) -> None:
+    watch, screen = poll(services, None, None)
+    assert screen.run is None and not screen.live
+    assert "No dataset chosen" in data_summary(services, None)
+    assert poll(services, None, watch)[1].changed is False
