@@ -44,6 +44,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("examples", parents=[common], help="list examples")
     p.add_argument("name")
     p.add_argument("--unlabelled", action="store_true")
+    p.add_argument("--conflicts", action="store_true", help="only examples whose annotators disagree")
     p.add_argument("--label")
     p.add_argument("--search", default="")
     p.add_argument("--limit", type=int, default=20)
@@ -109,6 +110,12 @@ def export_file(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
 
 
 def examples(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    if args.conflicts:
+        views = sv.annotate.conflicts(args.name, limit=args.limit)
+        lines = [f"{v.id:>6}  agreement {v.agreement:.2f}  {v.text[:60]}  <- "
+                 + "; ".join(f"{h['annotator']}: {','.join(h['labels']) or h['kind']}" for h in v.history) for v in views]
+        return "\n".join(lines) or "no conflicts", [{**v.to_dict(), "agreement": v.agreement, "history": v.history}
+                                                    for v in views]
     views, total = sv.annotate.search(args.name, unlabelled=args.unlabelled, label=args.label, text=args.search,
                                       limit=args.limit, offset=args.offset)
     lines = [f"{v.id:>6}  {','.join(v.labels) or '-':<16} {v.text[:70]!s}" + (f"  ||  {v.text_pair[:40]}" if v.text_pair else "")

@@ -163,6 +163,15 @@ class AnnotationService(Service):
                                                limit=limit, offset=offset)
             return _views(s, ds, rows), total
 
+    def conflicts(self, dataset: str, limit: int = 100) -> list[ExampleView]:
+        """Examples whose annotators currently disagree, lowest agreement first, with their history."""
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            current = repo.current_labels(s, ds)
+            ids = sorted((i for i, c in current.items() if c.is_conflict), key=lambda i: (current[i].agreement, i))
+            rows = [r for r in (s.get(Example, i) for i in ids[:limit]) if r is not None and r.deleted_at is None]
+            return _views(s, ds, rows, with_history=True)
+
     def annotators(self, dataset: str) -> list[str]:
         with self.db.read() as s:
             return repo.annotators(s, repo.get_dataset(s, dataset))

@@ -34,6 +34,8 @@ def test_disagreement_is_a_conflict_and_majority_wins(services, sent):
     assert view.labels == ["pos"] and view.annotators == 3 and view.agreement == pytest.approx(2 / 3, abs=1e-3)
     st = services.datasets.stats("sent")
     assert st.multi_annotated == 1 and st.conflicts == 1
+    [conflict] = services.annotate.conflicts("sent")
+    assert conflict.id == sent[0] and [h["annotator"] for h in conflict.history] == ["a", "b", "c"]
 
 
 def test_undo_restores_previous_state_as_new_rows(services, sent, admin):
