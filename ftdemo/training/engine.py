@@ -152,7 +152,8 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
         optimizer = setup.make_optimizer(groups, device)
         scheduler = setup.warmup_linear(optimizer, round(cfg.warmup_ratio * total_steps), total_steps)
         scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-        loss_fn = _loss_fn(task, cfg, feats["train"], len(labels), device)
+        mean_batch = sum(len(b) for p in plans for b in p) / max(1, total_steps)
+        loss_fn = _loss_fn(task, cfg, feats["train"], len(labels), device, mean_batch)
         trainable_names = {n for n, p in model.named_parameters() if p.requires_grad}
         params = [p for p in model.parameters() if p.requires_grad]
         net = dist.wrap(model)  # DistributedDataParallel on multi-GPU runs, the model itself otherwise
@@ -269,20 +270,27 @@ def _update(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler: Any
     optimizer.zero_grad(set_to_none=True)
 
 
-def _loss_fn(task: TaskType, cfg: TrainConfig, train: Features, k: int, device: torch.device) -> Callable:
-    """Cross-entropy (single/pair) or BCE (multi-label); "balanced" weights from the training split."""
+def _loss_fn(task: TaskType, cfg: TrainConfig, train: Features, k: int, device: torch.device,
+             mean_batch: float) -> Callable:
+    """Cross-entropy (single/pair) or BCE (multi-label); "balanced" weights from the training split.
+
+    Summed over the batch and divided by the *average* batch size, not this batch's: token-budget
+    batches hold many short or few long texts, and a per-batch mean would give one long text the
+    weight of ten short ones. This way every example counts the same, as with fixed-size batches.
+    """
     if task.is_multi_label:
         pos_weight = None
         if cfg.class_weights == "balanced":
             pos = multi_hot(train, k).sum(axis=0)
             pos_weight = torch.tensor(np.clip((len(train) - pos) / np.maximum(pos, 1), 0.1, 100.0),
                                       dtype=torch.float, device=device)
-        return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+        return lambda logits, y: F.binary_cross_entropy_with_logits(
+            logits, y, pos_weight=pos_weight, reduction="sum") / (mean_batch * k)
     weight = None
     if cfg.class_weights == "balanced":
         counts = np.bincount([t[0] for t in train.targets], minlength=k)
         weight = torch.tensor(len(train) / (k * np.maximum(counts, 1)), dtype=torch.float, device=device)
-    return lambda logits, y: F.cross_entropy(logits, y, weight=weight)
+    return lambda logits, y: F.cross_entropy(logits, y, weight=weight, reduction="sum") / mean_batch
 
 
 def _counts(splits: Any, labels: Sequence[str]) -> dict[str, Any]:

@@ -54,9 +54,11 @@ def fast_config(tiny_model_dir):
     from ftdemo.training.config import TrainConfig
 
     def make(**changes):
+        # a random model must learn everything (nothing frozen); one thread: ops this small
+        # gain nothing from a second thread and lose a lot when the machine is busy
         base = dict(base_model=str(tiny_model_dir), epochs=8, learning_rate=3e-3, batch_size=16, max_length=32,
                     warmup_ratio=0.0, early_stopping_patience=0, log_every=2, seed=0,
-                    num_threads=1, freeze_embeddings=False)  # tiny ops: one thread beats two fighting over barriers
+                    num_threads=1, freeze_embeddings=False, freeze_layers=0)
         base.update(changes)
         return TrainConfig(**base)
 

@@ -138,3 +138,19 @@ def test_works_on_the_smallest_allowed_data(fast_config):
     result = train(data, ["neg", "pos"], "single_label", fast_config(epochs=1))
     assert result.metrics["validation"]["n"] >= 1
     assert result.counts["train"]["per_label"]["neg"] >= 1 and result.counts["train"]["per_label"]["pos"] >= 1
+
+
+def test_loss_counts_every_example_the_same_whatever_its_batch():
+    from ftdemo.data import Features
+    from ftdemo.training.config import TrainConfig
+
+    empty = Features([], [], None, [])
+    loss = engine._loss_fn(TaskType.SINGLE_LABEL, TrainConfig(), empty, 2, torch.device("cpu"), mean_batch=4.0)
+    logits, y = torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0])
+    per_example = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+    # a 2-example batch contributes half of what a 4-example batch would: sum / average batch size
+    assert torch.allclose(loss(logits, y), per_example.sum() / 4)
+    bce = engine._loss_fn(TaskType.MULTI_LABEL, TrainConfig(), empty, 3, torch.device("cpu"), mean_batch=2.0)
+    target = torch.tensor([[1.0, 0.0, 1.0]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.zeros(1, 3), target, reduction="sum") / 6
+    assert torch.allclose(bce(torch.zeros(1, 3), target), expected)
