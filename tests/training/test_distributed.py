@@ -32,7 +32,7 @@ def test_shards_are_equal_sized_and_disjoint_when_possible():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("FTDEMO_TEST_DDP"), reason="set FTDEMO_TEST_DDP=1 to run (spawns 2 processes)")
+@pytest.mark.skipif(bool(os.environ.get("FTDEMO_SKIP_DDP")), reason="FTDEMO_SKIP_DDP set (spawns 2 processes)")
 def test_two_process_run_saves_once(tmp_path, tiny_model_dir):
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(json.dumps({"id": ex.id, "text": ex.text, "labels": list(ex.labels)}) + "\n"
