@@ -105,10 +105,16 @@ def layer_index(name: str, num_layers: int) -> int:
 
 
 def freeze(model: Any, *, embeddings: bool, layers: int) -> int:
-    """Freeze the embeddings and/or the lowest `layers` layers; returns the trainable parameter count."""
+    """Freeze the embeddings and/or the lowest `layers` layers; returns the trainable parameter count.
+
+    A model whose config does not say how many layers it has gets no layer freezing (the
+    default of 1 must never make an unusual architecture fail); asking for more layers than
+    a model has is an error.
+    """
     num_layers = int(getattr(model.config, "num_hidden_layers", 0) or 0)
-    if layers > num_layers:
+    if num_layers and layers > num_layers:
         raise InvalidInputError(f"freeze_layers={layers} but the model has only {num_layers} layers")
+    layers = layers if num_layers else 0
     for name, param in model.named_parameters():
         depth = layer_index(name, num_layers)
         if (embeddings and depth == 0) or 1 <= depth <= layers:
