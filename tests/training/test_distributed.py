@@ -1,6 +1,6 @@
 """Data-parallel training through a launcher (torchrun; `accelerate launch` sets the same env).
 
-Opt-in (FTDEMO_TEST_DDP=1): two interpreter start-ups cost ~20 s on a small CPU box.
+The two-process run costs ~20 s on a small CPU box (two interpreter start-ups); FTDEMO_SKIP_DDP=1 skips it.
 """
 
 from __future__ import annotations
