@@ -33,3 +33,30 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertForSequenceClassification(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def serve_app():
+    """A context manager that runs the real Gradio app over `services` on a free localhost port.
+
+        with serve_app(services) as url: ...   # url = "http://127.0.0.1:PORT/"
+    """
+    import contextlib
+    import socket
+
+    @contextlib.contextmanager
+    def serve(services):  # type: ignore[no-untyped-def]
+        from ftdemo.ui.app import build_app, launch_options
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        demo = build_app(services)
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                    **launch_options(services.settings))
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            demo.close()
+
+    return serve

@@ -6,7 +6,6 @@ Playwright. Screenshots of each screen go to artifacts/screenshots/ (gitignored)
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,19 +26,12 @@ expect = playwright_api.expect
 expect.set_options(timeout=15_000)  # CI machines and shared runners can be slow to answer
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+def app(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[tuple[str, object]]:
     from ftdemo.config import Settings
     from ftdemo.services import Actor, Services
-    from ftdemo.ui.app import build_app, launch_options
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("e2e"), seed_demo=False, port=_free_port())
+    settings = Settings(data_dir=tmp_path_factory.mktemp("e2e"), seed_demo=False)
     services = Services(settings)
     admin = Actor("setup", "admin")
     services.datasets.create("topics", "multi_label", ["sports", "politics", "tech"], actor=admin)
@@ -47,13 +39,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]
         services.annotate.add("topics", text, actor=admin)
     services.datasets.create("nli", "pair", ["entailment", "neutral", "contradiction"], actor=admin)
     services.annotate.add("nli", "A man is sleeping on a sofa.", "A person is resting.", actor=admin)
-    demo = build_app(services)
-    demo.launch(server_name="127.0.0.1", server_port=settings.port, prevent_thread_lock=True, quiet=True,
-                **launch_options(settings))
     try:
-        yield f"http://127.0.0.1:{settings.port}/", services
+        with serve_app(services) as url:
+            yield url, services
     finally:
-        demo.close()
         services.close()
 
 
@@ -237,23 +226,19 @@ def test_data_tab_browse_edit_import(app, page, tmp_path) -> None:
 
 
 @pytest.fixture(scope="module")
-def auth_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def auth_app(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[str]:
     from ftdemo.config import Settings, User
     from ftdemo.services import Actor, Services
-    from ftdemo.ui.app import build_app, launch_options
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("e2e-auth"), seed_demo=False, port=_free_port(),
+    settings = Settings(data_dir=tmp_path_factory.mktemp("e2e-auth"), seed_demo=False,
                         users={"ada": User("ada", "pw-a", "admin"), "ann": User("ann", "pw-b", "annotator")})
     services = Services(settings)
     services.datasets.create("reviews", "single_label", ["good", "bad"], actor=Actor("ada"))
     services.annotate.add("reviews", "Signed-in labelling works", actor=Actor("ada"))
-    demo = build_app(services)
-    demo.launch(server_name="127.0.0.1", server_port=settings.port, prevent_thread_lock=True, quiet=True,
-                **launch_options(settings))
     try:
-        yield f"http://127.0.0.1:{settings.port}/", services
+        with serve_app(services) as url:
+            yield url, services
     finally:
-        demo.close()
         services.close()
 
 

@@ -3,7 +3,6 @@ and the /predict and /explain API through gradio_client against the running app.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +10,6 @@ import pytest
 from ftdemo.config import Settings
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, Services
-from ftdemo.ui.app import build_app, launch_options
 from ftdemo.ui.explain_view import ExplainOptions
 from ftdemo.ui.predict_tab import (
     ACTIVE, MAX_CHARS, answer, load_setup, render_answers, render_setup, sample_rows, version_choices,
@@ -120,22 +118,10 @@ def test_no_model_yet_is_a_friendly_empty_state(trained) -> None:
 # --- the API, through gradio_client ----------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def client(trained) -> Iterator[object]:
-    port = _free_port()
-    demo = build_app(trained)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_options(trained.settings))
-    try:
-        yield gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        demo.close()
+def client(trained, serve_app) -> Iterator[object]:
+    with serve_app(trained) as url:
+        yield gradio_client.Client(url, verbose=False)
 
 
 def test_api_predict(client) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,45 +9,35 @@ import pytest
 
 from ftdemo.config import Settings, User
 from ftdemo.services import Actor, Services
-from ftdemo.ui.app import build_app, launch_options
 
 gradio_client = pytest.importorskip("gradio_client")
 # gradio's queue uses pandas APIs that pandas 3 deprecates; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(settings: Settings, texts: int) -> Iterator[tuple[str, Services]]:
+def _serve(settings: Settings, texts: int, serve_app) -> Iterator[tuple[str, Services]]:
     services = Services(settings)
     services.datasets.create("api", "single_label", ["pos", "neg"], actor=Actor("setup"))
     for i in range(texts):
         services.annotate.add("api", f"text number {i}", actor=Actor("setup"))
-    demo = build_app(services)
-    demo.launch(server_name="127.0.0.1", server_port=settings.port, prevent_thread_lock=True, quiet=True,
-                **launch_options(settings))
     try:
-        yield f"http://127.0.0.1:{settings.port}/", services
+        with serve_app(services) as url:
+            yield url, services
     finally:
-        demo.close()
         services.close()
 
 
 @pytest.fixture(scope="module")
-def open_app(tmp_path_factory) -> Iterator[tuple[str, Services]]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("api"), seed_demo=False, port=_free_port())
-    yield from _serve(settings, 210)
+def open_app(tmp_path_factory, serve_app) -> Iterator[tuple[str, Services]]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api"), seed_demo=False)
+    yield from _serve(settings, 210, serve_app)
 
 
 @pytest.fixture(scope="module")
-def auth_app(tmp_path_factory) -> Iterator[tuple[str, Services]]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("api-auth"), seed_demo=False, port=_free_port(),
+def auth_app(tmp_path_factory, serve_app) -> Iterator[tuple[str, Services]]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api-auth"), seed_demo=False,
                         users={"ada": User("ada", "pw-a", "admin"), "ann": User("ann", "pw-b", "annotator")})
-    yield from _serve(settings, 3)
+    yield from _serve(settings, 3, serve_app)
 
 
 def test_next_label_stats(open_app) -> None:
