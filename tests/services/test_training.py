@@ -14,6 +14,11 @@ from ftdemo.store import runs as run_repo
 FAST = {"epochs": 2, "batch_size": 16, "max_length": 32, "log_every": 1}
 
 
+def LONG(model_dir):  # noqa: N802 - a config constant that needs the fixture's path
+    """A run that keeps training until stopped: early stopping would end a toy task in a few epochs."""
+    return {**FAST, "epochs": 400, "early_stopping_patience": 0, "base_model": str(model_dir)}
+
+
 @pytest.fixture
 def labelled(services, admin):
     """A dataset whose label is decided by a keyword, 120 examples."""
@@ -72,8 +77,8 @@ def test_child_process_run_reports_progress_and_finishes(services, admin, labell
 
 
 def test_cancel_stops_the_child_within_a_batch(services, admin, labelled, tiny_model_dir):
-    run = services.training.start(labelled, {**FAST, "epochs": 400, "base_model": str(tiny_model_dir)}, actor=admin)
-    wait_for(lambda: any(k == "step" for _, k, _ in services.training.events(run["id"])))
+    run = services.training.start(labelled, LONG(tiny_model_dir), actor=admin)
+    wait_for(lambda: any(k in ("step", "epoch") for _, k, _ in services.training.events(run["id"])))
     services.training.cancel(run["id"], actor=admin)
     done = wait_for(lambda: (r := services.training.run(run["id"]))["status"] not in ("queued", "running") and r,
                     timeout=30)
@@ -83,8 +88,8 @@ def test_cancel_stops_the_child_within_a_batch(services, admin, labelled, tiny_m
 
 def test_kill_9_mid_epoch_marks_failed_and_keeps_the_active_model(services, admin, labelled, tiny_model_dir):
     first = services.training.train_sync(labelled, {**FAST, "base_model": str(tiny_model_dir)}, actor=admin)
-    run = services.training.start(labelled, {**FAST, "epochs": 400, "base_model": str(tiny_model_dir)}, actor=admin)
-    wait_for(lambda: any(k == "step" for _, k, _ in services.training.events(run["id"])))
+    run = services.training.start(labelled, LONG(tiny_model_dir), actor=admin)
+    wait_for(lambda: any(k in ("step", "epoch") for _, k, _ in services.training.events(run["id"])))
     os.kill(services.training.run(run["id"])["environment"]["pid"], signal.SIGKILL)
     done = wait_for(lambda: (r := services.training.run(run["id"]))["status"] not in ("queued", "running") and r,
                     timeout=30)
