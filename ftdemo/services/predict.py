@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from ftdemo.errors import InvalidInputError
 from ftdemo.services.base import Service
 from ftdemo.services.models import ModelService
 
@@ -46,19 +47,30 @@ class PredictService(Service):
             self._pinned.move_to_end(key)
             return self._pinned[key]
 
+    def _check_length(self, text: str, text_pair: str | None) -> None:
+        """Refuse megabyte-sized inputs before they reach the tokenizer (the model reads at most
+        max_length tokens anyway; texts up to FTDEMO_MAX_TEXT_CHARS are truncated with a notice)."""
+        limit = self.settings.max_text_chars
+        if len(text or "") > limit or len(text_pair or "") > limit:
+            raise InvalidInputError(f"the text is longer than {limit} characters (FTDEMO_MAX_TEXT_CHARS); "
+                                    "shorten it - the model only reads its first few hundred words anyway")
+
     def predict(self, dataset: str, text: str, text_pair: str | None = None, *,
                 version: str | None = None) -> dict[str, Any]:
+        self._check_length(text, text_pair)
         return self.predictor(dataset, version).predict(text, text_pair or None).to_dict()
 
     def explain(self, dataset: str, text: str, text_pair: str | None = None, *, method: str = "cls",
                 version: str | None = None, **options: Any) -> dict[str, Any]:
         """One explanation view (see Predictor.explain for the options)."""
+        self._check_length(text, text_pair)
         expl = self.predictor(dataset, version).explain(text, text_pair or None, method=method, **options)
         return expl.to_dict()
 
     def explanation(self, dataset: str, text: str, text_pair: str | None = None, *, method: str = "cls",
                     version: str | None = None, **options: Any) -> Any:
         """Like explain() but the Explanation object (the UI renders it)."""
+        self._check_length(text, text_pair)
         return self.predictor(dataset, version).explain(text, text_pair or None, method=method, **options)
 
     def close(self) -> None:

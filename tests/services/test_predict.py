@@ -69,6 +69,15 @@ def test_explain_and_empty_input(services, two_versions):
         services.predict.predict(two_versions, "   ")
 
 
+def test_long_text_is_truncated_with_a_notice_and_huge_text_refused(services, two_versions):
+    limit = services.settings.max_text_chars
+    long = services.predict.predict(two_versions, "good " * (limit // 5))  # ~limit chars, far over 32 tokens
+    assert long["truncated"] and long["label"] in ("pos", "neg")
+    for call in (services.predict.predict, services.predict.explain):
+        with pytest.raises(InvalidInputError, match="FTDEMO_MAX_TEXT_CHARS"):
+            call(two_versions, "x" * (limit + 1))
+
+
 def test_eval_on_a_labelled_file(services, two_versions, tmp_path):
     f = tmp_path / "eval.csv"
     f.write_text("text,label\n" + "".join(f"thing {i} {'good' if i % 2 else 'bad'},{'pos' if i % 2 else 'neg'}\n"
