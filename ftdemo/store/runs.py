@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ftdemo.errors import InvalidInputError, NotFoundError
 from ftdemo.store.schema import Dataset, ModelVersion, RunEvent, TrainingRun, utcnow
@@ -19,6 +19,9 @@ def _iso(value: Any) -> str | None:
 
 
 def run_dict(run: TrainingRun, *, dataset: str | None = None) -> dict[str, Any]:
+    if dataset is None and (session := object_session(run)) is not None:
+        ds = session.get(Dataset, run.dataset_id)  # identity-map hit when the caller already loaded it
+        dataset = ds.name if ds is not None else None
     return {"id": run.id, "dataset_id": run.dataset_id, "dataset": dataset, "status": run.status,
             "config": run.config, "snapshot_hash": run.snapshot_hash, "counts": run.snapshot.get("counts", {}),
             "environment": run.environment, "progress": run.progress, "metrics": run.metrics,

@@ -79,6 +79,8 @@ def test_child_process_run_reports_progress_and_finishes(services, admin, labell
 def test_cancel_stops_the_child_within_a_batch(services, admin, labelled, tiny_model_dir):
     run = services.training.start(labelled, LONG(tiny_model_dir), actor=admin)
     wait_for(lambda: any(k in ("step", "epoch") for _, k, _ in services.training.events(run["id"])))
+    assert [(r["id"], r["dataset"]) for r in services.training.live()] == [(run["id"], labelled)]
+    assert services.training.run(run["id"])["dataset"] == labelled
     services.training.cancel(run["id"], actor=admin)
     done = wait_for(lambda: (r := services.training.run(run["id"]))["status"] not in ("queued", "running") and r,
                     timeout=30)
