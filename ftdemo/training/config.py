@@ -54,6 +54,8 @@ class TrainConfig:
     SST-2 samples (3 seeds) held-out accuracy was 0.834 vs 0.835 with k=0 — within noise."""
     layer_lr_decay: float = 1.0
     """Layer-wise LR decay: layer i from the top gets lr x decay**i (embeddings lowest). 1.0 = off."""
+    label_smoothing: float = 0.0
+    """Single-label/pair cross-entropy label smoothing (0 = off)."""
     early_stopping_patience: int = 2
     """Stop after this many epochs without a better validation macro-F1 (ties broken by lower loss); 0 = never."""
     val_fraction: float = 0.1
@@ -91,6 +93,7 @@ class TrainConfig:
         _check(self.class_weights in CLASS_WEIGHTS, f"class_weights must be one of {', '.join(CLASS_WEIGHTS)}, got {self.class_weights!r}")
         _check(self.freeze_layers >= 0, f"freeze_layers cannot be negative, got {self.freeze_layers}")
         _check(0 < self.layer_lr_decay <= 1, f"layer_lr_decay must be in (0, 1] (1 = off), got {self.layer_lr_decay}")
+        _check(0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         _check(self.early_stopping_patience >= 0, f"early_stopping_patience cannot be negative, got {self.early_stopping_patience}")
         _check(0 < self.val_fraction < 1, f"val_fraction must be between 0 and 1 (e.g. 0.1), got {self.val_fraction}")
         _check(0 <= self.test_fraction < 1, f"test_fraction must be in [0, 1), got {self.test_fraction}")

@@ -290,7 +290,9 @@ def _loss_fn(task: TaskType, cfg: TrainConfig, train: Features, k: int, device: 
     if cfg.class_weights == "balanced":
         counts = np.bincount([t[0] for t in train.targets], minlength=k)
         weight = torch.tensor(len(train) / (k * np.maximum(counts, 1)), dtype=torch.float, device=device)
-    return lambda logits, y: F.cross_entropy(logits, y, weight=weight, reduction="sum") / mean_batch
+    smoothing = cfg.label_smoothing
+    return lambda logits, y: F.cross_entropy(logits, y, weight=weight, reduction="sum",
+                                             label_smoothing=smoothing) / mean_batch
 
 
 def _counts(splits: Any, labels: Sequence[str]) -> dict[str, Any]:

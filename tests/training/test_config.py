@@ -26,6 +26,7 @@ def test_defaults_are_valid_and_round_trip_through_json():
     ("device", "tpu", "device must be one of"),
     ("precision", "int8", "precision must be one of"),
     ("layer_lr_decay", 1.5, "layer_lr_decay must be in (0, 1]"),
+    ("label_smoothing", 1.0, "label_smoothing must be in [0, 1)"),
 ])
 def test_invalid_values_are_refused_with_a_clear_message(field, value, fragment):
     with pytest.raises(InvalidInputError) as err:
