@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 
+from ftdemo.cli.serve_cmd import preflight
 from ftdemo.config import Settings
-from ftdemo.ui.app import launch
+from ftdemo.errors import FtdemoError
 
 
 def main() -> None:
@@ -17,7 +18,14 @@ def main() -> None:
     # honour it unless FTDEMO_HOST says otherwise.
     if not os.environ.get("FTDEMO_HOST") and os.environ.get("GRADIO_SERVER_NAME"):
         overrides["host"] = os.environ["GRADIO_SERVER_NAME"]
-    launch(Settings.from_env(**overrides))
+    try:
+        settings = Settings.from_env(**overrides)
+        preflight(settings)  # e.g. refuses a database on a bucket/NFS mount, with what to do instead
+    except FtdemoError as err:
+        raise SystemExit(f"error: {err}") from None
+    from ftdemo.ui.app import launch
+
+    launch(settings)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,11 +56,28 @@ def parse_users(spec: str) -> dict[str, User]:
     return users
 
 
-def default_data_dir() -> Path:
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
     """On a Space with persistent storage, keep the database and models there; else ./data."""
-    if SPACES_PERSISTENT_DIR.is_dir() and os.access(SPACES_PERSISTENT_DIR, os.W_OK) and os.environ.get("SPACE_ID"):
+    env = os.environ if env is None else env
+    if SPACES_PERSISTENT_DIR.is_dir() and os.access(SPACES_PERSISTENT_DIR, os.W_OK) and env.get("SPACE_ID"):
         return SPACES_PERSISTENT_DIR / "ftdemo"
     return SAMPLES_DIR
+
+
+def ephemeral_storage_warning(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
+    """On a Hugging Face Space whose database is not under /data, say that a restart loses it."""
+    env = os.environ if env is None else env
+    if not env.get("SPACE_ID"):
+        return None
+    from ftdemo.store.session import sqlite_path
+
+    db_file = sqlite_path(settings.db_url)
+    if db_file is None or SPACES_PERSISTENT_DIR in db_file.resolve().parents:
+        return None
+    return (f"this Space keeps its database in {db_file}, on the Space's ephemeral disk: labels, datasets and "
+            f"models are lost when the Space restarts or is rebuilt. Attach persistent storage at "
+            f"{SPACES_PERSISTENT_DIR} (the app then uses {SPACES_PERSISTENT_DIR / 'ftdemo'}), or set FTDEMO_DB_URL "
+            f"to a server database")
 
 
 @dataclass
@@ -76,6 +94,7 @@ class Settings:
     activation_margin: float = 0.01  # a new model goes live if its val macro-F1 ≥ the active one's minus this
     host: str = "127.0.0.1"
     port: int = 7860
+    allow_unsafe_fs: bool = False  # FTDEMO_ALLOW_UNSAFE_FS=1: accept SQLite on a network/FUSE filesystem
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -101,8 +120,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> "Settings":
         env = dict(os.environ if env is None else env)
         kwargs: dict[str, object] = {}
-        if env.get("FTDEMO_DATA_DIR"):
-            kwargs["data_dir"] = Path(env["FTDEMO_DATA_DIR"])
+        kwargs["data_dir"] = Path(env["FTDEMO_DATA_DIR"]) if env.get("FTDEMO_DATA_DIR") else default_data_dir(env)
         if env.get("FTDEMO_DB_URL"):
             kwargs["db_url"] = env["FTDEMO_DB_URL"]
         if env.get("FTDEMO_BASE_MODEL"):
@@ -125,6 +143,8 @@ class Settings:
             kwargs["host"] = env["FTDEMO_HOST"]
         if env.get("FTDEMO_SEED_DEMO"):
             kwargs["seed_demo"] = env["FTDEMO_SEED_DEMO"].strip().lower() not in ("0", "false", "no")
+        if env.get("FTDEMO_ALLOW_UNSAFE_FS"):
+            kwargs["allow_unsafe_fs"] = env["FTDEMO_ALLOW_UNSAFE_FS"].strip().lower() not in ("0", "false", "no")
         kwargs.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**kwargs)  # type: ignore[arg-type]
 

@@ -28,3 +28,11 @@ class PermissionDeniedError(FtdemoError):
 
 class StorageError(FtdemoError):
     """The database cannot be used safely (unsafe filesystem, failed migration, locked)."""
+
+
+class UnsafeFilesystemError(StorageError):
+    """The SQLite file is on a network or FUSE filesystem whose locking SQLite cannot rely on."""
+
+
+class DatabaseInUseError(StorageError):
+    """A maintenance step (restore) needs the database closed, but a process still has it open."""

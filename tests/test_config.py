@@ -21,3 +21,28 @@ def test_settings_from_env(tmp_path):
     assert Settings.from_env({"FTDEMO_DB_URL": "sqlite:///x.db"}, db_url="sqlite:///y.db").db_url == "sqlite:///y.db"
     with pytest.raises(InvalidInputError, match="whole number"):
         Settings.from_env({"FTDEMO_PORT": "eighty"})
+
+
+def test_on_a_space_with_persistent_storage_data_and_models_go_to_data(tmp_path, monkeypatch):
+    from ftdemo import config
+
+    persistent = tmp_path / "data"  # stands in for the /data volume a Space mounts
+    persistent.mkdir()
+    monkeypatch.setattr(config, "SPACES_PERSISTENT_DIR", persistent)
+    s = Settings.from_env({"SPACE_ID": "me/labeller"})
+    assert s.data_dir == persistent / "ftdemo" and s.models_dir == persistent / "ftdemo" / "models"
+    assert s.db_url == f"sqlite:///{persistent / 'ftdemo' / 'ftdemo.db'}"
+    assert config.ephemeral_storage_warning(s, {"SPACE_ID": "me/labeller"}) is None
+    # FTDEMO_DATA_DIR still wins; off a Space /data is not used even if it exists
+    assert Settings.from_env({"SPACE_ID": "x", "FTDEMO_DATA_DIR": str(tmp_path / "d")}).data_dir == tmp_path / "d"
+    assert Settings.from_env({}).data_dir == config.SAMPLES_DIR
+
+
+def test_on_a_space_without_persistent_storage_the_start_warns(tmp_path, monkeypatch):
+    from ftdemo import config
+
+    monkeypatch.setattr(config, "SPACES_PERSISTENT_DIR", tmp_path / "absent")
+    s = Settings.from_env({"SPACE_ID": "me/labeller"})
+    assert s.data_dir == config.SAMPLES_DIR  # the Space's ephemeral disk
+    assert "lost when the Space restarts" in config.ephemeral_storage_warning(s, {"SPACE_ID": "me/labeller"})
+    assert config.ephemeral_storage_warning(s, {}) is None  # not on a Space: nothing to say

@@ -1,4 +1,4 @@
-"""Operations commands: backup, doctor."""
+"""Operations commands: backup, restore, doctor."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("backup", parents=[common], help="online backup of the SQLite database (safe while the app runs)")
     p.add_argument("dest", help="a new .db file, or a directory for a time-stamped one")
     p.set_defaults(handler=backup)
+    p = sub.add_parser("restore", parents=[common],
+                       help="replace the SQLite database with a backup (stop the app first; the current one is kept)")
+    p.add_argument("src", help="a backup file made by `backup`")
+    p.set_defaults(handler=restore, needs_services=False)  # must not hold the database open itself
     p = sub.add_parser("doctor", parents=[common], help="check versions, device, database and paths")
     p.set_defaults(handler=doctor)
 
@@ -20,8 +24,20 @@ def backup(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
 
     path = do_backup(sv.db, args.dest)
     size = path.stat().st_size
-    return (f"backed up to {path} ({size / 2**20:.1f} MiB). Restore: stop the app, copy it over the database "
-            f"file and remove any -wal/-shm files beside it."), {"path": str(path), "bytes": size}
+    return (f"backed up to {path} ({size / 2**20:.1f} MiB). To restore it: stop the app, then "
+            f"python -m ftdemo restore {path}"), {"path": str(path), "bytes": size}
+
+
+def restore(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from ftdemo.config import Settings
+    from ftdemo.store.restore import restore as do_restore
+
+    settings = Settings.from_env(db_url=args.db)
+    report = do_restore(args.src, settings.db_url, allow_unsafe_fs=settings.allow_unsafe_fs)
+    c = report.counts
+    kept = f"the previous database is kept as {report.previous}" if report.previous else "there was no database before"
+    return (f"restored {report.source} to {report.restored} ({c['datasets']} datasets, {c['examples']} examples, "
+            f"{c['annotations']} annotations); {kept}. Start the app again."), report.to_dict()
 
 
 def doctor(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
@@ -43,6 +59,7 @@ def doctor(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     report["db_url"] = sv.settings.db_url
     report["sqlite_version"] = sqlite3.sqlite_version
     report["journal_mode"] = sv.db.journal_mode()
+    report["filesystem"] = _filesystem(sv.settings.db_url)
     report["integrity"] = sv.db.integrity_check()
     report["data_dir"] = str(sv.settings.data_dir)
     report["models_dir"] = str(sv.settings.models_dir)
@@ -62,3 +79,12 @@ def doctor(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     if problems:
         raise FtdemoError("; ".join(problems))
     return "\n".join(lines + ["all checks passed"]), report
+
+
+def _filesystem(db_url: str) -> str:
+    from ftdemo.store.filesystem import database_mount
+    from ftdemo.store.session import sqlite_path
+
+    path = sqlite_path(db_url)
+    mount = database_mount(path) if path is not None else None
+    return f"{mount.fstype} ({mount.mount_point})" if mount else "n/a"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -15,7 +18,23 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace, _services: Any) -> tuple[str, Any]:
     from ftdemo.config import Settings
+
+    # the start-up facts (database, SQLite version, journal mode, demo data) are INFO: show them when serving
+    logging.getLogger("ftdemo").setLevel(logging.INFO)
+    settings = Settings.from_env(db_url=args.db, host=args.host, port=args.port)
+    preflight(settings)
     from ftdemo.ui.app import launch
 
-    launch(Settings.from_env(db_url=args.db, host=args.host, port=args.port))
+    launch(settings)
     return "", {"stopped": True}
+
+
+def preflight(settings: Any) -> None:
+    """Checks before the slow part of a start (importing gradio), shared with the Spaces entry app.py:
+    refuse a database on a network/FUSE filesystem; warn when a Space keeps its data on ephemeral disk."""
+    from ftdemo.config import ephemeral_storage_warning
+    from ftdemo.store.filesystem import check_database_url
+
+    check_database_url(settings.db_url, allow_unsafe=settings.allow_unsafe_fs)
+    if warning := ephemeral_storage_warning(settings):
+        log.warning(warning)

@@ -11,6 +11,7 @@ from ftdemo.services.predict import PredictService
 from ftdemo.services.training import TrainingService
 from ftdemo.services.transfer import ImportReport, TransferService
 from ftdemo.store import Database
+from ftdemo.store.filesystem import check_database_url
 
 __all__ = ["Actor", "DatasetInfo", "ExampleView", "ImportReport", "Services", "Stats"]
 
@@ -20,6 +21,8 @@ class Services:
 
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
+        if db is None:
+            check_database_url(settings.db_url, allow_unsafe=settings.allow_unsafe_fs)
         self.db = db or Database(settings.db_url)
         self.datasets = DatasetService(self.db, settings)
         self.annotate = AnnotationService(self.db, settings)

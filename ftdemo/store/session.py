@@ -154,7 +154,9 @@ def backup(db: Database, dest: str | Path) -> Path:
     src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     out = sqlite3.connect(tmp)
     try:
-        src.backup(out, pages=1024)  # in steps, so writers are not held off for the whole copy
+        # One step: a WAL reader never holds off writers, and a copy made in steps restarts from the first
+        # page whenever another connection commits in between, so under steady labelling it may never finish.
+        src.backup(out)
         out.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
         ok = out.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
