@@ -65,19 +65,20 @@ def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def ephemeral_storage_warning(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
-    """On a Hugging Face Space whose database is not under /data, say that a restart loses it."""
+    """On a Hugging Face Space that keeps the database or the models outside /data, say that a restart loses them."""
     env = os.environ if env is None else env
     if not env.get("SPACE_ID"):
         return None
     from ftdemo.store.session import sqlite_path
 
-    db_file = sqlite_path(settings.db_url)
-    if db_file is None or SPACES_PERSISTENT_DIR in db_file.resolve().parents:
+    places = {"the database": sqlite_path(settings.db_url), "the models": settings.models_dir}
+    lost = [f"{what} ({path})" for what, path in places.items()
+            if path is not None and SPACES_PERSISTENT_DIR not in Path(path).resolve().parents]
+    if not lost:
         return None
-    return (f"this Space keeps its database in {db_file}, on the Space's ephemeral disk: labels, datasets and "
-            f"models are lost when the Space restarts or is rebuilt. Attach persistent storage at "
-            f"{SPACES_PERSISTENT_DIR} (the app then uses {SPACES_PERSISTENT_DIR / 'ftdemo'}), or set FTDEMO_DB_URL "
-            f"to a server database")
+    return (f"this Space keeps {' and '.join(lost)} on its ephemeral disk: they are lost when the Space restarts "
+            f"or is rebuilt. Attach persistent storage at {SPACES_PERSISTENT_DIR} (the app then uses "
+            f"{SPACES_PERSISTENT_DIR / 'ftdemo'}), or set FTDEMO_DATA_DIR to a directory under it")
 
 
 @dataclass

@@ -46,3 +46,5 @@ def test_on_a_space_without_persistent_storage_the_start_warns(tmp_path, monkeyp
     assert s.data_dir == config.SAMPLES_DIR  # the Space's ephemeral disk
     assert "lost when the Space restarts" in config.ephemeral_storage_warning(s, {"SPACE_ID": "me/labeller"})
     assert config.ephemeral_storage_warning(s, {}) is None  # not on a Space: nothing to say
+    on_postgres = s.replace(db_url="postgresql://db/ftdemo")  # the models still live on the ephemeral disk
+    assert "the models" in config.ephemeral_storage_warning(on_postgres, {"SPACE_ID": "x"})
