@@ -1,9 +1,12 @@
-"""The documented API (for gradio_client and scripts): datasets, next, label, stats.
+"""The documented API (for gradio_client and scripts): datasets, next, label, stats, train, run, models.
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860/", auth=("alice", "pw"))   # auth only when FTDEMO_USERS is set
     ex = c.predict("sentiment", "alice", api_name="/next")
     c.predict("sentiment", ex["id"], "positive", "alice", api_name="/label")
+    run = c.predict("sentiment", {"epochs": 3}, "alice", api_name="/train")   # admins only; starts a run
+    c.predict(run["id"], api_name="/run")        # poll: status queued → running → succeeded/failed/cancelled
+    c.predict("sentiment", api_name="/models")   # versions, newest first; "active" marks the serving one
 
 With auth on, the signed-in user is the annotator and the `annotator` argument is ignored.
 Errors a caller can fix come back as gradio_client AppError with the service's message.
@@ -16,10 +19,16 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from ftdemo.errors import FtdemoError
+from ftdemo.errors import FtdemoError, InvalidInputError
 from ftdemo.ui.context import UIContext
 
 T = TypeVar("T")
+
+# What /run and /models return: not the run's process details (pid, host) nor model directories on the server.
+RUN_KEYS = ("id", "dataset", "status", "version", "counts", "config", "progress", "metrics", "timings", "error",
+            "cancel_requested", "created_by", "created_at", "started_at", "finished_at")
+VERSION_KEYS = ("version", "status", "active", "run_id", "base_model", "metrics", "reason", "created_at",
+                "activated_at", "size_mb")
 
 
 def _call(fn: Callable[[], T]) -> T:
@@ -57,9 +66,39 @@ def register_api(ctx: UIContext) -> None:
         """Labelled/unlabelled counts, counts per label, annotators and agreement."""
         return _call(lambda: services.datasets.stats(dataset).to_dict())
 
+    def train(dataset: str, options: dict[str, Any] | None = None, annotator: str = "",
+              request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """Start a training run on the dataset's current labels (admins only; one run at a time).
+
+        options: training settings by TrainConfig name, e.g. {"epochs": 3, "base_model": "bert-base-uncased"};
+        omitted ones take their defaults. Returns the run (id, status "queued", counts); poll /run."""
+
+        def start() -> dict[str, Any]:
+            if options is not None and not isinstance(options, dict):
+                raise InvalidInputError('options must be a JSON object of training settings, e.g. {"epochs": 3}')
+            actor = ctx.actor(request, annotator)
+            return services.training.start(dataset, dict(options or {}), actor=actor)
+
+        return _call(lambda: _run_view(start()))
+
+    def run(run_id: int) -> dict:
+        """One training run: status, progress (the activation decision once done), metrics, timings, error."""
+        return _call(lambda: _run_view(services.training.run(int(run_id))))
+
+    def models(dataset: str) -> list[dict]:
+        """The dataset's model versions, newest first, with metrics and whether each is the active one."""
+        return _call(lambda: [{k: v.get(k) for k in VERSION_KEYS} for v in services.models.list(dataset)])
+
     # Each call is one short transaction; SQLite queues writers (BEGIN IMMEDIATE + busy timeout),
     # so these may run side by side up to the queue's default concurrency limit.
     gr.api(datasets, api_name="datasets")
     gr.api(next_example, api_name="next")
     gr.api(label, api_name="label")
     gr.api(stats, api_name="stats")
+    gr.api(train, api_name="train")
+    gr.api(run, api_name="run")
+    gr.api(models, api_name="models")
+
+
+def _run_view(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: run.get(k) for k in RUN_KEYS}
