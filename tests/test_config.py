@@ -48,3 +48,16 @@ def test_on_a_space_without_persistent_storage_the_start_warns(tmp_path, monkeyp
     assert config.ephemeral_storage_warning(s, {}) is None  # not on a Space: nothing to say
     on_postgres = s.replace(db_url="postgresql://db/ftdemo")  # the models still live on the ephemeral disk
     assert "the models" in config.ephemeral_storage_warning(on_postgres, {"SPACE_ID": "x"})
+
+
+def test_every_ftdemo_variable_the_code_reads_is_in_the_readme_table():
+    import re
+
+    from ftdemo.config import REPO_ROOT
+
+    sources = [p.read_text(encoding="utf-8") for p in (REPO_ROOT / "ftdemo").rglob("*.py")]
+    sources.append((REPO_ROOT / "app.py").read_text(encoding="utf-8"))
+    used = {m for text in sources for m in re.findall(r"FTDEMO_[A-Z][A-Z_]*[A-Z]", text)}
+    table = {m for line in (REPO_ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+             if line.startswith("| `FTDEMO_") for m in re.findall(r"FTDEMO_[A-Z][A-Z_]*[A-Z]", line)}
+    assert used and used <= table, f"missing from the README's configuration table: {sorted(used - table)}"
