@@ -7,7 +7,6 @@ live in gr.State / gr.BrowserState, never in module globals.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from ftdemo.config import Settings
 from ftdemo.errors import FtdemoError
 from ftdemo.services import Services
 from ftdemo.ui import html
+from ftdemo.ui.access import RequireLogin, file_route_blocklist, is_loopback, open_access_warning
 from ftdemo.ui.api import register_api
 from ftdemo.ui.auth import DEFAULT_NAME, clean_name, make_auth
 from ftdemo.ui.context import PRIVATE, UIContext, guard
@@ -50,7 +50,10 @@ SUBTITLE = "Label texts, fine-tune a BERT classifier, explain its predictions."
 def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
     """The Blocks app and its context (tests use the context to reach components)."""
     auth = services.settings.auth_enabled
+    open_warning = open_access_warning(services.settings)
     with gr.Blocks(title="ftdemo", analytics_enabled=False) as demo:
+        if open_warning:  # the same words as the log line: whoever opens the page sees it too
+            gr.HTML(html.banner(open_warning), elem_id="ftd-open-warning")
         with gr.Row(equal_height=True, elem_classes="ftd-header"):
             gr.HTML(f"<h1>ftdemo</h1><p>{html.esc(SUBTITLE)}</p>")
             dataset = gr.Dropdown(choices=services.datasets.names(), value=None, label="Dataset", scale=1,
@@ -115,11 +118,19 @@ def _theme() -> gr.themes.Base:
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:
-    """`demo.launch()` keyword arguments that belong to the app: auth, limits, theme, CSS, keyboard JS."""
+    """`demo.launch()` keyword arguments that belong to the app: auth, limits, file access, theme, CSS, JS.
+
+    The file route serves gradio's own upload and cache folders only (no allowed_paths), never the
+    database or the model versions (blocked_paths); with auth on, every route needs the login."""
+    from starlette.middleware import Middleware
+
     return dict(
         auth=make_auth(settings),
         auth_message="Sign in with the name and password your admin gave you." if settings.auth_enabled else None,
+        app_kwargs={"middleware": [Middleware(RequireLogin)]} if settings.auth_enabled else None,
         max_file_size=f"{settings.max_upload_mb}mb",
+        allowed_paths=[],
+        blocked_paths=file_route_blocklist(settings),
         theme=_theme(),
         css=html.CSS,
         js=KEYBOARD_JS,
@@ -127,13 +138,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     )
 
 
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+_is_loopback = is_loopback  # kept for callers of the old name
 
 
 def seed_demo(services: Services) -> list[str]:
@@ -166,9 +171,9 @@ def launch(settings: Settings, *, prevent_thread_lock: bool = False) -> gr.Block
     log.info("database %s (SQLite %s, journal mode %s); models in %s", settings.db_url, sqlite3.sqlite_version,
              services.db.journal_mode(), settings.models_dir)
     seed_demo(services)
-    if not settings.auth_enabled and not _is_loopback(settings.host):
-        log.warning("serving on %s without a login: anyone who can reach it can edit and delete data; "
-                    "set FTDEMO_USERS=name:password:admin,... to require one", settings.host)
+    open_warning = open_access_warning(settings)
+    if open_warning:
+        log.warning(open_warning)
     demo = build_app(services)
     demo.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=prevent_thread_lock,
                 **launch_options(settings))

@@ -74,6 +74,8 @@ button.ftd-label-btn { white-space: nowrap; min-width: max-content !important; p
 .gradio-container .ftd-cm table, .gradio-container .ftd-cm tr, .gradio-container .ftd-cm th,
 .gradio-container .ftd-cm td, .gradio-container .ftd-expl table, .gradio-container .ftd-expl tr,
 .gradio-container .ftd-expl th, .gradio-container .ftd-expl td { border: 0; }
+.ftd-banner { border: 1px solid #f59e0b; background: #fffbeb; color: #92400e; border-radius: var(--radius-lg);
+  padding: .6rem .9rem; font-size: .95rem; }
 button.ftd-nowrap { white-space: nowrap; min-width: max-content !important; }
 #ftd-predict-examples td { text-align: left; }
 """
@@ -87,6 +89,11 @@ def esc(value: object) -> str:
 def message(text: str, *, error: bool = False) -> str:
     """An inline status line (plain text in, escaped HTML out)."""
     return f'<div class="ftd-msg {"err" if error else "ok"}">{esc(text)}</div>'
+
+
+def banner(text: str) -> str:
+    """A warning across the top of the page (e.g. served to a network without a login)."""
+    return f'<div class="ftd-banner" role="alert"><b>Warning:</b> {esc(text)}</div>'
 
 
 def empty(text: str) -> str:

@@ -1,0 +1,151 @@
+"""Who may reach what over HTTP: every route behind the login, the file route kept away from our
+data, and a warning (log and page) when the app is open to a network without a login.
+
+Gradio checks the login on its data routes (/config, /gradio_api/info, queue, upload, file=), but
+not on every route, and its login page embeds the whole API description. `RequireLogin` closes
+both: with FTDEMO_USERS set, a visitor without a session cookie gets the login page (stripped of the
+API description), its static assets and the login form's POST, and a 401 for everything else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ftdemo.config import Settings
+
+# What the login page needs before anyone has signed in (checked against the path without root_path).
+PUBLIC_PATHS = frozenset({
+    "/", "/login", "/login/", "/logout", "/favicon.ico", "/manifest.json", "/robots.txt", "/theme.css",
+    "/gradio_api/theme.css",
+    "/gradio_api/startup-events",  # gradio's own start-up check (launch() calls it)
+    "/gradio_api/login_check", "/gradio_api/login_check/",
+})
+PUBLIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/pwa_icon")
+_API_INFO = re.compile(rb"window\.gradio_api_info = .*?;</script>", re.S)
+_NO_API_INFO = b'window.gradio_api_info = {"named_endpoints":{},"unnamed_endpoints":{}};</script>'
+_REFUSED = b'{"detail":{"error":"Not authenticated","auth_message":"sign in first"}}'
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_access_warning(settings: Settings) -> str | None:
+    """The warning to log and show when anyone on the network could edit data; None when it is fine."""
+    if settings.auth_enabled or is_loopback(settings.host):
+        return None
+    return (f"This app is served on {settings.host} without a login: anyone who can reach it can edit and "
+            "delete data and train models. Set FTDEMO_USERS=name:password:admin,... to require one.")
+
+
+def file_route_blocklist(settings: Settings) -> list[str]:
+    """Paths gradio's file route (/gradio_api/file=...) must never serve, whatever else allows them.
+
+    The database (with its journal files) and the model versions always; the whole data directory
+    too unless it contains gradio's upload or temp folder (blocking those would break uploads).
+    """
+    blocked: list[Path] = [settings.models_dir]
+    db_file = sqlite_path(settings.db_url)
+    if db_file is not None:
+        blocked += [db_file] + [db_file.with_name(db_file.name + s) for s in ("-wal", "-shm", "-journal")]
+    data_dir = settings.data_dir.resolve()
+    scratch = [Path(tempfile.gettempdir()).resolve(), _gradio_upload_dir()]
+    if not any(p == data_dir or data_dir in p.parents for p in scratch):
+        blocked.insert(0, data_dir)
+    return [str(Path(p).resolve()) for p in blocked]
+
+
+def sqlite_path(db_url: str) -> Path | None:
+    """The database file of a sqlite:/// URL (None for other databases or an in-memory one)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if not url.get_backend_name() == "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def _gradio_upload_dir() -> Path:
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()).resolve()
+
+
+class RequireLogin:
+    """ASGI middleware (for `launch(app_kwargs={"middleware": [...]})`): see the module docstring.
+
+    The signed-in check is gradio's own: the session cookie must name a token that gradio's login
+    issued. Installed only when auth is on; with auth off it passes everything through.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket") or self._signed_in(scope):
+            await self.app(scope, receive, send)
+            return
+        path = _route_path(scope)
+        if path == "/" and scope["type"] == "http" and scope.get("method") == "GET":
+            await self.app(scope, receive, _without_api_info(send))
+        elif path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+        else:
+            await send({"type": "http.response.start", "status": 401,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(_REFUSED)).encode())]})
+            await send({"type": "http.response.body", "body": _REFUSED})
+
+    @staticmethod
+    def _signed_in(scope: dict) -> bool:
+        from starlette.requests import HTTPConnection
+
+        app = scope.get("app")
+        if app is None or (getattr(app, "auth", None) is None and getattr(app, "auth_dependency", None) is None):
+            return True  # auth is off: nothing to enforce
+        cookies = HTTPConnection(scope).cookies
+        cookie_id = getattr(app, "cookie_id", "")
+        token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+        return bool(token) and token in getattr(app, "tokens", {})
+
+
+def _route_path(scope: dict) -> str:
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return path or "/"
+
+
+def _without_api_info(send: Any) -> Any:
+    """Wrap `send` so the page's body has an empty API description (and a matching content-length)."""
+    start: dict | None = None
+    chunks: list[bytes] = []
+
+    async def wrapped(message: dict) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if message["type"] != "http.response.body" or start is None:
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        body = _API_INFO.sub(_NO_API_INFO, b"".join(chunks))
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped
