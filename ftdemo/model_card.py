@@ -1,8 +1,8 @@
 """README.md model card for a saved version, from its metadata.
 
 Every piece of user text (dataset and label names, base model, extra metadata) is
-neutralised before it lands in Markdown: one line, HTML/Markdown control characters
-backslash-escaped or entity-encoded, length-capped. The YAML header holds fixed
+neutralised before it lands in Markdown: one line, no bidi controls, HTML/Markdown control
+characters backslash-escaped or entity-encoded, length-capped. The YAML header holds fixed
 values only, so no user text can break out of it.
 """
 
@@ -13,12 +13,14 @@ from typing import Any
 
 # inline syntax only: values never start a line, so list/heading markers mid-line are inert
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
+# bidi controls would let a name reorder the text around it on the Hub or in an editor (as in explain/render.py)
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 
 
 def md(text: Any, limit: int = 200) -> str:
     """User text made inert inside Markdown: single line, no HTML, no Markdown syntax."""
-    value = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", str(text)).strip()
+    value = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", _BIDI.sub("", str(text))).strip()
     if len(value) > limit:
         value = value[: limit - 1] + "…"
     value = "".join(_HTML.get(ch, ch) for ch in value)
