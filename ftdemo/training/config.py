@@ -12,6 +12,8 @@ from typing import Any
 
 from ftdemo.errors import InvalidInputError
 
+AUTO_EPOCHS_TARGET_STEPS, AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX = 300, 3, 20  # epochs=0 (see TrainConfig.epochs)
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -24,8 +26,11 @@ class TrainConfig:
 
     base_model: str = ""
     """Hub id (``bert-base-uncased``) or local directory; "" means the bundled all-MiniLM-L6-v2."""
-    epochs: int = 4
-    """Upper bound on passes over the training split; early stopping may end sooner."""
+    epochs: int = 0
+    """Upper bound on passes over the training split; early stopping may end sooner. 0 = automatic:
+    enough passes for about 300 optimizer steps, at least 3 and at most 20 — a 180-example set needs
+    ~20 short epochs to learn anything (4 gave 0.44 test accuracy on the 3-class demo set, 20 with early
+    stopping 0.75-0.88), while 50k examples need only 3."""
     learning_rate: float = 1e-4
     """Peak AdamW learning rate (after warmup). 1e-4 suits small encoders with few steps; use ~3e-5 for BERT-base."""
     batch_size: int = 32
@@ -77,11 +82,18 @@ class TrainConfig:
     tune_thresholds: bool = True
     """Multi-label: pick each label's threshold that maximises its validation F1."""
 
+    def resolved_epochs(self, steps_per_epoch: int) -> int:
+        """`epochs`, or for 0 the automatic choice given how many steps one pass takes."""
+        if self.epochs:
+            return self.epochs
+        wanted = -(-AUTO_EPOCHS_TARGET_STEPS // max(1, steps_per_epoch))  # ceiling division
+        return max(AUTO_EPOCHS_MIN, min(AUTO_EPOCHS_MAX, wanted))
+
     def __post_init__(self) -> None:
         self.device = str(self.device).lower()
         self.precision = str(self.precision).lower()
         self.class_weights = str(self.class_weights).lower()
-        _check(self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}")
+        _check(self.epochs >= 0, f"epochs must be 0 (automatic) or at least 1, got {self.epochs}")
         _check(0 < self.learning_rate < 1, f"learning_rate must be between 0 and 1 (e.g. 1e-4), got {self.learning_rate}")
         _check(self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}")
         _check(self.batch_tokens >= 0, f"batch_tokens must be 0 (automatic) or positive, got {self.batch_tokens}")

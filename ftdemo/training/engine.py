@@ -137,9 +137,11 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
         lengths = feats["train"].lengths
         budget = cfg.batch_tokens or max(1, round(cfg.batch_size * sum(lengths) / len(lengths)))
         budget = max(budget, max(lengths))  # the longest example must fit a batch on its own
-        plans = [dist.shard(token_budget_batches(lengths, budget, seed=cfg.seed + epoch,
-                                                 max_examples=cfg.resolved_max_batch_examples))
-                 for epoch in range(cfg.epochs)]
+        plan_of = lambda epoch: dist.shard(token_budget_batches(  # noqa: E731
+            lengths, budget, seed=cfg.seed + epoch, max_examples=cfg.resolved_max_batch_examples))
+        plans = [plan_of(0)]
+        epochs = cfg.resolved_epochs(len(plans[0]))  # 0 = automatic, from the steps one pass takes
+        plans += [plan_of(epoch) for epoch in range(1, epochs)]
         total_steps = sum(len(p) for p in plans)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         batch_of = lambda f, b: collate(f, b, pad_id=pad_id, multi_label=task.is_multi_label,  # noqa: E731
@@ -159,13 +161,13 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
         net = dist.wrap(model)  # DistributedDataParallel on multi-GPU runs, the model itself otherwise
 
         # train
-        emit(ProgressEvent("start", 0, cfg.epochs, 0, total_steps, time.perf_counter() - t0))
+        emit(ProgressEvent("start", 0, epochs, 0, total_steps, time.perf_counter() - t0))
         history: list[dict[str, Any]] = []
         best: dict[str, Any] = {"key": None, "epoch": 0, "state": None, "thresholds": None, "metrics": None}
         step, seen, train_s, train_cpu_s, eval_s, bad_epochs = 0, 0, 0.0, 0.0, 0.0, 0
         thresholds = [cfg.multi_label_threshold] * len(labels)
         stopped_early = False
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(1, epochs + 1):
             net.train()
             t_epoch, cpu_epoch = time.perf_counter(), time.process_time()
             running, since_log, epoch_loss = torch.zeros((), device=device), 0, torch.zeros((), device=device)
@@ -183,10 +185,10 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                 epoch_loss += loss.detach()
                 if step % cfg.log_every == 0 or i == len(plans[epoch - 1]) - 1:
                     elapsed = train_s + time.perf_counter() - t_epoch
-                    emit(ProgressEvent("step", epoch, cfg.epochs, step, total_steps, time.perf_counter() - t0,
+                    emit(ProgressEvent("step", epoch, epochs, step, total_steps, time.perf_counter() - t0,
                                        loss=float(running.item()) / since_log, learning_rate=max(scheduler.get_last_lr()),
                                        examples_per_s=seen * dist.world / elapsed,
-                                       eta_s=elapsed / step * (total_steps - step) + eval_s / epoch * (cfg.epochs - epoch + 1)))
+                                       eta_s=elapsed / step * (total_steps - step) + eval_s / epoch * (epochs - epoch + 1)))
                     running.zero_()
                     since_log = 0
             train_s += time.perf_counter() - t_epoch
@@ -213,11 +215,11 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                 bad_epochs = 0
             else:
                 bad_epochs += 1
-            emit(ProgressEvent("epoch", epoch, cfg.epochs, step, total_steps, time.perf_counter() - t0,
+            emit(ProgressEvent("epoch", epoch, epochs, step, total_steps, time.perf_counter() - t0,
                                loss=row["train_loss"], learning_rate=row["learning_rate"],
                                examples_per_s=seen * dist.world / train_s, metrics=row["validation"],
-                               eta_s=(train_s + eval_s) / epoch * (cfg.epochs - epoch)))
-            if cfg.early_stopping_patience and bad_epochs >= cfg.early_stopping_patience and epoch < cfg.epochs:
+                               eta_s=(train_s + eval_s) / epoch * (epochs - epoch)))
+            if cfg.early_stopping_patience and bad_epochs >= cfg.early_stopping_patience and epoch < epochs:
                 stopped_early = True
                 break
 
@@ -235,13 +237,13 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
         torch.set_num_threads(threads_before)
 
     real_tokens = sum(lengths) * len(history)
-    timings.update(train_s=train_s, train_cpu_s=train_cpu_s, eval_s=eval_s, total_s=time.perf_counter() - t0,
+    timings.update(epochs_planned=epochs, train_s=train_s, train_cpu_s=train_cpu_s, eval_s=eval_s, total_s=time.perf_counter() - t0,
                    train_examples_per_s=seen * dist.world / train_s if train_s else 0.0,
                    train_tokens_per_s=real_tokens / train_s if train_s else 0.0,
                    real_token_share=real_token_share(lengths, [b for p in plans for b in p]),
                    batch_tokens=float(budget), trainable_params=float(trainable), steps=float(step))
     metrics_out = {"validation": best["metrics"], "test": test}
-    emit(ProgressEvent("end", len(history), cfg.epochs, step, total_steps, timings["total_s"], metrics=metrics_out))
+    emit(ProgressEvent("end", len(history), epochs, step, total_steps, timings["total_s"], metrics=metrics_out))
     return TrainResult(
         model=model, tokenizer=tokenizer, task=task, labels=labels, metrics=metrics_out, history=history,
         timings=timings, device=setup.describe_device(device) + dist.describe(), config=cfg, base_model=base_model,

@@ -24,13 +24,13 @@ HUB_SUGGESTIONS = ("bert-base-uncased", "distilbert-base-uncased")
 LEARNING_RATES = ["1e-4", "5e-5", "3e-5", "2e-5", "1e-5"]
 MAIN = ("epochs", "learning_rate", "batch_size", "max_length")  # shown; the rest sit under "Advanced"
 ADVANCED = ("warmup_ratio", "weight_decay", "class_weights", "early_stopping_patience", "freeze_embeddings",
-            "freeze_layers", "layer_lr_decay", "seed", "device")
+            "freeze_layers", "layer_lr_decay", "label_smoothing", "seed", "device")
 FIELDS = MAIN + ADVANCED
 TITLES = {"learning_rate": "Learning rate", "batch_size": "Batch size", "max_length": "Max length (tokens)",
           "warmup_ratio": "Warmup (share of steps)", "weight_decay": "Weight decay", "class_weights": "Class weights",
           "early_stopping_patience": "Early-stopping patience (epochs)", "freeze_embeddings": "Freeze embeddings",
           "freeze_layers": "Freeze lowest layers", "layer_lr_decay": "Layer-wise LR decay", "seed": "Seed",
-          "device": "Device", "epochs": "Epochs"}
+          "device": "Device", "epochs": "Epochs (0 = automatic)", "label_smoothing": "Label smoothing"}
 HELP_CHARS = 150
 
 
@@ -84,14 +84,14 @@ def _component(name: str, default: Any) -> gr.components.Component:
     title, info = TITLES.get(name, name), field_help().get(name, "")
     common = dict(label=title, info=info, elem_id=f"ftd-train-{name.replace('_', '-')}")
     if name == "epochs":
-        return gr.Slider(1, 30, value=default, step=1, **common)
+        return gr.Slider(0, 30, value=default, step=1, **common)
     if name == "learning_rate":
         return gr.Dropdown(LEARNING_RATES, value=f"{default:g}", allow_custom_value=True, **common)
     if name == "batch_size":
         return gr.Dropdown([8, 16, 32, 64, 128], value=default, allow_custom_value=True, **common)
     if name == "max_length":
         return gr.Dropdown([64, 128, 256, 512], value=default, allow_custom_value=True, **common)
-    if name in ("warmup_ratio", "weight_decay"):
+    if name in ("warmup_ratio", "weight_decay", "label_smoothing"):
         return gr.Slider(0.0, 0.5 if name == "warmup_ratio" else 0.3, value=default, step=0.01, **common)
     if name == "class_weights":
         return gr.Radio(list(CLASS_WEIGHTS), value=default, **common)

@@ -18,7 +18,7 @@ def test_defaults_are_valid_and_round_trip_through_json():
 
 
 @pytest.mark.parametrize("field, value, fragment", [
-    ("epochs", 0, "epochs must be at least 1"),
+    ("epochs", -1, "epochs must be 0 (automatic) or at least 1"),
     ("learning_rate", 5, "learning_rate must be between 0 and 1"),
     ("class_weights", "inverse", "class_weights must be one of none, balanced"),
     ("val_fraction", 0, "val_fraction must be between 0 and 1"),
@@ -42,3 +42,10 @@ def test_from_dict_refuses_unknown_keys():
 def test_values_are_normalised():
     cfg = TrainConfig(device="CUDA:1", precision="BF16", class_weights="Balanced")
     assert (cfg.device, cfg.precision, cfg.class_weights) == ("cuda:1", "bf16", "balanced")
+
+
+@pytest.mark.parametrize(("steps_per_epoch", "expected"), [(5, 20), (29, 11), (100, 3), (2000, 3), (0, 20)])
+def test_automatic_epochs_aim_at_a_few_hundred_steps_within_bounds(steps_per_epoch, expected):
+    assert TrainConfig().epochs == 0
+    assert TrainConfig().resolved_epochs(steps_per_epoch) == expected
+    assert TrainConfig(epochs=4).resolved_epochs(steps_per_epoch) == 4  # an explicit choice is kept

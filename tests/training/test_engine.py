@@ -154,3 +154,13 @@ def test_loss_counts_every_example_the_same_whatever_its_batch():
     target = torch.tensor([[1.0, 0.0, 1.0]])
     expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.zeros(1, 3), target, reduction="sum") / 6
     assert torch.allclose(bce(torch.zeros(1, 3), target), expected)
+
+
+def test_automatic_epochs_follow_the_steps_one_pass_takes(fast_config):
+    events = []
+    result = train(toy_single(60), ["neg", "pos"], "single_label",
+                   fast_config(epochs=0, early_stopping_patience=2), callbacks=[events.append])
+    planned = result.timings["epochs_planned"]
+    assert planned == 20  # ~48 training rows in batches of 16: 3-4 steps a pass, so the 20-epoch cap
+    assert events[0].kind == "start" and events[0].epochs == planned
+    assert 1 <= len(result.history) <= planned
