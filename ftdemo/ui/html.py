@@ -18,6 +18,8 @@ CSS = """
   padding: 1.1rem 1.3rem; background: var(--block-background-fill); min-height: 7rem; }
 .ftd-meta { font-size: .85rem; color: var(--body-text-color-subdued); margin-bottom: .5rem; }
 .ftd-text { font-size: 1.15rem; line-height: 1.55; white-space: pre-wrap; overflow-wrap: anywhere; }
+/* user text may carry right-to-left overrides: isolate it so it cannot reorder what is around it */
+.ftd-text, .ftd-chip, .ftd-details td, .ftd-table td, .ftd-history li, .ftd-msg { unicode-bidi: isolate; }
 .ftd-pair-part + .ftd-pair-part { margin-top: .9rem; padding-top: .9rem; border-top: 1px dashed var(--border-color-primary); }
 .ftd-part-title { font-size: .75rem; text-transform: uppercase; letter-spacing: .06em;
   color: var(--body-text-color-subdued); margin-bottom: .2rem; }

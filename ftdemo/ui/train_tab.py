@@ -222,12 +222,14 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
                 message = gr.HTML(elem_id="ftd-train-msg")
             with gr.Column(scale=3, min_width=400):
                 progress = gr.HTML(plots.progress_html(None, []), elem_id="ftd-train-progress")
-                loss_plot = gr.LinePlot(plots.loss_frame([]), x="step", y="loss", color="series", title="Loss",
+                loss_plot = gr.LinePlot(plots.loss_frame([]), x="step", y="loss", color="series",
+                                        title="Loss: training (indigo), validation (amber)",
                                         x_title="optimizer step", height=240, show_label=False,
                                         color_map={"training": "#6366f1", "validation": "#f59e0b"},
                                         elem_id="ftd-train-loss")
                 metric_plot = gr.LinePlot(plots.metric_frame([]), x="epoch", y="value", color="metric",
-                                          title="Validation metrics", y_lim=[0, 1], height=240, show_label=False,
+                                          title="Validation: macro-F1 (indigo), accuracy (green)", y_lim=[0, 1],
+                                          height=240, show_label=False,
                                           color_map={"macro-F1": "#6366f1", "accuracy": "#10b981"},
                                           elem_id="ftd-train-metrics")
         gr.Markdown("#### Run history")
