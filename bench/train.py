@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-train", type=int, default=1000)
     parser.add_argument("--n-eval", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=None, help="the engine's (default: its own default)")
+    parser.add_argument("--reference-args", choices=("defaults", "same"), default="defaults",
+                        help="the Trainer's batch size and lr: its own defaults, or the engine's")
     parser.add_argument("--lr", type=float, default=None, help="default: the engine's default learning rate")
     parser.add_argument("--model", default=None, help="base model (default: bundled MiniLM)")
     parser.add_argument("--seed", type=int, default=0)
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     a = parser.parse_args(argv)
     run_train_bench(a.data, a.n_train, a.epochs, a.json, n_eval=a.n_eval, batch_size=a.batch_size,
                     learning_rate=a.lr, base_model=a.model, seed=a.seed, reference=not a.no_reference,
-                    repeats=a.repeats, num_threads=a.threads)
+                    repeats=a.repeats, num_threads=a.threads, reference_args=a.reference_args)
 
 
 if __name__ == "__main__":

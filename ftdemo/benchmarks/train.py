@@ -1,9 +1,11 @@
 """Training throughput: ftdemo's engine against the Hugging Face `Trainer`, same data, one run.
 
 Both train the same checkpoint on the same rows (the engine's training split) for the
-same epochs, batch size and learning rate; the Trainer uses its documented fast path
-for variable-length text (train_sampling_strategy="group_by_length" +
-DataCollatorWithPadding) and its defaults otherwise. Both are then scored by one
+same epochs, each with its own defaults: the engine with TrainConfig's, the Trainer with
+TrainingArguments' (batch 8, lr 5e-5: what `Trainer(model, args)` gives a user) plus its
+documented fast path for variable-length text (train_sampling_strategy="group_by_length" +
+DataCollatorWithPadding). `reference_args="same"` gives the Trainer the engine's batch size
+and learning rate instead (a like-for-like throughput check). Both are then scored by one
 prediction routine on held-out rows neither has seen.
 
 Useful MFU = 6 * N * (real, unpadded training tokens per second) / peak, with N the
@@ -35,9 +37,10 @@ GPU_BF16_PEAK_TFLOPS = {"H100 SXM": 989.0, "H100 80GB HBM3": 989.0, "H200": 989.
 
 
 def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: int = 3, json_out: bool = False, *,
-                    n_eval: int = 2000, batch_size: int = 32, learning_rate: float | None = None,
+                    n_eval: int = 2000, batch_size: int | None = None, learning_rate: float | None = None,
                     base_model: str | None = None, seed: int = 0, reference: bool = True, repeats: int = 1,
-                    num_threads: int = 0, print_fn: Callable[[str], None] = print) -> dict[str, Any]:
+                    num_threads: int = 0, reference_args: str = "defaults",
+                    print_fn: Callable[[str], None] = print) -> dict[str, Any]:
     """Train the engine and (if `reference`) the HF Trainer on the same rows; print and return the numbers.
 
     data_path: TSV/CSV with `sentence`/`text` and `label` columns, or "synthetic"; default
@@ -45,6 +48,8 @@ def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: i
     sampled (seeded) for training and n_eval *other* rows for scoring. repeats > 1 alternates
     engine and Trainer runs and keeps each one's fastest (a shared machine is noisy); speedup is
     then the median of the per-pair ratios. num_threads: torch CPU threads for both (0 = all cores).
+    batch_size / learning_rate: the engine's (None = TrainConfig's defaults). reference_args:
+    "defaults" (the Trainer's own batch size and learning rate) or "same" (the engine's).
     The returned dict holds engine_examples_per_s, reference_examples_per_s, speedup, useful_mfu,
     the same per CPU-second (process time, less sensitive to other load) and everything printed.
     """
@@ -65,8 +70,13 @@ def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: i
     labels = sorted({lab for _, lab in train_rows + eval_rows})
     examples = [LabelledText(i, text, None, (lab,)) for i, (text, lab) in enumerate(train_rows)]
     model_name = base_model or bundled_model_path()
-    cfg = TrainConfig(base_model=model_name, epochs=epochs, batch_size=batch_size, seed=seed, test_fraction=0.0,
-                      learning_rate=learning_rate or TrainConfig().learning_rate, num_threads=num_threads)
+    if reference_args not in ("defaults", "same"):
+        raise InvalidInputError(f"reference_args must be 'defaults' or 'same', got {reference_args!r}")
+    cfg = TrainConfig(base_model=model_name, epochs=epochs, batch_size=batch_size or TrainConfig().batch_size,
+                      seed=seed, test_fraction=0.0, learning_rate=learning_rate or TrainConfig().learning_rate,
+                      num_threads=num_threads)
+    ref_batch, ref_lr = ((cfg.batch_size, cfg.learning_rate) if reference_args == "same"
+                         else trainer_defaults())
     used = make_splits(examples, labels, "single_label", val_fraction=cfg.val_fraction, test_fraction=0.0).train
     threads_before = torch.get_num_threads()
     torch.set_num_threads(cpu_threads(num_threads))
@@ -74,15 +84,17 @@ def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: i
         peak, peak_source = peak_flops()
         out: dict[str, Any] = {
             "data": source, "n_train_rows": len(used), "n_validation_rows": len(examples) - len(used),
-            "n_eval_rows": len(eval_rows), "epochs": epochs, "batch_size": batch_size,
-            "learning_rate": cfg.learning_rate, "base_model": model_name, "peak_flops": peak,
+            "n_eval_rows": len(eval_rows), "epochs": epochs, "batch_size": cfg.batch_size,
+            "learning_rate": cfg.learning_rate, "reference_args": reference_args,
+            "reference_batch_size": ref_batch if reference else None,
+            "reference_learning_rate": ref_lr if reference else None, "base_model": model_name, "peak_flops": peak,
             "peak_source": peak_source, "repeats": repeats, "load_average_before": _load()}
         engine_runs, ref_runs = [], []
         for _ in range(repeats):
             engine_runs.append(run_engine(examples, labels, cfg, eval_rows, len(used)))
             if reference:
-                ref_runs.append(run_reference(used, labels, model_name, epochs=epochs, batch_size=batch_size,
-                                              lr=cfg.learning_rate, seed=seed, eval_rows=eval_rows))
+                ref_runs.append(run_reference(used, labels, model_name, epochs=epochs, batch_size=ref_batch,
+                                              lr=ref_lr, seed=seed, eval_rows=eval_rows))
     finally:
         torch.set_num_threads(threads_before)
     out["load_average_after"] = _load()
@@ -127,6 +139,14 @@ def run_engine(examples: list[LabelledText], labels: list[str], cfg: Any, eval_r
         "engine_batch_tokens": t["batch_tokens"], "engine_steps": t["steps"],
         "engine_accuracy": accuracy(result.model, result.tokenizer, eval_rows, labels),
     }
+
+
+def trainer_defaults() -> tuple[int, float]:
+    """(per_device_train_batch_size, learning_rate) as TrainingArguments defines them."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return int(fields["per_device_train_batch_size"].default), float(fields["learning_rate"].default)
 
 
 def _load() -> float | None:
@@ -286,7 +306,10 @@ def format_report(r: dict[str, Any]) -> str:
 
     lines = [
         f"train benchmark: {r['n_train_rows']} training rows ({r['data']}), {r['n_eval_rows']} held-out rows, "
-        f"{r['epochs']} epochs, batch {r['batch_size']}, lr {r['learning_rate']:g}, best of {r['repeats']}",
+        f"{r['epochs']} epochs, best of {r['repeats']}",
+        f"  engine: batch {r['batch_size']}, lr {r['learning_rate']:g}"
+        + (f"  |  Trainer ({r['reference_args']}): batch {r['reference_batch_size']}, lr {r['reference_learning_rate']:g}"
+           if ref else ""),
         f"  model {r['base_model']}",
         f"  {r['device']}  |  peak {r['peak_flops'] / 1e9:,.0f} GFLOP/s ({r['peak_source']})  |  "
         f"load average {r['load_average_before']} -> {r['load_average_after']}",

@@ -10,7 +10,7 @@ from typing import Any
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("backup", parents=[common], help="online backup of the SQLite database (safe while the app runs)")
     p.add_argument("dest", help="a new .db file, or a directory for a time-stamped one")
-    p.set_defaults(handler=backup)
+    p.set_defaults(handler=backup, needs_services=False)  # read-only: no migrations, no write lock
     p = sub.add_parser("restore", parents=[common],
                        help="replace the SQLite database with a backup (stop the app first; the current one is kept)")
     p.add_argument("src", help="a backup file made by `backup`")
@@ -19,10 +19,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=doctor)
 
 
-def backup(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+def backup(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from ftdemo.config import Settings
     from ftdemo.store.session import backup as do_backup
 
-    path = do_backup(sv.db, args.dest)
+    # Opening the services would migrate, i.e. take the write lock, which busy labellers may hold
+    # for longer than the busy timeout; a backup only ever reads.
+    path = do_backup(Settings.from_env(db_url=args.db).db_url, args.dest)
     size = path.stat().st_size
     return (f"backed up to {path} ({size / 2**20:.1f} MiB). To restore it: stop the app, then "
             f"python -m ftdemo restore {path}"), {"path": str(path), "bytes": size}

@@ -29,9 +29,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--n-train", type=int, default=1000)
     p.add_argument("--n-eval", type=int, default=2000)
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, help="the engine's (default: its own default)")
+    p.add_argument("--lr", type=float, help="the engine's learning rate (default: its own default)")
     p.add_argument("--model", help="base model (default: bundled MiniLM)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=1, help="alternate engine/Trainer runs, keep the best of each")
+    p.add_argument("--reference-args", choices=("defaults", "same"), default="defaults",
+                   help="the Trainer's batch size and lr: its own defaults, or the engine's")
     p.add_argument("--no-reference", action="store_true", help="skip the Trainer run")
     p.set_defaults(handler=bench_train, needs_services=False)
     p = b_sub.add_parser("serve", parents=[common], help="latency/throughput: fast path, explain path, pipeline")
@@ -71,7 +75,9 @@ def bench_train(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
 
     quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout))
     out = run_train_bench(args.data, args.n_train, args.epochs, False, n_eval=args.n_eval, batch_size=args.batch_size,
-                          base_model=args.model, seed=args.seed, reference=not args.no_reference, print_fn=quiet)
+                          learning_rate=args.lr, base_model=args.model, seed=args.seed,
+                          reference=not args.no_reference, repeats=args.repeats,
+                          reference_args=args.reference_args, print_fn=quiet)
     return "", out
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ftdemo.errors import DatabaseInUseError, StorageError
 from ftdemo.store.filesystem import check_sqlite_location
-from ftdemo.store.session import BUSY_TIMEOUT_MS, sqlite_path
+from ftdemo.store.session import BUSY_TIMEOUT_MS, copy_sqlite_file, sqlite_path
 
 SIDE_FILES = ("-wal", "-shm", "-journal")
 REQUIRED_TABLES = ("alembic_version", "datasets", "examples", "annotations")
@@ -122,18 +122,7 @@ def restore(src: str | Path, db_url: str, *, allow_unsafe_fs: bool = False) -> R
 
     # copy first, so a failure here leaves the current database untouched
     tmp = target.with_name(f".{target.name}.restore-partial")
-    tmp.unlink(missing_ok=True)
-    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
-    out = sqlite3.connect(tmp)
-    try:
-        source.backup(out)
-        ok = out.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        out.close()
-        source.close()
-    if ok != "ok":
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"the copy of {src} failed its integrity check ({ok}); is the disk full or failing?")
+    copy_sqlite_file(src, tmp, what=f"the copy of {src}")
 
     previous = None
     if target.exists():

@@ -136,13 +136,36 @@ class Database:
         self.engine.dispose()
 
 
-def backup(db: Database, dest: str | Path) -> Path:
-    """Online copy of a SQLite database (SQLite's backup API: consistent while writers run)."""
+def copy_sqlite_file(src: Path, dest: Path, *, what: str) -> None:
+    """Copy the SQLite database `src` (read-only, consistent even while others write) to a new,
+    self-contained file `dest`, and check it; on a failed check `dest` is removed and StorageError raised."""
     import sqlite3
 
-    src_path = sqlite_path(db.url)
+    dest.unlink(missing_ok=True)
+    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    out = sqlite3.connect(dest)
+    try:
+        # One step: a WAL reader never holds off writers, and a copy made in steps restarts from the first
+        # page whenever another connection commits in between, so under steady labelling it may never finish.
+        source.backup(out)
+        out.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file (no -wal beside it)
+        ok = out.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        out.close()
+        source.close()
+    if ok != "ok":
+        dest.unlink(missing_ok=True)
+        raise StorageError(f"{what} failed its integrity check ({ok}); the source may be damaged or the disk full")
+
+
+def backup(source: Database | str, dest: str | Path) -> Path:
+    """Online copy of a SQLite database (a Database or its URL; SQLite's backup API: consistent while
+    writers run). `dest`: a new file, or a directory for a time-stamped one. Returns the file."""
+    src_path = sqlite_path(source if isinstance(source, str) else source.url)
     if src_path is None:
         raise StorageError("backup works on SQLite files; for PostgreSQL use pg_dump")
+    if not src_path.is_file():
+        raise StorageError(f"there is no database at {src_path} to back up; check FTDEMO_DATA_DIR / FTDEMO_DB_URL")
     target = Path(dest)
     if target.is_dir() or str(dest).endswith("/"):
         target.mkdir(parents=True, exist_ok=True)
@@ -151,19 +174,6 @@ def backup(db: Database, dest: str | Path) -> Path:
         raise StorageError(f"{target} already exists; choose a new file name")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".partial")
-    src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-    out = sqlite3.connect(tmp)
-    try:
-        # One step: a WAL reader never holds off writers, and a copy made in steps restarts from the first
-        # page whenever another connection commits in between, so under steady labelling it may never finish.
-        src.backup(out)
-        out.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
-        ok = out.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        out.close()
-        src.close()
-    if ok != "ok":
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"the backup failed its integrity check ({ok}); the source may be damaged")
+    copy_sqlite_file(src_path, tmp, what="the backup")
     tmp.rename(target)
     return target

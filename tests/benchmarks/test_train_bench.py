@@ -18,6 +18,15 @@ def test_bench_reports_engine_and_reference(tiny_model_dir, capsys, monkeypatch)
     assert out["engine_examples_per_s"] > 0 and out["reference_examples_per_s"] > 0 and 0 < out["useful_mfu"] < 1
     assert 0 <= out["engine_accuracy"] <= 1 and out["n_eval_rows"] == 32 and out["data"] == "synthetic sentiment"
     assert "speedup" in format_report(out)
+    assert (out["reference_args"], out["reference_batch_size"], out["reference_learning_rate"]) == ("defaults", 8, 5e-5)
+
+
+def test_bench_can_give_the_trainer_the_engines_settings(tiny_model_dir, monkeypatch):
+    monkeypatch.setattr("ftdemo.benchmarks.train.peak_flops", lambda: (1e11, "fixed for the test"))
+    out = run_train_bench("synthetic", n_train=48, epochs=1, n_eval=16, batch_size=12, learning_rate=1e-3,
+                          base_model=str(tiny_model_dir), reference_args="same", print_fn=lambda _line: None)
+    assert (out["reference_batch_size"], out["reference_learning_rate"]) == (12, 1e-3)
+    assert "Trainer (same): batch 12" in format_report(out)
 
 
 def test_rows_are_disjoint_and_reproducible(tmp_path):

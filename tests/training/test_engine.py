@@ -70,8 +70,9 @@ def test_same_seed_same_run(fast_config):
     assert torch.equal(a.model.classifier.weight, b.model.classifier.weight)
 
 
-def test_early_stopping_restores_the_best_epoch(fast_config, monkeypatch):
-    scripted = iter([0.5, 0.9, 0.6, 0.4, 0.3, 0.2, 0.1])  # validation macro-F1 per epoch; best is epoch 2
+def _train_with_scripted_validation(fast_config, monkeypatch, scores, **config):
+    """Train with validation macro-F1 replaced by `scores` (one per epoch); returns (result, weights per epoch)."""
+    scripted = iter(scores)
     real_metrics = engine.split_metrics
 
     def fake_metrics(task, features, probs, labels, thresholds):
@@ -104,12 +105,28 @@ def test_early_stopping_restores_the_best_epoch(fast_config, monkeypatch):
         if event.kind == "epoch":
             captured["weights"].append(captured["model"].classifier.weight.detach().clone())
 
-    result = train(toy_single(80), ["neg", "pos"], "single_label", fast_config(epochs=7, early_stopping_patience=2),
-                   callbacks=[on_epoch])
+    result = train(toy_single(80), ["neg", "pos"], "single_label", fast_config(**config), callbacks=[on_epoch])
+    return result, captured["weights"]
+
+
+def test_early_stopping_restores_the_best_epoch(fast_config, monkeypatch):
+    result, weights = _train_with_scripted_validation(fast_config, monkeypatch, [0.5, 0.9, 0.6, 0.4, 0.3, 0.2, 0.1],
+                                                      epochs=7, early_stopping_patience=2)
     assert result.best_epoch == 2 and result.stopped_early and len(result.history) == 4
     assert result.metrics["validation"]["macro_f1"] == 0.9
-    assert torch.equal(result.model.classifier.weight, captured["weights"][1])
-    assert not torch.equal(result.model.classifier.weight, captured["weights"][-1])
+    assert torch.equal(result.model.classifier.weight, weights[1])
+    assert not torch.equal(result.model.classifier.weight, weights[-1])
+
+
+def test_a_lead_within_validation_noise_keeps_the_last_epoch(fast_config, monkeypatch):
+    result, weights = _train_with_scripted_validation(fast_config, monkeypatch, [0.80, 0.82, 0.81], epochs=3)
+    assert result.best_epoch == 3 and result.metrics["validation"]["macro_f1"] == 0.81
+    assert torch.equal(result.model.classifier.weight, weights[-1])
+
+
+def test_clearly_better_is_one_standard_error():
+    assert engine.clearly_better(0.9, 0.4, 8) and not engine.clearly_better(0.82, 0.81, 8)
+    assert not engine.clearly_better(0.85, 0.83, 97) and engine.clearly_better(0.85, 0.83, 10_000)
 
 
 def test_cancel_stops_within_a_batch(fast_config):
