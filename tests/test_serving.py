@@ -216,3 +216,6 @@ def test_serve_benchmark_reports_every_number(model_dirs, capsys):
     for key in ("fast_p50_ms", "explain_p50_ms", "pipeline_p50_ms", "batching_speedup", "fast_p50_ms_64"):
         assert result[key] > 0
     assert json.loads(capsys.readouterr().out)["clients"] == 16
+    lines: list[str] = []
+    run_serve_bench(model_dirs["v1"], iterations=2, rounds=1, requests=32, print_fn=lines.append)
+    assert capsys.readouterr().out == "" and "16 clients" in lines[0]  # the CLI's --json silences the table

@@ -18,6 +18,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def measure_batching(predictor: Any, texts: list[str], rounds: int = 3) -> dict[
 
 def run_serve_bench(
     model_dir: str | Path | None = None, json_out: bool = False, iterations: int = 100, rounds: int = 3,
-    requests: int = CLIENTS * 20,
+    requests: int = CLIENTS * 20, print_fn: Callable[[str], None] = print,
 ) -> dict:
     """Run the serving benchmark on CPU; print a report (JSON when json_out) and return the numbers.
 
@@ -155,7 +156,7 @@ def run_serve_bench(
         "explain_p50<=1.5x_fast_p50": result["explain_p50_ms"] <= 1.5 * result["fast_p50_ms"],
         "batching_speedup>=2": result["batching_speedup"] >= 2.0,
     }
-    print(json.dumps(result, indent=2) if json_out else format_report(result))
+    print_fn(json.dumps(result, indent=2) if json_out else format_report(result))
     return result
 
 

@@ -84,5 +84,6 @@ def bench_train(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
 def bench_serve(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
     from ftdemo.benchmarks.serve import run_serve_bench
 
-    out = run_serve_bench(args.model_dir, json_out=False, iterations=args.iterations)
+    quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout))
+    out = run_serve_bench(args.model_dir, json_out=False, iterations=args.iterations, print_fn=quiet)
     return "", out
