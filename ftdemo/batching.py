@@ -21,16 +21,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
-from ftdemo.errors import FtdemoError
+from ftdemo.errors import BatcherClosedError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 _STOP = object()
-
-
-class BatcherClosedError(FtdemoError):
-    """The predictor was closed; create a new one to serve requests."""
 
 
 class MicroBatcher(Generic[T, R]):

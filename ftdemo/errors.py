@@ -36,3 +36,15 @@ class UnsafeFilesystemError(StorageError):
 
 class DatabaseInUseError(StorageError):
     """A maintenance step (restore) needs the database closed, but a process still has it open."""
+
+
+class UnsafeModelError(InvalidInputError):
+    """A model directory holds only pickle weights; loading them could execute code (safetensors only)."""
+
+
+class TrainingCancelled(FtdemoError):  # noqa: N818 - it is an outcome, not a failure
+    """Training was stopped on request (should_stop returned True); nothing was produced."""
+
+
+class BatcherClosedError(FtdemoError):
+    """The predictor was closed; create a new one to serve requests."""

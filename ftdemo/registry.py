@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ftdemo.errors import InvalidInputError, NotFoundError, StorageError
+from ftdemo.errors import InvalidInputError, NotFoundError, StorageError, UnsafeModelError
 from ftdemo.model_card import render_model_card
 
 FORMAT = 1
@@ -36,10 +36,6 @@ _TEMP_PREFIX, _TRASH_PREFIX = ".tmp-", ".del-"
 _DATASET_NAME = re.compile(r"^[^\x00-\x1f/\\.][^\x00-\x1f/\\]{0,99}$")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 STALE_TEMP_S = 24 * 3600  # a temp dir this old is abandoned even if its pid was reused
-
-
-class UnsafeModelError(InvalidInputError):
-    """A version directory holds only pickle weights; loading them could execute code."""
 
 
 @dataclass(frozen=True)

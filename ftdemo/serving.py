@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ftdemo.batching import BatcherClosedError, MicroBatcher
+from ftdemo.batching import MicroBatcher
+from ftdemo.errors import BatcherClosedError
 from ftdemo.explain.engine import build_explanation, compute_scores, encode_one
 from ftdemo.explain.faithfulness import Faithfulness, deletion_test
 from ftdemo.explain.types import Explanation

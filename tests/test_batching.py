@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ftdemo.batching import BatcherClosedError, MicroBatcher
+from ftdemo.batching import MicroBatcher
+from ftdemo.errors import BatcherClosedError
 
 
 def slow_double(items):

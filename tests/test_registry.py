@@ -15,7 +15,8 @@ import pytest
 
 from ftdemo.errors import InvalidInputError, NotFoundError
 from ftdemo.model_card import md
-from ftdemo.registry import Registry, UnsafeModelError, activation_decision, load_model_dir, parse_version
+from ftdemo.errors import UnsafeModelError
+from ftdemo.registry import Registry, activation_decision, load_model_dir, parse_version
 from ftdemo.tasks import LabelledText
 
 ROOT = Path(__file__).resolve().parent.parent

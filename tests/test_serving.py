@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ftdemo.batching import BatcherClosedError
+from ftdemo.errors import BatcherClosedError
 from ftdemo.errors import InvalidInputError, NotFoundError
 from ftdemo.serving import Predictor
 

@@ -28,17 +28,13 @@ import torch
 import torch.nn.functional as F
 
 from ftdemo.data import Features, collate, make_splits, real_token_share, snapshot_hash, token_budget_batches, tokenize
-from ftdemo.errors import FtdemoError
+from ftdemo.errors import TrainingCancelled
 from ftdemo.tasks import LabelledText, TaskType
 from ftdemo.training import metrics as M
 from ftdemo.training import setup
 from ftdemo.training.config import TrainConfig
 from ftdemo.training.distributed import Dist
 from ftdemo.training.evaluate import multi_hot, predict, split_metrics
-
-
-class TrainingCancelled(FtdemoError):
-    """Training was stopped on request (should_stop returned True); nothing was produced."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ftdemo.errors import FtdemoError
+from ftdemo.errors import FtdemoError, TrainingCancelled
 from ftdemo.store import Database
 from ftdemo.store import runs as run_repo
 from ftdemo.store.schema import Dataset, Example, TrainingRun, utcnow
@@ -95,7 +95,7 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
     if the database itself is unusable.
     """
     from ftdemo.registry import Registry
-    from ftdemo.training.engine import TrainingCancelled, train
+    from ftdemo.training.engine import train
 
     with db.write() as s:
         run = s.get(TrainingRun, run_id)

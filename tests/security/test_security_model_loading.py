@@ -25,7 +25,8 @@ from secapp import make_settings
 
 from ftdemo.errors import FtdemoError, InvalidInputError
 from ftdemo.inference import load_model_dir as load_for_serving
-from ftdemo.registry import UnsafeModelError, load_model_dir
+from ftdemo.errors import UnsafeModelError
+from ftdemo.registry import load_model_dir
 from ftdemo.serving import Predictor
 from ftdemo.services import Actor, Services
 from ftdemo.tasks import TaskType

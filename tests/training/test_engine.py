@@ -10,7 +10,8 @@ import torch
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
 from ftdemo.training import engine
-from ftdemo.training.engine import ProgressEvent, TrainingCancelled, train
+from ftdemo.errors import TrainingCancelled
+from ftdemo.training.engine import ProgressEvent, train
 
 from .conftest import toy_multi, toy_pair, toy_single
 
