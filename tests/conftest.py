@@ -42,21 +42,12 @@ def serve_app():
         with serve_app(services) as url: ...   # url = "http://127.0.0.1:PORT/"
     """
     import contextlib
-    import socket
+
+    from apphost import serve_on_free_port
 
     @contextlib.contextmanager
     def serve(services):  # type: ignore[no-untyped-def]
-        from ftdemo.ui.app import build_app, launch_options
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        demo = build_app(services)
-        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                    **launch_options(services.settings))
-        try:
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            demo.close()
+        with serve_on_free_port(services) as (url, _demo):
+            yield url
 
     return serve

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,18 +58,10 @@ def make_settings(data_dir: Path, **changes: Any) -> Settings:
 @contextlib.contextmanager
 def serve(services: Services) -> Iterator[Running]:
     """Like the suite's serve_app, but keeps the Blocks (the tests look up UI events in it)."""
-    from ftdemo.ui.app import build_app, launch_options
+    from apphost import serve_on_free_port
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo = build_app(services)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_options(services.settings))
-    try:
-        yield Running(f"http://127.0.0.1:{port}/", demo, services)
-    finally:
-        demo.close()
+    with serve_on_free_port(services) as (url, demo):
+        yield Running(url, demo, services)
 
 
 def queue_event(http: httpx.Client, fn_index: int, data: list[Any], *, session: str | None = None,
