@@ -108,7 +108,7 @@ def freeze(model: Any, *, embeddings: bool, layers: int) -> int:
     """Freeze the embeddings and/or the lowest `layers` layers; returns the trainable parameter count.
 
     A model whose config does not say how many layers it has gets no layer freezing (the
-    default of 1 must never make an unusual architecture fail); asking for more layers than
+    a layer setting must never make an unusual architecture fail); asking for more layers than
     a model has is an error.
     """
     num_layers = int(getattr(model.config, "num_hidden_layers", 0) or 0)
