@@ -40,14 +40,19 @@ def serve_app():
     """A context manager that runs the real Gradio app over `services` on a free localhost port.
 
         with serve_app(services) as url: ...   # url = "http://127.0.0.1:PORT/"
+        with serve_app(services, close_services=True) as url: ...   # also closes `services` at the end
     """
     import contextlib
 
     from apphost import serve_on_free_port
 
     @contextlib.contextmanager
-    def serve(services):  # type: ignore[no-untyped-def]
-        with serve_on_free_port(services) as (url, _demo):
-            yield url
+    def serve(services, *, close_services=False):  # type: ignore[no-untyped-def]
+        try:
+            with serve_on_free_port(services) as (url, _demo):
+                yield url
+        finally:
+            if close_services:  # the caller made `services` for this app alone
+                services.close()
 
     return serve

@@ -19,12 +19,12 @@ import os
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_for
 
 from ftdemo.config import SAMPLES_DIR, Settings
 from ftdemo.services import Actor, Services
@@ -55,11 +55,8 @@ needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
 def fresh_app(tmp_path: Path, serve_app) -> Iterator[tuple[str, Services]]:
     """The real app over an empty data directory, served on a free port."""
     services = Services(Settings(data_dir=tmp_path / "data", seed_demo=False))
-    try:
-        with serve_app(services) as url:
-            yield url, services
-    finally:
-        services.close()
+    with serve_app(services, close_services=True) as url:
+        yield url, services
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +299,7 @@ def test_api_loop(fresh_app, tiny_model_dir) -> None:
     with pytest.raises(gradio_client.exceptions.AppError, match="one run at a time"):
         client.predict("orders", options, "api-bot", api_name="/train")
     run = wait_for(lambda: (r := client.predict(run["id"], api_name="/run"))["status"] not in ("queued", "running")
-                   and r, timeout=120)
+                   and r, timeout=120, every=0.5)
     assert run["status"] == "succeeded", run["error"]
     assert run["version"] == "v0001" and run["progress"]["decision"]["active"]
     assert {"accuracy", "macro_f1"} <= set(run["metrics"]["validation"])
@@ -338,16 +335,6 @@ def test_api_train_is_for_admins_only(tmp_path, serve_app, tiny_model_dir) -> No
             assert services.training.runs("orders") == []
     finally:
         services.close()
-
-
-def wait_for(pred: Callable[[], Any], timeout: float, every: float = 0.5) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met in {timeout:.0f} s")
 
 
 # --- the loop through the CLI ----------------------------------------------------------------------

@@ -39,11 +39,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[tuple[s
         services.annotate.add("topics", text, actor=admin)
     services.datasets.create("nli", "pair", ["entailment", "neutral", "contradiction"], actor=admin)
     services.annotate.add("nli", "A man is sleeping on a sofa.", "A person is resting.", actor=admin)
-    try:
-        with serve_app(services) as url:
-            yield url, services
-    finally:
-        services.close()
+    with serve_app(services, close_services=True) as url:
+        yield url, services
 
 
 @pytest.fixture(scope="module")
@@ -235,11 +232,8 @@ def auth_app(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[st
     services = Services(settings)
     services.datasets.create("reviews", "single_label", ["good", "bad"], actor=Actor("ada"))
     services.annotate.add("reviews", "Signed-in labelling works", actor=Actor("ada"))
-    try:
-        with serve_app(services) as url:
-            yield url, services
-    finally:
-        services.close()
+    with serve_app(services, close_services=True) as url:
+        yield url, services
 
 
 def test_annotator_login_labels_as_themselves_and_sees_no_admin_panels(auth_app, browser) -> None:

@@ -2,9 +2,9 @@
 
 import os
 import signal
-import time
 
 import pytest
+from polling import wait_for
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
 from ftdemo.services import Actor
@@ -29,16 +29,6 @@ def labelled(services, admin):
         ids = repo.add_examples(s, ds, items, created_by="t")
         repo.add_label_annotations(s, ds, [(i, ["pos" if k % 2 else "neg"]) for k, i in enumerate(ids)], annotator="t")
     return "kw"
-
-
-def wait_for(pred, timeout=120.0, every=0.2):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not met in time")
 
 
 def test_sync_training_registers_an_active_version(services, admin, labelled, tiny_model_dir):

@@ -20,11 +20,8 @@ def _serve(settings: Settings, texts: int, serve_app) -> Iterator[tuple[str, Ser
     services.datasets.create("api", "single_label", ["pos", "neg"], actor=Actor("setup"))
     for i in range(texts):
         services.annotate.add("api", f"text number {i}", actor=Actor("setup"))
-    try:
-        with serve_app(services) as url:
-            yield url, services
-    finally:
-        services.close()
+    with serve_app(services, close_services=True) as url:
+        yield url, services
 
 
 @pytest.fixture(scope="module")
