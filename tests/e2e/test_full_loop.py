@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import chromium
 import pytest
 from polling import wait_for
 
@@ -30,7 +31,6 @@ from ftdemo.config import SAMPLES_DIR, Settings
 from ftdemo.services import Actor, Services
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "artifacts" / "screenshots" / "full-loop"
 DOCS_SHOTS = REPO / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
@@ -44,7 +44,7 @@ PROBE = "The battery lasts two full days and the screen is gorgeous."
 RUN_STATUS = re.compile(r"^(queued|running)$")
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")  # gradio vs pandas 3
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+needs_chromium = pytest.mark.skipif(not chromium.CHROMIUM.exists(),
                                     reason="needs Debian chromium at /usr/bin/chromium (apt-get install chromium)")
 
 
@@ -69,9 +69,7 @@ def playwright_api() -> Any:
 @pytest.fixture(scope="module")
 def browser(playwright_api: Any) -> Iterator[Any]:
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
+        b = chromium.launch(p)
         yield b
         b.close()
 

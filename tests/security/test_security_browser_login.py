@@ -3,15 +3,13 @@ login page's own), and a signed-in annotator sees the data but not the admin tab
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import chromium
 import pytest
 from secapp import DATASET, SECRET, USERS
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(not chromium.CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
 ]
 playwright_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
 
@@ -19,8 +17,7 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="needs the pl
 def test_sign_in_through_the_login_page(secured) -> None:
     expect = playwright_api.expect
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox",
-                                                                          "--disable-gpu", "--no-first-run"])
+        browser = chromium.launch(p)
         try:
             page = browser.new_page()
             refused: list[str] = []
