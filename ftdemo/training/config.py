@@ -62,7 +62,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     """Single-label/pair cross-entropy label smoothing (0 = off)."""
     early_stopping_patience: int = 2
-    """Stop after this many epochs without a better validation macro-F1 (ties broken by lower loss); 0 = never."""
+    """Stop after this many epochs whose validation macro-F1 is clearly (more than one standard error)
+    below the best so far; 0 = never. Dips within the noise of a small validation split do not count."""
     val_fraction: float = 0.1
     """Share of examples (by id hash) in the validation split: model selection, thresholds, early stopping."""
     test_fraction: float = 0.1

@@ -125,6 +125,16 @@ def test_a_lead_within_validation_noise_keeps_the_last_epoch(fast_config, monkey
     assert torch.equal(result.model.classifier.weight, weights[-1])
 
 
+def test_dips_within_validation_noise_do_not_stop_early(fast_config, monkeypatch):
+    # 8 validation rows: one standard error is ~0.14, so 0.80 -> 0.74 -> 0.75 is noise; 0.40 is a clear drop
+    result, _ = _train_with_scripted_validation(fast_config, monkeypatch, [0.80, 0.74, 0.75, 0.76, 0.77],
+                                                epochs=5, early_stopping_patience=2)
+    assert not result.stopped_early and len(result.history) == 5
+    result, _ = _train_with_scripted_validation(fast_config, monkeypatch, [0.80, 0.40, 0.75, 0.40, 0.77],
+                                                epochs=5, early_stopping_patience=2)
+    assert result.stopped_early and len(result.history) == 4
+
+
 def test_clearly_better_is_one_standard_error():
     assert engine.clearly_better(0.9, 0.4, 8) and not engine.clearly_better(0.82, 0.81, 8)
     assert not engine.clearly_better(0.85, 0.83, 97) and engine.clearly_better(0.85, 0.83, 10_000)
