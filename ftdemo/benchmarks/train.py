@@ -36,22 +36,27 @@ GPU_BF16_PEAK_TFLOPS = {"H100 SXM": 989.0, "H100 80GB HBM3": 989.0, "H200": 989.
                         "A10": 125.0, "T4": 65.0}
 
 
-def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: int = 3, json_out: bool = False, *,
+def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: int = 0, json_out: bool = False, *,
                     n_eval: int = 2000, batch_size: int | None = None, learning_rate: float | None = None,
                     base_model: str | None = None, seed: int = 0, reference: bool = True, repeats: int = 1,
-                    num_threads: int = 0, reference_args: str = "defaults",
+                    samples: int = 1, num_threads: int = 0, reference_args: str = "defaults",
                     print_fn: Callable[[str], None] = print) -> dict[str, Any]:
     """Train the engine and (if `reference`) the HF Trainer on the same rows; print and return the numbers.
 
     data_path: TSV/CSV with `sentence`/`text` and `label` columns, or "synthetic"; default
     ../shared/data/sst2_train.tsv if present, else the synthetic sentiment set. n_train rows are
-    sampled (seeded) for training and n_eval *other* rows for scoring. repeats > 1 alternates
-    engine and Trainer runs and keeps each one's fastest (a shared machine is noisy); speedup is
-    then the median of the per-pair ratios. num_threads: torch CPU threads for both (0 = all cores).
-    batch_size / learning_rate: the engine's (None = TrainConfig's defaults). reference_args:
-    "defaults" (the Trainer's own batch size and learning rate) or "same" (the engine's).
-    The returned dict holds engine_examples_per_s, reference_examples_per_s, speedup, useful_mfu,
-    the same per CPU-second (process time, less sensitive to other load) and everything printed.
+    sampled (seeded) for training and n_eval *other* rows for scoring. epochs: 0 = the engine's
+    automatic choice, and the Trainer then runs as many as the engine planned. repeats > 1
+    alternates engine and Trainer runs and keeps each one's fastest (a shared machine is noisy).
+    samples > 1 repeats everything on that many independent draws (seeds seed, seed+1, ...): one
+    draw's accuracy gap is mostly sampling noise (about a point either way), the mean over draws
+    is the comparison that means something. speedup is the median of all per-pair ratios.
+    num_threads: torch CPU threads for both (0 = all cores). batch_size / learning_rate: the
+    engine's (None = TrainConfig's defaults). reference_args: "defaults" (the Trainer's own batch
+    size and learning rate) or "same" (the engine's).
+    The returned dict holds engine_examples_per_s, reference_examples_per_s, speedup, useful_mfu
+    (from the first draw), the same per CPU-second (process time, less sensitive to other load),
+    per_sample accuracies with their means, and everything printed.
     """
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import datasets
@@ -62,39 +67,35 @@ def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: i
     transformers.utils.logging.disable_progress_bar()
 
     from ftdemo.config import bundled_model_path
-    from ftdemo.splits import make_splits
     from ftdemo.training.config import TrainConfig
     from ftdemo.training.setup import cpu_threads
 
-    train_rows, eval_rows, source = load_rows(data_path, n_train, n_eval, seed)
-    labels = sorted({lab for _, lab in train_rows + eval_rows})
-    examples = [LabelledText(i, text, None, (lab,)) for i, (text, lab) in enumerate(train_rows)]
-    model_name = base_model or bundled_model_path()
     if reference_args not in ("defaults", "same"):
         raise InvalidInputError(f"reference_args must be 'defaults' or 'same', got {reference_args!r}")
+    if samples < 1 or repeats < 1:
+        raise InvalidInputError(f"samples and repeats must be at least 1, got {samples} and {repeats}")
+    model_name = base_model or bundled_model_path()
     cfg = TrainConfig(base_model=model_name, epochs=epochs, batch_size=batch_size or TrainConfig().batch_size,
                       seed=seed, test_fraction=0.0, learning_rate=learning_rate or TrainConfig().learning_rate,
                       num_threads=num_threads)
     ref_batch, ref_lr = ((cfg.batch_size, cfg.learning_rate) if reference_args == "same"
                          else trainer_defaults())
-    used = make_splits(examples, labels, "single_label", val_fraction=cfg.val_fraction, test_fraction=0.0).train
     threads_before = torch.get_num_threads()
     torch.set_num_threads(cpu_threads(num_threads))
     try:
         peak, peak_source = peak_flops()
         out: dict[str, Any] = {
-            "data": source, "n_train_rows": len(used), "n_validation_rows": len(examples) - len(used),
-            "n_eval_rows": len(eval_rows), "epochs": epochs, "batch_size": cfg.batch_size,
+            "n_eval_rows": n_eval, "epochs": epochs, "batch_size": cfg.batch_size,
             "learning_rate": cfg.learning_rate, "reference_args": reference_args,
             "reference_batch_size": ref_batch if reference else None,
             "reference_learning_rate": ref_lr if reference else None, "base_model": model_name, "peak_flops": peak,
-            "peak_source": peak_source, "repeats": repeats, "load_average_before": _load()}
-        engine_runs, ref_runs = [], []
-        for _ in range(repeats):
-            engine_runs.append(run_engine(examples, labels, cfg, eval_rows, len(used)))
-            if reference:
-                ref_runs.append(run_reference(used, labels, model_name, epochs=epochs, batch_size=ref_batch,
-                                              lr=ref_lr, seed=seed, eval_rows=eval_rows))
+            "peak_source": peak_source, "repeats": repeats, "samples": samples, "load_average_before": _load()}
+        draws = []
+        for k in range(samples):
+            train_rows, eval_rows, source = load_rows(data_path, n_train, n_eval, seed + k)
+            draws.append(_bench_draw(train_rows, eval_rows, cfg.replace(seed=seed + k), repeats,
+                                     reference=reference, ref_batch=ref_batch, ref_lr=ref_lr))
+            draws[-1]["info"]["data"] = source
     finally:
         torch.set_num_threads(threads_before)
     out["load_average_after"] = _load()
@@ -102,22 +103,60 @@ def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: i
         torch.set_num_threads(cpu_threads(num_threads))
         out["peak_flops"] = peak = max(peak, peak_flops()[0])
         torch.set_num_threads(threads_before)
-    out.update(max(engine_runs, key=lambda r: r["engine_examples_per_s"]))
+    first = draws[0]
+    out.update(first["info"])
+    out.update(max(first["engine"], key=lambda r: r["engine_examples_per_s"]))
     n_params = out["non_embedding_params"]
     out["useful_mfu"] = 6 * n_params * out["engine_tokens_per_s"] / peak
-    if ref_runs:
-        out.update(max(ref_runs, key=lambda r: r["reference_examples_per_s"]))
+    if reference:
+        out.update(max(first["reference"], key=lambda r: r["reference_examples_per_s"]))
         out["reference_useful_mfu"] = 6 * n_params * out["reference_tokens_per_s"] / peak
         pairs = [(e["engine_examples_per_s"] / r["reference_examples_per_s"],
-                  e["engine_examples_per_cpu_s"] / r["reference_examples_per_cpu_s"]) for e, r in zip(engine_runs, ref_runs)]
+                  e["engine_examples_per_cpu_s"] / r["reference_examples_per_cpu_s"])
+                 for d in draws for e, r in zip(d["engine"], d["reference"])]
         out["speedup"] = statistics.median(p[0] for p in pairs)
         out["cpu_time_speedup"] = statistics.median(p[1] for p in pairs)
         out["speedups_per_repeat"] = [round(p[0], 3) for p in pairs]
     else:
         out.update(reference_examples_per_s=None, speedup=None)
+    out.update(accuracy_summary(draws, reference))
     if torch.cuda.is_available():
         out["gpu"] = torch.cuda.get_device_name(0)
     print_fn(json.dumps(out, indent=2) if json_out else format_report(out))
+    return out
+
+
+def _bench_draw(train_rows: list[tuple[str, str]], eval_rows: list[tuple[str, str]], cfg: Any, repeats: int, *,
+                reference: bool, ref_batch: int, ref_lr: float) -> dict[str, Any]:
+    """Engine and Trainer runs on one draw of rows, alternating `repeats` times."""
+    from ftdemo.splits import make_splits
+
+    labels = sorted({lab for _, lab in train_rows + eval_rows})
+    examples = [LabelledText(i, text, None, (lab,)) for i, (text, lab) in enumerate(train_rows)]
+    used = make_splits(examples, labels, "single_label", val_fraction=cfg.val_fraction, test_fraction=0.0).train
+    engine_runs, ref_runs = [], []
+    for _ in range(repeats):
+        engine_runs.append(run_engine(examples, labels, cfg, eval_rows, len(used)))
+        if reference:  # the engine's planned epochs: the same budget even when its own were automatic
+            ref_runs.append(run_reference(used, labels, cfg.base_model, epochs=engine_runs[-1]["engine_epochs_planned"],
+                                          batch_size=ref_batch, lr=ref_lr, seed=cfg.seed, eval_rows=eval_rows))
+    info = {"seed": cfg.seed, "n_train_rows": len(used), "n_validation_rows": len(examples) - len(used),
+            "epochs_planned": engine_runs[0]["engine_epochs_planned"]}
+    return {"info": info, "engine": engine_runs, "reference": ref_runs}
+
+
+def accuracy_summary(draws: list[dict[str, Any]], reference: bool) -> dict[str, Any]:
+    """Per-draw held-out accuracies, their means, and the mean engine - Trainer gap with its standard error."""
+    rows = [{"seed": d["info"]["seed"], "engine_accuracy": d["engine"][0]["engine_accuracy"],
+             "reference_accuracy": d["reference"][0]["reference_accuracy"] if reference else None} for d in draws]
+    out: dict[str, Any] = {"per_sample": rows,
+                           "engine_accuracy_mean": statistics.fmean(r["engine_accuracy"] for r in rows)}
+    if reference:
+        gaps = [r["engine_accuracy"] - r["reference_accuracy"] for r in rows]
+        out.update(reference_accuracy_mean=statistics.fmean(r["reference_accuracy"] for r in rows),
+                   accuracy_gap_mean=statistics.fmean(gaps),
+                   accuracy_gap_se=statistics.stdev(gaps) / len(gaps) ** 0.5 if len(gaps) > 1 else None,
+                   engine_wins=sum(g >= 0 for g in gaps))
     return out
 
 
@@ -134,7 +173,8 @@ def run_engine(examples: list[LabelledText], labels: list[str], cfg: Any, eval_r
         "engine_examples_per_s": t["train_examples_per_s"],
         "engine_examples_per_cpu_s": n_used * epochs_run / t["train_cpu_s"],
         "engine_examples_per_s_with_eval": n_used * epochs_run / (t["train_s"] + t["eval_s"]),
-        "engine_train_s": t["train_s"], "engine_epochs_run": epochs_run, "engine_best_epoch": result.best_epoch,
+        "engine_train_s": t["train_s"], "engine_epochs_planned": int(t["epochs_planned"]),
+        "engine_epochs_run": epochs_run, "engine_best_epoch": result.best_epoch,
         "engine_real_token_share": t["real_token_share"], "engine_tokens_per_s": t["train_tokens_per_s"],
         "engine_batch_tokens": t["batch_tokens"], "engine_steps": t["steps"],
         "engine_accuracy": accuracy(result.model, result.tokenizer, eval_rows, labels),
@@ -233,7 +273,7 @@ def run_reference(rows: Sequence[LabelledText], labels: list[str], model_name: s
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     return {
         "reference": "transformers.Trainer (group_by_length, DataCollatorWithPadding)",
-        "reference_examples_per_s": len(rows) * epochs / train_s, "reference_train_s": train_s,
+        "reference_epochs": epochs, "reference_examples_per_s": len(rows) * epochs / train_s, "reference_train_s": train_s,
         "reference_examples_per_cpu_s": len(rows) * epochs / train_cpu_s, "reference_steps": len(batches) * epochs,
         "reference_tokens_per_s": sum(lengths) * epochs / train_s,
         "reference_real_token_share": real_token_share(lengths, batches),
@@ -305,8 +345,10 @@ def format_report(r: dict[str, Any]) -> str:
         return format(r[key_engine], fmt), (format(r[key_ref], fmt) if ref else "–")
 
     lines = [
-        f"train benchmark: {r['n_train_rows']} training rows ({r['data']}), {r['n_eval_rows']} held-out rows, "
-        f"{r['epochs']} epochs, best of {r['repeats']}",
+        f"train benchmark: {r['n_train_rows']} training rows ({r['data']}, seed {r['seed']}), "
+        f"{r['n_eval_rows']} held-out rows, "
+        + (f"{r['epochs']} epochs" if r["epochs"] else f"automatic epochs ({r['epochs_planned']} planned, the Trainer runs as many)")
+        + f", best of {r['repeats']}",
         f"  engine: batch {r['batch_size']}, lr {r['learning_rate']:g}"
         + (f"  |  Trainer ({r['reference_args']}): batch {r['reference_batch_size']}, lr {r['reference_learning_rate']:g}"
            if ref else ""),
@@ -326,5 +368,14 @@ def format_report(r: dict[str, Any]) -> str:
     ]
     if ref:
         lines.append(f"  speedup engine / Trainer: {r['speedup']:.2f}x wall clock, {r['cpu_time_speedup']:.2f}x CPU time"
-                     + (f" (per repeat: {r['speedups_per_repeat']})" if r["repeats"] > 1 else ""))
+                     + (f" (per run pair: {r['speedups_per_repeat']})" if len(r["speedups_per_repeat"]) > 1 else ""))
+    if r["samples"] > 1:
+        lines.append(f"  held-out accuracy over {r['samples']} draws (seed: engine / Trainer):")
+        lines += [f"    {row['seed']:>4}: {row['engine_accuracy']:.4f}"
+                  + (f" / {row['reference_accuracy']:.4f}  ({row['engine_accuracy'] - row['reference_accuracy']:+.4f})"
+                     if ref else "") for row in r["per_sample"]]
+        lines.append(f"    mean: {r['engine_accuracy_mean']:.4f}"
+                     + (f" / {r['reference_accuracy_mean']:.4f}  (gap {r['accuracy_gap_mean']:+.4f} "
+                        f"± {r['accuracy_gap_se']:.4f} SE; engine >= Trainer on {r['engine_wins']} of {r['samples']})"
+                        if ref else ""))
     return "\n".join(lines)

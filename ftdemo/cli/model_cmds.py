@@ -28,12 +28,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="TSV/CSV with sentence|text and label (default ../shared/data/sst2_train.tsv)")
     p.add_argument("--n-train", type=int, default=1000)
     p.add_argument("--n-eval", type=int, default=2000)
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=0,
+                   help="0 (default): the engine's automatic choice; the Trainer runs as many as it planned")
     p.add_argument("--batch-size", type=int, help="the engine's (default: its own default)")
     p.add_argument("--lr", type=float, help="the engine's learning rate (default: its own default)")
     p.add_argument("--model", help="base model (default: bundled MiniLM)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=1, help="alternate engine/Trainer runs, keep the best of each")
+    p.add_argument("--samples", type=int, default=1,
+                   help="independent draws of rows (seeds SEED, SEED+1, ...); accuracy is compared on their mean")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads for both (0 = all cores)")
     p.add_argument("--reference-args", choices=("defaults", "same"), default="defaults",
                    help="the Trainer's batch size and lr: its own defaults, or the engine's")
     p.add_argument("--no-reference", action="store_true", help="skip the Trainer run")
@@ -76,8 +80,8 @@ def bench_train(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
     quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout))
     out = run_train_bench(args.data, args.n_train, args.epochs, False, n_eval=args.n_eval, batch_size=args.batch_size,
                           learning_rate=args.lr, base_model=args.model, seed=args.seed,
-                          reference=not args.no_reference, repeats=args.repeats,
-                          reference_args=args.reference_args, print_fn=quiet)
+                          reference=not args.no_reference, repeats=args.repeats, samples=args.samples,
+                          num_threads=args.threads, reference_args=args.reference_args, print_fn=quiet)
     return "", out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ftdemo.benchmarks.train import format_report, load_rows, run_train_bench, synthetic_rows
 
 
@@ -27,6 +29,20 @@ def test_bench_can_give_the_trainer_the_engines_settings(tiny_model_dir, monkeyp
                           base_model=str(tiny_model_dir), reference_args="same", print_fn=lambda _line: None)
     assert (out["reference_batch_size"], out["reference_learning_rate"]) == (12, 1e-3)
     assert "Trainer (same): batch 12" in format_report(out)
+
+
+def test_bench_compares_accuracy_over_independent_draws(tiny_model_dir, monkeypatch):
+    monkeypatch.setattr("ftdemo.benchmarks.train.peak_flops", lambda: (1e11, "fixed for the test"))
+    out = run_train_bench("synthetic", n_train=48, epochs=0, n_eval=16, batch_size=12, learning_rate=1e-3,
+                          base_model=str(tiny_model_dir), samples=2, seed=5, print_fn=lambda _line: None)
+    # epochs=0: the engine chose its own, and the Trainer ran exactly as many
+    assert out["epochs"] == 0 and out["reference_epochs"] == out["epochs_planned"] >= 3
+    assert [row["seed"] for row in out["per_sample"]] == [5, 6] and out["seed"] == 5
+    gaps = [row["engine_accuracy"] - row["reference_accuracy"] for row in out["per_sample"]]
+    assert out["accuracy_gap_mean"] == pytest.approx(sum(gaps) / 2) and out["accuracy_gap_se"] is not None
+    assert out["engine_wins"] == sum(g >= 0 for g in gaps) and len(out["speedups_per_repeat"]) == 2
+    report = format_report(out)
+    assert "automatic epochs" in report and "over 2 draws" in report and "seed 5" in report
 
 
 def test_rows_are_disjoint_and_reproducible(tmp_path):
