@@ -4,9 +4,9 @@ No database and no UI here: progress leaves through callbacks, cancellation come
 through `should_stop`. The whole run reads top to bottom in `train`.
 
 Where the speed comes from (each choice is local and commented where it is made):
-- tokenize once, no padding; batches hold a *token budget* of length-sorted examples
-  (ftdemo.data), so ~95% of the tokens a batch computes are real, and a batch with no
-  padding at all drops its attention mask (SDPA then takes its mask-free kernel);
+- tokenize once, no padding; batches of up to `batch_size` length-sorted examples within a
+  *token budget* (ftdemo.data), so ~97% of the tokens a batch computes are real, and a batch
+  with no padding at all drops its attention mask (SDPA then takes its mask-free kernel);
 - SDPA attention; bf16 autocast on CUDA (fp16 + GradScaler without bf16), fp32 on CPU;
 - optional frozen embeddings (no gradient for the largest matrix, no AdamW state for half of
   MiniLM's parameters) and frozen lower layers (backward stops early): speed options, off by
