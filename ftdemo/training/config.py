@@ -53,6 +53,10 @@ class TrainConfig:
     """Gradient clipping threshold (L2 norm over all trainable parameters); 0 disables clipping."""
     class_weights: str = "none"
     """"balanced" weights the loss by inverse class frequency on the training split (multi-label: pos_weight)."""
+    reinit_pooler: bool = True
+    """Start the [CLS] pooler from random weights, like the new head (not when the base model already is a
+    sequence classifier): its pretrained weights served next-sentence prediction, or nothing; +0.3 points
+    on 1,000-row SST-2."""
     freeze_embeddings: bool = False
     """Keep the embedding tables fixed: no gradient or optimizer state for half of MiniLM's parameters,
     ~30% more examples/s on CPU, but on 1,000-row SST-2 samples (3 seeds) held-out accuracy fell from

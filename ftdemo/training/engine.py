@@ -123,7 +123,9 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(base_model, use_fast=True, trust_remote_code=False)
-        model = setup.load_classifier(base_model, labels, task).to(device)
+        model = setup.load_classifier(base_model, labels, task)
+        pooler_reinitialised = cfg.reinit_pooler and setup.reinit_pooler(model)
+        model = model.to(device)
         timings["load_s"] = time.perf_counter() - t0
 
         # preprocess: tokenize every split once, keep plain int lists
@@ -248,7 +250,8 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                    train_examples_per_s=seen * dist.world / train_s if train_s else 0.0,
                    train_tokens_per_s=real_tokens / train_s if train_s else 0.0,
                    real_token_share=real_token_share(lengths, [b for p in plans for b in p]),
-                   batch_tokens=float(budget), trainable_params=float(trainable), steps=float(step))
+                   batch_tokens=float(budget), trainable_params=float(trainable), steps=float(step),
+                   pooler_reinitialised=float(pooler_reinitialised))
     metrics_out = {"validation": best["metrics"], "test": test}
     emit(ProgressEvent("end", len(history), epochs, step, total_steps, timings["total_s"], metrics=metrics_out))
     return TrainResult(

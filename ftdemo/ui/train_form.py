@@ -23,12 +23,13 @@ BUNDLED_NAME = "bundled all-MiniLM-L6-v2 (offline)"
 HUB_SUGGESTIONS = ("bert-base-uncased", "distilbert-base-uncased")
 LEARNING_RATES = ["1e-4", "5e-5", "3e-5", "2e-5", "1e-5"]
 MAIN = ("epochs", "learning_rate", "batch_size", "max_length")  # shown; the rest sit under "Advanced"
-ADVANCED = ("warmup_ratio", "weight_decay", "class_weights", "early_stopping_patience", "freeze_embeddings",
+ADVANCED = ("warmup_ratio", "weight_decay", "class_weights", "early_stopping_patience", "reinit_pooler", "freeze_embeddings",
             "freeze_layers", "layer_lr_decay", "label_smoothing", "seed", "device")
 FIELDS = MAIN + ADVANCED
 TITLES = {"learning_rate": "Learning rate", "batch_size": "Batch size", "max_length": "Max length (tokens)",
           "warmup_ratio": "Warmup (share of steps)", "weight_decay": "Weight decay", "class_weights": "Class weights",
           "early_stopping_patience": "Early-stopping patience (epochs)", "freeze_embeddings": "Freeze embeddings",
+          "reinit_pooler": "Re-initialise the pooler",
           "freeze_layers": "Freeze lowest layers", "layer_lr_decay": "Layer-wise LR decay", "seed": "Seed",
           "device": "Device", "epochs": "Epochs (0 = automatic)", "label_smoothing": "Label smoothing"}
 HELP_CHARS = 150

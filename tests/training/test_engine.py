@@ -192,3 +192,18 @@ def test_automatic_epochs_follow_the_steps_one_pass_takes(fast_config):
     assert planned == 20  # ~48 training rows in batches of 16: 3-4 steps a pass, so the 20-epoch cap
     assert events[0].kind == "start" and events[0].epochs == planned
     assert 1 <= len(result.history) <= planned
+
+
+def test_the_pooler_starts_fresh_only_for_plain_encoders(fast_config, tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    encoder = tmp_path / "encoder"
+    BertModel(BertConfig.from_pretrained(tiny_model_dir)).save_pretrained(encoder)  # like the bundled MiniLM
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(encoder)
+    data = toy_single(40)
+    fresh = train(data, ["neg", "pos"], "single_label", fast_config(base_model=str(encoder), epochs=1))
+    kept = train(data, ["neg", "pos"], "single_label", fast_config(base_model=str(encoder), epochs=1, reinit_pooler=False))
+    classifier = train(data, ["neg", "pos"], "single_label", fast_config(epochs=1))  # tiny_model_dir: a classifier
+    assert (fresh.timings["pooler_reinitialised"], kept.timings["pooler_reinitialised"],
+            classifier.timings["pooler_reinitialised"]) == (1.0, 0.0, 0.0)
+    assert fresh.config.reinit_pooler and not kept.config.reinit_pooler

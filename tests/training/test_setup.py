@@ -71,3 +71,39 @@ def test_cpu_uses_fused_adamw_and_precision_is_fp32():
     assert setup.resolve_precision("auto", torch.device("cpu")) == "fp32"
     with pytest.raises(InvalidInputError, match="fp16"):
         setup.resolve_precision("fp16", torch.device("cpu"))
+
+
+def _tiny_checkpoint(tmp_path, model_cls):
+    from transformers import BertConfig
+
+    config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=32, initializer_range=0.5)
+    torch.manual_seed(0)
+    model_cls(config).save_pretrained(tmp_path)
+    return str(tmp_path)
+
+
+def test_the_pooler_of_a_plain_encoder_starts_fresh(tmp_path):
+    from transformers import BertModel
+
+    from ftdemo.tasks import TaskType
+
+    model = setup.load_classifier(_tiny_checkpoint(tmp_path, BertModel), ["a", "b"], TaskType.SINGLE_LABEL)
+    dense = model.bert.pooler.dense
+    pretrained = dense.weight.detach().clone()
+    torch.nn.init.constant_(dense.bias, 0.3)
+    assert setup.reinit_pooler(model)
+    assert not torch.equal(dense.weight, pretrained) and torch.count_nonzero(dense.bias) == 0
+    assert dense.weight.std().item() == pytest.approx(0.5, rel=0.2)  # the config's initializer_range
+
+
+def test_a_classifier_checkpoint_keeps_its_trained_pooler(tmp_path):
+    from transformers import BertForSequenceClassification
+
+    from ftdemo.tasks import TaskType
+
+    model = setup.load_classifier(_tiny_checkpoint(tmp_path, BertForSequenceClassification), ["a", "b"],
+                                  TaskType.SINGLE_LABEL)
+    before = model.bert.pooler.dense.weight.detach().clone()
+    assert not setup.reinit_pooler(model)
+    assert torch.equal(model.bert.pooler.dense.weight, before)
