@@ -98,7 +98,7 @@ def _component(name: str, default: Any) -> gr.components.Component:
         return gr.Radio(list(CLASS_WEIGHTS), value=default, **common)
     if name == "early_stopping_patience":
         return gr.Slider(0, 10, value=default, step=1, **common)
-    if name == "freeze_embeddings":
+    if isinstance(default, bool):  # freeze_embeddings, reinit_pooler
         return gr.Checkbox(value=default, **common)
     if name == "freeze_layers":
         return gr.Slider(0, 24, value=default, step=1, **common)
