@@ -6,7 +6,7 @@ import logging
 import os
 
 from ftdemo.cli.serve_cmd import preflight
-from ftdemo.config import Settings
+from ftdemo.settings import Settings
 from ftdemo.errors import FtdemoError
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from ftdemo.errors import InvalidInputError
 

@@ -1,6 +1,6 @@
 import pytest
 
-from ftdemo.annotation import AnnotatorState, consensus
+from ftdemo.store.consensus import AnnotatorState, consensus
 
 ORDER = ["a", "b", "c"]
 

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ftdemo.batching import MicroBatcher
 from ftdemo.errors import BatcherClosedError
+from ftdemo.serving.batching import MicroBatcher
 
 
 def slow_double(items):

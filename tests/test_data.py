@@ -7,16 +7,16 @@ import random
 import pytest
 import torch
 
-from ftdemo.data import collate, real_token_share, snapshot_hash, token_budget_batches, tokenize
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
+from ftdemo.training.data import collate, real_token_share, snapshot_hash, token_budget_batches, tokenize
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from ftdemo.config import bundled_model_path
+    from ftdemo.settings import bundled_model_path
 
     return AutoTokenizer.from_pretrained(bundled_model_path())
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from ftdemo.errors import InvalidInputError, NotFoundError
-from ftdemo.model_card import md
-from ftdemo.errors import UnsafeModelError
-from ftdemo.registry import Registry, activation_decision, load_model_dir, parse_version
+from ftdemo.errors import InvalidInputError, NotFoundError, UnsafeModelError
+from ftdemo.models.card import md
+from ftdemo.models.guard import activation_decision
+from ftdemo.models.inference import load_model_dir, read_metadata
+from ftdemo.models.registry import Registry, parse_version
 from ftdemo.tasks import LabelledText
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def result(tiny_model_dir):
     from ftdemo.training.config import TrainConfig
-    from ftdemo.training.engine import train
+    from ftdemo.training.loop import train
 
     labels = ["neg", "pos <b>|x"]  # user text that must not break the model card
     data = [LabelledText(i, f"text number {i}", None, (labels[i % 2],)) for i in range(40)]
@@ -39,7 +40,7 @@ def test_save_list_and_metadata_round_trip(tmp_path, result):
     second = reg.save("reviews", result)
     assert (first.version, second.version) == (1, 2) and first.path.name == "v0001"
     assert [v.version for v in reg.list("reviews")] == [1, 2]
-    meta = reg.load_metadata("reviews", "v0001")
+    meta = read_metadata(reg.path("reviews", "v0001"))
     assert meta["run_id"] == 7 and meta["version"] == "v0001" and meta["dataset"] == "reviews"
     assert meta["labels"] == result.labels and meta["task"] == "single_label"
     assert meta["metrics"] == json.loads(json.dumps(result.metrics))
@@ -55,7 +56,8 @@ def test_save_list_and_metadata_round_trip(tmp_path, result):
 def test_saved_version_loads_and_describes_itself(tmp_path, result):
     reg = Registry(tmp_path)
     info = reg.save("reviews", result)
-    model, tokenizer, meta = reg.load("reviews", info.version)
+    loaded = load_model_dir(reg.path("reviews", info.version), device="cpu")
+    model, tokenizer, meta = loaded.model, loaded.tokenizer, loaded.metadata
     assert model.config.id2label == {0: "neg", 1: "pos <b>|x"}
     assert model.config.problem_type == "single_label_classification"
     assert tokenizer("hello")["input_ids"][0] == tokenizer.cls_token_id
@@ -77,7 +79,7 @@ def test_crash_mid_save_leaves_nothing_listed_and_clean_temp_removes_it(tmp_path
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
         from types import SimpleNamespace
-        import ftdemo.registry as registry
+        import ftdemo.models.registry as registry
         writer = SimpleNamespace(save_pretrained=lambda d: (Path(d) / "model.safetensors").write_bytes(b"w" * 1000))
         fake = SimpleNamespace(model=writer, tokenizer=SimpleNamespace(save_pretrained=lambda d: None))
         registry.build_metadata = lambda result, extra: {{"labels": ["a", "b"]}}
@@ -126,7 +128,7 @@ def test_planted_pickle_is_never_loaded(tmp_path, result):
     marker = tmp_path / "pwned"
     _evil_pickle(info.path / "pytorch_model.bin", marker)
     _evil_pickle(info.path / "training_args.bin", marker)
-    reg.load("reviews", 1)  # safetensors present: the pickles are ignored
+    load_model_dir(reg.path("reviews", 1), device="cpu")  # safetensors present: the pickles are ignored
     assert not marker.exists()
     (info.path / "model.safetensors").unlink()
     with pytest.raises(UnsafeModelError, match="pickle"):
@@ -146,7 +148,7 @@ def test_delete_zip_and_version_names(tmp_path, result):
     assert [v.version for v in reg.list("reviews")] == [2]
     assert not [p for p in (tmp_path / "reviews").iterdir() if p.name.startswith(".")]
     with pytest.raises(NotFoundError):
-        reg.load_metadata("reviews", 1)
+        reg.path("reviews", 1)
     assert parse_version("v0003") == parse_version(3) == parse_version("3") == 3
     with pytest.raises(InvalidInputError):
         parse_version("latest")

@@ -1,6 +1,6 @@
-from ftdemo.config import Settings
-from ftdemo.samples import DEMOS, seed_demo_datasets
 from ftdemo.services import Services
+from ftdemo.services.demo import DEMOS, seed_demo_datasets
+from ftdemo.settings import Settings
 
 
 def test_demo_datasets_cover_every_task_and_import_cleanly(tmp_path):

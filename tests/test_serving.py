@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ftdemo.errors import BatcherClosedError
-from ftdemo.errors import InvalidInputError, NotFoundError
+from ftdemo.errors import BatcherClosedError, InvalidInputError, NotFoundError
 from ftdemo.serving import Predictor
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,45 +21,17 @@ TEXTS = [
 ]
 
 
-@functools.lru_cache(maxsize=1)
-def _bundled_tokenizer():
-    from transformers import AutoTokenizer
-
-    from ftdemo.config import bundled_model_path
-
-    return AutoTokenizer.from_pretrained(bundled_model_path())
-
-
-def tiny_model(out_dir: Path, *, task="single_label", labels=("neg", "neu", "pos"), seed=0, thresholds=None,
-               hidden=32, layers=2) -> Path:
-    """A random tiny BERT classifier with the bundled tokenizer, saved like a registry version."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
-    tok = _bundled_tokenizer()
-    config = BertConfig(
-        vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-        intermediate_size=2 * hidden, max_position_embeddings=64, initializer_range=0.2, num_labels=len(labels),
-        id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)},
-        problem_type="multi_label_classification" if task == "multi_label" else "single_label_classification",
-    )
-    torch.manual_seed(seed)
-    BertForSequenceClassification(config).save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)
-    meta = {"task": task, "labels": list(labels), **({"thresholds": thresholds} if thresholds else {})}
-    (out_dir / "metadata.json").write_text(json.dumps(meta))
-    return out_dir
+SAVED = dict(labels=("neg", "neu", "pos"), max_positions=64, initializer_range=0.2)  # saved like a registry version
 
 
 @pytest.fixture(scope="module")
-def model_dirs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("serving")
+def model_dirs(tiny_models):
     return {
-        "v1": tiny_model(base / "v1", seed=0),
-        "v2": tiny_model(base / "v2", seed=1),
-        "multi": tiny_model(base / "multi", task="multi_label", labels=("a", "b", "c"), seed=2,
-                            thresholds={"a": 0.0, "b": 1.01, "c": 0.5}),
-        "pair": tiny_model(base / "pair", task="pair", labels=("yes", "no"), seed=3),
+        "v1": tiny_models("v1", **SAVED, seed=0),
+        "v2": tiny_models("v2", **SAVED, seed=1),
+        "multi": tiny_models("multi", **{**SAVED, "labels": ("a", "b", "c")}, task="multi_label", seed=2,
+                             thresholds={"a": 0.0, "b": 1.01, "c": 0.5}),
+        "pair": tiny_models("pair", **{**SAVED, "labels": ("yes", "no")}, task="pair", seed=3),
     }
 
 

@@ -7,8 +7,8 @@ import random
 import pytest
 
 from ftdemo.errors import InvalidInputError
-from ftdemo.splits import check_examples, hash_split, make_splits, unit_hash
 from ftdemo.tasks import LabelledText, TaskType
+from ftdemo.training.splits import check_examples, hash_split, make_splits, unit_hash
 
 
 def _data(n: int, labels=("a", "b", "c"), weights=(0.6, 0.3, 0.1), start: int = 0, seed: int = 0):

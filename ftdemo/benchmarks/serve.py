@@ -37,7 +37,7 @@ def bundled_classifier_dir(out_dir: str | Path, num_labels: int = 2) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from ftdemo.config import bundled_model_path
+    from ftdemo.settings import bundled_model_path
 
     out = Path(out_dir)
     torch.manual_seed(0)

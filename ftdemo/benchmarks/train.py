@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ftdemo.config import REPO_ROOT
 from ftdemo.errors import InvalidInputError
+from ftdemo.settings import REPO_ROOT
 from ftdemo.tasks import LabelledText
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "sst2_train.tsv"
@@ -66,7 +66,7 @@ def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: i
     datasets.disable_progress_bars()  # a benchmark prints its numbers, not progress bars
     transformers.utils.logging.disable_progress_bar()
 
-    from ftdemo.config import bundled_model_path
+    from ftdemo.settings import bundled_model_path
     from ftdemo.training.config import TrainConfig
     from ftdemo.training.setup import cpu_threads
 
@@ -129,7 +129,7 @@ def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: i
 def _bench_draw(train_rows: list[tuple[str, str]], eval_rows: list[tuple[str, str]], cfg: Any, repeats: int, *,
                 reference: bool, ref_batch: int, ref_lr: float) -> dict[str, Any]:
     """Engine and Trainer runs on one draw of rows, alternating `repeats` times."""
-    from ftdemo.splits import make_splits
+    from ftdemo.training.splits import make_splits
 
     labels = sorted({lab for _, lab in train_rows + eval_rows})
     examples = [LabelledText(i, text, None, (lab,)) for i, (text, lab) in enumerate(train_rows)]
@@ -163,7 +163,7 @@ def accuracy_summary(draws: list[dict[str, Any]], reference: bool) -> dict[str, 
 def run_engine(examples: list[LabelledText], labels: list[str], cfg: Any, eval_rows: list[tuple[str, str]],
                n_used: int) -> dict[str, Any]:
     """One engine run: throughput from its own timings, accuracy on the held-out rows."""
-    from ftdemo.training.engine import train
+    from ftdemo.training.loop import train
 
     result = train(examples, labels, "single_label", cfg)
     t = result.timings
@@ -244,11 +244,17 @@ def run_reference(rows: Sequence[LabelledText], labels: list[str], model_name: s
 
     import torch
     from datasets import Dataset
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              PrinterCallback, Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        PrinterCallback,
+        Trainer,
+        TrainingArguments,
+    )
     from transformers.trainer_pt_utils import get_length_grouped_indices
 
-    from ftdemo.data import real_token_share
+    from ftdemo.training.data import real_token_share
 
     tokenizer = AutoTokenizer.from_pretrained(model_name)
     index = {lab: i for i, lab in enumerate(labels)}

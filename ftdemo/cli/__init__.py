@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _services(args: argparse.Namespace) -> Any:
-    from ftdemo.config import Settings
     from ftdemo.services import Services
+    from ftdemo.settings import Settings
 
     return Services(Settings.from_env(db_url=args.db))
 

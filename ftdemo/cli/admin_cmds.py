@@ -20,7 +20,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def backup(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
-    from ftdemo.config import Settings
+    from ftdemo.settings import Settings
     from ftdemo.store.session import backup as do_backup
 
     # Opening the services would migrate, i.e. take the write lock, which busy labellers may hold
@@ -32,7 +32,7 @@ def backup(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
 
 
 def restore(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
-    from ftdemo.config import Settings
+    from ftdemo.settings import Settings
     from ftdemo.store.restore import restore as do_restore
 
     settings = Settings.from_env(db_url=args.db)
@@ -49,6 +49,7 @@ def doctor(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     import torch
 
     from ftdemo.errors import FtdemoError
+    from ftdemo.store.migrate import current_revision, head_revision
 
     report: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__}
     for name in ("transformers", "gradio", "sqlalchemy", "datasets"):
@@ -64,6 +65,7 @@ def doctor(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     report["journal_mode"] = sv.db.journal_mode()
     report["filesystem"] = _filesystem(sv.settings.db_url)
     report["integrity"] = sv.db.integrity_check()
+    report["schema"] = f"{current_revision(sv.db.engine)} (this ftdemo: {head_revision()})"
     report["data_dir"] = str(sv.settings.data_dir)
     report["models_dir"] = str(sv.settings.models_dir)
     report["base_model"] = sv.settings.resolved_base_model()
@@ -75,6 +77,9 @@ def doctor(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     problems = []
     if report["integrity"] != "ok":
         problems.append(f"database integrity check failed: {report['integrity']}; restore a backup")
+    if current_revision(sv.db.engine) != head_revision():
+        problems.append(f"the database schema is {current_revision(sv.db.engine)}, not {head_revision()}; "
+                        "start the app once to migrate it")
     if report["journal_mode"] not in ("wal", "n/a"):
         problems.append(f"journal mode is {report['journal_mode']}, expected wal")
     report["problems"] = problems

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-METHODS = ("cls", "rollout", "ig")
+from ftdemo.explain.methods import METHODS, NAMES
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -15,7 +15,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("text")
     p.add_argument("--pair", help="second text (sentence-pair datasets)")
     p.add_argument("--version", help="a model version other than the active one")
-    p.add_argument("--explain", choices=METHODS, help="also explain: [CLS] attention, rollout or Integrated Gradients")
+    p.add_argument("--explain", choices=NAMES, metavar="METHOD",
+                   help="also explain the prediction: " + "; ".join(f"{m.name}: {m.summary}" for m in METHODS))
     p.add_argument("--label", help="explain this label instead of the predicted one")
     p.add_argument("--layer", type=int, default=-1)
     p.add_argument("--head", type=int, help="one attention head (default: mean over heads)")
@@ -67,6 +68,8 @@ def predict(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
         }
         if "completeness_error" in ex:
             payload["explanation"]["completeness_error"] = ex["completeness_error"]
+        if "matrix" in ex:  # matrix / overview: the word x word or layer x head map
+            payload["explanation"]["matrix"] = ex["matrix"]
         lines.append(f"{ex['method']} for {ex['target_label']!r}:")
         lines += [f"  {w['text']:<24} {w['score']:+.4f}" for w in ex["words"]]
         if "completeness_error" in ex:

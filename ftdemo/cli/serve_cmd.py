@@ -17,7 +17,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def serve(args: argparse.Namespace, _services: Any) -> tuple[str, Any]:
-    from ftdemo.config import Settings
+    from ftdemo.settings import Settings
 
     # the start-up facts (database, SQLite version, journal mode, demo data) are INFO: show them when serving
     logging.getLogger("ftdemo").setLevel(logging.INFO)
@@ -32,8 +32,7 @@ def serve(args: argparse.Namespace, _services: Any) -> tuple[str, Any]:
 def preflight(settings: Any) -> None:
     """Checks before the slow part of a start (importing gradio), shared with the Spaces entry app.py:
     refuse a database on a network/FUSE filesystem; warn when a Space keeps its data on ephemeral disk."""
-    from ftdemo.config import ephemeral_storage_warning
-    from ftdemo.store.filesystem import check_database_url
+    from ftdemo.store.filesystem import check_database_url, ephemeral_storage_warning
 
     check_database_url(settings.db_url, allow_unsafe=settings.allow_unsafe_fs)
     if warning := ephemeral_storage_warning(settings):

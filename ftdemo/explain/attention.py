@@ -58,8 +58,3 @@ def cls_entropy(attentions: np.ndarray, query: int = 0) -> np.ndarray:
     n = rows.shape[-1]
     ent = -(rows * np.log(rows)).sum(axis=-1)
     return ent / np.log(n) if n > 1 else np.zeros_like(ent)
-
-
-def cls_max(attentions: np.ndarray, query: int = 0) -> np.ndarray:
-    """[L, H, T, T] → [L, H]: the largest weight in each head's [CLS] row."""
-    return np.asarray(attentions, dtype=np.float64)[:, :, query, :].max(axis=-1)

@@ -15,8 +15,10 @@ from __future__ import annotations
 import html
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from ftdemo.explain.methods import BY_NAME
 from ftdemo.explain.types import Explanation, MatrixView, WordScore
 
 # characters that change display direction or embedding: never let user text carry them
@@ -177,51 +179,71 @@ def render_matrix_html(view: MatrixView, *, max_size: int = 64, max_chars: int =
     return "".join(out)
 
 
-def matrix_plot_data(view: MatrixView, *, max_chars: int = 14) -> dict[str, Any]:
-    """Heatmap data for a plotting library: z values and cleaned, escaped tick labels.
-
-    Labels are escaped too, because some plotting libraries (Plotly) read a few
-    HTML tags in tick text.
-    """
-    return {
-        "z": view.values,
-        "x": [display_text(c, max_chars) for c in view.cols],
-        "y": [display_text(r, max_chars) for r in view.rows],
-        "title": display_text(view.title, 200),
-        "x_segments": view.col_segments,
-        "y_segments": view.row_segments,
-    }
-
-
-def render_explanation_html(expl: Explanation, *, max_chars: int = 40) -> str:
-    """The whole explanation: header, notices, the word heatmap, and the matrix when there is one."""
-    where = "" if expl.layer is None else f", layer {expl.layer}"
-    who = ""
-    if expl.method in ("cls", "matrix"):
-        who = ", all heads" if expl.head is None else f", head {expl.head}"
+def caption(expl: Explanation, num_layers: int | None = None) -> str:
+    """Plain text (render_words_html escapes it): method, layer and head with people's numbering
+    (layer 1..L, head 1..H), and the label explained."""
+    method = BY_NAME.get(expl.method)
+    parts = [method.title if method else expl.method]
+    of = f" of {num_layers}" if num_layers else ""
+    if expl.layer is not None and expl.method == "rollout":
+        parts.append(f"layers 1–{expl.layer + 1}{of}")
+    elif expl.layer is not None:
+        parts.append(f"layer {expl.layer + 1}{of}")
+    if method is not None and method.uses("head"):
+        parts.append("mean of heads" if expl.head is None else f"head {expl.head + 1}")
+    if expl.method == "overview":
+        parts.append("words: mean [CLS] attention over all layers and heads")
     if expl.signed:
-        about = f"explaining label: {expl.target_label}"
-    else:  # attention does not depend on the label asked about
-        top = expl.prediction.label
-        about = f"predicted: {top} (p = {expl.prediction.probabilities.get(top, 0.0):.2f})"
-    caption = f"{expl.method}{where}{who} · {about}"  # escaped by render_words_html
-    words = render_words_html(expl.words, signed=expl.signed, max_chars=max_chars, caption=caption)
-    parts = [f'<div style="font-family:sans-serif">{words}']
+        parts.append(f"evidence for “{expl.target_label}”")
+    return " · ".join(parts)
+
+
+def _one_based(expl: Explanation) -> MatrixView | None:
+    view = expl.matrix
+    if view is None:
+        return None
+    if expl.method == "overview":
+        return replace(view, rows=[f"layer {i + 1}" for i in range(len(view.rows))],
+                       cols=[f"head {j + 1}" for j in range(len(view.cols))])
+    head = "mean of heads" if expl.head is None else f"head {expl.head + 1}"
+    layer = "" if expl.layer is None else f"layer {expl.layer + 1}, "
+    return replace(view, title=f"Attention matrix, {layer}{head} (row: from, column: to)")
+
+
+def faithfulness_html(expl: Explanation) -> str:
+    """The deletion test's result in a sentence (empty when it was not run)."""
+    f = expl.faithfulness
+    if f is None:
+        return ""
+    if not f.k:
+        return '<div class="ftd-expl-meta">Deletion test: the text is too short to delete words from.</div>'
+    words = ", ".join(f"“{display_text(w, 30)}”" for w in f.deleted)
+    verdict = ("the highlighted words matter to the model more than random ones"
+               if f.topk_drop > f.random_drop + 0.02 else
+               "no clearer effect than deleting random words: read this view with care")
+    label = display_text(expl.target_label, 60)
+    return (f'<div class="ftd-expl-meta ftd-faith"><span style="font-weight:600">Deletion test</span>: removing the top {f.k} words ({words}) '
+            f"moves p({label}) from {f.base_prob:.2f} to {f.topk_prob:.2f} (drop {f.topk_drop:+.2f}); "
+            f"{f.k} random words: drop {f.random_drop:+.2f} on average. {verdict}.</div>")
+
+
+def render_explanation_html(expl: Explanation, num_layers: int | None = None, *, max_chars: int = 40) -> str:
+    """The whole explanation: caption, word heatmap with legend, notices, IG completeness, deletion test
+    and matrix, all escaped. `num_layers` lets the caption say "layer 3 of 6"."""
+    parts = ['<div class="ftd-expl">',
+             render_words_html(expl.words, signed=expl.signed, max_chars=max_chars, caption=caption(expl, num_layers))]
     for notice in expl.notices:
-        parts.append(f'<div style="color:#a60;font-size:12px">{display_text(notice, 300)}</div>')
+        if notice == expl.prediction.notice:  # the prediction line above the heatmap shows it already
+            continue
+        parts.append(f'<div class="ftd-expl-note">{display_text(notice, 300)}</div>')
     if expl.completeness_error is not None:
-        parts.append(
-            f'<div style="font-size:12px;color:#666">completeness error {_num(expl.completeness_error * 100)}% '
-            f"({int(expl.ig_steps or 0)} steps, {display_text(expl.baseline or '', 10)} baseline)</div>"
-        )
-    if expl.faithfulness is not None:
-        f = expl.faithfulness
-        parts.append(
-            f'<div style="font-size:12px;color:#666">deleting the top {int(f.k)} words drops p by {_num(f.topk_drop)}'
-            f"; {int(f.k)} random words: {_num(f.random_drop)}</div>"
-        )
-    if expl.matrix is not None:
+        parts.append(f'<div class="ftd-expl-meta">Completeness error {expl.completeness_error:.1%} '
+                     f"({int(expl.ig_steps or 0)} steps, {display_text(expl.baseline or '', 10)} baseline): "
+                     "how far the word scores are from summing to the change in the label's score.</div>")
+    parts.append(faithfulness_html(expl))
+    matrix = _one_based(expl)
+    if matrix is not None:
         note = "darker: attention spread wider" if expl.method == "overview" else None
-        parts.append(render_matrix_html(expl.matrix, note=note))
+        parts.append(render_matrix_html(matrix, note=note))
     parts.append("</div>")
     return "".join(parts)

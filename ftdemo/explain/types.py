@@ -15,9 +15,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     from ftdemo.explain.faithfulness import Faithfulness
-    from ftdemo.inference import Prediction
+    from ftdemo.models.inference import Prediction
 
-METHODS = ("cls", "rollout", "ig", "matrix", "overview")
 FP16_MAX = 65504.0
 
 

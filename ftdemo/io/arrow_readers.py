@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from ftdemo.errors import InvalidInputError
-from ftdemo.io.formats import FileFormat
 from ftdemo.io.table import Row, Table
 
 _DATASET_MARKERS = ("state.json", "dataset_dict.json")  # written by Dataset / DatasetDict.save_to_disk
@@ -159,27 +157,16 @@ def _find_dataset_root(root: Path) -> Path | None:
     return min(found, key=lambda p: len(p.parts)) if found else None
 
 
-def read_zip(path: Path, *, max_bytes: int, limit: int | None = None, header: bool = True) -> Table:
-    """A zipped `datasets` folder, or a zip holding exactly one CSV/TSV/JSON(L)/Parquet file.
-
-    Extracted into a temporary folder (zip-slip checked, size capped) that is removed afterwards.
-    """
-    from ftdemo.io.readers import read_path  # a zip may wrap any single file format
-    from ftdemo.io.safezip import safe_extract
-
-    with tempfile.TemporaryDirectory(prefix="ftdemo-zip-") as tmp:
-        root = safe_extract(path, tmp, max_bytes=max_bytes)
-        dataset_root = _find_dataset_root(root)
-        if dataset_root is not None:
-            table = read_datasets_dir(dataset_root, limit=limit)
-            table.format = FileFormat.DIRECTORY.value  # the format of the rows, not of the wrapper
-            return table
-        files = [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in
-                 (".csv", ".tsv", ".jsonl", ".json", ".parquet") and "__MACOSX" not in p.parts]
-        if len(files) != 1:
-            raise InvalidInputError(
-                f"{path.name!r} must contain a `datasets` save_to_disk folder or exactly one "
-                f"csv/tsv/jsonl/json/parquet file; it has {len(files)} such files"
-            )
-        return read_path(files[0], max_bytes=max_bytes, limit=limit, header=header)
-
+def zipped_table_path(root: Path, zip_name: str) -> Path:
+    """What to read in an extracted zip: its `datasets` folder, or its one CSV/TSV/JSON(L)/Parquet file."""
+    dataset_root = _find_dataset_root(root)
+    if dataset_root is not None:
+        return dataset_root
+    files = [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in
+             (".csv", ".tsv", ".jsonl", ".json", ".parquet") and "__MACOSX" not in p.parts]
+    if len(files) != 1:
+        raise InvalidInputError(
+            f"{zip_name!r} must contain a `datasets` save_to_disk folder or exactly one "
+            f"csv/tsv/jsonl/json/parquet file; it has {len(files)} such files"
+        )
+    return files[0]

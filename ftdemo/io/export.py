@@ -16,18 +16,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ftdemo.errors import AlreadyExistsError
 from ftdemo.io.cells import escape_formula
 from ftdemo.io.formats import FileFormat, export_format
-
-if TYPE_CHECKING:
-    from ftdemo.tasks import LabelledText
 
 
 @dataclass
@@ -43,10 +39,6 @@ class ExportRecord:
     text_pair: str | None
     labels: list[str]
     history: list[dict] = field(default_factory=list)
-
-    @classmethod
-    def from_labelled(cls, item: "LabelledText", history: Sequence[dict] = ()) -> "ExportRecord":
-        return cls(item.id, item.text, item.text_pair, list(item.labels), list(history))
 
 
 def _history_json(history: list[dict]) -> str:

@@ -19,11 +19,6 @@ class FileFormat(str, enum.Enum):
     ZIP = "zip"  # a zipped `datasets` save_to_disk directory (import only)
     DIRECTORY = "directory"  # a `datasets` save_to_disk directory
 
-    @property
-    def is_text(self) -> bool:
-        """CSV/TSV/JSON(L): decoded as UTF-8 by ftdemo itself, so row-level encoding errors are possible."""
-        return self in (FileFormat.CSV, FileFormat.TSV, FileFormat.JSONL, FileFormat.JSON)
-
 
 IMPORT_FORMATS = tuple(FileFormat)
 EXPORT_FORMATS = (FileFormat.CSV, FileFormat.TSV, FileFormat.JSONL, FileFormat.JSON, FileFormat.PARQUET,

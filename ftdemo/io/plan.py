@@ -50,11 +50,6 @@ class ImportPlan:
     duplicates: list[RowIssue] = field(default_factory=list)
     errors: list[RowIssue] = field(default_factory=list)
 
-    @property
-    def has_problems(self) -> bool:
-        """True when "import valid rows" would leave some rows out."""
-        return bool(self.duplicates or self.errors)
-
     def summary(self) -> dict[str, object]:
         """Counts for the confirm dialog: `valid` is what "import valid rows" would add."""
         labelled = sum(1 for c in self.valid if c.labels)

@@ -5,12 +5,14 @@ See `ftdemo.io.text_readers` for how rows are numbered (header not counted; row 
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.io import arrow_readers, text_readers
 from ftdemo.io.formats import FileFormat, import_format
+from ftdemo.io.safezip import safe_extract
 from ftdemo.io.table import RowIssue, Table
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # Settings.max_upload_mb's default; callers pass their setting
@@ -42,8 +44,7 @@ def read_path(path: Path, *, max_bytes: int | None, limit: int | None, header: b
     elif fmt is FileFormat.DIRECTORY:
         table = arrow_readers.read_datasets_dir(path, limit=limit)
     elif fmt is FileFormat.ZIP:
-        cap = ZIP_HARD_LIMIT if max_bytes is None else min(max_bytes, ZIP_HARD_LIMIT)
-        table = arrow_readers.read_zip(path, max_bytes=cap, limit=limit, header=header)
+        table = read_zip(path, max_bytes=max_bytes, limit=limit, header=header)
     else:
         text = text_readers.decode(path.read_bytes(), path.name)
         if not text.strip():
@@ -56,6 +57,21 @@ def read_path(path: Path, *, max_bytes: int | None, limit: int | None, header: b
             table = text_readers.parse_json(text, limit=limit)
     table.format = table.format or fmt.value  # a zip keeps the inner file's format
     return table
+
+
+def read_zip(path: Path, *, max_bytes: int | None, limit: int | None = None, header: bool = True) -> Table:
+    """A zipped `datasets` folder, or a zip holding exactly one CSV/TSV/JSON(L)/Parquet file.
+
+    Extracted into a temporary folder (zip-slip checked, size capped) that is removed afterwards.
+    """
+    cap = ZIP_HARD_LIMIT if max_bytes is None else min(max_bytes, ZIP_HARD_LIMIT)
+    with tempfile.TemporaryDirectory(prefix="ftdemo-zip-") as tmp:
+        inner = arrow_readers.zipped_table_path(safe_extract(path, tmp, max_bytes=cap), path.name)
+        if inner.is_dir():
+            table = arrow_readers.read_datasets_dir(inner, limit=limit)
+            table.format = FileFormat.DIRECTORY.value  # the format of the rows, not of the wrapper
+            return table
+        return read_path(inner, max_bytes=cap, limit=limit, header=header)
 
 
 def read_rows(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from ftdemo.config import Settings
 from ftdemo.services.annotate import AnnotationService, ExampleView
 from ftdemo.services.base import Actor
 from ftdemo.services.datasets import DatasetInfo, DatasetService, Stats
 from ftdemo.services.models import ModelService
 from ftdemo.services.predict import PredictService
+from ftdemo.services.queue import QueueService
 from ftdemo.services.training import TrainingService
 from ftdemo.services.transfer import ImportReport, TransferService
+from ftdemo.settings import Settings
 from ftdemo.store import Database
 from ftdemo.store.filesystem import check_database_url
 
@@ -25,15 +26,16 @@ class Services:
             check_database_url(settings.db_url, allow_unsafe=settings.allow_unsafe_fs)
         self.db = db or Database(settings.db_url)
         self.datasets = DatasetService(self.db, settings)
-        self.annotate = AnnotationService(self.db, settings)
-        self.transfer = TransferService(self.db, settings)
-        self.training = TrainingService(self.db, settings, self.annotate)
         self.models = ModelService(self.db, settings)
         self.predict = PredictService(self.db, settings, self.models)
+        self.queue = QueueService(self.db, settings, self.predict)
+        self.annotate = AnnotationService(self.db, settings, self.queue)
+        self.transfer = TransferService(self.db, settings)
+        self.training = TrainingService(self.db, settings, self.annotate)
 
     def registry_cleanup(self) -> None:
         """Remove temp dirs left by a save that was killed midway (never listed, never loaded)."""
-        from ftdemo.registry import Registry
+        from ftdemo.models.registry import Registry
 
         Registry(self.settings.models_dir, clean=True)
 

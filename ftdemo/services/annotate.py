@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ftdemo.annotation import UNLABELLED
 from ftdemo.errors import InvalidInputError
 from ftdemo.services.base import Actor, Service, require_admin
-from ftdemo.store import repo
+from ftdemo.services.queue import QueueService
+from ftdemo.settings import Settings
+from ftdemo.store import Database, repo
+from ftdemo.store.consensus import UNLABELLED
 from ftdemo.store.schema import Dataset, Example
 from ftdemo.tasks import LabelledText, TaskType, check_labels_for_task, normalize_text
 
@@ -46,13 +48,17 @@ def _views(s: Session, ds: Dataset, rows: list[Example], *, with_history: bool =
 
 
 class AnnotationService(Service):
+    def __init__(self, db: Database, settings: Settings, queue: QueueService) -> None:
+        super().__init__(db, settings)
+        self.queue = queue
+
     # --- queue ---------------------------------------------------------------------------------
     def next(self, dataset: str, actor: Actor, *, order: str = "in_order", seed: int = 0,
              exclude: list[int] | None = None) -> ExampleView | None:
         """The next example for this annotator, or None when the queue is empty."""
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
-            ids = repo.queue_ids(s, ds, actor.name, order=order, seed=seed, limit=1, exclude=exclude or ())
+            ids = self.queue.next_ids(s, ds, actor, order=order, seed=seed, limit=1, exclude=exclude or ())
             return _views(s, ds, [repo.get_example(s, ds, ids[0])])[0] if ids else None
 
     def get(self, dataset: str, example_id: int, *, with_history: bool = True) -> ExampleView:

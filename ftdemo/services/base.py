@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ftdemo.config import Settings
 from ftdemo.errors import PermissionDeniedError
+from ftdemo.settings import Settings
 from ftdemo.store import Database
 
 

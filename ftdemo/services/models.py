@@ -17,7 +17,7 @@ from ftdemo.tasks import TaskType
 class ModelService(Service):
     @property
     def registry(self) -> Any:
-        from ftdemo.registry import Registry
+        from ftdemo.models.registry import Registry
 
         return Registry(self.settings.models_dir, clean=False)
 
@@ -101,8 +101,8 @@ class ModelService(Service):
                  pair_col: str | None = None, label_col: str | None = None) -> dict[str, Any]:
         """Accuracy, macro-F1 and confusion matrix of a version on a labelled file."""
         from ftdemo import io
-        from ftdemo.serving import Predictor
         from ftdemo.services.transfer import _mapping
+        from ftdemo.serving import Predictor
         from ftdemo.training import metrics as M
 
         name, model_dir = self.path(dataset, version)

@@ -51,9 +51,10 @@ class PredictService(Service):
         """Refuse megabyte-sized inputs before they reach the tokenizer (the model reads at most
         max_length tokens anyway; texts up to FTDEMO_MAX_TEXT_CHARS are truncated with a notice)."""
         limit = self.settings.max_text_chars
-        if len(text or "") > limit or len(text_pair or "") > limit:
-            raise InvalidInputError(f"the text is longer than {limit} characters (FTDEMO_MAX_TEXT_CHARS); "
-                                    "shorten it - the model only reads its first few hundred words anyway")
+        longest = max(len(text or ""), len(text_pair or ""))
+        if longest > limit:
+            raise InvalidInputError(f"the text is {longest:,} characters; send at most {limit:,} "
+                                    "(FTDEMO_MAX_TEXT_CHARS) - the model only reads its first few hundred words anyway")
 
     def predict(self, dataset: str, text: str, text_pair: str | None = None, *,
                 version: str | None = None) -> dict[str, Any]:

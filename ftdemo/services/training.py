@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -14,17 +12,16 @@ from ftdemo.services.base import Actor, Service, require_admin
 from ftdemo.store import repo
 from ftdemo.store import runs as run_repo
 from ftdemo.tasks import LabelledText, TaskType
+from ftdemo.training.data import snapshot_hash
 
 
 def snapshot_of(examples: list[LabelledText], labels: list[str]) -> tuple[dict[str, Any], str]:
-    """The frozen data a run trains on: (id, labels) pairs, counts, and a content hash of both texts and labels."""
-    h = hashlib.sha256()
-    for ex in examples:
-        h.update(json.dumps([ex.id, ex.text, ex.text_pair, list(ex.labels)], ensure_ascii=False).encode())
+    """The frozen data a run trains on: (id, labels) pairs and counts, with the snapshot's identity
+    (`snapshot_hash`: the same hash the engine writes into the version's metadata.json)."""
     counts = Counter(lab for ex in examples for lab in ex.labels)
     snap = {"labels": labels, "counts": {"examples": len(examples), "per_label": {l: counts.get(l, 0) for l in labels}},
             "items": [[ex.id, list(ex.labels)] for ex in examples]}
-    return snap, h.hexdigest()
+    return snap, snapshot_hash(examples)
 
 
 class TrainingService(Service):
@@ -36,7 +33,7 @@ class TrainingService(Service):
     @property
     def runner(self) -> Any:
         if self._runner is None:
-            from ftdemo.training.jobs import JobRunner
+            from ftdemo.jobs.supervisor import JobRunner
 
             self._runner = JobRunner(self.db, self.settings.models_dir, margin=self.settings.activation_margin)
         return self._runner
@@ -44,8 +41,8 @@ class TrainingService(Service):
     def _prepare(self, dataset: str, options: dict[str, Any], actor: Actor) -> int:
         """Validate options and data, then create a queued run with its frozen snapshot."""
         require_admin(actor, "train models")
-        from ftdemo.splits import make_splits
         from ftdemo.training.config import TrainConfig
+        from ftdemo.training.splits import make_splits
 
         opts = {k: v for k, v in options.items() if v is not None and v != ""}
         opts.setdefault("base_model", self.settings.resolved_base_model())
@@ -83,7 +80,7 @@ class TrainingService(Service):
     def train_sync(self, dataset: str, options: dict[str, Any], *, actor: Actor,
                    on_event: Callable[[Any], None] | None = None) -> dict[str, Any]:
         """Train in this process (the CLI): same snapshot, engine, registry and guard as the app."""
-        from ftdemo.training.runner import execute_run
+        from ftdemo.jobs.runner import execute_run
 
         run_id = self._prepare(dataset, options, actor)
         return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,

@@ -1,4 +1,5 @@
-"""Durable storage of datasets, examples and annotations (SQLAlchemy 2.x, Alembic migrations)."""
+"""The database: datasets, examples, append-only annotations, training runs and model versions
+(SQLAlchemy 2, Alembic migrations). Queries take the caller's session and never commit."""
 
 from ftdemo.store.session import Database
 

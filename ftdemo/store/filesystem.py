@@ -10,11 +10,15 @@ those filesystems unless the user overrides it. Elsewhere (no /proc, e.g. macOS)
 from __future__ import annotations
 
 import logging
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ftdemo import settings as settings_module
 from ftdemo.errors import UnsafeFilesystemError
+from ftdemo.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +122,21 @@ def check_database_url(url: str, *, allow_unsafe: bool = False) -> None:
     path = sqlite_path(url)
     if path is not None:
         check_sqlite_location(path, allow_unsafe=allow_unsafe)
+
+
+def ephemeral_storage_warning(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
+    """On a Hugging Face Space that keeps the database or the models outside /data, say that a restart loses them."""
+    from ftdemo.store.session import sqlite_path
+
+    env = os.environ if env is None else env
+    if not env.get("SPACE_ID"):
+        return None
+    persistent = settings_module.SPACES_PERSISTENT_DIR
+    places = {"the database": sqlite_path(settings.db_url), "the models": settings.models_dir}
+    lost = [f"{what} ({path})" for what, path in places.items()
+            if path is not None and persistent not in Path(path).resolve().parents]
+    if not lost:
+        return None
+    return (f"this Space keeps {' and '.join(lost)} on its ephemeral disk: they are lost when the Space restarts "
+            f"or is rebuilt. Attach persistent storage at {persistent} (the app then uses "
+            f"{persistent / 'ftdemo'}), or set FTDEMO_DATA_DIR to a directory under it")

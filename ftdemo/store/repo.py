@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -11,8 +10,8 @@ from typing import Any
 from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from ftdemo.annotation import AnnotatorState, Consensus, consensus
 from ftdemo.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from ftdemo.store.consensus import AnnotatorState, Consensus, consensus
 from ftdemo.store.schema import Annotation, AnnotationLabel, Dataset, Example, Label, utcnow
 from ftdemo.tasks import TaskType, content_hash, normalize_text, parse_label_list, validate_label_name
 
@@ -177,12 +176,6 @@ def append_annotation(session: Session, ex: Example, annotator: str, kind: str, 
     return ann
 
 
-def annotator_history(session: Session, example_id: int, annotator: str) -> list[Annotation]:
-    """One annotator's rows for one example, oldest first."""
-    return list(session.scalars(select(Annotation).where(Annotation.example_id == example_id,
-                                                          Annotation.annotator == annotator).order_by(Annotation.id)))
-
-
 def last_undoable(session: Session, dataset_id: int, annotator: str) -> Annotation | None:
     """The annotator's most recent action in a dataset that is neither an undo nor already undone."""
     undone = select(Annotation.reverts_id).where(Annotation.reverts_id.is_not(None))
@@ -276,12 +269,10 @@ def count_examples(session: Session, ds: Dataset) -> tuple[int, int]:
     return int(total), int(labelled)
 
 
-def queue_ids(session: Session, ds: Dataset, annotator: str, *, order: str = "in_order", seed: int = 0,
-              limit: int = 1, exclude: Sequence[int] = ()) -> list[int]:
-    """Next examples for an annotator: unlabelled by anyone, not skipped by this annotator.
+def queue_candidates(ds: Dataset, annotator: str, *, exclude: Sequence[int] = ()) -> Select:
+    """Example ids an annotator may be offered: live, unlabelled by anyone, not skipped by this annotator.
 
-    'shuffled' sorts by a hash of (seed, id): a stable order per seed, so the queue doesn't jump
-    around between calls, and different annotators (different seeds) spread over the pool.
+    Only a filter: how candidates are ranked is the queue service's business (it can see models).
     """
     skipped = select(Annotation.example_id).where(Annotation.id.in_(_latest_ids(ds.id)), Annotation.kind == "skip",
                                                   Annotation.annotator == annotator)
@@ -289,19 +280,13 @@ def queue_ids(session: Session, ds: Dataset, annotator: str, *, order: str = "in
                                  Example.id.not_in(labelled_ids_query(ds)), Example.id.not_in(skipped))
     if exclude:
         q = q.where(Example.id.not_in(list(exclude)))
-    if order == "in_order":
-        return list(session.scalars(q.order_by(Example.id).limit(limit)))
-    if order != "shuffled":
-        raise InvalidInputError(f"unknown queue order {order!r}; choose in_order or shuffled")
-    ids = list(session.scalars(q))
-    ids.sort(key=lambda i: hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest())
-    return ids[:limit]
+    return q
 
 
 def search_examples(session: Session, ds: Dataset, *, text: str = "", label: str | None = None,
                     annotator: str | None = None, unlabelled: bool = False, include_deleted: bool = False,
                     limit: int = 100, offset: int = 0) -> tuple[list[Example], int]:
-    """Filtered page of examples (newest first) and the total matching count."""
+    """Filtered page of examples (oldest first, by id) and the total matching count."""
     q = select(Example).where(Example.dataset_id == ds.id)
     if not include_deleted:
         q = q.where(Example.deleted_at.is_(None))

@@ -56,7 +56,7 @@ def database_in_use(path: Path) -> bool:
         if "locked" in str(err) or "busy" in str(err):
             return True
         raise StorageError(f"cannot open {path} ({err})") from err
-    except sqlite3.DatabaseError as err:  # e.g. 'file is not a database': not in use, just damaged
+    except sqlite3.DatabaseError:  # e.g. 'file is not a database': not in use, just damaged
         return False
     finally:
         con.close()

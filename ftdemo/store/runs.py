@@ -77,7 +77,7 @@ def events(session: Session, run_id: int, after_id: int = 0) -> list[tuple[int, 
 
 def mark_dead_runs(session: Session, alive: Sequence[int] = ()) -> list[int]:
     """Runs still 'queued'/'running' whose process is gone become 'interrupted'."""
-    from ftdemo.store.process import pid_alive
+    from ftdemo.processes import pid_alive
 
     marked = []
     for run in live_runs(session):
@@ -122,27 +122,14 @@ def activate(session: Session, ds: Dataset, v: ModelVersion, reason: str) -> Non
     session.flush()
 
 
-def register_version(session: Session, run_id: int, version: str, base_model: str, metrics: dict[str, Any],
-                     *, margin: float) -> dict[str, Any]:
-    """Record a new version and apply the activation guard; returns {'active': bool, 'reason': str}."""
-    from ftdemo.registry import activation_decision
-
+def add_version(session: Session, run_id: int, version: str, base_model: str, metrics: dict[str, Any]) -> ModelVersion:
+    """Record a new version of the run's dataset as a candidate (whether it goes live is the caller's rule)."""
     run = get_run(session, run_id)
-    ds = session.get(Dataset, run.dataset_id)
-    assert ds is not None
-    v = ModelVersion(dataset_id=ds.id, version=version, run_id=run_id, status="candidate", base_model=base_model,
-                     metrics=metrics, reason="")
+    v = ModelVersion(dataset_id=run.dataset_id, version=version, run_id=run_id, status="candidate",
+                     base_model=base_model, metrics=metrics, reason="")
     session.add(v)
     session.flush()
-    current = active_version(session, ds)
-    ok, reason = activation_decision(metrics, current.metrics if current is not None and current.id != v.id else None,
-                                     margin)
-    if ok:
-        activate(session, ds, v, reason)
-    else:
-        v.reason = reason
-    session.flush()
-    return {"active": ok, "reason": reason}
+    return v
 
 
 def delete_version(session: Session, ds: Dataset, v: ModelVersion) -> None:

@@ -1,4 +1,6 @@
-"""Engine and transactions. The only module that knows about SQLite specifics.
+"""Engine and transactions, with the SQLite specifics of both (pragmas, write locks, online copy).
+
+Where a SQLite file may live is filesystem.py's business, swapping the file for a backup restore.py's.
 
 SQLite gets WAL (readers never block the writer), a 10 s busy timeout, foreign keys, and
 `synchronous=FULL` (a committed label survives power loss, at the cost of one extra fsync per

@@ -28,9 +28,8 @@ class TrainConfig:
     """Hub id (``bert-base-uncased``) or local directory; "" means the bundled all-MiniLM-L6-v2."""
     epochs: int = 0
     """Upper bound on passes over the training split; early stopping may end sooner. 0 = automatic:
-    enough passes for about 100 optimizer steps, at least 3 and at most 20. A 180-example set needs
-    ~20 short epochs to learn anything (4 gave 0.44 test accuracy on the 3-class demo set; ~100 steps
-    0.75-0.88), while 1,000 examples need 3 (10 scored no better on SST-2 draws and took 3x as long)."""
+    enough passes for about 100 optimizer steps, at least 3 and at most 20, because a small set needs
+    many short epochs to learn at all and a larger one gains nothing from more (docs/benchmarks.md)."""
     learning_rate: float = 1e-4
     """Peak AdamW learning rate (after warmup). 1e-4 suits small encoders with few steps; use ~3e-5 for BERT-base."""
     batch_size: int = 32
@@ -39,10 +38,9 @@ class TrainConfig:
     """Padded tokens per training batch (examples x longest length), the memory bound. 0: ``batch_size`` x
     the mean training length, so batches of longer-than-average texts hold fewer examples."""
     max_batch_examples: int = 0
-    """Hard cap on examples per batch; 0 means ``batch_size``. Larger caps let short texts share big
-    batches (fewer, cheaper steps: ~6% more examples/s), but gradient clipping then shrinks those
-    steps, so each short text counts less: with 4 x ``batch_size`` held-out accuracy on 1,000-row
-    SST-2 draws fell 0.4 points on average (5 draws), below the HF ``Trainer``'s."""
+    """Hard cap on examples per batch; 0 means ``batch_size``. Larger caps are a little faster, but a
+    clipped step over many short texts makes each of them count less, which cost accuracy
+    (docs/benchmarks.md)."""
     max_length: int = 256
     """Texts are truncated to this many tokens (pairs: longest-first)."""
     weight_decay: float = 0.01
@@ -54,16 +52,14 @@ class TrainConfig:
     class_weights: str = "none"
     """"balanced" weights the loss by inverse class frequency on the training split (multi-label: pos_weight)."""
     reinit_pooler: bool = True
-    """Start the [CLS] pooler from random weights, like the new head (not when the base model already is a
-    sequence classifier): its pretrained weights served next-sentence prediction, or nothing; +0.3 points
-    on 1,000-row SST-2."""
+    """Start the [CLS] pooler from random weights, like the new head: its pretrained weights served
+    next-sentence prediction, or nothing (kept when the base model already is a sequence classifier)."""
     freeze_embeddings: bool = False
     """Keep the embedding tables fixed: no gradient or optimizer state for half of MiniLM's parameters,
-    ~30% more examples/s on CPU, but on 1,000-row SST-2 samples (3 seeds) held-out accuracy fell from
-    0.838 to 0.829 (3 epochs), so it is off by default: a speed option for larger sets."""
+    which is faster but cost accuracy on small sets (docs/benchmarks.md), so it is a speed option, off."""
     freeze_layers: int = 0
     """Freeze the lowest k transformer layers (0 = none); with frozen embeddings, backward then stops
-    k layers early. A further speed option: freezing 2 of MiniLM's 6 layers cost accuracy (0.8205)."""
+    k layers early: a further speed option, off for the same reason."""
     layer_lr_decay: float = 1.0
     """Layer-wise LR decay: layer i from the top gets lr x decay**i (embeddings lowest). 1.0 = off."""
     label_smoothing: float = 0.0

@@ -9,10 +9,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ftdemo.data import Features, token_budget_batches
 from ftdemo.tasks import TaskType
 from ftdemo.training import metrics as M
 from ftdemo.training import setup
+from ftdemo.training.data import Features, token_budget_batches
 
 
 @torch.inference_mode()

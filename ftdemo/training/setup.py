@@ -1,6 +1,6 @@
-"""Run-time pieces of a training run: device, precision, threads, model, freezing, optimizer, schedule.
+"""Run-time pieces of a training run: precision, threads, model, freezing, optimizer, schedule.
 
-Each is a small function over a model or a config, so the loop in engine.py reads top to bottom.
+Each is a small function over a model or a config, so the loop in loop.py reads top to bottom.
 """
 
 from __future__ import annotations
@@ -17,20 +17,6 @@ from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import TaskType
 
 _LAYER = re.compile(r"\.(?:layer|layers|block|blocks|h)\.(\d+)\.")
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" → CUDA, then Apple MPS, then CPU; an explicit device must exist."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError("device 'cuda' was asked for but no CUDA GPU is visible; use device='auto' or 'cpu'")
-    return device
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -66,14 +52,6 @@ def cpu_threads(requested: int = 0) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
-    return device.type
-
-
 def load_classifier(base_model: str, labels: Sequence[str], task: TaskType) -> Any:
     """A sequence classifier with our label maps and problem type in its config, SDPA attention.
 
@@ -101,8 +79,8 @@ def reinit_pooler(model: Any) -> bool:
 
     A BERT pooler was trained for next-sentence prediction, or for nothing at all in sentence-
     embedding checkpoints trained with mean pooling (the bundled MiniLM). Re-initialising it helps
-    small-data fine-tuning (Zhang et al. 2021, "Revisiting Few-sample BERT Fine-tuning"): +0.3 points
-    held out on 1,000-row SST-2 draws (5 draws, 4 better). Left alone: checkpoints that already are
+    small-data fine-tuning (Zhang et al. 2021, "Revisiting Few-sample BERT Fine-tuning"; measured
+    here in docs/benchmarks.md). Left alone: checkpoints that already are
     sequence classifiers (an earlier ftdemo version as the base: its pooler learnt the task) and
     models without a BERT-style pooler (RoBERTa's and DistilBERT's heads are new anyway).
     """
@@ -130,9 +108,9 @@ def layer_index(name: str, num_layers: int) -> int:
 def freeze(model: Any, *, embeddings: bool, layers: int) -> int:
     """Freeze the embeddings and/or the lowest `layers` layers; returns the trainable parameter count.
 
-    A model whose config does not say how many layers it has gets no layer freezing (the
-    a layer setting must never make an unusual architecture fail); asking for more layers than
-    a model has is an error.
+    A model whose config does not say how many layers it has gets no layer freezing (a layer
+    setting must never make an unusual architecture fail); asking for more layers than a model
+    has is an error.
     """
     num_layers = int(getattr(model.config, "num_hidden_layers", 0) or 0)
     if num_layers and layers > num_layers:
@@ -165,8 +143,8 @@ def param_groups(model: Any, *, lr: float, weight_decay: float, layer_decay: flo
 def make_optimizer(groups: list[dict[str, Any]], device: torch.device) -> torch.optim.Optimizer:
     """AdamW, fused where torch has a fused kernel for the device (CUDA and, since torch 2.4, CPU).
 
-    On a 2-core CPU the fused step over MiniLM's parameters measured ~2.5x faster than
-    foreach; other devices get foreach (one kernel per parameter group, not per tensor).
+    The fused step is the fastest AdamW on both (docs/benchmarks.md); other devices get foreach
+    (one kernel per parameter group, not per tensor).
     """
     if device.type in ("cuda", "cpu"):
         try:

@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ftdemo.config import Settings
+from ftdemo.settings import Settings
+from ftdemo.store.session import sqlite_path
 
 # What the login page needs before anyone has signed in (checked against the path without root_path).
 PUBLIC_PATHS = frozenset({
@@ -62,16 +63,6 @@ def file_route_blocklist(settings: Settings) -> list[str]:
     if not any(p == data_dir or data_dir in p.parents for p in scratch):
         blocked.insert(0, data_dir)
     return [str(Path(p).resolve()) for p in blocked]
-
-
-def sqlite_path(db_url: str) -> Path | None:
-    """The database file of a sqlite:/// URL (None for other databases or an in-memory one)."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(db_url)
-    if not url.get_backend_name() == "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return Path(url.database)
 
 
 def _gradio_upload_dir() -> Path:

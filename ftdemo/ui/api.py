@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from ftdemo.errors import FtdemoError, InvalidInputError
+from ftdemo.services.queue import ORDERS
 from ftdemo.ui.context import UIContext
 
 T = TypeVar("T")
@@ -49,7 +50,7 @@ def register_api(ctx: UIContext) -> None:
                      request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
         """The next example for this annotator (unlabelled, not skipped by them), or null when done.
 
-        order: "in_order" or "shuffled" (stable per seed)."""
+        order: ORDERS_DOC."""
         actor = _call(lambda: ctx.actor(request, annotator))
         view = _call(lambda: services.annotate.next(dataset, actor, order=order, seed=int(seed or 0)))
         return view.to_dict() if view else None
@@ -91,6 +92,8 @@ def register_api(ctx: UIContext) -> None:
 
     # Each call is one short transaction; SQLite queues writers (BEGIN IMMEDIATE + busy timeout),
     # so these may run side by side up to the queue's default concurrency limit.
+    next_example.__doc__ = (next_example.__doc__ or "").replace(
+        "ORDERS_DOC", " or ".join(f'"{o.name}" ({o.title.lower()})' for o in ORDERS))
     gr.api(datasets, api_name="datasets")
     gr.api(next_example, api_name="next")
     gr.api(label, api_name="label")

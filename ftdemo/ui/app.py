@@ -14,11 +14,11 @@ from typing import Any
 
 import gradio as gr
 
-from ftdemo.config import Settings
 from ftdemo.errors import FtdemoError
 from ftdemo.services import Services
+from ftdemo.settings import Settings
 from ftdemo.ui import html
-from ftdemo.ui.access import RequireLogin, file_route_blocklist, is_loopback, open_access_warning
+from ftdemo.ui.access import RequireLogin, file_route_blocklist, open_access_warning
 from ftdemo.ui.api import register_api
 from ftdemo.ui.auth import DEFAULT_NAME, clean_name, make_auth
 from ftdemo.ui.context import PRIVATE, UIContext, guard
@@ -138,15 +138,12 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     )
 
 
-_is_loopback = is_loopback  # kept for callers of the old name
-
-
 def seed_demo(services: Services) -> list[str]:
     """Create the demo datasets on first start (empty DB, FTDEMO_SEED_DEMO on); never fails the launch."""
     if not services.settings.seed_demo or services.datasets.names():
         return []
     try:
-        from ftdemo.samples import seed_demo_datasets
+        from ftdemo.services.demo import seed_demo_datasets
     except ImportError:
         return []
     try:

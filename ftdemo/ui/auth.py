@@ -6,9 +6,9 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from ftdemo.config import Settings
 from ftdemo.errors import PermissionDeniedError
 from ftdemo.services import Actor
+from ftdemo.settings import Settings
 
 DEFAULT_NAME = "anonymous"
 

@@ -1,23 +1,23 @@
-"""How the Predict tab shows one answer: the prediction header and the explanation, built from the
-escaped pieces of ftdemo/explain/render.py with people's numbering (layer 1..L, head 1..H).
+"""How the Predict tab shows one answer: the explanation controls (which the methods table decides),
+and the prediction header. The explanation itself is rendered by ftdemo.explain.render.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from ftdemo.explain.render import display_text, render_matrix_html, render_words_html
-from ftdemo.explain.types import Explanation, MatrixView
+from ftdemo.explain.methods import HEAD, LAYER, METHODS, STEPS, TARGET, get_method
 from ftdemo.ui.html import esc
 
-METHODS = [("CLS attention", "cls"), ("Attention rollout", "rollout"), ("Integrated Gradients", "ig"),
-           ("Attention matrix", "matrix"), ("Heads overview", "overview")]
-METHOD_NAMES = {value: name for name, value in METHODS}
-USES_LAYER = ("cls", "rollout", "matrix")
-USES_HEAD = ("cls", "matrix")
-USES_TARGET = ("ig",)
+CHOICES = [(m.title, m.name) for m in METHODS]  # the method radio: title shown, name sent
 FAITHFULNESS_K = 3  # words the deletion test removes
+
+
+def controls_for(method: str) -> dict[str, bool]:
+    """Which explanation controls the method uses: layer, head, target label, IG steps."""
+    row = get_method(method)
+    return {name: row.uses(name) for name in (LAYER, HEAD, TARGET, STEPS)}
 
 
 @dataclass(frozen=True)
@@ -40,71 +40,6 @@ class ExplainOptions:
             ig_steps=int(self.ig_steps), show_special=bool(self.show_special),
             faithfulness_k=FAITHFULNESS_K if faithfulness else None,
         )
-
-
-def caption(expl: Explanation, num_layers: int) -> str:
-    """Plain text (render_words_html escapes it): method, layer and head, and the label explained."""
-    parts = [METHOD_NAMES.get(expl.method, expl.method)]
-    if expl.layer is not None and expl.method in ("cls", "matrix"):
-        parts.append(f"layer {expl.layer + 1} of {num_layers}")
-    elif expl.layer is not None and expl.method == "rollout":
-        parts.append(f"layers 1–{expl.layer + 1} of {num_layers}")
-    if expl.method in USES_HEAD:
-        parts.append("mean of heads" if expl.head is None else f"head {expl.head + 1}")
-    if expl.method == "overview":
-        parts.append("words: mean [CLS] attention over all layers and heads")
-    if expl.signed:
-        parts.append(f"evidence for “{expl.target_label}”")
-    return " · ".join(parts)
-
-
-def _one_based(expl: Explanation) -> MatrixView | None:
-    view = expl.matrix
-    if view is None:
-        return None
-    if expl.method == "overview":
-        return replace(view, rows=[f"layer {i + 1}" for i in range(len(view.rows))],
-                       cols=[f"head {j + 1}" for j in range(len(view.cols))])
-    head = "mean of heads" if expl.head is None else f"head {expl.head + 1}"
-    layer = "" if expl.layer is None else f"layer {expl.layer + 1}, "
-    return replace(view, title=f"Attention matrix, {layer}{head} (row: from, column: to)")
-
-
-def faithfulness_html(expl: Explanation) -> str:
-    f = expl.faithfulness
-    if f is None:
-        return ""
-    if not f.k:
-        return '<div class="ftd-expl-meta">Deletion test: the text is too short to delete words from.</div>'
-    words = ", ".join(f"“{display_text(w, 30)}”" for w in f.deleted)
-    verdict = ("the highlighted words matter to the model more than random ones"
-               if f.topk_drop > f.random_drop + 0.02 else
-               "no clearer effect than deleting random words: read this view with care")
-    label = display_text(expl.target_label, 60)
-    return (f'<div class="ftd-expl-meta ftd-faith"><b>Deletion test</b>: removing the top {f.k} words ({words}) '
-            f"moves p({label}) from {f.base_prob:.2f} to {f.topk_prob:.2f} (drop {f.topk_drop:+.2f}); "
-            f"{f.k} random words: drop {f.random_drop:+.2f} on average. {verdict}.</div>")
-
-
-def explanation_html(expl: Explanation, num_layers: int) -> str:
-    """Header, word heatmap with legend, notices, IG completeness, deletion test and matrix — all escaped."""
-    parts = ['<div class="ftd-expl">',
-             render_words_html(expl.words, signed=expl.signed, caption=caption(expl, num_layers))]
-    for notice in expl.notices:
-        if notice == expl.prediction.notice:  # the prediction line above shows it already
-            continue
-        parts.append(f'<div class="ftd-expl-note">{display_text(notice, 300)}</div>')
-    if expl.completeness_error is not None:
-        parts.append(f'<div class="ftd-expl-meta">Completeness error {expl.completeness_error:.1%} '
-                     f"({int(expl.ig_steps or 0)} steps, {display_text(expl.baseline or '', 10)} baseline): "
-                     "how far the word scores are from summing to the change in the label's score.</div>")
-    parts.append(faithfulness_html(expl))
-    matrix = _one_based(expl)
-    if matrix is not None:
-        note = "darker: attention spread wider" if expl.method == "overview" else None
-        parts.append(render_matrix_html(matrix, note=note))
-    parts.append("</div>")
-    return "".join(parts)
 
 
 def prediction_html(prediction: dict[str, Any], *, active: str | None) -> str:

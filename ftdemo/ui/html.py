@@ -83,6 +83,9 @@ button.ftd-nowrap { white-space: nowrap; min-width: max-content !important; }
 """
 
 
+NO_DATASET = "No dataset chosen. Pick one above, or create one in the Data tab."
+
+
 def esc(value: object) -> str:
     """Escape anything for HTML text and attribute context."""
     return html.escape("" if value is None else str(value), quote=True)

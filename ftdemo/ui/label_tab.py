@@ -13,12 +13,11 @@ import gradio as gr
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, DatasetInfo, ExampleView, Services, Stats
+from ftdemo.services.queue import ORDERS
 from ftdemo.ui import html, js
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 
 MAX_BUTTONS = 12  # more labels than this: a radio list + submit (number keys still pick the first 9)
-NO_DATASET = "No dataset chosen. Pick one above, or create one in the Data tab."
-ORDERS = [("Unlabelled first, in order", "in_order"), ("Unlabelled first, shuffled", "shuffled")]
 
 
 @dataclass
@@ -119,7 +118,7 @@ def render(screen: LabelScreen, e: dict[str, Any]) -> dict[Any, Any]:
     labels = info.labels if info else []
     has_example = ex is not None
     if info is None:
-        card = html.empty(NO_DATASET)
+        card = html.empty(html.NO_DATASET)
     elif ex is None:
         card = html.empty(f"Nothing left to label in “{info.name}” for you. "
                           "Add an example below, or import more in the Data tab.")
@@ -156,7 +155,7 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
     with gr.Tab("Label", id="label") as tab:
         with gr.Column(elem_id=js.PANEL_ID):
             progress = gr.HTML(elem_id="ftd-progress")
-            card = gr.HTML(html.empty(NO_DATASET), elem_id=js.CARD_ID)
+            card = gr.HTML(html.empty(html.NO_DATASET), elem_id=js.CARD_ID)
             with gr.Row():
                 buttons = [gr.Button("", visible=False, variant="primary", min_width=120, scale=0,
                                      elem_id=js.LABEL_BUTTON_ID.format(n=i + 1), elem_classes="ftd-label-btn")
@@ -169,7 +168,7 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
                 skip = gr.Button("Skip", elem_id=js.SKIP_ID, scale=0, min_width=100)
                 undo = gr.Button("Undo", elem_id=js.UNDO_ID, scale=0, min_width=100)
                 gr.HTML(scale=1)  # spacer: keeps the queue picker at the right
-                order = gr.Dropdown(ORDERS, value="in_order", label="Queue", show_label=False, scale=0,
+                order = gr.Dropdown([(o.title, o.name) for o in ORDERS], value="in_order", label="Queue", show_label=False, scale=0,
                                     container=False, min_width=260)
             keys = gr.HTML()
             message = gr.HTML(elem_id="ftd-label-msg")

@@ -27,7 +27,6 @@ VERSION_COLUMNS = ["version", "status", "val acc.", "val macro-F1", "test acc.",
                    "MB", "reason (activation guard)"]
 COLUMN_WIDTHS = ["7%", "9%", "7%", "8%", "7%", "8%", "13%", "5%", "36%"]
 SPLITS = [("Validation", "validation"), ("Test", "test")]
-NO_DATASET = "No dataset chosen. Pick one above, or create one in the Data tab."
 DOWNLOADS = Path(tempfile.gettempdir()) / "ftdemo-downloads"
 DOWNLOAD_TTL_S = 3600.0  # zips older than this are removed when the next one is made
 
@@ -138,7 +137,7 @@ def render(screen: ModelsScreen, e: dict[str, Any]) -> dict[Any, Any]:
     info, v = screen.info, screen.selected
     has = bool(screen.versions)
     if info is None:
-        empty = html.empty(NO_DATASET)
+        empty = html.empty(html.NO_DATASET)
     elif not has:
         empty = html.empty(f"No models for “{info.name}” yet. Train one in the Train tab.")
     else:
@@ -172,7 +171,7 @@ def render(screen: ModelsScreen, e: dict[str, Any]) -> dict[Any, Any]:
 def create_models_tab(ctx: UIContext) -> dict[str, Any]:
     services = ctx.services
     with gr.Tab("Models", id="models") as tab:
-        empty = gr.HTML(html.empty(NO_DATASET), elem_id="ftd-models-empty")
+        empty = gr.HTML(html.empty(html.NO_DATASET), elem_id="ftd-models-empty")
         with gr.Column(visible=False) as body:
             summary = gr.HTML(elem_id="ftd-models-summary")
             table = gr.Dataframe(versions_frame([]), interactive=False, wrap=True, max_height=300,

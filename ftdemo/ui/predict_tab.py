@@ -13,18 +13,15 @@ from typing import Any
 import gradio as gr
 
 from ftdemo.errors import InvalidInputError
+from ftdemo.explain.render import render_explanation_html
 from ftdemo.services import DatasetInfo, Services
 from ftdemo.ui import html, plots
 from ftdemo.ui.context import PRIVATE, UIContext, guard
-from ftdemo.ui.explain_view import (
-    METHODS, USES_HEAD, USES_LAYER, USES_TARGET, ExplainOptions, explanation_html, prediction_html,
-)
+from ftdemo.ui.explain_view import CHOICES, ExplainOptions, controls_for, prediction_html
 
 ACTIVE = ""  # version choice meaning "whichever version is active"
-MAX_CHARS = 100_000  # longer input is refused; anything past the model's max length is cut with a notice
 SAMPLES = 6
 SAMPLE_CHARS = 120
-NO_DATASET = "No dataset chosen. Pick one above, or create one in the Data tab."
 
 
 @dataclass
@@ -92,14 +89,11 @@ def answer(services: Services, dataset: str | None, text: str, text_pair: str | 
         raise InvalidInputError("choose a dataset first")
     if not (text or "").strip():
         raise InvalidInputError("type or paste a text to classify, or click one of the examples")
-    if len(text) + len(text_pair or "") > MAX_CHARS:
-        raise InvalidInputError(f"the text is {len(text) + len(text_pair or ''):,} characters; "
-                                f"send at most {MAX_CHARS:,} (the model reads only its first tokens anyway)")
     layers = services.predict.predictor(dataset, version or None).num_layers
     expl = services.predict.explanation(dataset, text, text_pair or None, version=version or None,
                                         **options.service_kwargs(layers, faithfulness=faithfulness))
     prediction = expl.prediction.to_dict()
-    return Answer(prediction, prediction_html(prediction, active=active), explanation_html(expl, layers))
+    return Answer(prediction, prediction_html(prediction, active=active), render_explanation_html(expl, layers))
 
 
 def version_choices(setup: Setup, *, with_active: bool = True) -> list[tuple[str, str]]:
@@ -122,16 +116,11 @@ def sample_rows(samples: list[tuple[str, str | None, str]]) -> list[list[str]]:
 # --- rendering -----------------------------------------------------------------------------------
 
 
-def controls_for(method: str) -> tuple[bool, bool, bool]:
-    """Which of (layer, head, target label + steps) the method uses."""
-    return method in USES_LAYER, method in USES_HEAD, method in USES_TARGET
-
-
 def render_setup(setup: Setup, e: dict[str, Any], *, version_a: str, version_b: str | None,
                  keep_layer: int | None) -> dict[Any, Any]:
     info = setup.info
     if info is None:
-        empty = html.empty(NO_DATASET)
+        empty = html.empty(html.NO_DATASET)
     elif not setup.has_model:
         empty = html.empty(f"No model for “{info.name}” yet. Train one in the Train tab, then come back here.")
     else:
@@ -175,14 +164,14 @@ def render_answers(a: Answer | None, b: Answer | None, e: dict[str, Any]) -> dic
 def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
     services = ctx.services
     with gr.Tab("Predict", id="predict") as tab:
-        empty = gr.HTML(html.empty(NO_DATASET), elem_id="ftd-predict-empty")
+        empty = gr.HTML(html.empty(html.NO_DATASET), elem_id="ftd-predict-empty")
         with gr.Column(visible=False) as body:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
-                    text = gr.Textbox(label="Text", lines=3, max_lines=12, max_length=MAX_CHARS,
+                    text = gr.Textbox(label="Text", lines=3, max_lines=12, max_length=services.settings.max_text_chars,
                                       placeholder="Type or paste a text, or pick an example at the bottom",
                                       elem_id="ftd-predict-text")
-                    text_pair = gr.Textbox(label="Second text", lines=2, max_lines=8, max_length=MAX_CHARS,
+                    text_pair = gr.Textbox(label="Second text", lines=2, max_lines=8, max_length=services.settings.max_text_chars,
                                            visible=False, elem_id="ftd-predict-pair")
                     with gr.Row():
                         run = gr.Button("Predict", variant="primary", scale=0, min_width=140,
@@ -196,7 +185,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
                     version_b = gr.Dropdown(label="Second version", visible=False, elem_id="ftd-predict-version-b")
             with gr.Group(elem_classes="ftd-expl-controls"):
                 with gr.Row(equal_height=True):
-                    method = gr.Radio(METHODS, value="cls", label="Explanation", scale=3, min_width=420,
+                    method = gr.Radio(CHOICES, value="cls", label="Explanation", scale=3, min_width=420,
                                       elem_id="ftd-predict-method")
                     layer = gr.Slider(1, 12, value=12, step=1, label="Layer", scale=1, min_width=160,
                                       elem_id="ftd-predict-layer")
@@ -268,9 +257,9 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
         return handler
 
     def on_method(method_: str) -> dict:
-        uses_layer, uses_head, uses_target = controls_for(method_)
-        return {layer: gr.update(visible=uses_layer), head: gr.update(visible=uses_head),
-                target: gr.update(visible=uses_target), steps: gr.update(visible=uses_target)}
+        uses = controls_for(method_)
+        return {layer: gr.update(visible=uses["layer"]), head: gr.update(visible=uses["head"]),
+                target: gr.update(visible=uses["target_label"]), steps: gr.update(visible=uses["ig_steps"])}
 
     def on_compare(on: bool) -> dict:
         return {col_b: gr.update(visible=on), version_b: gr.update(visible=on)}

@@ -62,7 +62,7 @@ def field_help() -> dict[str, str]:
 def display_model(base_model: str) -> str:
     """A base model as people know it: the bundled checkpoint's long site-packages path becomes its name."""
     try:
-        from ftdemo.config import bundled_model_path
+        from ftdemo.settings import bundled_model_path
 
         if base_model and Path(base_model) == Path(bundled_model_path()):
             return BUNDLED_NAME

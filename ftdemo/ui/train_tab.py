@@ -16,7 +16,7 @@ import pandas as pd
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, Services
-from ftdemo.splits import MIN_PER_LABEL
+from ftdemo.training.splits import MIN_PER_LABEL
 from ftdemo.ui import html, plots
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 from ftdemo.ui.train_form import FIELDS, create_form, defaults, display_model, options_from_form
@@ -25,7 +25,6 @@ LIVE_S, IDLE_S = 1.0, 5.0  # poll interval while a run is live / otherwise
 HISTORY_LIMIT = 50
 HISTORY_COLUMNS = ["run", "status", "version", "started (UTC)", "duration", "val macro-F1", "error"]
 ERROR_CHARS = 90  # the table shows the start of an error; selecting the row shows all of it
-NO_DATASET = "No dataset chosen. Pick one above, or create one in the Data tab."
 
 
 @dataclass
@@ -110,7 +109,7 @@ def cancel_run(services: Services, watch: Watch | None, actor: Actor) -> dict[st
 def data_summary(services: Services, dataset: str | None) -> str:
     """What a run started now would train on: labelled examples per label, and whether that is enough."""
     if not dataset:
-        return html.empty(NO_DATASET)
+        return html.empty(html.NO_DATASET)
     info, stats = services.datasets.info(dataset), services.datasets.stats(dataset)
     counts = {lab: stats.label_counts.get(lab, 0) for lab in info.labels}
     d = defaults()
@@ -185,7 +184,7 @@ def render(screen: TrainScreen, watch: Watch, e: dict[str, Any]) -> dict[Any, An
         return {e["watch"]: watch}
     run = screen.run
     live_here = run is not None and run["status"] in plots.LIVE
-    progress = plots.progress_html(run, screen.events) if screen.dataset else html.empty(NO_DATASET)
+    progress = plots.progress_html(run, screen.events) if screen.dataset else html.empty(html.NO_DATASET)
     if screen.busy_elsewhere is not None:
         progress = html.message(f"Run #{screen.busy_elsewhere['id']} of another dataset is training; one run at "
                                 "a time, so Train now waits for it.") + progress
@@ -212,7 +211,7 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
     # Hidden until the page load finds an admin (ctx.admin_only): gradio can show a hidden tab later, but an
     # update does not hide a tab that started visible.
     with gr.Tab("Train", id="train", visible=False) as tab:
-        snapshot = gr.HTML(html.empty(NO_DATASET), elem_id="ftd-train-snapshot")
+        snapshot = gr.HTML(html.empty(html.NO_DATASET), elem_id="ftd-train-snapshot")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
                 form = create_form(services.settings.base_model)

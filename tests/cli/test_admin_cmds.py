@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from ftdemo.config import Settings
 from ftdemo.services import Actor, Services
+from ftdemo.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = 60

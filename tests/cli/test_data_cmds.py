@@ -64,8 +64,8 @@ def test_create_import_label_stats_export_roundtrip(cli, tmp_path):
     (("import", "rev", "notes.docx"), "csv"),
 ])
 def test_bad_input_exits_nonzero_with_one_line(cli, tmp_path, args, message):
-    from ftdemo.config import Settings
     from ftdemo.services import Actor, Services
+    from ftdemo.settings import Settings
 
     sv = Services(Settings(data_dir=tmp_path, db_url=f"sqlite:///{tmp_path / 'cli.db'}"))  # set up in-process
     sv.datasets.create("rev", "single_label", "pos,neg", actor=Actor.local())

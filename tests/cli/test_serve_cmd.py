@@ -4,7 +4,7 @@ import logging
 import socket
 
 from ftdemo.cli import main
-from ftdemo.config import Settings
+from ftdemo.settings import Settings
 from ftdemo.store import filesystem
 
 
@@ -43,7 +43,7 @@ def test_launch_logs_sqlite_version_and_journal_mode(tmp_path, caplog):
 
 STARTUP_IMPORTS = """
 import sys
-from ftdemo.config import Settings
+from ftdemo.settings import Settings
 from ftdemo.services import Services
 from ftdemo.ui.app import build_app
 services = Services(Settings(data_dir=sys.argv[1], seed_demo=False))
@@ -92,7 +92,7 @@ def test_spaces_entry_refuses_a_bucket_mount_with_a_message(tmp_path, monkeypatc
 
 
 def test_preflight_warns_when_a_space_has_no_persistent_storage(tmp_path, monkeypatch, caplog):
-    from ftdemo import config
+    from ftdemo import settings as config
     from ftdemo.cli.serve_cmd import preflight
 
     monkeypatch.setattr(config, "SPACES_PERSISTENT_DIR", tmp_path / "absent")

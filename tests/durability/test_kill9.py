@@ -29,10 +29,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ftdemo.config import Settings
+from ftdemo.processes import pid_alive
 from ftdemo.services import Actor, Services
+from ftdemo.settings import Settings
 from ftdemo.store import repo
-from ftdemo.store.process import pid_alive
 
 pytestmark = pytest.mark.slow  # 20 app starts and kills: ~90 CPU-seconds, 2.3 min on 2 cores at load average 6
 

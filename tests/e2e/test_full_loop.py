@@ -27,8 +27,8 @@ import chromium
 import pytest
 from polling import wait_for
 
-from ftdemo.config import SAMPLES_DIR, Settings
 from ftdemo.services import Actor, Services
+from ftdemo.settings import SAMPLES_DIR, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "screenshots" / "full-loop"
@@ -248,7 +248,7 @@ def test_browser_loop_with_tiny_model(fresh_app, browser, playwright_api, tiny_m
 @pytest.mark.slow
 @needs_chromium
 def test_browser_loop_with_bundled_minilm(fresh_app, browser, playwright_api) -> None:
-    from ftdemo.config import bundled_model_path
+    from ftdemo.settings import bundled_model_path
 
     url, services = fresh_app
     docs = os.environ.get("FTDEMO_DOCS_SCREENSHOTS") == "1"
@@ -316,7 +316,7 @@ def test_api_loop(fresh_app, tiny_model_dir) -> None:
 
 def test_api_train_is_for_admins_only(tmp_path, serve_app, tiny_model_dir) -> None:
     gradio_client = pytest.importorskip("gradio_client")
-    from ftdemo.config import User
+    from ftdemo.settings import User
 
     settings = Settings(data_dir=tmp_path, seed_demo=False,
                         users={"ada": User("ada", "pw-a", "admin"), "ann": User("ann", "pw-b", "annotator")})

@@ -28,8 +28,8 @@ expect.set_options(timeout=15_000)  # CI machines and shared runners can be slow
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[tuple[str, object]]:
-    from ftdemo.config import Settings
     from ftdemo.services import Actor, Services
+    from ftdemo.settings import Settings
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("e2e"), seed_demo=False)
     services = Services(settings)
@@ -222,8 +222,8 @@ def test_data_tab_browse_edit_import(app, page, tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def auth_app(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[str]:
-    from ftdemo.config import Settings, User
     from ftdemo.services import Actor, Services
+    from ftdemo.settings import Settings, User
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("e2e-auth"), seed_demo=False,
                         users={"ada": User("ada", "pw-a", "admin"), "ann": User("ann", "pw-b", "annotator")})

@@ -20,8 +20,8 @@ def test_completeness_within_five_percent(predictor, baseline, label):
 def test_word_scores_add_up_to_the_logit_difference(predictor):
     import torch
 
-    from ftdemo.explain.engine import encode_one
     from ftdemo.explain.gradients import integrated_gradients
+    from ftdemo.explain.model_run import encode_one
 
     loaded = predictor._loaded
     x = encode_one(loaded, TEXT, None)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ftdemo.errors import InvalidInputError
-from ftdemo.explain.engine import encode_one
+from ftdemo.explain.model_run import encode_one
 from ftdemo.serving import Predictor
 
 TEXT = "I loved this film, unbelievably good!"
@@ -109,7 +109,7 @@ def test_truncated_explanation_says_so(predictor):
 
 
 def test_matrix_payload_is_capped(predictor, monkeypatch):
-    import ftdemo.explain.engine as engine
+    import ftdemo.explain.explainer as engine
 
     monkeypatch.setattr(engine, "MATRIX_MAX_WORDS", 4)
     expl = predictor.explain(TEXT, method="matrix")

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from ftdemo.explain.words import (
-    TokenInfo, WordSpan, delete_words, group_words, pool_matrix, pool_scores, token_info, visible_indices,
+    TokenInfo,
+    WordSpan,
+    delete_words,
+    group_words,
+    pool_matrix,
+    pool_scores,
+    token_info,
+    visible_indices,
 )
 
 

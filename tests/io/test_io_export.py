@@ -9,7 +9,6 @@ import pytest
 
 from ftdemo.errors import AlreadyExistsError, InvalidInputError
 from ftdemo.io import ExportRecord, export_records
-from ftdemo.tasks import LabelledText
 
 HISTORY = [
     {"annotator": "ann", "labels": ["pos"], "kind": "label", "created_at": "2025-01-01T10:00:00+00:00"},
@@ -136,7 +135,3 @@ def test_history_datetimes_are_written_as_text(tmp_path):
 def test_creates_missing_parent_folders(tmp_path):
     assert export_records(RECORDS, tmp_path / "a" / "b" / "out.jsonl").exists()
 
-
-def test_from_labelled_text():
-    item = LabelledText(5, "t", "p", ("a", "b"))
-    assert ExportRecord.from_labelled(item, HISTORY) == ExportRecord(5, "t", "p", ["a", "b"], HISTORY)

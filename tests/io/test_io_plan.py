@@ -26,7 +26,7 @@ def test_valid_row_becomes_a_candidate(write):
     assert (cand.row, cand.text, cand.text_pair, cand.labels) == (1, "hello", None, ["pos"])
     assert cand.content_hash == content_hash("hello") and cand.source == "in.csv"
     assert cand.metadata == {"id": "7", "note": "from x"}
-    assert not plan.has_problems
+    assert not (plan.errors or plan.duplicates)
 
 
 @pytest.mark.parametrize("cell", ["", "   ", '""'])
@@ -233,7 +233,7 @@ def test_object_label_cell_is_an_error(write):
 
 def test_header_only_csv_gives_an_empty_plan(write):
     plan = plan_csv(write, "text,label\n")
-    assert plan.summary()["rows"] == 0 and plan.valid == [] and not plan.has_problems
+    assert plan.summary()["rows"] == 0 and plan.valid == [] and not (plan.errors or plan.duplicates)
 
 
 def test_parquet_int_labels_with_a_label_map(tmp_path):

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from payloads import HARMLESS, NON_EMPTY, SHORT, TWIN, XSS, twin_of
 from secapp import ALICE, DATASET, SECRET, USERS, Running, make_settings, serve
+from tiny import FAST_TRAIN
 
 from ftdemo.errors import AlreadyExistsError, InvalidInputError
 from ftdemo.services import Actor, Services
@@ -37,7 +38,7 @@ def secured(auth_services: Services) -> Iterator[Running]:
 
 # --- a store full of hostile strings (and a harmless twin to compare the markup with) -----------------
 
-FAST = {"epochs": 1, "batch_size": 16, "max_length": 64, "num_threads": 1, "early_stopping_patience": 0}
+FAST = {**FAST_TRAIN, "max_length": 64, "early_stopping_patience": 0}
 
 
 def fill(services: Services, name: str, strings: dict[str, str], labels: list[str], pair_name: str) -> None:

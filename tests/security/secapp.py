@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from ftdemo.config import Settings, User
 from ftdemo.services import Actor, Services
+from ftdemo.settings import Settings, User
 
 USERS = {"alice": User("alice", "pw-alice", "admin"), "bob": User("bob", "pw-bob", "annotator")}
 ALICE, BOB = Actor("alice", "admin"), Actor("bob", "annotator")

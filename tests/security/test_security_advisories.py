@@ -19,7 +19,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from ftdemo.config import REPO_ROOT
+from ftdemo.settings import REPO_ROOT
 
 TABLE = Path(__file__).with_name("advisories.json")
 REQUIREMENTS = (REPO_ROOT / "requirements.txt", REPO_ROOT / "requirements-dev.txt")

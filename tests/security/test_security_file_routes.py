@@ -17,8 +17,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 from secapp import Running, make_settings, serve, upload
 
-from ftdemo.config import REPO_ROOT, Settings
 from ftdemo.services import Services
+from ftdemo.settings import REPO_ROOT, Settings
 from ftdemo.ui.app import launch_options
 
 # what must never come back: /etc/passwd, a SQLite file, the process environment, our planted files

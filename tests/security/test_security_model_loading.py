@@ -22,19 +22,18 @@ from pathlib import Path
 import pytest
 import torch
 from secapp import make_settings
+from tiny import FAST_TRAIN
 
-from ftdemo.errors import FtdemoError, InvalidInputError
-from ftdemo.inference import load_model_dir as load_for_serving
-from ftdemo.errors import UnsafeModelError
-from ftdemo.registry import load_model_dir
-from ftdemo.serving import Predictor
+from ftdemo.errors import FtdemoError, InvalidInputError, UnsafeModelError
+from ftdemo.models.inference import load_model_dir
 from ftdemo.services import Actor, Services
+from ftdemo.serving import Predictor
 from ftdemo.tasks import TaskType
 from ftdemo.training.setup import load_classifier
 
 KW = "kw"
 ADMIN = Actor.local("admin")
-FAST = {"epochs": 1, "batch_size": 16, "max_length": 32, "num_threads": 1}
+FAST = FAST_TRAIN
 
 
 class Payload:
@@ -119,9 +118,7 @@ def test_a_version_with_only_pickle_weights_is_refused_everywhere(world, marker,
     with pytest.raises(UnsafeModelError, match="safetensors"):
         load_model_dir(folder)
     with pytest.raises(UnsafeModelError, match="pickle"):
-        world.models.registry.load(KW, folder.name)
-    with pytest.raises(InvalidInputError, match="safetensors"):
-        load_for_serving(folder)
+        load_model_dir(world.models.registry.path(KW, folder.name))
     with pytest.raises(InvalidInputError, match="safetensors"):
         Predictor(folder, device="cpu")
     with pytest.raises(InvalidInputError, match="safetensors"):
@@ -136,9 +133,7 @@ def test_a_version_with_only_pickle_weights_is_refused_everywhere(world, marker,
 def test_safetensors_win_over_a_pickle_next_to_them(world, marker) -> None:
     folder = version_dir(world)
     plant_pickle(folder, marker, keep_safetensors=True)
-    model, _ = load_model_dir(folder)
-    assert model is not None
-    assert load_for_serving(folder, device="cpu").labels == ("pos", "neg")
+    assert load_model_dir(folder, device="cpu").labels == ("pos", "neg")
     assert world.predict.predict(KW, "item 3 is good")["label"] in ("pos", "neg")
     assert not marker.exists()
 
@@ -179,7 +174,7 @@ def test_code_shipped_with_a_model_never_runs(world, marker, tmp_path, tiny_mode
     base = tmp_path / "base"
     shutil.copytree(tiny_model_dir, base)
     plant_remote_code(base, marker)
-    attempts = [lambda: load_model_dir(folder), lambda: load_for_serving(folder, device="cpu"),
+    attempts = [lambda: load_model_dir(folder, device="cpu"),
                 lambda: world.predict.predict(KW, "item 3 is good"),
                 lambda: load_classifier(str(base), ["pos", "neg"], TaskType.SINGLE_LABEL)]
     for attempt in attempts:

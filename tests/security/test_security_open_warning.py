@@ -15,7 +15,7 @@ import httpx
 import pytest
 from secapp import USERS, make_settings
 
-from ftdemo.config import Settings
+from ftdemo.settings import Settings
 from ftdemo.ui import app as app_module
 
 BANNER_ID = "ftd-open-warning"

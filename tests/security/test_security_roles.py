@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from gradio_client import Client
 from secapp import ALICE, BOB, USERS, file_data, make_settings, queue_event, serve, upload
+from tiny import FAST_TRAIN
 
 from ftdemo.errors import PermissionDeniedError
 from ftdemo.services import Actor, Services
 
 KW = "kw"
-FAST = {"epochs": 1, "batch_size": 16, "max_length": 32, "num_threads": 1}
+FAST = FAST_TRAIN
 REFUSED = "only an admin"
 
 

@@ -3,11 +3,12 @@
 import threading
 
 import pytest
+from tiny import FAST_TRAIN
 
 from ftdemo.errors import InvalidInputError, NotFoundError
 from ftdemo.store import repo
 
-FAST = {"epochs": 1, "batch_size": 16, "max_length": 32}
+FAST = FAST_TRAIN
 
 
 @pytest.fixture

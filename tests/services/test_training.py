@@ -5,13 +5,14 @@ import signal
 
 import pytest
 from polling import wait_for
+from tiny import FAST_TRAIN
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
-from ftdemo.services import Actor
+from ftdemo.jobs.runner import register_version
 from ftdemo.store import repo
 from ftdemo.store import runs as run_repo
 
-FAST = {"epochs": 2, "batch_size": 16, "max_length": 32, "log_every": 1}
+FAST = {**FAST_TRAIN, "epochs": 2, "log_every": 1}
 
 
 def LONG(model_dir):  # noqa: N802 - a config constant that needs the fixture's path
@@ -108,8 +109,8 @@ def test_guard_keeps_worse_versions_as_candidates_and_rollback(services, admin, 
         ds = repo.get_dataset(s, labelled)
         r1 = run_repo.create_run(s, ds, {}, {"items": [], "labels": []}, "a", created_by="t").id
         r2 = run_repo.create_run(s, ds, {}, {"items": [], "labels": []}, "b", created_by="t").id
-        assert run_repo.register_version(s, r1, "v0001", "m", good, margin=0.01)["active"]
-        decision = run_repo.register_version(s, r2, "v0002", "m", worse, margin=0.01)
+        assert register_version(s, r1, "v0001", "m", good, margin=0.01)["active"]
+        decision = register_version(s, r2, "v0002", "m", worse, margin=0.01)
     assert not decision["active"] and "below" in decision["reason"]
     with services.db.read() as s:
         ds = repo.get_dataset(s, labelled)

@@ -52,7 +52,7 @@ def test_export_holds_full_history(services, admin, tmp_path):
     services.transfer.export("src", tmp_path / "h.jsonl", actor=admin)
     rows = [json.loads(line) for line in (tmp_path / "h.jsonl").read_text(encoding="utf-8").splitlines()]
     second = next(r for r in rows if r["id"] == 2)
-    assert [(h["annotator"], h["labels"]) for h in second["history"]] == [("alice", ["b"]), ("alice", ["c"])]
+    assert [(h["annotator"], h["labels"]) for h in second["history"]] == [("ada", ["b"]), ("ada", ["c"])]
 
 
 def test_csv_export_neutralises_formulas(services, admin, tmp_path):

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from ftdemo.config import Settings
 from ftdemo.errors import StorageError
 from ftdemo.services import Actor, Services
+from ftdemo.settings import Settings
 from ftdemo.store.session import backup
 
 

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from ftdemo.config import Settings
 from ftdemo.errors import UnsafeFilesystemError
 from ftdemo.services import Services
+from ftdemo.settings import Settings
 from ftdemo.store import filesystem
 from ftdemo.store.filesystem import Mount, is_unsafe_fstype, mount_of, parse_mountinfo
 

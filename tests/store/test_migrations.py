@@ -35,8 +35,8 @@ def test_database_made_by_first_migration_upgrades_with_every_row(tmp_path):
 
     db = Database(url)  # opening the app's database migrates it to head
     assert current_revision(db.engine) == head_revision()
-    from ftdemo.config import Settings
     from ftdemo.services import Services
+    from ftdemo.settings import Settings
 
     sv = Services(Settings(data_dir=tmp_path, db_url=url), db=db)
     st = sv.datasets.stats("old")

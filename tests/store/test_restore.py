@@ -6,16 +6,16 @@ import sys
 
 import pytest
 
-from ftdemo.config import Settings
 from ftdemo.errors import DatabaseInUseError, StorageError
 from ftdemo.services import Actor, Services
+from ftdemo.settings import Settings
 from ftdemo.store.restore import database_in_use, restore
 from ftdemo.store.session import backup
 
 ADMIN = Actor("a", "admin")
 KILLED_WRITER = """
 import os, signal, sys
-from ftdemo.config import Settings
+from ftdemo.settings import Settings
 from ftdemo.services import Actor, Services
 sv = Services(Settings(db_url=sys.argv[1], seed_demo=False))
 sv.annotate.add("d", "committed, then killed", labels=["x"], actor=Actor("a", "admin"))

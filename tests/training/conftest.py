@@ -49,16 +49,16 @@ def toy_pair(n: int = 200, seed: int = 0) -> list[LabelledText]:
 
 
 @pytest.fixture
-def fast_config(tiny_model_dir):
-    """A TrainConfig factory for the tiny random model: high LR, short texts, quick epochs."""
+def fast_config(fast_options):
+    """A TrainConfig factory for the tiny random model: the shared fast options, plus what makes the
+    engine learn a toy task in a few epochs (high LR, no warmup, no early stop)."""
     from ftdemo.training.config import TrainConfig
 
     def make(**changes):
         # a random model must learn everything (nothing frozen); one thread: ops this small
         # gain nothing from a second thread and lose a lot when the machine is busy
-        base = dict(base_model=str(tiny_model_dir), epochs=8, learning_rate=3e-3, batch_size=16, max_length=32,
-                    warmup_ratio=0.0, early_stopping_patience=0, log_every=2, seed=0,
-                    num_threads=1, freeze_embeddings=False, freeze_layers=0)
+        base = {**fast_options, "epochs": 8, "learning_rate": 3e-3, "warmup_ratio": 0.0, "early_stopping_patience": 0,
+                "log_every": 2, "seed": 0, "freeze_embeddings": False, "freeze_layers": 0}
         base.update(changes)
         return TrainConfig(**base)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny import build_tiny_model
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.training import setup
@@ -74,13 +75,8 @@ def test_cpu_uses_fused_adamw_and_precision_is_fp32():
 
 
 def _tiny_checkpoint(tmp_path, model_cls):
-    from transformers import BertConfig
-
-    config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=32, initializer_range=0.5)
-    torch.manual_seed(0)
-    model_cls(config).save_pretrained(tmp_path)
-    return str(tmp_path)
+    return str(build_tiny_model(tmp_path, model_class=model_cls.__name__, hidden=16, layers=1, vocab_size=100,
+                                max_positions=32, initializer_range=0.5))
 
 
 def test_the_pooler_of_a_plain_encoder_starts_fresh(tmp_path):

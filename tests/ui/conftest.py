@@ -1,36 +1,14 @@
-"""Fixtures for UI handler tests: a real temp-file SQLite DB behind real services."""
+"""Fixtures for UI handler tests: datasets made through the real services (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ftdemo.config import Settings, User
 from ftdemo.services import Actor, Services
-
-
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated database file; each test starts from a copy (migrating costs ~0.5 s a test)."""
-    folder = tmp_path_factory.mktemp("template-db")
-    Services(Settings(data_dir=folder, seed_demo=False)).close()
-    return folder / "ftdemo.db"
-
-
-@pytest.fixture
-def settings(tmp_path: Path, migrated_db: Path) -> Settings:
-    shutil.copy(migrated_db, tmp_path / "ftdemo.db")
-    return Settings(data_dir=tmp_path, seed_demo=False)
-
-
-@pytest.fixture
-def services(settings: Settings) -> Iterator[Services]:
-    sv = Services(settings)
-    yield sv
-    sv.close()
+from ftdemo.settings import Settings, User
 
 
 @pytest.fixture
@@ -38,16 +16,6 @@ def auth_settings(tmp_path: Path, migrated_db: Path) -> Settings:
     shutil.copy(migrated_db, tmp_path / "ftdemo.db")
     return Settings(data_dir=tmp_path, seed_demo=False,
                     users={"ada": User("ada", "pw-a", "admin"), "ann": User("ann", "pw-b", "annotator")})
-
-
-@pytest.fixture
-def admin() -> Actor:
-    return Actor("ada", "admin")
-
-
-@pytest.fixture
-def annotator() -> Actor:
-    return Actor("ann", "annotator")
 
 
 def make_dataset(services: Services, name: str, task: str, labels: list[str], texts: list, actor: Actor) -> str:

@@ -6,14 +6,22 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+from tiny import FAST_TRAIN
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
 from ftdemo.ui import plots
 from ftdemo.ui.models_tab import (
-    activate_version, delete_version, load_models, render, roll_back, summary_html, versions_frame, zip_version,
+    activate_version,
+    delete_version,
+    load_models,
+    render,
+    roll_back,
+    summary_html,
+    versions_frame,
+    zip_version,
 )
 
-FAST = {"epochs": 1, "batch_size": 16, "max_length": 32, "num_threads": 1}
+FAST = FAST_TRAIN
 XSS = "<img src=x onerror=alert(1)>"
 
 

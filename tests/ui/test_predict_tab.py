@@ -6,19 +6,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from tiny import FAST_TRAIN
 
-from ftdemo.config import Settings
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, Services
+from ftdemo.settings import Settings
 from ftdemo.ui.explain_view import ExplainOptions
 from ftdemo.ui.predict_tab import (
-    ACTIVE, MAX_CHARS, answer, load_setup, render_answers, render_setup, sample_rows, version_choices,
+    ACTIVE,
+    answer,
+    load_setup,
+    render_answers,
+    render_setup,
+    sample_rows,
+    version_choices,
 )
 
 gradio_client = pytest.importorskip("gradio_client")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")  # gradio vs pandas 3
 
-FAST = {"epochs": 1, "batch_size": 16, "max_length": 32, "num_threads": 1}
+FAST = FAST_TRAIN
 XSS = "<img src=x onerror=alert(1)>"
 ADMIN = Actor("ada", "admin")
 SETUP_KEYS = ["empty", "body", "text_pair", "version_a", "version_b", "layer", "head", "target", "examples",
@@ -100,7 +107,7 @@ def test_empty_long_and_over_long_input(trained) -> None:
     with pytest.raises(InvalidInputError, match="type or paste a text"):
         answer(trained, "kw", "   ", None, ACTIVE, ExplainOptions())
     with pytest.raises(InvalidInputError, match="at most"):
-        answer(trained, "kw", "x" * (MAX_CHARS + 1), None, ACTIVE, ExplainOptions())
+        answer(trained, "kw", "x" * (trained.settings.max_text_chars + 1), None, ACTIVE, ExplainOptions())
     long = answer(trained, "kw", "good " * 300, None, ACTIVE, ExplainOptions())
     assert long.prediction["truncated"] and long.prediction["notice"]
     assert "ftd-expl-note" in long.header

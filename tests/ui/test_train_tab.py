@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+from tiny import FAST_TRAIN
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
 from ftdemo.store import repo
@@ -19,10 +20,17 @@ from ftdemo.ui import plots
 from ftdemo.ui.app import build_ui
 from ftdemo.ui.train_form import DEFAULT_MODEL, field_help, options_from_form
 from ftdemo.ui.train_tab import (
-    Watch, cancel_run, data_summary, history_frame, poll, render, run_details, start_run,
+    Watch,
+    cancel_run,
+    data_summary,
+    history_frame,
+    poll,
+    render,
+    run_details,
+    start_run,
 )
 
-FAST = {"epochs": 2, "batch_size": 16, "max_length": 32, "num_threads": 1}
+FAST = {**FAST_TRAIN, "epochs": 2}
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -33,7 +41,7 @@ class ThreadRunner:
         self.services, self.threads = services, {}
 
     def launch(self, run_id: int) -> int:
-        from ftdemo.training.runner import execute_run
+        from ftdemo.jobs.runner import execute_run
 
         settings = self.services.settings
         thread = threading.Thread(target=execute_run, args=(self.services.db, run_id, settings.models_dir),

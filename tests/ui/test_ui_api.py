@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ftdemo.config import Settings, User
 from ftdemo.services import Actor, Services
+from ftdemo.settings import Settings, User
 
 gradio_client = pytest.importorskip("gradio_client")
 # gradio's queue uses pandas APIs that pandas 3 deprecates; not ours to fix

@@ -10,7 +10,8 @@ import pytest
 from ftdemo.errors import NotFoundError
 from ftdemo.services import Services
 from ftdemo.ui import js
-from ftdemo.ui.app import TABS, _is_loopback, build_ui, launch_options, seed_demo
+from ftdemo.ui.access import is_loopback
+from ftdemo.ui.app import TABS, build_ui, launch_options, seed_demo
 from ftdemo.ui.context import guard
 
 
@@ -47,11 +48,11 @@ def test_launch_options_with_auth(auth_settings) -> None:
 @pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("localhost", True), ("::1", True),
                                                  ("0.0.0.0", False), ("10.1.2.3", False), ("myhost", False)])
 def test_is_loopback(host, loopback) -> None:
-    assert _is_loopback(host) is loopback
+    assert is_loopback(host) is loopback
 
 
 def test_seed_demo_only_on_an_empty_db(tmp_path) -> None:
-    from ftdemo.config import Settings
+    from ftdemo.settings import Settings
 
     services = Services(Settings(data_dir=tmp_path))
     try:

@@ -6,8 +6,17 @@ import pytest
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
 from ftdemo.services import Actor
-from ftdemo.ui.data_tab import (PAGE_SIZE, UNLABELLED, Filters, browse, distribution, save_text, set_deleted,
-                                set_labels, table_frame)
+from ftdemo.ui.data_tab import (
+    PAGE_SIZE,
+    UNLABELLED,
+    Filters,
+    browse,
+    distribution,
+    save_text,
+    set_deleted,
+    set_labels,
+    table_frame,
+)
 
 
 @pytest.fixture

@@ -8,8 +8,17 @@ import pytest
 from ftdemo.errors import InvalidInputError, NotFoundError
 from ftdemo.services import Actor
 from ftdemo.ui import html
-from ftdemo.ui.label_tab import (MAX_BUTTONS, LabelScreen, add_example, button_text, load_screen, render,
-                                 skip_example, submit_labels, undo_last)
+from ftdemo.ui.label_tab import (
+    MAX_BUTTONS,
+    LabelScreen,
+    add_example,
+    button_text,
+    load_screen,
+    render,
+    skip_example,
+    submit_labels,
+    undo_last,
+)
 
 ANNA = Actor.local("anna")
 

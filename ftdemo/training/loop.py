@@ -5,7 +5,7 @@ through `should_stop`. The whole run reads top to bottom in `train`.
 
 Where the speed comes from (each choice is local and commented where it is made):
 - tokenize once, no padding; batches of up to `batch_size` length-sorted examples within a
-  *token budget* (ftdemo.data), so ~97% of the tokens a batch computes are real, and a batch
+  *token budget* (ftdemo.training.data), so ~97% of the tokens a batch computes are real, and a batch
   with no padding at all drops its attention mask (SDPA then takes its mask-free kernel);
 - SDPA attention; bf16 autocast on CUDA (fp16 + GradScaler without bf16), fp32 on CPU;
 - optional frozen embeddings (no gradient for the largest matrix, no AdamW state for half of
@@ -28,12 +28,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ftdemo.data import Features, collate, make_splits, real_token_share, snapshot_hash, token_budget_batches, tokenize
+from ftdemo.devices import describe_device, resolve_device
 from ftdemo.errors import TrainingCancelled
 from ftdemo.tasks import LabelledText, TaskType
 from ftdemo.training import metrics as M
 from ftdemo.training import setup
 from ftdemo.training.config import TrainConfig
+from ftdemo.training.data import (
+    Features,
+    collate,
+    make_splits,
+    real_token_share,
+    snapshot_hash,
+    token_budget_batches,
+    tokenize,
+)
 from ftdemo.training.distributed import Dist
 from ftdemo.training.evaluate import multi_hot, predict, split_metrics
 
@@ -112,7 +121,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
     splits = make_splits(examples, labels, task, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
 
     # runtime: device, precision, threads, seeds
-    device = dist.device or setup.resolve_device(cfg.device)
+    device = dist.device or resolve_device(cfg.device)
     precision = setup.resolve_precision(cfg.precision, device)
     threads_before = torch.get_num_threads()
     if device.type == "cpu":
@@ -215,7 +224,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                 bad_epochs = 0
             elif clearly_better(best["key"][0], key[0], len(feats["validation"])):
                 bad_epochs += 1  # only a clear drop counts: on ~100 validation rows a 2-point dip is noise,
-                # and stopping on it cut linearly decayed runs off half-way (0.8205 vs 0.836 held out)
+                # and stopping on it cut linearly decayed runs off half-way (docs/benchmarks.md)
             emit(ProgressEvent("epoch", epoch, epochs, step, total_steps, time.perf_counter() - t0,
                                loss=row["train_loss"], learning_rate=row["learning_rate"],
                                examples_per_s=seen * dist.world / train_s, metrics=row["validation"],
@@ -224,10 +233,9 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                 stopped_early = True
                 break
 
-        # go back to the best epoch only if it beat the last one by more than the validation noise:
-        # on ~100 validation rows, one epoch "wins" by a few rows by chance, and rolling a linearly
-        # decayed run back to a half-trained epoch loses more than it gains (held-out accuracy on
-        # 1,000-row SST-2: 0.8075 restoring epoch 1 of 3 on a 1.5-point validation lead)
+        # go back to the best epoch only if it beat the last one by more than the validation noise: on
+        # ~100 validation rows one epoch "wins" by a few rows by chance, and rolling a linearly decayed
+        # run back to a half-trained epoch loses more than it gains (docs/benchmarks.md)
         if best["epoch"] != last["epoch"] and not clearly_better(best["key"][0], last["key"][0],
                                                                   len(feats["validation"])):
             best.update(last)
@@ -256,7 +264,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
     emit(ProgressEvent("end", len(history), epochs, step, total_steps, timings["total_s"], metrics=metrics_out))
     return TrainResult(
         model=model, tokenizer=tokenizer, task=task, labels=labels, metrics=metrics_out, history=history,
-        timings=timings, device=setup.describe_device(device) + dist.describe(), config=cfg, base_model=base_model,
+        timings=timings, device=describe_device(device) + dist.describe(), config=cfg, base_model=base_model,
         thresholds=dict(zip(labels, thresholds)) if task.is_multi_label else None,
         counts=_counts(splits, labels), snapshot_hash=snapshot_hash(examples), best_epoch=best["epoch"],
         stopped_early=stopped_early, is_main_process=dist.is_main,
@@ -331,6 +339,6 @@ def _emitter(callbacks: Sequence[Callback]) -> Callable[[ProgressEvent], None]:
 
 
 def _bundled() -> str:
-    from ftdemo.config import bundled_model_path
+    from ftdemo.settings import bundled_model_path
 
     return bundled_model_path()

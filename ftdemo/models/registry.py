@@ -7,8 +7,8 @@ renamed into place: the rename is atomic, so a crash leaves either a complete ve
 or a temp directory that is never listed and is removed by `clean_temp()` on the next
 start. Loading never unpickles: safetensors only, no remote code.
 
-Which version is *active* lives in the database; `activation_decision` is the pure
-rule the caller applies before switching.
+Which version is *active* lives in the database; `ftdemo.models.guard` holds the rule the
+caller applies before switching.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ftdemo.errors import InvalidInputError, NotFoundError, StorageError, UnsafeModelError
-from ftdemo.model_card import render_model_card
+from ftdemo.errors import InvalidInputError, NotFoundError, StorageError
+from ftdemo.models.card import render_model_card
+from ftdemo.processes import pid_alive
 
 FORMAT = 1
 _VERSION_DIR = re.compile(r"^v(\d{4,})$")
 _TEMP_PREFIX, _TRASH_PREFIX = ".tmp-", ".del-"
 _DATASET_NAME = re.compile(r"^[^\x00-\x1f/\\.][^\x00-\x1f/\\]{0,99}$")
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 STALE_TEMP_S = 24 * 3600  # a temp dir this old is abandoned even if its pid was reused
 
 
@@ -137,16 +137,6 @@ class Registry:
             raise NotFoundError(f"dataset {dataset!r} has no model version v{number:04d}")
         return path
 
-    def load_metadata(self, dataset: str, version: int | str) -> dict[str, Any]:
-        with open(self.path(dataset, version) / "metadata.json", encoding="utf-8") as fh:
-            return json.load(fh)
-
-    def load(self, dataset: str, version: int | str, *, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
-        """(model, tokenizer, metadata) of a version, via `load_model_dir`."""
-        path = self.path(dataset, version)
-        model, tokenizer = load_model_dir(path, device=device)
-        return model, tokenizer, self.load_metadata(dataset, version)
-
     def disk_usage(self, dataset: str) -> int:
         """Bytes used by all of a dataset's versions (temp dirs included while they exist)."""
         ds_dir = self._dataset_dir(dataset)
@@ -190,49 +180,6 @@ def parse_version(version: int | str) -> int:
     return int(text)
 
 
-def load_model_dir(path: str | os.PathLike[str], *, device: str = "cpu") -> tuple[Any, Any]:
-    """Load a saved classifier without ever unpickling: safetensors only, no remote code."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    path = Path(path)
-    check_safe_weights(path)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        path, use_safetensors=True, trust_remote_code=False, local_files_only=True, attn_implementation="sdpa")
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, local_files_only=True)
-    return model.to(device).eval(), tokenizer
-
-
-def check_safe_weights(path: Path) -> None:
-    """Raise UnsafeModelError unless the directory has safetensors weights (pickles are ignored then)."""
-    if any(path.glob("*.safetensors")):
-        return
-    pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
-    if pickles:
-        raise UnsafeModelError(
-            f"{path.name} has only pickle weights ({', '.join(pickles)}), which can run code when loaded; "
-            "ftdemo loads safetensors only: convert the model with save_pretrained in a trusted environment")
-    raise NotFoundError(f"{path} has no model weights (*.safetensors)")
-
-
-def activation_decision(new_metrics: dict[str, Any], active_metrics: dict[str, Any] | None,
-                        margin: float = 0.0) -> tuple[bool, str]:
-    """Should a new version replace the active one? Only if its validation macro-F1 is at least
-    the active one's minus `margin`. Accepts full metrics ({"validation": {...}}) or just the
-    validation dict. Note: versions trained on different snapshots are validated on different rows."""
-    new_f1 = _val_f1(new_metrics)
-    if new_f1 is None:
-        return False, "the new version has no validation macro-F1, so it cannot be compared; activate it by hand"
-    if not active_metrics:
-        return True, f"no active model to compare with (new validation macro-F1 {new_f1:.3f})"
-    old_f1 = _val_f1(active_metrics)
-    if old_f1 is None:
-        return True, f"the active model has no validation macro-F1 to compare with (new: {new_f1:.3f})"
-    if new_f1 >= old_f1 - margin:
-        return True, f"validation macro-F1 {new_f1:.3f} >= active {old_f1:.3f} - margin {margin:.3f}"
-    return False, (f"validation macro-F1 {new_f1:.3f} is below the active model's {old_f1:.3f} - margin {margin:.3f}; "
-                   "kept the active model (activate the new one by hand to override)")
-
-
 def build_metadata(result: Any, extra: dict[str, Any]) -> dict[str, Any]:
     """metadata.json contents for a TrainResult (everything but the weights)."""
     summary = result.summary()
@@ -260,14 +207,6 @@ def library_versions() -> dict[str, str]:
             "transformers": transformers.__version__, "numpy": numpy.__version__}
 
 
-def _val_f1(metrics: dict[str, Any] | None) -> float | None:
-    if not metrics:
-        return None
-    val = metrics.get("validation", metrics)
-    value = val.get("macro_f1") if isinstance(val, dict) else None
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def _created_at(path: Path) -> str:
     try:
         with open(path / "metadata.json", encoding="utf-8") as fh:
@@ -286,13 +225,7 @@ def _abandoned(path: Path) -> bool:
         return True
     if pid == os.getpid():
         return False  # ours: a save in another thread of this process may be writing it
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not pid_alive(pid)
 
 
 def _slug(name: str) -> str:

@@ -24,14 +24,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ftdemo.batching import MicroBatcher
 from ftdemo.errors import BatcherClosedError
-from ftdemo.explain.engine import build_explanation, compute_scores, encode_one
+from ftdemo.explain.explainer import build_explanation, compute_scores
 from ftdemo.explain.faithfulness import Faithfulness, deletion_test
+from ftdemo.explain.model_run import ExplainRequest, encode_one
 from ftdemo.explain.types import Explanation
-from ftdemo.inference import (
-    LoadedModel, Prediction, check_input, check_task, encode, load_model_dir, probabilities, to_prediction,
+from ftdemo.models.inference import (
+    LoadedModel,
+    Prediction,
+    check_input,
+    check_task,
+    encode,
+    load_model_dir,
+    probabilities,
+    to_prediction,
 )
+from ftdemo.serving.batching import MicroBatcher
 
 __all__ = ["Predictor", "Prediction", "Explanation", "BatcherClosedError"]
 
@@ -167,28 +175,22 @@ class Predictor:
     ) -> Explanation:
         """Explain one prediction with one view.
 
-        method: "cls" ([CLS] attention of one layer, one head or their mean),
-        "rollout" (attention rollout up to `layer`), "ig" (Integrated Gradients for
-        `target_label`, default the predicted label), "matrix" (word×word attention
-        of one layer/head), "overview" (layers×heads map of [CLS]-attention entropy).
+        method: a name from `ftdemo.explain.methods.METHODS` (cls, rollout, ig, matrix, overview);
+        layer (0-based, -1 = last) and head (None = mean of heads) for attention views;
+        target_label (None = the predicted label), ig_steps and baseline for Integrated Gradients.
         faithfulness_k: also run the deletion test with that many words.
         """
         check_input(text, text_pair)
         loaded = self._loaded
         check_task(loaded, text_pair)
+        request = ExplainRequest(method, layer, head, target_label, ig_steps, baseline)
         x = encode_one(loaded, text, text_pair)
-        scores, target = compute_scores(
-            loaded, x, method=method, layer=layer, head=head, target_label=target_label,
-            ig_steps=ig_steps, baseline=baseline,
-        )
-        expl = build_explanation(
-            loaded, x, scores, method=method, target=target, show_special=show_special,
-            ig_steps=ig_steps, baseline=baseline,
-        )
+        scores = compute_scores(loaded, x, request)
+        expl = build_explanation(loaded, x, scores, request, show_special=show_special)
         if faithfulness_k:
             faith = deletion_test(
                 x.texts, x.words, scores.word_scores, lambda v: self._probabilities(loaded, v),
-                target=target, k=faithfulness_k, seed=seed,
+                target=scores.target, k=faithfulness_k, seed=seed,
             )
             expl = _with_faithfulness(expl, faith)
         return expl
@@ -204,13 +206,10 @@ class Predictor:
         x = encode_one(loaded, text, text_pair)
         out: dict[str, Faithfulness] = {}
         for method in methods:
-            scores, target = compute_scores(
-                loaded, x, method=method, layer=layer, target_label=target_label, ig_steps=ig_steps,
-                baseline=baseline,
-            )
+            scores = compute_scores(loaded, x, ExplainRequest(method, layer, None, target_label, ig_steps, baseline))
             out[method] = deletion_test(
                 x.texts, x.words, scores.word_scores, lambda v: self._probabilities(loaded, v),
-                target=target, k=k, seed=seed,
+                target=scores.target, k=k, seed=seed,
             )
         return out
 

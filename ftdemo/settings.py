@@ -64,23 +64,6 @@ def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
     return SAMPLES_DIR
 
 
-def ephemeral_storage_warning(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
-    """On a Hugging Face Space that keeps the database or the models outside /data, say that a restart loses them."""
-    env = os.environ if env is None else env
-    if not env.get("SPACE_ID"):
-        return None
-    from ftdemo.store.session import sqlite_path
-
-    places = {"the database": sqlite_path(settings.db_url), "the models": settings.models_dir}
-    lost = [f"{what} ({path})" for what, path in places.items()
-            if path is not None and SPACES_PERSISTENT_DIR not in Path(path).resolve().parents]
-    if not lost:
-        return None
-    return (f"this Space keeps {' and '.join(lost)} on its ephemeral disk: they are lost when the Space restarts "
-            f"or is rebuilt. Attach persistent storage at {SPACES_PERSISTENT_DIR} (the app then uses "
-            f"{SPACES_PERSISTENT_DIR / 'ftdemo'}), or set FTDEMO_DATA_DIR to a directory under it")
-
-
 @dataclass
 class Settings:
     """Everything configurable. `from_env()` is the only constructor the app and CLI use."""

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ftdemo.errors import FtdemoError, TrainingCancelled
+from ftdemo.models.guard import activation_decision
 from ftdemo.store import Database
 from ftdemo.store import runs as run_repo
 from ftdemo.store.schema import Dataset, Example, TrainingRun, utcnow
@@ -94,8 +96,8 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
     Never raises for training failures: they become status 'failed' with the error text. Raises only
     if the database itself is unusable.
     """
-    from ftdemo.registry import Registry
-    from ftdemo.training.engine import train
+    from ftdemo.models.registry import Registry
+    from ftdemo.training.loop import train
 
     with db.write() as s:
         run = s.get(TrainingRun, run_id)
@@ -110,11 +112,9 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
             config = TrainConfig.from_dict(run.config)
         result = train(examples, labels, task, config, callbacks=callbacks, should_stop=progress.should_stop)
         registry = Registry(models_dir)
-        info = registry.save(dataset, result, {"run_id": run_id, "snapshot_hash": run.snapshot_hash,
-                                               "snapshot_counts": run.snapshot.get("counts", {})})
+        info = registry.save(dataset, result, {"run_id": run_id})
         with db.write() as s:
-            decision = run_repo.register_version(s, run_id, info.name, result.base_model, result.metrics,
-                                                 margin=margin)
+            decision = register_version(s, run_id, info.name, result.base_model, result.metrics, margin=margin)
             run = s.get(TrainingRun, run_id)
             run.status, run.finished_at, run.version = "succeeded", utcnow(), info.name
             run.metrics, run.timings = result.metrics, result.timings
@@ -128,6 +128,21 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
         _finish(db, run_id, "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}")
     with db.read() as s:
         return run_repo.run_dict(s.get(TrainingRun, run_id))
+
+
+def register_version(session: Session, run_id: int, version: str, base_model: str, metrics: dict[str, Any],
+                     *, margin: float) -> dict[str, Any]:
+    """Record a new version and apply the activation guard; returns {'active': bool, 'reason': str}."""
+    v = run_repo.add_version(session, run_id, version, base_model, metrics)
+    ds = session.get(Dataset, v.dataset_id)
+    current = run_repo.active_version(session, ds)
+    ok, reason = activation_decision(metrics, current.metrics if current is not None else None, margin)
+    if ok:
+        run_repo.activate(session, ds, v, reason)
+    else:
+        v.reason = reason
+    session.flush()
+    return {"active": ok, "reason": reason}
 
 
 def _finish(db: Database, run_id: int, status: str, error: str) -> None:

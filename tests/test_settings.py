@@ -1,7 +1,7 @@
 import pytest
 
-from ftdemo.config import Settings, parse_users
 from ftdemo.errors import InvalidInputError
+from ftdemo.settings import Settings, parse_users
 
 
 def test_users_parse_roles():
@@ -24,7 +24,8 @@ def test_settings_from_env(tmp_path):
 
 
 def test_on_a_space_with_persistent_storage_data_and_models_go_to_data(tmp_path, monkeypatch):
-    from ftdemo import config
+    from ftdemo import settings as config
+    from ftdemo.store import filesystem
 
     persistent = tmp_path / "data"  # stands in for the /data volume a Space mounts
     persistent.mkdir()
@@ -32,28 +33,29 @@ def test_on_a_space_with_persistent_storage_data_and_models_go_to_data(tmp_path,
     s = Settings.from_env({"SPACE_ID": "me/labeller"})
     assert s.data_dir == persistent / "ftdemo" and s.models_dir == persistent / "ftdemo" / "models"
     assert s.db_url == f"sqlite:///{persistent / 'ftdemo' / 'ftdemo.db'}"
-    assert config.ephemeral_storage_warning(s, {"SPACE_ID": "me/labeller"}) is None
+    assert filesystem.ephemeral_storage_warning(s, {"SPACE_ID": "me/labeller"}) is None
     # FTDEMO_DATA_DIR still wins; off a Space /data is not used even if it exists
     assert Settings.from_env({"SPACE_ID": "x", "FTDEMO_DATA_DIR": str(tmp_path / "d")}).data_dir == tmp_path / "d"
     assert Settings.from_env({}).data_dir == config.SAMPLES_DIR
 
 
 def test_on_a_space_without_persistent_storage_the_start_warns(tmp_path, monkeypatch):
-    from ftdemo import config
+    from ftdemo import settings as config
+    from ftdemo.store import filesystem
 
     monkeypatch.setattr(config, "SPACES_PERSISTENT_DIR", tmp_path / "absent")
     s = Settings.from_env({"SPACE_ID": "me/labeller"})
     assert s.data_dir == config.SAMPLES_DIR  # the Space's ephemeral disk
-    assert "lost when the Space restarts" in config.ephemeral_storage_warning(s, {"SPACE_ID": "me/labeller"})
-    assert config.ephemeral_storage_warning(s, {}) is None  # not on a Space: nothing to say
+    assert "lost when the Space restarts" in filesystem.ephemeral_storage_warning(s, {"SPACE_ID": "me/labeller"})
+    assert filesystem.ephemeral_storage_warning(s, {}) is None  # not on a Space: nothing to say
     on_postgres = s.replace(db_url="postgresql://db/ftdemo")  # the models still live on the ephemeral disk
-    assert "the models" in config.ephemeral_storage_warning(on_postgres, {"SPACE_ID": "x"})
+    assert "the models" in filesystem.ephemeral_storage_warning(on_postgres, {"SPACE_ID": "x"})
 
 
 def test_every_ftdemo_variable_the_code_reads_is_in_the_readme_table():
     import re
 
-    from ftdemo.config import REPO_ROOT
+    from ftdemo.settings import REPO_ROOT
 
     sources = [p.read_text(encoding="utf-8") for p in (REPO_ROOT / "ftdemo").rglob("*.py")]
     sources.append((REPO_ROOT / "app.py").read_text(encoding="utf-8"))

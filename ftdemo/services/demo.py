@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ftdemo.config import SAMPLES_DIR
 from ftdemo.errors import AlreadyExistsError
 from ftdemo.services import Actor, Services
+from ftdemo.settings import SAMPLES_DIR
 
 log = logging.getLogger(__name__)
 

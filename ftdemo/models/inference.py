@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ftdemo.errors import InvalidInputError, NotFoundError
+from ftdemo.devices import resolve_device
+from ftdemo.errors import InvalidInputError, NotFoundError, UnsafeModelError
 from ftdemo.tasks import TaskType
 
 DEFAULT_THRESHOLD = 0.5
@@ -74,13 +75,6 @@ class LoadedModel:
         return int(self.model.config.num_attention_heads)
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' → cuda when available, else cpu."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def read_metadata(path: Path) -> dict:
     """metadata.json next to the weights, or {} when there is none."""
     meta_file = path / "metadata.json"
@@ -130,15 +124,31 @@ def _eager_twin(model: Any) -> Any:
     return twin.eval()
 
 
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def check_safe_weights(path: Path) -> None:
+    """Refuse a directory without safetensors weights: pickles next to them are ignored, pickles alone
+    would run code when loaded (UnsafeModelError), and no weights at all is an InvalidInputError."""
+    if any(path.glob("*.safetensors")):
+        return
+    pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise UnsafeModelError(
+            f"{path.name} has only pickle weights ({', '.join(pickles)}), which can run code when loaded; "
+            "ftdemo loads safetensors only: convert the model with save_pretrained in a trusted environment")
+    raise InvalidInputError(f"{path} has no .safetensors weights; only safetensors models are loaded")
+
+
 def load_model_dir(model_dir: str | Path, metadata: dict | None = None, device: str = "auto") -> LoadedModel:
-    """Load a save_pretrained directory for serving (safetensors only, no remote code)."""
+    """Load a save_pretrained directory (a registry version, or any classifier) for prediction and
+    explanation: safetensors only, no remote code, float32; the one loader of the project."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(model_dir)
     if not (path / "config.json").is_file():
         raise NotFoundError(f"no model at {path}: config.json is missing (is this a save_pretrained directory?)")
-    if not any(path.glob("*.safetensors")):
-        raise InvalidInputError(f"{path} has no .safetensors weights; only safetensors models are loaded")
+    check_safe_weights(path)
     meta = dict(metadata) if metadata is not None else read_metadata(path)
     dev = resolve_device(device)
     # float32 whatever the checkpoint was saved in: a bf16 version is slow on CPU, and attention

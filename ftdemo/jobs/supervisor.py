@@ -37,7 +37,7 @@ def describe_exit(code: int | None) -> str:
 def child_main(db_url: str, run_id: int, models_dir: str, margin: float) -> None:
     """Entry point of the training process (spawned: a fresh interpreter, no inherited locks)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s train[%(process)d] %(levelname)s %(message)s")
-    from ftdemo.training.runner import execute_run
+    from ftdemo.jobs.runner import execute_run
 
     db = Database(db_url, migrate=False)
     try:

@@ -1,7 +1,7 @@
 """Labelled examples → splits → tokenized features → length-bucketed, token-budget batches.
 
 Pure functions over plain data (torch appears only in `collate`), so every rule here
-is tested without a model. The splitting rules live in `ftdemo.splits`.
+is tested without a model. The splitting rules live in `ftdemo.training.splits`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ftdemo.errors import InvalidInputError
-from ftdemo.splits import Splits, check_examples, make_splits  # noqa: F401  (re-exported: one data API)
 from ftdemo.tasks import LabelledText, TaskType, content_hash
+from ftdemo.training.splits import Splits, check_examples, make_splits  # noqa: F401  (re-exported: one data API)
 
 if TYPE_CHECKING:
     import torch

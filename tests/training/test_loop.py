@@ -7,11 +7,10 @@ import json
 import pytest
 import torch
 
-from ftdemo.errors import InvalidInputError
+from ftdemo.errors import InvalidInputError, TrainingCancelled
 from ftdemo.tasks import LabelledText, TaskType
-from ftdemo.training import engine
-from ftdemo.errors import TrainingCancelled
-from ftdemo.training.engine import ProgressEvent, train
+from ftdemo.training import loop
+from ftdemo.training.loop import ProgressEvent, train
 
 from .conftest import toy_multi, toy_pair, toy_single
 
@@ -74,7 +73,7 @@ def test_same_seed_same_run(fast_config):
 def _train_with_scripted_validation(fast_config, monkeypatch, scores, **config):
     """Train with validation macro-F1 replaced by `scores` (one per epoch); returns (result, weights per epoch)."""
     scripted = iter(scores)
-    real_metrics = engine.split_metrics
+    real_metrics = loop.split_metrics
 
     def fake_metrics(task, features, probs, labels, thresholds):
         out = real_metrics(task, features, probs, labels, thresholds)
@@ -83,7 +82,7 @@ def _train_with_scripted_validation(fast_config, monkeypatch, scores, **config):
         return out
 
     captured: dict = {"weights": []}
-    real_tokenize = engine.tokenize
+    real_tokenize = loop.tokenize
 
     def spy_tokenize(examples, *args, **kwargs):
         feats = real_tokenize(examples, *args, **kwargs)
@@ -92,15 +91,15 @@ def _train_with_scripted_validation(fast_config, monkeypatch, scores, **config):
             captured["val_features"] = feats
         return feats
 
-    real_load = engine.setup.load_classifier
+    real_load = loop.setup.load_classifier
 
     def spy_load(*args, **kwargs):
         captured["model"] = real_load(*args, **kwargs)
         return captured["model"]
 
-    monkeypatch.setattr(engine, "split_metrics", fake_metrics)
-    monkeypatch.setattr(engine, "tokenize", spy_tokenize)
-    monkeypatch.setattr(engine.setup, "load_classifier", spy_load)
+    monkeypatch.setattr(loop, "split_metrics", fake_metrics)
+    monkeypatch.setattr(loop, "tokenize", spy_tokenize)
+    monkeypatch.setattr(loop.setup, "load_classifier", spy_load)
 
     def on_epoch(event: ProgressEvent) -> None:
         if event.kind == "epoch":
@@ -136,8 +135,8 @@ def test_dips_within_validation_noise_do_not_stop_early(fast_config, monkeypatch
 
 
 def test_clearly_better_is_one_standard_error():
-    assert engine.clearly_better(0.9, 0.4, 8) and not engine.clearly_better(0.82, 0.81, 8)
-    assert not engine.clearly_better(0.85, 0.83, 97) and engine.clearly_better(0.85, 0.83, 10_000)
+    assert loop.clearly_better(0.9, 0.4, 8) and not loop.clearly_better(0.82, 0.81, 8)
+    assert not loop.clearly_better(0.85, 0.83, 97) and loop.clearly_better(0.85, 0.83, 10_000)
 
 
 def test_cancel_stops_within_a_batch(fast_config):
@@ -169,16 +168,16 @@ def test_works_on_the_smallest_allowed_data(fast_config):
 
 
 def test_loss_counts_every_example_the_same_whatever_its_batch():
-    from ftdemo.data import Features
     from ftdemo.training.config import TrainConfig
+    from ftdemo.training.data import Features
 
     empty = Features([], [], None, [])
-    loss = engine._loss_fn(TaskType.SINGLE_LABEL, TrainConfig(), empty, 2, torch.device("cpu"), mean_batch=4.0)
+    loss = loop._loss_fn(TaskType.SINGLE_LABEL, TrainConfig(), empty, 2, torch.device("cpu"), mean_batch=4.0)
     logits, y = torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0])
     per_example = torch.nn.functional.cross_entropy(logits, y, reduction="none")
     # a 2-example batch contributes half of what a 4-example batch would: sum / average batch size
     assert torch.allclose(loss(logits, y), per_example.sum() / 4)
-    bce = engine._loss_fn(TaskType.MULTI_LABEL, TrainConfig(), empty, 3, torch.device("cpu"), mean_batch=2.0)
+    bce = loop._loss_fn(TaskType.MULTI_LABEL, TrainConfig(), empty, 3, torch.device("cpu"), mean_batch=2.0)
     target = torch.tensor([[1.0, 0.0, 1.0]])
     expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.zeros(1, 3), target, reduction="sum") / 6
     assert torch.allclose(bce(torch.zeros(1, 3), target), expected)

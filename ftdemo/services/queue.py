@@ -1,0 +1,88 @@
+"""What to label next: the labelling queue, a service that can see models.
+
+The store only filters candidates (`repo.queue_candidates`: live, unlabelled, not skipped by this
+annotator); an order decides which candidate comes first. Orders are rows of one table (`ORDERS`)
+that the Label tab, the API and the CLI read. An order gets the candidates' query and the queue
+service, so an order that ranks by a model (uncertainty, diversity) can ask the predictor.
+
+Adding an order: a function `(QueueRequest) -> list[int]` and one row in ORDERS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from ftdemo.errors import InvalidInputError
+from ftdemo.services.base import Actor, Service
+from ftdemo.store import repo
+from ftdemo.store.schema import Dataset
+
+if TYPE_CHECKING:
+    from ftdemo.services.predict import PredictService
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    """One ask for the next examples: the candidates (a query of example ids) and who asks."""
+
+    session: Session
+    dataset: Dataset
+    candidates: Select
+    annotator: str
+    seed: int
+    limit: int
+    queue: "QueueService"
+
+
+def _in_order(req: QueueRequest) -> list[int]:
+    return list(req.session.scalars(req.candidates.order_by(req.candidates.selected_columns[0]).limit(req.limit)))
+
+
+def _shuffled(req: QueueRequest) -> list[int]:
+    # a hash of (seed, id): a stable order per seed, so the queue does not jump around between calls,
+    # and annotators with different seeds spread over the pool
+    ids = list(req.session.scalars(req.candidates))
+    ids.sort(key=lambda i: hashlib.blake2b(f"{req.seed}:{i}".encode(), digest_size=8).digest())
+    return ids[: req.limit]
+
+
+@dataclass(frozen=True)
+class Order:
+    name: str  # the value the API and the UI send
+    title: str  # what the Label tab shows
+    pick: Callable[[QueueRequest], list[int]]
+
+
+ORDERS: tuple[Order, ...] = (
+    Order("in_order", "Unlabelled first, in order", _in_order),
+    Order("shuffled", "Unlabelled first, shuffled", _shuffled),
+)
+BY_NAME = {o.name: o for o in ORDERS}
+
+
+def get_order(name: str) -> Order:
+    try:
+        return BY_NAME[name]
+    except (KeyError, TypeError):
+        raise InvalidInputError(f"unknown queue order {name!r}; choose one of: {', '.join(BY_NAME)}") from None
+
+
+class QueueService(Service):
+    """Hands out the next examples to label; `predict` is there for orders that rank by a model."""
+
+    def __init__(self, db: Any, settings: Any, predict: "PredictService | None" = None) -> None:
+        super().__init__(db, settings)
+        self.predict = predict
+
+    def next_ids(self, session: Session, ds: Dataset, actor: Actor, *, order: str = "in_order", seed: int = 0,
+                 limit: int = 1, exclude: list[int] | tuple[int, ...] = ()) -> list[int]:
+        """Up to `limit` example ids for `actor`, best first, inside the caller's read transaction."""
+        chosen = get_order(order)
+        candidates = repo.queue_candidates(ds, actor.name, exclude=exclude)
+        return chosen.pick(QueueRequest(session, ds, candidates, actor.name, int(seed), int(limit), self))
