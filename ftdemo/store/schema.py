@@ -32,6 +32,9 @@ class Dataset(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")
+    # what the texts are called here ("" = the task's default: Text, or Premise / Hypothesis for pairs)
+    text_name: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    pair_name: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
     labels: Mapped[list["Label"]] = relationship(
         back_populates="dataset", order_by="Label.position", cascade="all, delete-orphan"
@@ -97,6 +100,8 @@ class Annotation(Base):
     kind: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     reverts_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id"), nullable=True)
+    # which face made it: "label" (Label tab), "data" (Data tab), "api", "cli", "import", "" (before 0003)
+    origin: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
     labels: Mapped[list["AnnotationLabel"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
@@ -119,8 +124,8 @@ class AnnotationLabel(Base):
 class TrainingRun(Base):
     """One fine-tuning job: its data snapshot, config, live progress and outcome.
 
-    status: queued → running → succeeded | failed | cancelled; a run left 'running' by a dead app is
-    marked 'interrupted' at the next start.
+    status: queued → running → succeeded | failed | cancelled | interrupted. The process running it
+    writes `heartbeat_at` every few seconds; a live run whose heartbeat stops is marked 'interrupted'.
     """
 
     __tablename__ = "training_runs"
@@ -139,6 +144,7 @@ class TrainingRun(Base):
     version: Mapped[str] = mapped_column(String(32), default="")  # the model version it produced
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # written while it runs
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
