@@ -16,8 +16,8 @@ import pytest
 from ftdemo.errors import InvalidInputError, NotFoundError, UnsafeModelError
 from ftdemo.models.card import md
 from ftdemo.models.guard import activation_decision
-from ftdemo.models.inference import load_model_dir, read_metadata
-from ftdemo.models.registry import Registry, parse_version
+from ftdemo.models.inference import load_model_dir
+from ftdemo.models.registry import Registry, parse_version, read_metadata
 from ftdemo.tasks import LabelledText
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from ftdemo.services import Actor
@@ -94,10 +97,34 @@ def _result_payload(run: dict[str, Any]) -> dict[str, Any]:
             "timings": run.get("timings", {}), "error": run.get("error", "")}
 
 
+@contextlib.contextmanager
+def stop_on_signals(stop: Any) -> Iterator[None]:
+    """Ctrl-C or SIGTERM asks the run to stop (it ends within a batch, recorded as 'interrupted');
+    a second Ctrl-C stops at once (the run is still recorded as 'interrupted')."""
+    def handler(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print("stopping after the current batch (Ctrl-C again to stop at once)", file=sys.stderr)
+        stop.request("interrupted (Ctrl-C)" if signum == signal.SIGINT else "stopped (SIGTERM)")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def train(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     from ftdemo.errors import FtdemoError
+    from ftdemo.jobs.runner import StopRequest
 
-    run = sv.training.train_sync(args.name, _options(args), actor=Actor.local("cli"), on_event=_progress(args))
+    stop = StopRequest()
+    with stop_on_signals(stop):
+        run = sv.training.train_sync(args.name, _options(args), actor=Actor.local("cli"), on_event=_progress(args),
+                                     stop=stop)
+    if run["status"] == "interrupted":
+        raise KeyboardInterrupt  # the run is recorded; the CLI says "interrupted" and exits 130
     payload = _result_payload(run)
     if run["status"] != "succeeded":
         raise FtdemoError(f"training {run['status']}: {run['error'].splitlines()[0] if run['error'] else ''}")

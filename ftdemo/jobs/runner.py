@@ -1,8 +1,13 @@
 """One training run from the store's point of view: snapshot in, model version and rows out.
 
-`execute_run` is what the training child process (jobs.py) and the synchronous CLI `train` both
-call: it reads the run's frozen snapshot, trains with the engine, saves a registry version,
-applies the activation guard and records everything (progress, metrics, errors) as rows.
+`execute_run` is what the training child process (supervisor.py) and the synchronous CLI `train`
+both call: it reads the run's frozen snapshot, trains with the engine, saves a registry version,
+applies the activation guard and records everything (progress, metrics, errors) as rows, while a
+heartbeat (liveness.py) tells every other process that the run is alive.
+
+Every way of stopping a run ends it within a batch or two, in a final status: a cancel from the UI
+or the API becomes 'cancelled'; a signal (Ctrl-C, SIGTERM) or the death of the app that started it
+becomes 'interrupted'. Nothing is saved after a stop was asked for.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -20,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ftdemo.errors import FtdemoError, TrainingCancelled
+from ftdemo.jobs.liveness import Heartbeat
 from ftdemo.models.guard import activation_decision
 from ftdemo.store import Database
 from ftdemo.store import runs as run_repo
@@ -61,11 +68,28 @@ def load_snapshot(db: Database, run: TrainingRun) -> tuple[list[LabelledText], l
         return examples, list(run.snapshot["labels"]), TaskType(ds.task), ds.name
 
 
-class _Progress:
-    """Engine callback → run_events rows, throttled; cancel flag ← the run row, polled."""
+class StopRequest:
+    """Asked from outside the training loop (a signal handler, the orphan watch): stop the run as
+    'interrupted' with a reason. Thread- and signal-safe (a flag and a string)."""
 
-    def __init__(self, db: Database, run_id: int) -> None:
-        self.db, self.run_id = db, run_id
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def request(self, reason: str) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+class _Progress:
+    """Engine callback → run_events rows, throttled; cancel flag ← the run row, polled; a StopRequest."""
+
+    def __init__(self, db: Database, run_id: int, stop: StopRequest) -> None:
+        self.db, self.run_id, self.stop = db, run_id, stop
         self._last_write = 0.0
         self._last_poll = 0.0
         self._cancel = False
@@ -80,6 +104,8 @@ class _Progress:
             run_repo.add_event(s, self.run_id, event.kind, payload)
 
     def should_stop(self) -> bool:
+        if self.stop.is_set():
+            return True
         now = time.monotonic()
         if not self._cancel and now - self._last_poll >= CANCEL_POLL_S:
             self._last_poll = now
@@ -89,40 +115,54 @@ class _Progress:
 
 
 def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 0.0,
-                on_event: Callable[[Any], None] | None = None) -> dict[str, Any]:
+                on_event: Callable[[Any], None] | None = None, stop: StopRequest | None = None,
+                parent_pid: int | None = None) -> dict[str, Any]:
     """Train run `run_id` to the end and record the outcome. Returns the run as a dict.
 
     `margin`: the activation guard's allowance (validation macro-F1 may drop by this much).
+    `stop`: set from outside (signals) to end the run as 'interrupted'. `parent_pid`: the app that
+    started this process; when it dies the run stops as 'interrupted' too.
     Never raises for training failures: they become status 'failed' with the error text. Raises only
-    if the database itself is unusable.
+    if the database itself is unusable, or to pass on a KeyboardInterrupt/SystemExit after recording
+    the run as 'interrupted'.
     """
     from ftdemo.models.registry import Registry
     from ftdemo.training.loop import train
 
+    stop = stop or StopRequest()
     with db.write() as s:
         run = s.get(TrainingRun, run_id)
         assert run is not None, f"run {run_id} does not exist"
         run.status, run.started_at, run.pid, run.environment = "running", utcnow(), os.getpid(), environment()
-    progress = _Progress(db, run_id)
+    progress = _Progress(db, run_id, stop)
     callbacks = [progress] + ([on_event] if on_event else [])
+    orphaned = lambda: stop.request("the app that started this run stopped")  # noqa: E731
     try:
-        with db.read() as s:
-            run = s.get(TrainingRun, run_id)
-            examples, labels, task, dataset = load_snapshot(db, run)
-            config = TrainConfig.from_dict(run.config)
-        result = train(examples, labels, task, config, callbacks=callbacks, should_stop=progress.should_stop)
-        registry = Registry(models_dir)
-        info = registry.save(dataset, result, {"run_id": run_id})
-        with db.write() as s:
-            decision = register_version(s, run_id, info.name, result.base_model, result.metrics, margin=margin)
-            run = s.get(TrainingRun, run_id)
-            run.status, run.finished_at, run.version = "succeeded", utcnow(), info.name
-            run.metrics, run.timings = result.metrics, result.timings
-            run.progress = {**run.progress, "decision": decision}
+        with Heartbeat(db, run_id, parent_pid=parent_pid, on_orphaned=orphaned):
+            with db.read() as s:
+                run = s.get(TrainingRun, run_id)
+                examples, labels, task, dataset = load_snapshot(db, run)
+                config = TrainConfig.from_dict(run.config)
+            result = train(examples, labels, task, config, callbacks=callbacks, should_stop=progress.should_stop)
+            if progress.should_stop():  # asked while the last evaluation ran: keep nothing
+                raise TrainingCancelled("training was stopped; no model version was saved")
+            info = Registry(models_dir).save(dataset, result, {"run_id": run_id})
+            with db.write() as s:
+                decision = register_version(s, run_id, info.name, result.base_model, result.metrics, margin=margin)
+                run = s.get(TrainingRun, run_id)
+                run.status, run.finished_at, run.version = "succeeded", utcnow(), info.name
+                run.metrics, run.timings = result.metrics, result.timings
+                run.progress = {**run.progress, "decision": decision}
     except TrainingCancelled as err:
-        _finish(db, run_id, "cancelled", str(err))
+        if stop.is_set():
+            _finish(db, run_id, "interrupted", f"{stop.reason}; no model version was saved")
+        else:
+            _finish(db, run_id, "cancelled", str(err))
     except FtdemoError as err:
         _finish(db, run_id, "failed", str(err))
+    except (KeyboardInterrupt, SystemExit):
+        _finish(db, run_id, "interrupted", "stopped before it finished (interrupted); no model version was saved")
+        raise
     except Exception as err:  # noqa: BLE001 - any crash of the engine is recorded, never lost
         log.exception("training run %s failed", run_id)
         _finish(db, run_id, "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}")
@@ -133,8 +173,8 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
 def register_version(session: Session, run_id: int, version: str, base_model: str, metrics: dict[str, Any],
                      *, margin: float) -> dict[str, Any]:
     """Record a new version and apply the activation guard; returns {'active': bool, 'reason': str}."""
-    v = run_repo.add_version(session, run_id, version, base_model, metrics)
-    ds = session.get(Dataset, v.dataset_id)
+    ds = session.get(Dataset, run_repo.get_run(session, run_id).dataset_id)
+    v = run_repo.add_version(session, ds, version, base_model, metrics, run_id=run_id)
     current = run_repo.active_version(session, ds)
     ok, reason = activation_decision(metrics, current.metrics if current is not None else None, margin)
     if ok:

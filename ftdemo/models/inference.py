@@ -8,7 +8,6 @@ never pickles, never remote code.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import torch
 
 from ftdemo.devices import resolve_device
 from ftdemo.errors import InvalidInputError, NotFoundError, UnsafeModelError
+from ftdemo.models.registry import read_metadata
 from ftdemo.tasks import TaskType
 
 DEFAULT_THRESHOLD = 0.5
@@ -73,18 +73,6 @@ class LoadedModel:
     @property
     def num_heads(self) -> int:
         return int(self.model.config.num_attention_heads)
-
-
-def read_metadata(path: Path) -> dict:
-    """metadata.json next to the weights, or {} when there is none."""
-    meta_file = path / "metadata.json"
-    if not meta_file.is_file():
-        return {}
-    try:
-        data = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise InvalidInputError(f"{meta_file} is not valid JSON ({err}); fix or remove it") from None
-    return data if isinstance(data, dict) else {}
 
 
 def _labels_from(config: Any, metadata: dict) -> tuple[str, ...]:

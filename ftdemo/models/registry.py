@@ -172,6 +172,18 @@ class Registry:
         return max(numbers, default=0) + 1
 
 
+def read_metadata(path: Path) -> dict:
+    """metadata.json next to the weights, or {} when there is none."""
+    meta_file = path / "metadata.json"
+    if not meta_file.is_file():
+        return {}
+    try:
+        data = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InvalidInputError(f"{meta_file} is not valid JSON ({err}); fix or remove it") from None
+    return data if isinstance(data, dict) else {}
+
+
 def parse_version(version: int | str) -> int:
     """3, "3", "v3" and "v0003" all mean version 3."""
     text = str(version).strip().lower().removeprefix("v")

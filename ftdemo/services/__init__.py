@@ -33,14 +33,15 @@ class Services:
         self.transfer = TransferService(self.db, settings)
         self.training = TrainingService(self.db, settings, self.annotate)
 
-    def registry_cleanup(self) -> None:
-        """Remove temp dirs left by a save that was killed midway (never listed, never loaded)."""
+    def registry_cleanup(self) -> list[str]:
+        """At start: remove temp dirs left by a save that was killed midway (never listed, never loaded),
+        and register complete versions that have no record yet (see ModelService.reconcile)."""
         from ftdemo.models.registry import Registry
 
         Registry(self.settings.models_dir, clean=True)
+        return self.models.reconcile()
 
     def close(self) -> None:
         self.predict.close()
-        if self.training._runner is not None:
-            self.training._runner.shutdown()
+        self.training.close()
         self.db.dispose()

@@ -47,6 +47,21 @@ def _views(s: Session, ds: Dataset, rows: list[Example], *, with_history: bool =
     return out
 
 
+@dataclass(frozen=True)
+class Undone:
+    """What an undo did: the example as it is now, the action undone and the state put back (in words)."""
+
+    example: ExampleView
+    action: str  # e.g. "label “pos”", "skip"
+    restored: str  # e.g. "label “neg”", "no label of yours"
+
+
+def _describe(kind: str, labels: list[str]) -> str:
+    if kind == "label":
+        return "label " + ", ".join(f"“{name}”" for name in labels)
+    return "skip" if kind == "skip" else "withdrawn label"
+
+
 class AnnotationService(Service):
     def __init__(self, db: Database, settings: Settings, queue: QueueService) -> None:
         super().__init__(db, settings)
@@ -68,8 +83,12 @@ class AnnotationService(Service):
             return _views(s, ds, [ex], with_history=with_history)[0]
 
     # --- annotate ------------------------------------------------------------------------------
-    def label(self, dataset: str, example_id: int, labels: list[str] | str, *, actor: Actor) -> ExampleView:
-        """Record `actor`'s labels for an example (appends a row; earlier rows stay as history)."""
+    def label(self, dataset: str, example_id: int, labels: list[str] | str, *, actor: Actor,
+              origin: str = "") -> ExampleView:
+        """Record `actor`'s labels for an example (appends a row; earlier rows stay as history).
+
+        Labels equal to the actor's current ones add nothing: history records changes, not saves.
+        `origin`: the face it came from ("label" for the Label tab, whose undo acts on its own actions)."""
         names = labels.split(",") if isinstance(labels, str) else list(labels)
         names = [n.strip() for n in names if n.strip()]
         with self.db.write() as s:
@@ -79,46 +98,56 @@ class AnnotationService(Service):
             if not chosen:
                 raise InvalidInputError("choose at least one label, or skip the example")
             ids = [lab.id for lab in ds.labels if lab.name in chosen]
-            repo.append_annotation(s, ex, actor.name, "label", ids)
+            now = repo.current_state(s, ex.id, actor.name)
+            if now is None or now.kind != "label" or sorted(l.label_id for l in now.labels) != sorted(ids):
+                repo.append_annotation(s, ex, actor.name, "label", ids, origin=origin)
             return _views(s, ds, [ex])[0]
 
-    def skip(self, dataset: str, example_id: int, *, actor: Actor) -> ExampleView:
+    def skip(self, dataset: str, example_id: int, *, actor: Actor, origin: str = "") -> ExampleView:
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
             ex = repo.get_example(s, ds, int(example_id))
-            repo.append_annotation(s, ex, actor.name, "skip")
+            repo.append_annotation(s, ex, actor.name, "skip", origin=origin)
             return _views(s, ds, [ex])[0]
 
-    def clear(self, dataset: str, example_id: int, *, actor: Actor) -> ExampleView:
-        """Withdraw the actor's current label for an example (a new 'clear' row)."""
+    def clear(self, dataset: str, example_id: int, *, actor: Actor, origin: str = "") -> ExampleView:
+        """Withdraw the actor's current label for an example (a new 'clear' row; none if there is none)."""
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
             ex = repo.get_example(s, ds, int(example_id))
-            repo.append_annotation(s, ex, actor.name, "clear")
+            now = repo.current_state(s, ex.id, actor.name)
+            if now is not None and now.kind != "clear":
+                repo.append_annotation(s, ex, actor.name, "clear", origin=origin)
             return _views(s, ds, [ex])[0]
 
-    def undo(self, dataset: str, *, actor: Actor) -> ExampleView | None:
-        """Undo the actor's last action in the dataset by appending a row with the state before it.
+    def undo(self, dataset: str, *, actor: Actor, origin: str | None = None) -> Undone | None:
+        """Undo the actor's last action in the dataset (only those made from `origin`, when given) by
+        appending a row with the state before it.
 
-        Returns the affected example (so the UI can show it again), or None if nothing is left to undo.
+        Returns what was undone and the example (so the UI can show it again and say what changed),
+        or None if nothing is left to undo.
         """
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
-            last = repo.last_undoable(s, ds.id, actor.name)
+            last = repo.last_undoable(s, ds.id, actor.name, origin)
             if last is None:
                 return None
             ex = repo.get_example(s, ds, last.example_id, include_deleted=True)
             before = repo.state_before(s, last)
+            names = {lab.id: lab.name for lab in ds.labels}
+            undone = _describe(last.kind, [names[l.label_id] for l in last.labels])
             if before is None:
-                repo.append_annotation(s, ex, actor.name, "clear", reverts_id=last.id)
+                repo.append_annotation(s, ex, actor.name, "clear", reverts_id=last.id, origin=last.origin)
+                restored = "no label of yours"
             else:
                 repo.append_annotation(s, ex, actor.name, before.kind, [l.label_id for l in before.labels],
-                                       reverts_id=last.id)
-            return _views(s, ds, [ex])[0]
+                                       reverts_id=last.id, origin=last.origin)
+                restored = _describe(before.kind, [names[l.label_id] for l in before.labels])
+            return Undone(_views(s, ds, [ex])[0], undone, restored)
 
     # --- examples ------------------------------------------------------------------------------
     def add(self, dataset: str, text: str, text_pair: str | None = None, labels: list[str] | None = None, *,
-            actor: Actor, source: str = "typed") -> ExampleView:
+            actor: Actor, source: str = "typed", origin: str = "") -> ExampleView:
         """Add one typed example (optionally labelled by the actor at once)."""
         if not normalize_text(text):
             raise InvalidInputError("type a text first: an example cannot be empty")
@@ -138,7 +167,8 @@ class AnnotationService(Service):
                 raise InvalidInputError("this example is already in the dataset")
             ex = repo.get_example(s, ds, new_id)
             if chosen:
-                repo.append_annotation(s, ex, actor.name, "label", [l.id for l in ds.labels if l.name in chosen])
+                repo.append_annotation(s, ex, actor.name, "label", [l.id for l in ds.labels if l.name in chosen],
+                                       origin=origin)
             return _views(s, ds, [ex])[0]
 
     def edit(self, dataset: str, example_id: int, text: str, text_pair: str | None = None, *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,10 @@ from ftdemo.errors import InvalidInputError, NotFoundError
 from ftdemo.services.base import Actor, Service, require_admin
 from ftdemo.store import repo
 from ftdemo.store import runs as run_repo
+from ftdemo.store.schema import TrainingRun
 from ftdemo.tasks import TaskType
+
+log = logging.getLogger(__name__)
 
 
 class ModelService(Service):
@@ -31,6 +35,41 @@ class ModelService(Service):
             item["path"] = str(path) if path else None
             item["size_mb"] = round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1) if path else None
         return out
+
+    def reconcile(self) -> list[str]:
+        """Register versions found on disk without a row (a crash between the version's atomic rename
+        and its row, or a copy from a backup) as candidates; returns "dataset/version" for each.
+
+        Never activates them (the guard never saw them) and never deletes files: the admin decides."""
+        from ftdemo.models.registry import read_metadata
+
+        found: list[str] = []
+        with self.db.write() as s:
+            for ds in repo.list_datasets(s):
+                known = {v.version for v in run_repo.versions(s, ds, include_deleted=True)}
+                try:
+                    on_disk = self.registry.list(ds.name)
+                except InvalidInputError:  # a name the registry cannot hold has no versions on disk
+                    continue
+                for info in on_disk:
+                    if info.name in known:
+                        continue
+                    try:
+                        meta = read_metadata(info.path)
+                    except InvalidInputError:
+                        log.warning("model version %s/%s has unreadable metadata; left unregistered", ds.name,
+                                    info.name)
+                        continue
+                    run = s.get(TrainingRun, meta["run_id"]) if isinstance(meta.get("run_id"), int) else None
+                    v = run_repo.add_version(s, ds, info.name, str(meta.get("base_model", "")),
+                                             meta.get("metrics") or {},
+                                             run_id=run.id if run is not None and run.dataset_id == ds.id else None)
+                    v.reason = ("found on disk at start-up without a record (its training process stopped before "
+                                "recording it); kept as a candidate: activate it by hand to use it")
+                    found.append(f"{ds.name}/{info.name}")
+        for item in found:
+            log.warning("registered model version %s, found on disk without a record, as a candidate", item)
+        return found
 
     def disk_usage_mb(self, dataset: str) -> float:
         return round(self.registry.disk_usage(dataset) / 2**20, 1)

@@ -52,6 +52,7 @@ class TrainingService(Service):
         make_splits(examples, info_labels, task, val_fraction=config.val_fraction,
                     test_fraction=config.test_fraction)  # refuses tiny data now, with which labels need more
         snap, digest = snapshot_of(examples, info_labels)
+        self.reap()  # a dead run must not block this one
         with self.db.write() as s:
             live = run_repo.live_runs(s)
             if live:
@@ -78,13 +79,16 @@ class TrainingService(Service):
         return self.run(run_id)
 
     def train_sync(self, dataset: str, options: dict[str, Any], *, actor: Actor,
-                   on_event: Callable[[Any], None] | None = None) -> dict[str, Any]:
-        """Train in this process (the CLI): same snapshot, engine, registry and guard as the app."""
+                   on_event: Callable[[Any], None] | None = None, stop: Any = None) -> dict[str, Any]:
+        """Train in this process (the CLI): same snapshot, engine, registry and guard as the app.
+
+        `stop` (a jobs.runner.StopRequest): set it, e.g. from a signal handler, to end the run as
+        'interrupted' within a batch."""
         from ftdemo.jobs.runner import execute_run
 
         run_id = self._prepare(dataset, options, actor)
         return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,
-                           on_event=on_event)
+                           on_event=on_event, stop=stop)
 
     def cancel(self, run_id: int, *, actor: Actor) -> dict[str, Any]:
         require_admin(actor, "cancel training")
@@ -97,16 +101,19 @@ class TrainingService(Service):
         return self.run(run_id)
 
     def run(self, run_id: int) -> dict[str, Any]:
+        self.reap()
         with self.db.read() as s:
             run = run_repo.get_run(s, run_id)
             return run_repo.run_dict(run)
 
     def runs(self, dataset: str, limit: int = 50) -> list[dict[str, Any]]:
+        self.reap()
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
             return [run_repo.run_dict(r, dataset=ds.name) for r in run_repo.list_runs(s, ds, limit)]
 
     def live(self) -> list[dict[str, Any]]:
+        self.reap()
         with self.db.read() as s:
             return [run_repo.run_dict(r) for r in run_repo.live_runs(s)]
 
@@ -114,8 +121,18 @@ class TrainingService(Service):
         with self.db.read() as s:
             return run_repo.events(s, run_id, after_id)
 
-    def recover(self) -> list[int]:
-        """At start: runs left 'running' by a dead app become 'interrupted'."""
-        alive = self._runner.alive() if self._runner is not None else []
-        with self.db.write() as s:
-            return run_repo.mark_dead_runs(s, alive)
+    def reap(self) -> list[int]:
+        """Runs whose process is gone (no heartbeat, dead pid) become 'interrupted'; their ids.
+
+        Called whenever runs are looked at, so a stuck run never blocks training for longer than
+        the heartbeat's staleness limit, whoever started it."""
+        from ftdemo.jobs.liveness import reap
+
+        return reap(self.db, self._runner.alive() if self._runner is not None else [])
+
+    recover = reap  # at start-up: runs a previous app process left 'running' (same rule)
+
+    def close(self) -> None:
+        """Stop this process's training children (their runs become 'interrupted') within seconds."""
+        if self._runner is not None:
+            self._runner.shutdown()

@@ -166,25 +166,34 @@ def soft_delete_example(session: Session, ex: Example, *, restore: bool = False)
 
 
 def append_annotation(session: Session, ex: Example, annotator: str, kind: str, label_ids: Iterable[int] = (),
-                      *, reverts_id: int | None = None) -> Annotation:
+                      *, reverts_id: int | None = None, origin: str = "") -> Annotation:
+    """Append one action; `origin` names the face it came from ("label", "data", "api", "cli", "import")."""
     if kind not in ("label", "skip", "clear"):
         raise InvalidInputError(f"unknown annotation kind {kind!r}")
-    ann = Annotation(example_id=ex.id, annotator=annotator, kind=kind, reverts_id=reverts_id)
+    ann = Annotation(example_id=ex.id, annotator=annotator, kind=kind, reverts_id=reverts_id, origin=origin)
     ann.labels = [AnnotationLabel(label_id=i) for i in label_ids]
     session.add(ann)
     session.flush()
     return ann
 
 
-def last_undoable(session: Session, dataset_id: int, annotator: str) -> Annotation | None:
-    """The annotator's most recent action in a dataset that is neither an undo nor already undone."""
+def last_undoable(session: Session, dataset_id: int, annotator: str, origin: str | None = None) -> Annotation | None:
+    """The annotator's most recent action in a dataset that is neither an undo nor already undone
+    (only actions made from `origin`, e.g. the Label tab, when given)."""
     undone = select(Annotation.reverts_id).where(Annotation.reverts_id.is_not(None))
-    return session.scalars(
-        select(Annotation).join(Example, Example.id == Annotation.example_id)
-        .where(Example.dataset_id == dataset_id, Annotation.annotator == annotator, Annotation.reverts_id.is_(None),
-               Annotation.id.not_in(undone))
-        .order_by(Annotation.id.desc()).limit(1)
-    ).first()
+    q = (select(Annotation).join(Example, Example.id == Annotation.example_id)
+         .where(Example.dataset_id == dataset_id, Annotation.annotator == annotator, Annotation.reverts_id.is_(None),
+                Annotation.id.not_in(undone)))
+    if origin is not None:
+        q = q.where(Annotation.origin == origin)
+    return session.scalars(q.order_by(Annotation.id.desc()).limit(1)).first()
+
+
+def current_state(session: Session, example_id: int, annotator: str) -> Annotation | None:
+    """The annotator's latest row on an example (None: they never acted on it)."""
+    return session.scalars(select(Annotation).where(Annotation.example_id == example_id,
+                                                    Annotation.annotator == annotator)
+                           .order_by(Annotation.id.desc()).limit(1)).first()
 
 
 def state_before(session: Session, ann: Annotation) -> Annotation | None:
@@ -321,7 +330,7 @@ def annotator_counts(session: Session, ds: Dataset) -> dict[str, int]:
 
 
 def add_label_annotations(session: Session, ds: Dataset, labelled: Sequence[tuple[int, Sequence[str]]],
-                          *, annotator: str) -> int:
+                          *, annotator: str, origin: str = "import") -> int:
     """Bulk-append one 'label' annotation per (example_id, label names) — for imports of many rows."""
     ids_by_name = {lab.name: lab.id for lab in ds.labels}
     now = utcnow()
@@ -330,7 +339,8 @@ def add_label_annotations(session: Session, ds: Dataset, labelled: Sequence[tupl
         chunk = labelled[start:start + 500]
         ann_ids = session.execute(
             insert(Annotation).returning(Annotation.id, sort_by_parameter_order=True),
-            [dict(example_id=ex_id, annotator=annotator, kind="label", created_at=now) for ex_id, _ in chunk],
+            [dict(example_id=ex_id, annotator=annotator, kind="label", created_at=now, origin=origin)
+             for ex_id, _ in chunk],
         ).scalars().all()
         links = [dict(annotation_id=a, label_id=ids_by_name[name]) for a, (_, names) in zip(ann_ids, chunk)
                  for name in names]

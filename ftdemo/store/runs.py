@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -75,20 +74,6 @@ def events(session: Session, run_id: int, after_id: int = 0) -> list[tuple[int, 
     return [(i, k, p) for i, k, p in rows]
 
 
-def mark_dead_runs(session: Session, alive: Sequence[int] = ()) -> list[int]:
-    """Runs still 'queued'/'running' whose process is gone become 'interrupted'."""
-    from ftdemo.processes import pid_alive
-
-    marked = []
-    for run in live_runs(session):
-        if run.id in alive or (run.pid is not None and pid_alive(run.pid)):
-            continue
-        run.status, run.finished_at = "interrupted", utcnow()
-        run.error = run.error or "the app stopped while this run was in progress; start it again"
-        marked.append(run.id)
-    return marked
-
-
 # --- model versions ----------------------------------------------------------------------------
 
 
@@ -122,11 +107,12 @@ def activate(session: Session, ds: Dataset, v: ModelVersion, reason: str) -> Non
     session.flush()
 
 
-def add_version(session: Session, run_id: int, version: str, base_model: str, metrics: dict[str, Any]) -> ModelVersion:
-    """Record a new version of the run's dataset as a candidate (whether it goes live is the caller's rule)."""
-    run = get_run(session, run_id)
-    v = ModelVersion(dataset_id=run.dataset_id, version=version, run_id=run_id, status="candidate",
-                     base_model=base_model, metrics=metrics, reason="")
+def add_version(session: Session, ds: Dataset, version: str, base_model: str, metrics: dict[str, Any], *,
+                run_id: int | None = None) -> ModelVersion:
+    """Record a new version as a candidate (whether it goes live is the caller's rule); `run_id`: the run
+    that trained it, None when unknown (a version found on disk)."""
+    v = ModelVersion(dataset_id=ds.id, version=version, run_id=run_id, status="candidate", base_model=base_model,
+                     metrics=metrics, reason="")
     session.add(v)
     session.flush()
     return v

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -172,6 +173,20 @@ def launch(settings: Settings, *, prevent_thread_lock: bool = False) -> gr.Block
     if open_warning:
         log.warning(open_warning)
     demo = build_app(services)
-    demo.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=prevent_thread_lock,
-                **launch_options(settings))
+    if prevent_thread_lock:  # the caller owns the server (tests, embedding) and closes the services
+        demo.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=True,
+                    **launch_options(settings))
+        return demo
+    # SIGTERM (docker stop, systemd, a Space restarting) ends the app like Ctrl-C: the server closes, then
+    # every training child is asked to stop (its run becomes 'interrupted') and the process exits in seconds
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(settings))
+    finally:
+        log.info("shutting down: stopping training runs in progress")
+        services.close()
     return demo
+
+
+def _raise_keyboard_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt

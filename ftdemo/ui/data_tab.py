@@ -16,6 +16,7 @@ from ftdemo.ui.context import PRIVATE, UIContext, guard
 from ftdemo.ui.manage_panel import create_manage_panel
 from ftdemo.ui.transfer_panel import create_transfer_panel
 
+ORIGIN = "data"  # recorded with annotations made here (the Label tab's undo leaves them alone)
 PAGE_SIZE = 20
 ANY = ""
 UNLABELLED = "__unlabelled__"
@@ -109,8 +110,8 @@ def set_labels(services: Services, dataset: str, example_id: int | None, labels:
     if example_id is None:
         raise InvalidInputError("select an example in the table first")
     if not labels:
-        return services.annotate.clear(dataset, int(example_id), actor=actor)
-    return services.annotate.label(dataset, int(example_id), labels, actor=actor)
+        return services.annotate.clear(dataset, int(example_id), actor=actor, origin=ORIGIN)
+    return services.annotate.label(dataset, int(example_id), labels, actor=actor, origin=ORIGIN)
 
 
 # --- layout and wiring ---------------------------------------------------------------------------
@@ -144,7 +145,10 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
                     edit_title = gr.Markdown("#### Selected example")
                     edit_text = gr.Textbox(label="Text", lines=3, max_lines=12, elem_id="ftd-edit-text")
                     edit_pair = gr.Textbox(label="Second text", lines=2, max_lines=8, visible=False)
-                    edit_labels = gr.Dropdown(label="Your label", multiselect=True)
+                    # single-label: picking another label replaces the current one; multi-label: any number
+                    edit_label = gr.Dropdown(label="Your label", elem_id="ftd-edit-label")
+                    edit_labels = gr.Dropdown(label="Your labels", multiselect=True, visible=False,
+                                              elem_id="ftd-edit-labels")
                     with gr.Row():
                         save_labels_btn = gr.Button("Save label", size="sm", variant="primary")
                         save_text_btn = gr.Button("Save text", size="sm")
@@ -159,7 +163,8 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
     e: dict[str, Any] = dict(
         tab=tab, search=search, label_filter=label_filter, annotator_filter=annotator_filter, deleted=deleted,
         table=table, prev_page=prev_page, next_page=next_page, caption=caption, chart=chart, summary=summary,
-        editor=editor, edit_title=edit_title, edit_text=edit_text, edit_pair=edit_pair, edit_labels=edit_labels,
+        editor=editor, edit_title=edit_title, edit_text=edit_text, edit_pair=edit_pair, edit_label=edit_label,
+        edit_labels=edit_labels,
         save_labels=save_labels_btn, save_text=save_text_btn, delete=delete_btn, restore=restore_btn,
         edit_history=edit_history, edit_msg=edit_msg, page=page, selected=selected, manage=manage,
         transfer=transfer,
@@ -211,15 +216,16 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
     def _editor(dataset: str, view: ExampleView, actor: Actor, note: str = "") -> dict:
         """The edit box for one example; text edits and delete/restore only for admins."""
         info = services.datasets.info(dataset)
-        admin = actor.is_admin
+        admin, multi = actor.is_admin, info.task == "multi_label"
         return {
             editor: gr.update(visible=True), selected: view.id,
             edit_title: f"#### Example #{view.id}" + (" (deleted)" if view.deleted else ""),
             edit_text: gr.update(value=view.text, interactive=admin),
             edit_pair: gr.update(value=view.text_pair or "", visible=info.task == "pair", interactive=admin),
-            edit_labels: gr.update(choices=info.labels, value=[x for x in view.labels if x in info.labels],
-                                   max_choices=None if info.task == "multi_label" else 1,
-                                   label="Your labels" if info.task == "multi_label" else "Your label"),
+            edit_label: gr.update(choices=[("(none)", "")] + [(x, x) for x in info.labels], visible=not multi,
+                                  value=next((x for x in view.labels if x in info.labels), "") if not multi else ""),
+            edit_labels: gr.update(choices=info.labels, visible=multi,
+                                   value=[x for x in view.labels if x in info.labels] if multi else []),
             save_text_btn: gr.update(visible=admin),
             delete_btn: gr.update(visible=admin and not view.deleted),
             restore_btn: gr.update(visible=admin and view.deleted),
@@ -241,9 +247,12 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
                 chart: distribution(stats), summary: html.stats_summary(stats)}
 
     @guard(edit_msg)
-    def on_save_labels(dataset: str, example_id: int | None, labels: list[str], name: str, page_no: int,
-                       text: str, label: str, annotator: str, include_deleted: bool, request: gr.Request) -> dict:
+    def on_save_labels(dataset: str, example_id: int | None, one: str | None, several: list[str], name: str,
+                       page_no: int, text: str, label: str, annotator: str, include_deleted: bool,
+                       request: gr.Request) -> dict:
         actor = ctx.actor(request, name)
+        multi = bool(dataset) and services.datasets.info(dataset).task == "multi_label"
+        labels = list(several or []) if multi else ([one] if one else [])
         view = set_labels(services, dataset, example_id, list(labels or []), actor)
         note = f"your label for #{view.id} is saved" if labels else f"your label for #{view.id} is withdrawn"
         return after_change(dataset, view, actor, note, page_no, (text, label, annotator, include_deleted))
@@ -269,7 +278,8 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
 
     table_outputs = [table, caption, page, prev_page, next_page]
     all_outputs = [*table_outputs, label_filter, annotator_filter, chart, summary, editor, selected, edit_msg]
-    editor_outputs = [editor, selected, edit_title, edit_text, edit_pair, edit_labels, save_text_btn, delete_btn,
+    editor_outputs = [editor, selected, edit_title, edit_text, edit_pair, edit_label, edit_labels, save_text_btn,
+                      delete_btn,
                       restore_btn, edit_history, edit_msg]
     quiet = dict(show_progress="hidden", **PRIVATE)
     for trigger in (ctx.dataset.change, ctx.refresh.change, tab.select):
@@ -282,7 +292,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
     table.select(on_select, [ctx.dataset, ctx.annotator], editor_outputs, **quiet)
     change_outputs = [*table_outputs, *editor_outputs, chart, summary]
     save_labels_btn.click(on_save_labels,
-                          [ctx.dataset, selected, edit_labels, ctx.annotator, page, *filter_inputs],
+                          [ctx.dataset, selected, edit_label, edit_labels, ctx.annotator, page, *filter_inputs],
                           change_outputs, **quiet)
     save_text_btn.click(on_save_text,
                         [ctx.dataset, selected, edit_text, edit_pair, ctx.annotator, page, *filter_inputs],

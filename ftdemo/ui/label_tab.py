@@ -17,6 +17,7 @@ from ftdemo.services.queue import ORDERS
 from ftdemo.ui import html, js
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 
+ORIGIN = "label"  # recorded with every annotation made here; U undoes only these
 MAX_BUTTONS = 12  # more labels than this: a radio list + submit (number keys still pick the first 9)
 
 
@@ -68,7 +69,7 @@ def submit_labels(services: Services, dataset: str | None, example_id: int | Non
         raise InvalidInputError("there is no example to label: choose a dataset first")
     if not labels:
         raise InvalidInputError("choose at least one label (or press S to skip)")
-    services.annotate.label(dataset, int(example_id), labels, actor=actor)
+    services.annotate.label(dataset, int(example_id), labels, actor=actor, origin=ORIGIN)
     return load_screen(services, dataset, actor, order=order, seed=seed,
                        message=f"#{example_id} labelled {', '.join(labels)}")
 
@@ -77,21 +78,21 @@ def skip_example(services: Services, dataset: str | None, example_id: int | None
                  order: str = "in_order", seed: int = 0) -> LabelScreen:
     if not dataset or example_id is None:
         raise InvalidInputError("there is no example to skip")
-    services.annotate.skip(dataset, int(example_id), actor=actor)
+    services.annotate.skip(dataset, int(example_id), actor=actor, origin=ORIGIN)
     return load_screen(services, dataset, actor, order=order, seed=seed, message=f"#{example_id} skipped")
 
 
 def undo_last(services: Services, dataset: str | None, actor: Actor, *, order: str = "in_order",
               seed: int = 0) -> LabelScreen:
-    """Undo the actor's last action in the dataset and show that example again."""
+    """Undo the actor's last action in this tab (not edits made in the Data tab) and show that example again."""
     if not dataset:
         raise InvalidInputError("choose a dataset first")
-    view = services.annotate.undo(dataset, actor=actor)
-    if view is None:
+    undone = services.annotate.undo(dataset, actor=actor, origin=ORIGIN)
+    if undone is None:
         return load_screen(services, dataset, actor, order=order, seed=seed, message="nothing to undo")
-    example = None if view.deleted else view
-    return load_screen(services, dataset, actor, order=order, seed=seed, example=example,
-                       message=f"undone: #{view.id} is back in your queue")
+    view = undone.example
+    return load_screen(services, dataset, actor, order=order, seed=seed, example=None if view.deleted else view,
+                       message=f"undone: your {undone.action} on #{view.id} (back to {undone.restored})")
 
 
 def add_example(services: Services, dataset: str | None, text: str, text_pair: str | None, labels: list[str] | None,
@@ -99,7 +100,7 @@ def add_example(services: Services, dataset: str | None, text: str, text_pair: s
     """Add a typed example (optionally labelled); the example on screen stays."""
     if not dataset:
         raise InvalidInputError("choose a dataset first")
-    view = services.annotate.add(dataset, text, text_pair or None, list(labels or []), actor=actor)
+    view = services.annotate.add(dataset, text, text_pair or None, list(labels or []), actor=actor, origin=ORIGIN)
     state = f"labelled {', '.join(view.labels)}" if view.labels else "unlabelled, added to the queue"
     return load_screen(services, dataset, actor, order=order, seed=seed,
                        example=_current(services, dataset, shown_id), message=f"added #{view.id} ({state})")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import chromium
 import pytest
+from polling import wait_for
 
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 XSS = "<img src=x onerror=alert(1)>"
@@ -256,6 +257,11 @@ def test_annotator_login_labels_as_themselves_and_sees_no_admin_panels(auth_app,
         expect(page.get_by_role("button", name=admin_panel)).to_have_count(0)
     page.locator("#ftd-table").get_by_test_id("cell-0-1").click()
     expect(page.get_by_role("button", name="Save label")).to_be_visible()
+    # single-label: choosing another label replaces the current one (no need to remove it first)
+    page.locator("#ftd-edit-label input").click()
+    page.get_by_role("option", name="good").click()
+    page.get_by_role("button", name="Save label").click()
+    wait_for(lambda: services.annotate.get("reviews", 1).labels == ["good"], timeout=15)
     expect(page.get_by_role("button", name="Delete")).to_have_count(0)
     expect(page.get_by_role("button", name="Save text")).to_have_count(0)
     shot(page, "data-annotator")

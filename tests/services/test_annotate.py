@@ -42,10 +42,10 @@ def test_undo_restores_previous_state_as_new_rows(services, sent, admin):
     services.annotate.label("sent", sent[0], "pos", actor=admin)
     services.annotate.label("sent", sent[0], "neg", actor=admin)
     services.annotate.label("sent", sent[1], "neg", actor=admin)
-    assert services.annotate.undo("sent", actor=admin).id == sent[1]
+    assert services.annotate.undo("sent", actor=admin).example.id == sent[1]
     assert services.annotate.get("sent", sent[1]).labels == []
-    assert services.annotate.undo("sent", actor=admin).labels == ["pos"]  # back to the first label
-    assert services.annotate.undo("sent", actor=admin).labels == []
+    assert services.annotate.undo("sent", actor=admin).example.labels == ["pos"]  # back to the first label
+    assert services.annotate.undo("sent", actor=admin).example.labels == []
     assert services.annotate.undo("sent", actor=admin) is None
     assert len(services.annotate.get("sent", sent[0]).history) == 4  # 2 labels + 2 undo rows
 
@@ -54,7 +54,7 @@ def test_undo_is_per_annotator(services, sent):
     a, b = Actor("a", "annotator"), Actor("b", "annotator")
     services.annotate.label("sent", sent[0], "pos", actor=a)
     services.annotate.label("sent", sent[1], "neg", actor=b)
-    assert services.annotate.undo("sent", actor=a).id == sent[0]
+    assert services.annotate.undo("sent", actor=a).example.id == sent[0]
     assert services.annotate.get("sent", sent[1]).labels == ["neg"]
 
 
@@ -163,3 +163,21 @@ def test_dataset_name_rules(services, admin):
         services.datasets.create("ok", "multi_label", "x", actor=admin)
     with pytest.raises(NotFoundError, match="existing datasets: ok"):
         services.datasets.info("nope")
+
+
+def test_saving_the_same_labels_again_adds_no_history(services, sent, admin):
+    services.annotate.label("sent", sent[0], "pos", actor=admin, origin="data")
+    services.annotate.label("sent", sent[0], "pos", actor=admin, origin="data")  # saved again, unchanged
+    services.annotate.clear("sent", sent[0], actor=admin)
+    services.annotate.clear("sent", sent[0], actor=admin)  # nothing left to withdraw
+    assert [h["kind"] for h in services.annotate.get("sent", sent[0]).history] == ["label", "clear"]
+
+
+def test_undo_from_one_face_leaves_the_others_alone(services, sent, admin):
+    services.annotate.label("sent", sent[0], "pos", actor=admin, origin="label")
+    services.annotate.label("sent", sent[1], "neg", actor=admin, origin="data")  # later, in the Data tab
+    undone = services.annotate.undo("sent", actor=admin, origin="label")
+    assert undone.example.id == sent[0] and undone.action == "label “pos”"
+    assert undone.restored == "no label of yours"
+    assert services.annotate.get("sent", sent[1]).labels == ["neg"]
+    assert services.annotate.undo("sent", actor=admin, origin="label") is None

@@ -80,6 +80,16 @@ def test_undo_brings_the_example_back(services, reviews) -> None:
     assert undo_last(services, reviews, ANNA).message == "nothing to undo"
 
 
+def test_undo_acts_on_the_label_tab_only_and_says_what_it_undid(services, reviews) -> None:
+    from ftdemo.ui.data_tab import set_labels
+
+    submit_labels(services, reviews, 1, ["pos"], ANNA)  # in the Label tab
+    set_labels(services, reviews, 3, ["neg"], ANNA)  # minutes later, an edit in the Data tab
+    screen = undo_last(services, reviews, ANNA)
+    assert screen.example.id == 1 and services.annotate.get(reviews, 3).labels == ["neg"]
+    assert screen.message == "undone: your label “pos” on #1 (back to no label of yours)"
+
+
 def test_undo_is_per_annotator(services, reviews) -> None:
     submit_labels(services, reviews, 1, ["pos"], ANNA)
     assert undo_last(services, reviews, Actor.local("bob")).message == "nothing to undo"
