@@ -99,11 +99,14 @@ def get_version(session: Session, ds: Dataset, version: str) -> ModelVersion:
 
 
 def activate(session: Session, ds: Dataset, v: ModelVersion, reason: str) -> None:
-    """Make `v` the one active version of its dataset (the previous one becomes a candidate)."""
+    """Make `v` the one active version of its dataset; the one it replaces becomes 'previous', and its
+    reason says so (its old "activated because…" would no longer be true)."""
+    now = utcnow()
     for other in versions(session, ds):
         if other.status == "active" and other.id != v.id:
-            other.status = "candidate"
-    v.status, v.activated_at, v.reason = "active", utcnow(), reason
+            other.status = "previous"
+            other.reason = f"was active until {_iso(now)}, replaced by {v.version}"
+    v.status, v.activated_at, v.reason = "active", now, reason
     session.flush()
 
 

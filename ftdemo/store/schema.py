@@ -173,7 +173,8 @@ class RunEvent(Base):
 class ModelVersion(Base):
     """A registered model version (its files live in the registry directory).
 
-    status: 'active' (at most one per dataset), 'candidate' (kept, not serving), 'deleted'.
+    status: 'active' (at most one per dataset), 'candidate' (never active: kept, not serving), 'previous'
+    (was active, since replaced), 'deleted'.
     """
 
     __tablename__ = "model_versions"

@@ -27,6 +27,7 @@ VERSION_COLUMNS = ["version", "status", "val acc.", "val macro-F1", "test acc.",
                    "MB", "reason (activation guard)"]
 COLUMN_WIDTHS = ["7%", "9%", "7%", "8%", "7%", "8%", "13%", "5%", "36%"]
 SPLITS = [("Validation", "validation"), ("Test", "test")]
+STATUS_WORDS = {"active": "● active", "candidate": "candidate (never active)", "previous": "previously active"}
 DOWNLOADS = Path(tempfile.gettempdir()) / "ftdemo-downloads"
 DOWNLOAD_TTL_S = 3600.0  # zips older than this are removed when the next one is made
 
@@ -102,7 +103,7 @@ def versions_frame(versions: list[dict[str, Any]]) -> pd.DataFrame:
     for v in versions:
         val = plots.split_metrics(v.get("metrics"), "validation")
         test = plots.split_metrics(v.get("metrics"), "test")
-        rows.append([v["version"], "● active" if v["active"] else v["status"],
+        rows.append([v["version"], STATUS_WORDS.get(v["status"], v["status"]),
                      plots.fmt_score(val.get("accuracy")), plots.fmt_score(val.get("macro_f1")),
                      plots.fmt_score(test.get("accuracy")), plots.fmt_score(test.get("macro_f1")),
                      plots.fmt_time(v.get("created_at")), "" if v.get("size_mb") is None else v["size_mb"],
@@ -111,7 +112,7 @@ def versions_frame(versions: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def version_header(v: dict[str, Any], info: DatasetInfo) -> str:
-    facts = [f"<b>{html.esc(v['version'])}</b>", "active" if v["active"] else html.esc(v["status"]),
+    facts = [f"<b>{html.esc(v['version'])}</b>", html.esc(STATUS_WORDS.get(v["status"], v["status"]).lstrip("● ")),
              f"base model {html.esc(display_model(v.get('base_model') or ''))}"]
     if v.get("run_id"):
         facts.append(f"run #{int(v['run_id'])}")

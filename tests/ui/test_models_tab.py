@@ -17,6 +17,7 @@ from ftdemo.ui.models_tab import (
     render,
     roll_back,
     summary_html,
+    version_header,
     versions_frame,
     zip_version,
 )
@@ -45,10 +46,24 @@ def test_versions_table_and_the_active_version_in_detail(services, two_versions)
     assert [v["version"] for v in screen.versions] == ["v0002", "v0001"]
     assert screen.selected["version"] == "v0001" and screen.disk_mb > 0
     table = versions_frame(screen.versions)
-    assert table["status"].tolist() == ["candidate", "● active"]
+    # v0002 went live if the guard let it (then v0001 was activated by hand): its words say which
+    was_active = screen.versions[0]["activated_at"] is not None
+    assert table["status"].tolist() == ["previously active" if was_active else "candidate (never active)", "● active"]
+    assert table.iloc[0]["reason (activation guard)"].startswith("was active until") == was_active
     assert table.iloc[1]["reason (activation guard)"].startswith("activated by hand")
     assert all(len(score) == 5 for score in table["val macro-F1"])  # "0.500"
     assert "2</b> versions" in summary_html(screen) and "v0001" in summary_html(screen)
+
+
+def test_status_words_and_reasons_match_the_state(services, admin, two_versions) -> None:
+    services.models.activate(two_versions, "v0002", actor=admin)
+    services.models.activate(two_versions, "v0001", actor=admin)
+    listed = {v["version"]: v for v in services.models.list(two_versions)}
+    assert listed["v0002"]["status"] == "previous" and listed["v0002"]["reason"].startswith("was active until")
+    assert "replaced by v0001" in listed["v0002"]["reason"] and "activated" not in listed["v0002"]["reason"]
+    assert listed["v0001"]["status"] == "active" and listed["v0001"]["reason"].startswith("activated by hand")
+    screen = load_models(services, two_versions, selected="v0002")
+    assert "previously active" in version_header(screen.selected, screen.info)
 
 
 def test_quality_views_escape_label_names(services, two_versions) -> None:
