@@ -184,6 +184,27 @@ def read_metadata(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+@dataclass(frozen=True)
+class VersionShape:
+    """What a UI needs to know about a version before loading it: read from its files, no torch."""
+
+    layers: int
+    heads: int
+    labels: tuple[str, ...]
+
+
+def version_shape(path: Path) -> VersionShape:
+    """Layers, heads and labels of a saved classifier, from config.json and metadata.json."""
+    try:
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InvalidInputError(f"cannot read the model's config.json in {path} ({err})") from None
+    id2label = config.get("id2label") or {}
+    labels = read_metadata(Path(path)).get("labels") or [id2label[k] for k in sorted(id2label, key=int)]
+    return VersionShape(int(config.get("num_hidden_layers") or 0), int(config.get("num_attention_heads") or 0),
+                        tuple(str(x) for x in labels))
+
+
 def parse_version(version: int | str) -> int:
     """3, "3", "v3" and "v0003" all mean version 3."""
     text = str(version).strip().lower().removeprefix("v")

@@ -7,6 +7,7 @@ Predictors for explicitly chosen versions (compare mode) live in a small LRU cac
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -16,6 +17,8 @@ from ftdemo.services.base import Service
 from ftdemo.services.models import ModelService
 
 MAX_PINNED = 3  # non-active versions kept loaded for compare mode
+
+log = logging.getLogger(__name__)
 
 
 class PredictService(Service):
@@ -73,6 +76,29 @@ class PredictService(Service):
         """Like explain() but the Explanation object (the UI renders it)."""
         self._check_length(text, text_pair)
         return self.predictor(dataset, version).explain(text, text_pair or None, method=method, **options)
+
+    def loaded(self) -> list[str]:
+        """The model versions in memory, as "dataset/version" (the active ones, then pinned ones)."""
+        with self._lock:
+            return [f"{d}/{p.version}" for d, p in self._active.items()] + [f"{d}/{v}" for d, v in self._pinned]
+
+    def shape(self, dataset: str, version: str | None = None) -> Any:
+        """Layers, heads and labels of `version` (default: the active one), read from its files: what the
+        Predict tab needs to draw its controls, without waiting for the model to load."""
+        from ftdemo.models.registry import version_shape
+
+        return version_shape(self.models.path(dataset, version)[1])
+
+    def warm(self, dataset: str) -> None:
+        """Load (or swap in) the active version in the background, so the first prediction after a run
+        does not wait for it. Errors are left for the first real request to report."""
+        def load() -> None:
+            try:
+                self.predictor(dataset)
+            except Exception:  # noqa: BLE001 - a failed warm-up is only a missed speed-up
+                log.info("could not preload the model of %r", dataset, exc_info=True)
+
+        threading.Thread(target=load, name=f"warm-{dataset}", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:

@@ -80,6 +80,7 @@ button.ftd-label-btn { white-space: nowrap; min-width: max-content !important; p
   padding: .6rem .9rem; font-size: .95rem; }
 button.ftd-nowrap { white-space: nowrap; min-width: max-content !important; }
 #ftd-predict-examples td { text-align: left; }
+#ftd-predict-answers.ftd-stale { opacity: .45; transition: opacity .15s; }  /* the text changed since */
 """
 
 

@@ -1,8 +1,11 @@
-"""Keyboard shortcuts for the Label tab, passed to `launch(js=...)`.
+"""The page's script, passed to `launch(js=...)`: keyboard shortcuts for the Label tab, and the
+Predict tab answering as you type.
 
 The script only clicks elements the Python side created (by elem_id), so every shortcut goes through
-the same event handlers as a mouse click. Keys are ignored while typing in a text field, with a
-modifier held, or when the Label tab is not on screen.
+the same event handlers as a mouse click. Label keys are ignored while typing in a text field, with
+a modifier held, or when the Label tab is not on screen. In the Predict tab a pause in typing or
+Enter clicks Predict (Shift+Enter adds a line), and the answers on screen are marked stale from the
+first keystroke until the answer for the current text arrives.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ SUBMIT_ID = "ftd-submit"
 SKIP_ID = "ftd-skip"
 UNDO_ID = "ftd-undo"
 CARD_ID = "ftd-card"  # its HTML carries data-example-id of the example on screen
+PREDICT_TEXT_ID, PREDICT_PAIR_ID = "ftd-predict-text", "ftd-predict-pair"
+PREDICT_RUN_ID = "ftd-predict-run"
+PREDICT_ANSWERS_ID = "ftd-predict-answers"  # gets the class ftd-stale while the text differs from the answer's
+PREDICT_PAUSE_MS = 600  # a pause in typing this long asks for an answer
 
 KEYBOARD_JS = """
 () => {
@@ -75,8 +82,58 @@ KEYBOARD_JS = """
     lock = saves ? { id: cardId(), until: Date.now() + 1500 } : (target.id === "%(undo)s" ? null : lock);
     target.click();
   });
+
+  // --- Predict tab: answer after a pause in typing and on Enter; mark stale answers -------------------
+  const P = window.__ftdPredict = { seq: 0, asked: -1, timer: null };
+  const predictBox = (el) => !!el && el.tagName === "TEXTAREA" && !!el.closest("#%(ptext)s, #%(ppair)s");
+  const ask = () => {
+    clearTimeout(P.timer);
+    P.timer = null;
+    const text = document.querySelector("#%(ptext)s textarea");
+    const run = byId("%(prun)s");
+    if (!run || !text || !text.value.trim()) return;
+    run.click();  // the click listener below records which text was asked about
+  };
+  document.addEventListener("click", (ev) => {
+    if (ev.target && ev.target.closest && ev.target.closest("#%(prun)s")) {
+      clearTimeout(P.timer);
+      P.asked = P.seq;
+    }
+  }, true);
+  document.addEventListener("input", (ev) => {
+    if (!predictBox(ev.target)) return;
+    P.seq += 1;
+    const answers = document.getElementById("%(answers)s");
+    if (answers) answers.classList.add("ftd-stale");
+    clearTimeout(P.timer);
+    P.timer = setTimeout(ask, %(pause)d);
+  }, true);
+  document.addEventListener("keydown", (ev) => {
+    if (!predictBox(ev.target) || ev.key !== "Enter" || ev.isComposing) return;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    // gradio's multi-line box submits on Shift+Enter and adds a line on Enter; people expect the opposite
+    ev.preventDefault();
+    ev.stopPropagation();
+    if (!ev.shiftKey) {
+      ask();
+      return;
+    }
+    const box = ev.target;
+    box.setRangeText("\\n", box.selectionStart, box.selectionEnd, "end");
+    box.dispatchEvent(new Event("input", { bubbles: true }));  // gradio's value follows input events
+  }, true);
 }
 """ % {
     "panel": PANEL_ID, "button_prefix": LABEL_BUTTON_ID.replace("{n}", ""), "multi": MULTI_ID, "radio": RADIO_ID,
-    "submit": SUBMIT_ID, "skip": SKIP_ID, "undo": UNDO_ID, "card": CARD_ID,
+    "submit": SUBMIT_ID, "skip": SKIP_ID, "undo": UNDO_ID, "card": CARD_ID, "ptext": PREDICT_TEXT_ID,
+    "ppair": PREDICT_PAIR_ID, "prun": PREDICT_RUN_ID, "answers": PREDICT_ANSWERS_ID, "pause": PREDICT_PAUSE_MS,
 }
+
+# runs after every Predict answer: the answer is current if nothing was typed since it was asked for
+PREDICT_ANSWERED_JS = """
+() => {
+  const P = window.__ftdPredict;
+  const answers = document.getElementById("%(answers)s");
+  if (answers && (!P || P.asked === P.seq)) answers.classList.remove("ftd-stale");
+}
+""" % {"answers": PREDICT_ANSWERS_ID}

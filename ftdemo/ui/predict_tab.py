@@ -15,7 +15,7 @@ import gradio as gr
 from ftdemo.errors import InvalidInputError
 from ftdemo.explain.render import render_explanation_html
 from ftdemo.services import DatasetInfo, Services
-from ftdemo.ui import html, plots
+from ftdemo.ui import html, js, plots
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 from ftdemo.ui.explain_view import CHOICES, ExplainOptions, controls_for, prediction_html
 
@@ -78,8 +78,8 @@ def load_setup(services: Services, dataset: str | None, version: str = ACTIVE) -
     active = next((v["version"] for v in versions if v["active"]), None)
     names = [v["version"] for v in versions]
     version = version if version in names else (ACTIVE if active else names[0])
-    predictor = services.predict.predictor(dataset, version or None)
-    return Setup(info, versions, active, predictor.num_layers, predictor.num_heads, list(predictor.labels), samples)
+    shape = services.predict.shape(dataset, version or None)  # from its files: the model loads on first use
+    return Setup(info, versions, active, shape.layers, shape.heads, list(shape.labels), samples)
 
 
 def answer(services: Services, dataset: str | None, text: str, text_pair: str | None, version: str,
@@ -170,12 +170,12 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
                 with gr.Column(scale=3):
                     text = gr.Textbox(label="Text", lines=3, max_lines=12, max_length=services.settings.max_text_chars,
                                       placeholder="Type or paste a text, or pick an example at the bottom",
-                                      elem_id="ftd-predict-text")
+                                      elem_id=js.PREDICT_TEXT_ID)
                     text_pair = gr.Textbox(label="Second text", lines=2, max_lines=8, max_length=services.settings.max_text_chars,
-                                           visible=False, elem_id="ftd-predict-pair")
+                                           visible=False, elem_id=js.PREDICT_PAIR_ID)
                     with gr.Row():
                         run = gr.Button("Predict", variant="primary", scale=0, min_width=140,
-                                        elem_id="ftd-predict-run", elem_classes="ftd-nowrap")
+                                        elem_id=js.PREDICT_RUN_ID, elem_classes="ftd-nowrap")
                         faith = gr.Button("Check faithfulness", scale=0, min_width=190, elem_id="ftd-predict-faith",
                                           elem_classes="ftd-nowrap")
                         gr.HTML(scale=1)
@@ -198,7 +198,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
                     special = gr.Checkbox(label="Show [CLS]/[SEP]", scale=0, min_width=150,
                                           elem_id="ftd-predict-special")
             message = gr.HTML(elem_id="ftd-predict-msg")
-            with gr.Row(equal_height=False):
+            with gr.Row(equal_height=False, elem_id=js.PREDICT_ANSWERS_ID):
                 with gr.Column(elem_classes="ftd-answer"):
                     head_a = gr.HTML(elem_id="ftd-predict-head-a")
                     label_a = gr.Label(num_top_classes=5, show_heading=False, show_label=False, visible=False,
@@ -277,8 +277,11 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
     for trigger in (ctx.dataset.change, tab.select, ctx.refresh.change):
         trigger(on_show, show_inputs, [*setup_outputs, *answer_outputs, shown, text, text_pair], **quiet)
     loud = dict(show_progress="minimal", trigger_mode="always_last", **PRIVATE)
+    # the page's script clicks Predict after a pause in typing and on Enter (Shift+Enter: a new line);
+    # when the answer lands it drops the "stale" mark if the text is still the one that was asked about
     for trigger in (run.click, text.submit):
-        trigger(run_answers(False, False), answer_inputs, answer_outputs, **loud)
+        trigger(run_answers(False, False), answer_inputs, answer_outputs, **loud).then(
+            None, js=js.PREDICT_ANSWERED_JS, **PRIVATE)
     faith.click(run_answers(True, False), answer_inputs, answer_outputs, **loud)
     redo = run_answers(False, True)
     method.change(on_method, method, [layer, head, target, steps], **quiet).then(

@@ -37,6 +37,7 @@ class Watch:
     after_id: int = 0  # last progress row read
     events: list[dict[str, Any]] = field(default_factory=list)
     shown: tuple = ()  # what the page shows; a poll that finds the same leaves the page alone
+    status: str | None = None  # the watched run's status at the last poll
 
 
 @dataclass
@@ -49,6 +50,7 @@ class TrainScreen:
     interval: float = IDLE_S
     changed: bool = True
     picked: bool = False  # the user chose this run: open its details
+    finished_now: bool = False  # the watched run ended since the last poll: the other tabs must refresh
 
     @property
     def live(self) -> bool:
@@ -88,8 +90,11 @@ def poll(services: Services, dataset: str | None, watch: Watch | None, *, run_id
              elsewhere["id"] if elsewhere else None, interval)
     changed = force or shown != watch.shown
     watch.shown = shown
+    status = run["status"] if run else None
+    finished_now = watch.status in plots.LIVE and status not in plots.LIVE
+    watch.status = status
     return watch, TrainScreen(dataset, run, list(watch.events), history, elsewhere, interval, changed,
-                              picked=run_id is not None)
+                              picked=run_id is not None, finished_now=finished_now)
 
 
 def start_run(services: Services, dataset: str | None, values: dict[str, Any], actor: Actor) -> dict[str, Any]:
@@ -251,11 +256,15 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         return {**render(screen, new, e), snapshot: data_summary(services, dataset), message: ""}
 
     @guard()
-    def on_tick(dataset: str | None, watch_: Watch) -> dict:
+    def on_tick(dataset: str | None, watch_: Watch, bump: int) -> dict:
         new, screen = poll(services, dataset, watch_)
         out = render(screen, new, e)
         if screen.changed and screen.run and screen.run["status"] not in plots.LIVE:
             out[snapshot] = data_summary(services, dataset)  # a run just ended: labels may have moved on
+        if screen.finished_now:  # a new version may be live: the Predict and Models tabs show it at once
+            out[ctx.refresh] = (bump or 0) + 1
+            if screen.run and screen.run["status"] == "succeeded":
+                services.predict.warm(dataset)
         return out
 
     @guard(message)
@@ -284,7 +293,8 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
     quiet = dict(show_progress="hidden", **PRIVATE)
     for trigger in (ctx.dataset.change, tab.select, ctx.refresh.change):
         trigger(on_show, [ctx.dataset, watch], [*outputs, snapshot, message], **quiet)
-    timer.tick(on_tick, [ctx.dataset, watch], [*outputs, snapshot], trigger_mode="once", **quiet)
+    timer.tick(on_tick, [ctx.dataset, watch, ctx.refresh], [*outputs, snapshot, ctx.refresh], trigger_mode="once",
+               **quiet)
     train.click(on_train, [ctx.dataset, ctx.annotator, watch, *form.values()], [*outputs, snapshot, message],
                 trigger_mode="once", **quiet)
     cancel.click(on_cancel, [ctx.dataset, ctx.annotator, watch], [*outputs, message], **quiet)

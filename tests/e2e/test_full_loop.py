@@ -207,12 +207,20 @@ def run_browser_loop(browser: Any, expect: Any, url: str, services: Services, *,
     expect(page.locator("#ftd-models-confusion")).to_contain_text("positive")
     shot(page, "models")
 
-    # the Predict tab classifies a typed text and shows a word heatmap
+    # the Predict tab offers the new version at once, and answers as you type (after a pause), on Enter
     page.get_by_role("tab", name="Predict").click()
+    expect(page.locator("#ftd-predict-empty")).to_be_hidden()
     text_box = field(page, "ftd-predict-text")
-    text_box.fill(PROBE)
-    page.locator("#ftd-predict-run").click()
+    text_box.press_sequentially(PROBE, delay=5)  # no click: a pause in typing asks for the answer
     expect(page.locator("#ftd-predict-head-a")).to_contain_text("model v0001 (active)")
+    answers = page.locator("#ftd-predict-answers")
+    expect(answers).not_to_have_class(re.compile("ftd-stale"))
+    text_box.press_sequentially(" Truly", delay=5)
+    expect(answers).to_have_class(re.compile("ftd-stale"))  # the answer on screen is for the text before
+    expect(answers).not_to_have_class(re.compile("ftd-stale"))  # until the answer for this text arrives
+    text_box.press("Shift+Enter")  # a new line
+    text_box.press("Enter")  # answers, adds no line
+    assert text_box.input_value() == PROBE + " Truly\n"
     probabilities = page.locator("#ftd-predict-label-a")
     expect(probabilities).to_be_visible()
     for label in LABELS:

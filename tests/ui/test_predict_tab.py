@@ -51,6 +51,26 @@ def trained(tmp_path_factory, tiny_model_dir) -> Iterator[Services]:
     services.close()
 
 
+def test_setup_after_a_run_shows_the_model_at_once(tmp_path, tiny_model_dir) -> None:
+    """Right after a run the tab offers the new version from its files; the model loads on the first answer."""
+    services = Services(Settings(data_dir=tmp_path, seed_demo=False))
+    try:
+        services.datasets.create("kw", "single_label", ["pos", "neg"], actor=ADMIN)
+        for i in range(20):
+            services.annotate.add("kw", f"item {i} is {'good' if i % 2 else 'bad'}",
+                                  labels=["pos" if i % 2 else "neg"], actor=ADMIN)
+        assert not load_setup(services, "kw").has_model
+        run = services.training.train_sync("kw", {**FAST, "base_model": str(tiny_model_dir)}, actor=ADMIN)
+        assert run["status"] == "succeeded", run["error"]
+        setup = load_setup(services, "kw")
+        assert setup.has_model and (setup.active, setup.layers, setup.heads) == ("v0001", 2, 2)
+        assert services.predict.loaded() == []  # nothing waited for a model to load
+        out = render_setup(setup, {k: k for k in SETUP_KEYS}, version_a=ACTIVE, version_b=None, keep_layer=None)
+        assert out["empty"]["visible"] is False and out["body"]["visible"] is True
+    finally:
+        services.close()
+
+
 def test_setup_offers_versions_layers_heads_and_examples(trained) -> None:
     setup = load_setup(trained, "kw")
     assert (setup.active, setup.layers, setup.heads, setup.labels) == ("v0001", 2, 2, ["pos", "neg"])

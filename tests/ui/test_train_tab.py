@@ -153,9 +153,10 @@ def test_the_tab_is_for_admins_only(services) -> None:
 def test_a_run_polls_to_done_and_a_reloaded_page_sees_it(services, kw, admin, runner, tiny_model_dir) -> None:
     run = start_run(services, kw, {**FAST, "base_model": str(tiny_model_dir), "epochs": 3}, admin)
     watch, first = poll(services, kw, None)
-    assert first.run["id"] == run["id"] and first.interval == 1.0 and first.live
+    assert first.run["id"] == run["id"] and first.interval == 1.0 and first.live and not first.finished_now
     watch, done, seen = wait_until_done(services, kw, watch)
     assert done.run["status"] == "succeeded", done.run["error"]
+    assert done.finished_now  # this poll saw the run end: the page bumps the other tabs' refresh
     progress = plots.progress_html(done.run, done.events)
     assert "finished" in progress and "v0001" in progress and "now serving predictions" in progress
     assert set(plots.loss_frame(done.events)["series"]) == {"training", "validation"}
@@ -165,7 +166,7 @@ def test_a_run_polls_to_done_and_a_reloaded_page_sees_it(services, kw, admin, ru
     assert table.iloc[0].tolist()[:3] == [run["id"], "succeeded", "v0001"] and table.iloc[0]["val macro-F1"]
     # nothing new: the next tick leaves the page alone and slows down
     watch, again = poll(services, kw, watch)
-    assert not again.changed and again.interval == 5.0
+    assert not again.changed and again.interval == 5.0 and not again.finished_now
     assert list(render(again, watch, {"watch": "w"})) == ["w"]
     # a second browser (or a reload) starts from nothing and reads the same run from the store
     _, fresh = poll(services, kw, None)
