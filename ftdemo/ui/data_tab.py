@@ -11,7 +11,7 @@ import pandas as pd
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, ExampleView, Services, Stats
-from ftdemo.ui import html
+from ftdemo.ui import charts, html
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 from ftdemo.ui.manage_panel import create_manage_panel
 from ftdemo.ui.transfer_panel import create_transfer_panel
@@ -84,10 +84,10 @@ def browse(services: Services, dataset: str | None, filters: Filters, page: int 
     return Page(table_frame(views, pair=pair), total, page, pages)
 
 
-def distribution(stats: Stats | None) -> pd.DataFrame:
-    """Current label counts as a frame for gr.BarPlot (label order kept)."""
-    items = list(stats.label_counts.items()) if stats else []
-    return pd.DataFrame({"label": [k for k, _ in items], "examples": [n for _, n in items]})
+def distribution(stats: Stats | None) -> str:
+    """Current label counts as bars, in the dataset's label order."""
+    return charts.bar_chart(stats.label_counts if stats else {}, title="Current labels",
+                            empty="choose a dataset to see its labels" if stats is None else "no labels yet")
 
 
 def save_text(services: Services, dataset: str, example_id: int | None, text: str, text_pair: str | None,
@@ -137,9 +137,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
                     caption = gr.Markdown()
                     next_page = gr.Button("Next →", size="sm", scale=0, min_width=110)
             with gr.Column(scale=2):
-                # sort is fixed here: updating `sort` together with the value stops the chart from redrawing
-                chart = gr.BarPlot(x="label", y="examples", title="Current labels", height=240, y_lim=[0, None],
-                                   sort="-y", show_label=False)
+                chart = gr.HTML(distribution(None), elem_id="ftd-data-chart")
                 summary = gr.HTML()
                 with gr.Column(visible=False, variant="panel") as editor:
                     edit_title = gr.Markdown("#### Selected example")

@@ -80,6 +80,14 @@ button.ftd-label-btn { white-space: nowrap; min-width: max-content !important; p
   padding: .6rem .9rem; font-size: .95rem; }
 button.ftd-nowrap { white-space: nowrap; min-width: max-content !important; }
 #ftd-predict-examples td { text-align: left; }
+.ftd-bars { font-size: .9rem; padding: .2rem 0; }
+.ftd-bars-title { font-weight: 600; margin-bottom: .4rem; text-align: center; }
+.ftd-bar-row { display: flex; align-items: center; gap: .5rem; margin: .2rem 0; }
+.ftd-bar-label { flex: 0 0 32%; text-align: right; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+  unicode-bidi: isolate; }
+.ftd-bar-track { flex: 1; background: #f1f1f4; border-radius: 3px; height: .9rem; }
+.ftd-bar { display: block; height: 100%; background: #6366f1; border-radius: 3px; }
+.ftd-bar-n { flex: 0 0 3.5rem; font-variant-numeric: tabular-nums; }
 #ftd-predict-answers.ftd-stale { opacity: .45; transition: opacity .15s; }  /* the text changed since */
 """
 

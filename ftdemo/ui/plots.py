@@ -1,5 +1,5 @@
-"""Pure views for the Train and Models tabs: progress events → plot frames, run progress and
-confusion matrices as escaped HTML, metric tables. Plain data in, plain data out (no gradio).
+"""Pure views for the Train and Models tabs: progress events → curves (charts.py draws them), run
+progress and confusion matrices as escaped HTML, metric tables. Plain data in, plain data out (no gradio).
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from typing import Any
 import pandas as pd
 
 from ftdemo.explain.render import score_color
+from ftdemo.ui import charts
 from ftdemo.ui.html import esc
 
 MAX_POINTS = 400  # a loss curve never needs more points than this to look right
 LIVE = ("queued", "running")
 STATUS_TEXT = {"queued": "queued", "running": "training", "succeeded": "finished", "failed": "failed",
                "cancelled": "cancelled", "interrupted": "interrupted"}
-LOSS_TYPES = {"step": "float64", "loss": "float64", "series": "str"}
-METRIC_TYPES = {"epoch": "float64", "value": "float64", "metric": "str"}
-LOSS_SERIES = ("training", "validation")
+LOSS_COLORS = {"training": "#6366f1", "validation": "#f59e0b"}
 METRIC_NAMES = {"macro_f1": "macro-F1", "accuracy": "accuracy"}
+METRIC_COLORS = {"macro-F1": "#6366f1", "accuracy": "#10b981"}
 
 
 # --- numbers and times ---------------------------------------------------------------------------
@@ -71,37 +71,38 @@ def split_metrics(metrics: Mapping[str, Any] | None, split: str) -> dict[str, An
 # --- live training plots -------------------------------------------------------------------------
 
 
-def _thin(rows: list[dict[str, Any]], limit: int = MAX_POINTS) -> list[dict[str, Any]]:
+def _thin(rows: list[tuple[float, float]], limit: int = MAX_POINTS) -> list[tuple[float, float]]:
     if len(rows) <= limit:
         return rows
     every = -(-len(rows) // limit)
     return rows[::every] + ([rows[-1]] if (len(rows) - 1) % every else [])
 
 
-def loss_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def loss_series(events: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[float, float]]]:
     """Training loss per logged step, and validation loss at the step each epoch ended."""
-    train = [{"step": e["step"], "loss": e["loss"], "series": "training"}
-             for e in events if e.get("kind") == "step" and e.get("loss") is not None]
-    val = [{"step": e["step"], "loss": e["metrics"]["loss"], "series": "validation"}
-           for e in events if e.get("kind") == "epoch" and (e.get("metrics") or {}).get("loss") is not None]
-    return _typed(_thin(train) + val, LOSS_TYPES, "series", LOSS_SERIES)
+    train = [(float(e["step"]), float(e["loss"])) for e in events if e.get("kind") == "step"
+             and e.get("loss") is not None]
+    val = [(float(e["step"]), float(e["metrics"]["loss"])) for e in events if e.get("kind") == "epoch"
+           and (e.get("metrics") or {}).get("loss") is not None]
+    return {"training": _thin(train), "validation": val}
 
 
-def metric_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def metric_series(events: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[float, float]]]:
     """Validation macro-F1 and accuracy (subset accuracy for multi-label) after each epoch."""
-    rows = [{"epoch": e["epoch"], "value": float(e["metrics"][key]), "metric": name}
-            for e in events if e.get("kind") == "epoch" and e.get("metrics")
-            for key, name in METRIC_NAMES.items() if e["metrics"].get(key) is not None]
-    return _typed(rows, METRIC_TYPES, "metric", tuple(METRIC_NAMES.values()))
+    return {name: [(float(e["epoch"]), float(e["metrics"][key])) for e in events
+                   if e.get("kind") == "epoch" and (e.get("metrics") or {}).get(key) is not None]
+            for key, name in METRIC_NAMES.items()}
 
 
-def _typed(rows: list[dict[str, Any]], types: dict[str, str], color: str, categories: Sequence[str]) -> pd.DataFrame:
-    """A frame for gr.LinePlot. Explicit dtypes, because an untyped empty frame makes the plot read numbers as
-    categories; and one empty (NaN) row per series first, because the plot fixes its colours to the series
-    present in the first value it draws (later values only swap the data)."""
-    x, y = list(types)[:2]
-    placeholders = [{x: float("nan"), y: float("nan"), color: name} for name in categories]
-    return pd.DataFrame(placeholders + rows, columns=list(types)).astype(types)
+def loss_chart(events: Sequence[Mapping[str, Any]]) -> str:
+    return charts.line_chart(charts.series_of(loss_series(events), LOSS_COLORS, markers=("validation",)),
+                             title="Loss", x_title="optimizer step", empty="the loss appears once training starts")
+
+
+def metric_chart(events: Sequence[Mapping[str, Any]]) -> str:
+    return charts.line_chart(charts.series_of(metric_series(events), METRIC_COLORS, markers=tuple(METRIC_COLORS)),
+                             title="Validation after each epoch", x_title="epoch", y_lim=(0.0, 1.0),
+                             empty="scores appear after the first epoch")
 
 
 def progress_html(run: Mapping[str, Any] | None, events: Sequence[Mapping[str, Any]]) -> str:

@@ -196,8 +196,8 @@ def render(screen: TrainScreen, watch: Watch, e: dict[str, Any]) -> dict[Any, An
     title = f"Details of run #{run['id']}" if run else "Run details"
     return {
         e["progress"]: progress,
-        e["loss_plot"]: plots.loss_frame(screen.events),
-        e["metric_plot"]: plots.metric_frame(screen.events),
+        e["loss_plot"]: plots.loss_chart(screen.events),
+        e["metric_plot"]: plots.metric_chart(screen.events),
         e["history"]: history_frame(screen.history),
         e["details_box"]: gr.update(label=title, visible=run is not None, **({"open": True} if screen.picked else {})),
         e["details"]: run_details(run),
@@ -226,16 +226,8 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
                 message = gr.HTML(elem_id="ftd-train-msg")
             with gr.Column(scale=3, min_width=400):
                 progress = gr.HTML(plots.progress_html(None, []), elem_id="ftd-train-progress")
-                loss_plot = gr.LinePlot(plots.loss_frame([]), x="step", y="loss", color="series",
-                                        title="Loss: training (indigo), validation (amber)",
-                                        x_title="optimizer step", height=240, show_label=False,
-                                        color_map={"training": "#6366f1", "validation": "#f59e0b"},
-                                        elem_id="ftd-train-loss")
-                metric_plot = gr.LinePlot(plots.metric_frame([]), x="epoch", y="value", color="metric",
-                                          title="Validation: macro-F1 (indigo), accuracy (green)", y_lim=[0, 1],
-                                          height=240, show_label=False,
-                                          color_map={"macro-F1": "#6366f1", "accuracy": "#10b981"},
-                                          elem_id="ftd-train-metrics")
+                loss_plot = gr.HTML(plots.loss_chart([]), elem_id="ftd-train-loss")
+                metric_plot = gr.HTML(plots.metric_chart([]), elem_id="ftd-train-metrics")
         gr.Markdown("#### Run history")
         history = gr.Dataframe(history_frame([]), interactive=False, wrap=True, max_height=320,
                                elem_id="ftd-train-history", elem_classes="ftd-table", show_label=False)

@@ -82,6 +82,8 @@ def open_page(browser: Any, url: str, expect: Any) -> tuple[Any, Any]:
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    page.console_messages = []  # what the page logged, checked at the end of the loop
+    page.on("console", lambda message: page.console_messages.append(f"{message.type}: {message.text}"))
     page.goto(url)
     expect(page.get_by_role("tab", name="Train")).to_be_visible()  # loaded, and shown as an admin
     return context, page
@@ -229,6 +231,9 @@ def run_browser_loop(browser: Any, expect: Any, url: str, services: Services, *,
     expect(words.filter(has_text="battery")).to_have_count(1)
     expect(words.filter(has_text="gorgeous")).to_have_count(1)
     shot(page, "predict", top="#ftd-tabs")  # tabs, text, probabilities and heatmap in one view
+    # the charts draw without complaints (empty data used to make Vega-Lite warn of infinite extents)
+    assert not [m for m in page.console_messages if "extent" in m or "NaN" in m or m.startswith("error")], \
+        page.console_messages
     context.close()
 
     run = services.training.run(1)

@@ -19,7 +19,7 @@ from ftdemo.explain.methods import NAMES
 from ftdemo.explain.render import render_explanation_html, render_matrix_html, render_words_html
 from ftdemo.explain.types import MatrixView
 from ftdemo.models.card import render_model_card
-from ftdemo.ui import html, plots
+from ftdemo.ui import charts, html, plots
 from ftdemo.ui.explain_view import ExplainOptions, prediction_html
 from ftdemo.ui.models_tab import ModelsScreen, load_models, summary_html, version_header
 from ftdemo.ui.train_tab import data_summary, run_details
@@ -138,6 +138,14 @@ def test_models_tab_views(xss_world) -> None:
             check_inert(out, payload, baseline=base, expect_text=name != "summary")
     per_class = plots.per_class_frame(metrics)
     assert set(per_class["label"]) <= set(labels)  # a Dataframe cell: shown as text (see the UI module)
+
+
+def test_label_count_bars() -> None:
+    for key, payload in SHORT.items():
+        out = charts.bar_chart({payload: 3, "b": 1}, title="Current labels")
+        base = charts.bar_chart({HARMLESS: 3, "b": 1}, title="Current labels")
+        check_inert(out, payload, baseline=base, strip_bidi=True, max_chars=40)
+        assert not set(out) & BIDI
 
 
 def test_import_plan_summary() -> None:

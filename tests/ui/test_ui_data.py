@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
@@ -78,9 +80,10 @@ def test_table_cuts_long_texts(services, make) -> None:
 
 
 def test_distribution_keeps_label_order(services, labelled) -> None:
-    frame = distribution(services.datasets.stats(labelled))
-    assert list(frame["label"]) == ["pos", "neg", "neu"] and list(frame["examples"]) == [2, 1, 0]
-    assert distribution(None).empty
+    bars = distribution(services.datasets.stats(labelled))
+    assert re.findall(r'class="ftd-bar-label"[^>]*>([^<]*)<', bars) == ["pos", "neg", "neu"]
+    assert re.findall(r'class="ftd-bar-n">(\d+)<', bars) == ["2", "1", "0"]
+    assert "ftd-bar-row" not in distribution(None) and "choose a dataset" in distribution(None)
 
 
 def test_admin_edits_text(services, labelled, admin) -> None:
