@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import os
 
+from ftdemo import logs
 from ftdemo.cli.serve_cmd import preflight
-from ftdemo.settings import Settings
 from ftdemo.errors import FtdemoError
+from ftdemo.settings import Settings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own startup requests
+    logs.configure(logging.INFO)
     overrides: dict[str, object] = {}
     # A Space routes traffic to port 7860 of the container and sets GRADIO_SERVER_NAME=0.0.0.0;
     # honour it unless FTDEMO_HOST says otherwise.

@@ -36,6 +36,22 @@ class TaskType(str, enum.Enum):
         return self is TaskType.PAIR
 
 
+def text_names(task: TaskType | str, text_name: str = "", pair_name: str = "") -> tuple[str, str | None]:
+    """What a dataset's texts are called: its own names, else the task's (Premise / Hypothesis for pairs)."""
+    task = TaskType.parse(task)
+    if task.has_pair:
+        return text_name or "Premise", pair_name or "Hypothesis"
+    return text_name or "Text", None
+
+
+def clean_text_name(name: str | None) -> str:
+    """A column-like name for a dataset's text ("" = the default); one short line of printable text."""
+    cleaned = " ".join("".join(ch for ch in (name or "") if ch.isprintable()).split())
+    if len(cleaned) > 40:
+        raise InvalidInputError(f"a text name may have at most 40 characters, got {len(cleaned)}")
+    return cleaned
+
+
 _LABEL_NAME = re.compile(r"^[^\s,|][^,|]*$")
 MAX_LABEL_LEN = 64
 

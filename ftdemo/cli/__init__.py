@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ftdemo import logs
 from ftdemo.errors import FtdemoError
 
 Handler = Callable[[argparse.Namespace, Any], tuple[str, Any]]
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Download/loading progress bars would interleave with our output; the CLI prints its own progress.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(logging.WARNING)
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     services = None

@@ -13,7 +13,7 @@ Export: export_records([ExportRecord(...), ...], "out.csv" | ".jsonl" | ".parque
 from ftdemo.io.cells import escape_formula, unescape_formula
 from ftdemo.io.export import ExportRecord, export_records
 from ftdemo.io.formats import EXPORT_FORMATS, IMPORT_FORMATS, FileFormat, export_format, import_format
-from ftdemo.io.mapping import ColumnMapping, check_mapping, guess_mapping
+from ftdemo.io.mapping import ColumnMapping, check_mapping, descriptive_column, guess_mapping
 from ftdemo.io.plan import DEFAULT_MAX_TEXT_CHARS, ImportCandidate, ImportPlan, plan_import
 from ftdemo.io.readers import DEFAULT_MAX_BYTES, Preview, preview, read_rows
 from ftdemo.io.table import Row, RowIssue, Table
@@ -33,6 +33,7 @@ __all__ = [
     "RowIssue",
     "Table",
     "check_mapping",
+    "descriptive_column",
     "escape_formula",
     "export_format",
     "export_records",

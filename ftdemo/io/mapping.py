@@ -20,6 +20,8 @@ PAIR_SECOND_NAMES = ("text_pair", "sentence2", "hypothesis", "text_b", "sentence
 LABEL_NAMES = ("label", "labels", "category", "categories", "class", "classes", "target", "tag",
                "tags", "intent", "sentiment", "gold_label", "y")
 _GENERATED = re.compile(r"^column_\d+$")  # names given to the columns of a header-less CSV/TSV
+# column names that say nothing about what the text is (a dataset keeps its default names then)
+_GENERIC = re.compile(r"^(column_\d+|text(_?(a|b|pair|\d))?|sentence_?[ab12]?|first|second|input|content|body)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -107,3 +109,12 @@ def check_mapping(mapping: ColumnMapping, columns: Sequence[str], task: TaskType
     used = mapping.used()
     if len(set(used)) != len(used):
         raise InvalidInputError("text, text_pair and label must be different columns")
+
+
+def descriptive_column(name: str | None) -> str | None:
+    """A column name worth showing as what its texts are ("premise" → "Premise"), or None when it is
+    generic ("text", "sentence1", "column_2") or too long to be a heading."""
+    cleaned = " ".join((name or "").replace("_", " ").split())
+    if not cleaned or len(cleaned) > 40 or _GENERIC.match((name or "").strip()) or not cleaned.isprintable():
+        return None
+    return cleaned[0].upper() + cleaned[1:]

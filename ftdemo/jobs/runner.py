@@ -143,6 +143,8 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
                 run = s.get(TrainingRun, run_id)
                 examples, labels, task, dataset = load_snapshot(db, run)
                 config = TrainConfig.from_dict(run.config)
+            log.info("training run %s of %r started: %d labelled examples, %d labels", run_id, dataset,
+                     len(examples), len(labels))
             result = train(examples, labels, task, config, callbacks=callbacks, should_stop=progress.should_stop)
             if progress.should_stop():  # asked while the last evaluation ran: keep nothing
                 raise TrainingCancelled("training was stopped; no model version was saved")
@@ -153,6 +155,8 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
                 run.status, run.finished_at, run.version = "succeeded", utcnow(), info.name
                 run.metrics, run.timings = result.metrics, result.timings
                 run.progress = {**run.progress, "decision": decision}
+            log.info("training run %s of %r saved %s (%s)", run_id, dataset, info.name,
+                     "now active" if decision["active"] else "kept as a candidate")
     except TrainingCancelled as err:
         if stop.is_set():
             _finish(db, run_id, "interrupted", f"{stop.reason}; no model version was saved")

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from ftdemo import logs
 from ftdemo.store import Database
 from ftdemo.store import runs as run_repo
 from ftdemo.store.schema import utcnow
@@ -42,7 +43,7 @@ def describe_exit(code: int | None) -> str:
 
 def child_main(db_url: str, run_id: int, models_dir: str, margin: float, parent_pid: int | None = None) -> None:
     """Entry point of the training process (spawned: a fresh interpreter, no inherited locks)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s train[%(process)d] %(levelname)s %(message)s")
+    logs.configure(logging.INFO, "%(asctime)s train[%(process)d] %(levelname)s %(message)s")
     from ftdemo.jobs.runner import StopRequest, execute_run
 
     stop = StopRequest()

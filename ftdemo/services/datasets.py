@@ -8,7 +8,7 @@ from typing import Any
 
 from ftdemo.services.base import Actor, Service, require_admin
 from ftdemo.store import repo
-from ftdemo.tasks import TaskType
+from ftdemo.tasks import TaskType, clean_text_name, text_names
 
 
 @dataclass
@@ -21,6 +21,8 @@ class DatasetInfo:
     labelled: int
     description: str = ""
     created_at: str = ""
+    text_name: str = "Text"  # what the texts are called (pairs: Premise / Hypothesis unless named otherwise)
+    pair_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,11 +47,14 @@ class Stats:
 
 class DatasetService(Service):
     def create(self, name: str, task: str | TaskType, labels: list[str] | str, *, actor: Actor,
-               description: str = "") -> DatasetInfo:
+               description: str = "", text_name: str = "", pair_name: str = "") -> DatasetInfo:
+        """A new dataset; `text_name` / `pair_name` say what its texts are called ("" = the task's default)."""
         require_admin(actor, "create datasets")
+        text_name, pair_name = clean_text_name(text_name), clean_text_name(pair_name)
         with self.db.write() as s:
             ds = repo.create_dataset(s, name, TaskType.parse(task), labels if isinstance(labels, list) else labels.split(","),
                                      created_by=actor.name, description=description)
+            ds.text_name, ds.pair_name = text_name, pair_name if TaskType.parse(task).has_pair else ""
             return self._info(s, ds)
 
     def list(self) -> list[DatasetInfo]:
@@ -105,6 +110,8 @@ class DatasetService(Service):
     @staticmethod
     def _info(s: Any, ds: Any) -> DatasetInfo:
         total, labelled = repo.count_examples(s, ds)
+        text_name, pair_name = text_names(ds.task, ds.text_name, ds.pair_name)
         return DatasetInfo(name=ds.name, task=ds.task, labels=repo.active_label_names(ds),
                            retired_labels=[l.name for l in ds.labels if l.retired], examples=total, labelled=labelled,
-                           description=ds.description, created_at=ds.created_at.isoformat(timespec="seconds"))
+                           description=ds.description, created_at=ds.created_at.isoformat(timespec="seconds"),
+                           text_name=text_name, pair_name=pair_name)

@@ -39,8 +39,10 @@ class PredictService(Service):
                 current = self._active.get(dataset)
                 if current is None:
                     current = self._active[dataset] = Predictor(path)
+                    log.info("serving %s of %r", name, dataset)
                 elif current.version != name:
                     current.swap(path)
+                    log.info("serving %s of %r (swapped in without a restart)", name, dataset)
                 return current
             key = (dataset, name)
             if key not in self._pinned:

@@ -90,6 +90,11 @@ class TransferService(Service):
             labelled = [(i, c.labels) for i, c in zip(ids, plan.valid)
                         if i is not None and c.labels and set(c.labels) <= active]
             repo.add_label_annotations(s, ds, labelled, annotator=actor.name)
+            if ds.task == TaskType.PAIR.value and not (ds.text_name or ds.pair_name) and ids:
+                # a pair file's own column names (premise/hypothesis, question/passage) name the texts
+                named = [io.descriptive_column(c) for c in (plan.mapping.text, plan.mapping.text_pair)]
+                if all(named):
+                    ds.text_name, ds.pair_name = named
         raced = sum(1 for i in ids if i is None)  # added by someone else between plan and commit
         dupes = [dict(d) for d in plan.duplicates]
         return ImportReport(len(ids) - raced, len(dupes) + raced, [dict(e) for e in plan.errors], len(labelled),

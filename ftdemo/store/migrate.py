@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 def alembic_config() -> Config:
@@ -20,11 +22,16 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent; concurrent starters serialise on the write lock)."""
+    """Bring the schema to `revision` (idempotent; concurrent starters serialise on the write lock).
+    Logs one line when the schema actually changes."""
     cfg = alembic_config()
     with engine.execution_options(ftdemo_write=True).begin() as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        after = MigrationContext.configure(conn).get_current_revision()
+    if after != before:
+        log.info("database schema upgraded from %s to %s", before or "empty", after)
 
 
 def current_revision(engine: Engine) -> str | None:

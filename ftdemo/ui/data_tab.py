@@ -218,8 +218,9 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
         return {
             editor: gr.update(visible=True), selected: view.id,
             edit_title: f"#### Example #{view.id}" + (" (deleted)" if view.deleted else ""),
-            edit_text: gr.update(value=view.text, interactive=admin),
-            edit_pair: gr.update(value=view.text_pair or "", visible=info.task == "pair", interactive=admin),
+            edit_text: gr.update(value=view.text, interactive=admin, label=info.text_name),
+            edit_pair: gr.update(value=view.text_pair or "", visible=info.task == "pair", interactive=admin,
+                                 label=info.pair_name or "Second text"),
             edit_label: gr.update(choices=[("(none)", "")] + [(x, x) for x in info.labels], visible=not multi,
                                   value=next((x for x in view.labels if x in info.labels), "") if not multi else ""),
             edit_labels: gr.update(choices=info.labels, visible=multi,

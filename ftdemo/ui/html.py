@@ -127,7 +127,7 @@ def example_card(example: ExampleView, info: DatasetInfo) -> str:
         body = "".join(
             f'<div class="ftd-pair-part"><div class="ftd-part-title">{title}</div>'
             f'<div class="ftd-text">{esc(text)}</div></div>'
-            for title, text in (("Text", example.text), ("Second text", example.text_pair or ""))
+            for title, text in ((esc(info.text_name), example.text), (esc(info.pair_name or ""), example.text_pair or ""))
         )
     else:
         body = f'<div class="ftd-text">{esc(example.text)}</div>'

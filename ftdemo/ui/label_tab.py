@@ -110,7 +110,13 @@ def add_example(services: Services, dataset: str | None, text: str, text_pair: s
 
 
 def button_text(index: int, label: str) -> str:
+    """A label as its button, checkbox or radio shows it: with its number key for the first nine."""
     return f"{index + 1} · {label}" if index < 9 else label
+
+
+def keyed_choices(labels: list[str]) -> list[tuple[str, str]]:
+    """(shown, value) choices: the number key in front, the label itself as the value."""
+    return [(button_text(i, lab), lab) for i, lab in enumerate(labels)]
 
 
 def render(screen: LabelScreen, e: dict[str, Any]) -> dict[Any, Any]:
@@ -132,14 +138,16 @@ def render(screen: LabelScreen, e: dict[str, Any]) -> dict[Any, Any]:
         e["shown_labels"]: labels,
         e["message"]: html.message(screen.message, error=screen.error) if screen.message else "",
         e["keys"]: html.key_hint(mode == "multi") if has_example else "",
-        e["multi"]: gr.update(visible=mode == "multi" and has_example, choices=labels,
+        e["multi"]: gr.update(visible=mode == "multi" and has_example, choices=keyed_choices(labels),
                               value=list(ex.labels) if ex and mode == "multi" else []),
-        e["radio"]: gr.update(visible=mode == "radio" and has_example, choices=labels,
+        e["radio"]: gr.update(visible=mode == "radio" and has_example, choices=keyed_choices(labels),
                               value=ex.labels[0] if ex and mode == "radio" and ex.labels else None),
         e["submit"]: gr.update(visible=mode in ("multi", "radio") and has_example),
         e["skip"]: gr.update(interactive=has_example),
         e["undo"]: gr.update(interactive=info is not None),
-        e["add_pair"]: gr.update(visible=bool(info) and info.task == "pair"),
+        e["add_text"]: gr.update(label=info.text_name if info else "Text"),
+        e["add_pair"]: gr.update(visible=bool(info) and info.task == "pair", label=(info.pair_name if info else None)
+                                 or "Second text"),
         e["add_labels"]: gr.update(choices=labels, value=[], max_choices=None if mode == "multi" else 1),
     }
     for i, button in enumerate(e["buttons"]):
@@ -187,7 +195,7 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
         undo=undo, order=order, keys=keys, message=message, add_text=add_text, add_pair=add_pair,
         add_labels=add_labels, add_button=add_button, example_id=example_id, shown_labels=shown_labels,
     )
-    screen_outputs = [progress, card, *buttons, multi, radio, submit, skip, undo, keys, message, add_pair,
+    screen_outputs = [progress, card, *buttons, multi, radio, submit, skip, undo, keys, message, add_text, add_pair,
                       add_labels, example_id, shown_labels]
     common = [ctx.dataset, ctx.annotator, order, ctx.seed]
 
@@ -239,7 +247,7 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
         screen = add_example(services, dataset, text, pair, labels, ctx.actor(request, name), shown_id=shown,
                              order=order_, seed=seed)
         out = render(screen, e)
-        out[add_text] = ""
+        out[add_text] = {**out[add_text], "value": ""}
         out[add_pair] = {**out[add_pair], "value": ""}
         return out
 
@@ -254,6 +262,5 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
     submit.click(on_submit, [*common, example_id, multi, radio], **events)
     skip.click(on_skip, [*common, example_id], **events)
     undo.click(on_undo, common, **events)
-    add_button.click(on_add, [*common, example_id, add_text, add_pair, add_labels],
-                     outputs=[*screen_outputs, add_text], **{k: v for k, v in events.items() if k != "outputs"})
+    add_button.click(on_add, [*common, example_id, add_text, add_pair, add_labels], **events)
     return e

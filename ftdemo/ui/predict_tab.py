@@ -135,7 +135,9 @@ def render_setup(setup: Setup, e: dict[str, Any], *, version_a: str, version_b: 
     return {
         e["empty"]: gr.update(value=empty, visible=not setup.has_model),
         e["body"]: gr.update(visible=setup.has_model),
-        e["text_pair"]: gr.update(visible=bool(info) and info.task == "pair"),
+        e["text"]: gr.update(label=info.text_name if info else "Text"),
+        e["text_pair"]: gr.update(visible=bool(info) and info.task == "pair",
+                                  label=(info.pair_name if info else None) or "Second text"),
         e["version_a"]: gr.update(choices=version_choices(setup), value=a),
         e["version_b"]: gr.update(choices=version_choices(setup, with_active=False), value=b),
         e["layer"]: gr.update(maximum=layers, value=layer, info=f"1 = lowest · {layers} = last"),
@@ -222,7 +224,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
         heat_a=heat_a, col_b=col_b, head_b=head_b, label_b=label_b, heat_b=heat_b, samples=samples,
         layers=layers, shown=shown,
     )
-    setup_outputs = [empty, body, text_pair, version_a, version_b, layer, head, target, examples, samples, layers]
+    setup_outputs = [empty, body, text, text_pair, version_a, version_b, layer, head, target, examples, samples, layers]
     answer_outputs = [head_a, label_a, heat_a, head_b, label_b, heat_b, message]
 
     @guard(message)
@@ -233,7 +235,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
         out[shown] = dataset
         if dataset != shown_:
             out.update(render_answers(None, None, e))
-            out[text], out[text_pair] = "", ""
+            out[text], out[text_pair] = {**out[text], "value": ""}, {**out[text_pair], "value": ""}
         return out
 
     def run_answers(faithful: bool, quiet: bool) -> Any:
@@ -275,7 +277,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
                      special, layers]
     show_inputs = [ctx.dataset, version_a, version_b, layer, layers, shown]
     for trigger in (ctx.dataset.change, tab.select, ctx.refresh.change):
-        trigger(on_show, show_inputs, [*setup_outputs, *answer_outputs, shown, text, text_pair], **quiet)
+        trigger(on_show, show_inputs, [*setup_outputs, *answer_outputs, shown], **quiet)
     loud = dict(show_progress="minimal", trigger_mode="always_last", **PRIVATE)
     # the page's script clicks Predict after a pause in typing and on Enter (Shift+Enter: a new line);
     # when the answer lands it drops the "stale" mark if the text is still the one that was asked about
@@ -287,7 +289,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
     method.change(on_method, method, [layer, head, target, steps], **quiet).then(
         redo, answer_inputs, answer_outputs, **loud)
     compare.change(on_compare, compare, [col_b, version_b], **quiet).then(redo, answer_inputs, answer_outputs, **loud)
-    version_a.input(on_show, show_inputs, [*setup_outputs, *answer_outputs, shown, text, text_pair], **quiet).then(
+    version_a.input(on_show, show_inputs, [*setup_outputs, *answer_outputs, shown], **quiet).then(
         redo, answer_inputs, answer_outputs, **loud)
     for control in (layer.release, head.input, target.input, steps.release, special.input, version_b.input):
         control(redo, answer_inputs, answer_outputs, **loud)

@@ -113,3 +113,18 @@ def test_preview_shows_rows_mapping_and_plan(services, admin, tmp_path):
     pv = services.transfer.preview("d", f)
     assert pv["mapping"] == {"text": "premise", "text_pair": "hypothesis", "label": "label"}
     assert pv["summary"]["valid"] == 1 and {e["row"] for e in pv["errors"]} == {2, 3}
+
+
+def test_a_pair_file_names_the_texts_of_its_dataset(services, admin, tmp_path):
+    services.datasets.create("qa", "pair", ["yes", "no"], actor=admin)
+    rows = tmp_path / "qa.jsonl"
+    rows.write_text('{"question": "Is it raining?", "passage": "The sun shines.", "label": "no"}\n')
+    services.transfer.import_file("qa", rows, actor=admin)
+    info = services.datasets.info("qa")
+    assert (info.text_name, info.pair_name) == ("Question", "Passage")
+    generic = tmp_path / "generic.csv"
+    generic.write_text("sentence1,sentence2,label\nA cat sits.,An animal sits.,yes\n")
+    services.datasets.create("nli2", "pair", ["yes", "no"], actor=admin)
+    services.transfer.import_file("nli2", generic, actor=admin)
+    assert (services.datasets.info("nli2").text_name, services.datasets.info("nli2").pair_name) == \
+        ("Premise", "Hypothesis")  # "sentence1" says nothing: the defaults stay

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queue
 FAST = FAST_TRAIN
 XSS = "<img src=x onerror=alert(1)>"
 ADMIN = Actor("ada", "admin")
-SETUP_KEYS = ["empty", "body", "text_pair", "version_a", "version_b", "layer", "head", "target", "examples",
+SETUP_KEYS = ["empty", "body", "text", "text_pair", "version_a", "version_b", "layer", "head", "target", "examples",
               "samples", "layers"]
 
 

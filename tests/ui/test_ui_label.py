@@ -149,7 +149,7 @@ def test_unknown_dataset_is_a_friendly_error(services) -> None:
 def _elems() -> dict:
     """Stand-ins for the tab's components: render() only uses them as dict keys."""
     names = ["progress", "card", "example_id", "shown_labels", "message", "keys", "multi", "radio", "submit", "skip",
-             "undo", "add_pair", "add_labels"]
+             "undo", "add_text", "add_pair", "add_labels"]
     e: dict = {n: n for n in names}
     e["buttons"] = [f"button{i}" for i in range(MAX_BUTTONS)]
     return e
@@ -166,7 +166,8 @@ def test_render_single_label_shows_one_button_per_label(services, reviews) -> No
 
 def test_render_multi_label_shows_checkboxes_and_submit(services, topics) -> None:
     out = render(load_screen(services, topics, ANNA), _elems())
-    assert out["multi"]["visible"] is True and out["multi"]["choices"] == ["sports", "politics", "tech"]
+    assert out["multi"]["visible"] is True  # each checkbox shows its number key; the value is the label
+    assert out["multi"]["choices"] == [("1 · sports", "sports"), ("2 · politics", "politics"), ("3 · tech", "tech")]
     assert out["submit"]["visible"] is True
     assert not any(out[f"button{i}"]["visible"] for i in range(MAX_BUTTONS))
     assert "Enter" in out["keys"]
@@ -175,7 +176,17 @@ def test_render_multi_label_shows_checkboxes_and_submit(services, topics) -> Non
 def test_render_pair_shows_both_texts(services, pairs) -> None:
     out = render(load_screen(services, pairs, ANNA), _elems())
     assert "A man sleeps." in out["card"] and "A person rests." in out["card"]
-    assert out["add_pair"]["visible"] is True
+    assert ">Premise<" in out["card"] and ">Hypothesis<" in out["card"]  # not "Text / Second text"
+    assert out["add_pair"]["visible"] is True and out["add_pair"]["label"] == "Hypothesis"
+    assert out["add_text"]["label"] == "Premise"
+
+
+def test_a_pair_dataset_can_name_its_texts(services, admin) -> None:
+    services.datasets.create("qa", "pair", ["yes", "no"], actor=admin, text_name="Question", pair_name="Passage")
+    services.annotate.add("qa", "Is it raining?", "The sun shines all day.", actor=admin)
+    out = render(load_screen(services, "qa", ANNA), _elems())
+    assert ">Question<" in out["card"] and ">Passage<" in out["card"]
+    assert services.datasets.info("qa").to_dict()["pair_name"] == "Passage"
 
 
 def test_render_many_labels_uses_a_radio_list(services, make) -> None:
