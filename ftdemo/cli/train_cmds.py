@@ -6,16 +6,18 @@ import argparse
 import sys
 from typing import Any
 
+from ftdemo.cli.common import MAX_INT64, shown, whole_number
 from ftdemo.services import Actor
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-model", help="hub id, local path, or empty for the bundled all-MiniLM-L6-v2")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    number = whole_number(0, MAX_INT64)  # TrainConfig checks each option's own range
+    p.add_argument("--epochs", type=number)
+    p.add_argument("--batch-size", type=number)
     p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--max-length", type=int, help="truncate texts to this many tokens")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--max-length", type=number, help="truncate texts to this many tokens")
+    p.add_argument("--seed", type=number)
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -120,7 +122,8 @@ def train_file(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
 
 def runs(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     items = sv.training.runs(args.name)
-    lines = [f"#{r['id']:<4} {r['status']:<12} {r['version'] or '-':<7} {r['created_at']}  {r['error'][:60]}" for r in items]
+    lines = [f"#{r['id']:<4} {r['status']:<12} {r['version'] or '-':<7} {r['created_at']}  {shown(r['error'][:60])}"
+             for r in items]
     return "\n".join(lines) or "no training runs yet", items
 
 
@@ -130,7 +133,7 @@ def models(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     for m in items:
         val = (m.get("metrics") or {}).get("validation") or {}
         lines.append(f"{m['version']:<7} {'ACTIVE' if m['active'] else m['status']:<10} "
-                     f"val macro-F1 {val.get('macro_f1', 0):.4f} acc {val.get('accuracy', 0):.4f}  {m['reason']}")
+                     f"val macro-F1 {val.get('macro_f1', 0):.4f} acc {val.get('accuracy', 0):.4f}  {shown(m['reason'])}")
     return "\n".join(lines) or "no model versions yet: run `python -m ftdemo train NAME`", items
 
 

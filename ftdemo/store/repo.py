@@ -285,8 +285,8 @@ def queue_candidates(ds: Dataset, annotator: str, *, exclude: Sequence[int] = ()
 
 def search_examples(session: Session, ds: Dataset, *, text: str = "", label: str | None = None,
                     annotator: str | None = None, unlabelled: bool = False, include_deleted: bool = False,
-                    limit: int = 100, offset: int = 0) -> tuple[list[Example], int]:
-    """Filtered page of examples (oldest first, by id) and the total matching count."""
+                    limit: int | None = 100, offset: int = 0) -> tuple[list[Example], int]:
+    """Filtered page of examples (oldest first, by id; limit None: all) and the total matching count."""
     q = select(Example).where(Example.dataset_id == ds.id)
     if not include_deleted:
         q = q.where(Example.deleted_at.is_(None))
