@@ -7,6 +7,7 @@ from typing import Any
 
 from ftdemo.cli.common import MAX_INT64, ReportedError, shown, whole_number
 from ftdemo.services import Actor
+from ftdemo.services.datasets import LabelEdit
 
 TEXT_PAGE = 20  # examples shown by the text answer unless --limit says otherwise (--json: all)
 MAX_PAGE = 1_000_000
@@ -23,12 +24,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=datasets_create)
     p = ds_sub.add_parser("list", parents=[common], help="list datasets")
     p.set_defaults(handler=datasets_list)
-    p = ds_sub.add_parser("labels", parents=[common], help="add, rename or retire labels (history is kept)")
+    p = ds_sub.add_parser("labels", parents=[common],
+                          help="add, rename or retire labels (history is kept); all edits or none, in the order given")
     p.add_argument("name")
-    p.add_argument("--add", action="append", default=[], metavar="LABEL")
-    p.add_argument("--rename", action="append", default=[], metavar="OLD=NEW")
-    p.add_argument("--retire", action="append", default=[], metavar="LABEL")
-    p.set_defaults(handler=datasets_labels)
+    p.add_argument("--add", action=_LabelEditAction, metavar="LABEL")
+    p.add_argument("--rename", action=_LabelEditAction, metavar="OLD=NEW")
+    p.add_argument("--retire", action=_LabelEditAction, metavar="LABEL")
+    p.set_defaults(handler=datasets_labels, label_edits=[])
 
     p = sub.add_parser("import", parents=[common], help="import a CSV/TSV/JSONL/Parquet file or a datasets directory")
     p.add_argument("name")
@@ -80,20 +82,23 @@ def datasets_list(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     return "\n".join(lines) or "no datasets yet: create one with `python -m ftdemo datasets create`", [i.to_dict() for i in infos]
 
 
-def datasets_labels(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
-    actor = Actor.local("cli")
-    info = sv.datasets.info(args.name)
-    for label_name in args.add:
-        info = sv.datasets.add_label(args.name, label_name, actor=actor)
-    for pair in args.rename:
-        old, sep, new = pair.partition("=")
-        if not sep:
-            from ftdemo.errors import InvalidInputError
+class _LabelEditAction(argparse.Action):
+    """--add / --rename / --retire append to one list, so the edits keep the order they were typed in."""
 
-            raise InvalidInputError(f"--rename takes OLD=NEW, got {pair!r}")
-        info = sv.datasets.rename_label(args.name, old, new, actor=actor)
-    for label_name in args.retire:
-        info = sv.datasets.retire_label(args.name, label_name, actor=actor)
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        action = self.dest
+        old, sep, new = str(values).partition("=") if action == "rename" else (str(values), "=", "")
+        if not sep:
+            parser.error(f"--rename takes OLD=NEW, got {values!r}")
+        namespace.label_edits = [*namespace.label_edits, LabelEdit(action, old, new)]
+
+
+def datasets_labels(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    if args.label_edits:
+        info = sv.datasets.edit_labels(args.name, args.label_edits, actor=Actor.local("cli"))
+    else:
+        info = sv.datasets.info(args.name)
     return f"{shown(info.name)}: labels {shown(', '.join(info.labels))}" + (
         f" (retired: {shown(', '.join(info.retired_labels))})" if info.retired_labels else ""), info.to_dict()
 
