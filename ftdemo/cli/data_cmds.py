@@ -45,6 +45,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("export", parents=[common], help="export examples, current labels and history (.csv/.jsonl/.parquet or a directory)")
     p.add_argument("name")
     p.add_argument("file")
+    p.add_argument("--excel", action="store_true",
+                   help="start a .csv/.tsv with the UTF-8 byte-order mark Excel needs (other tools do not want it)")
     p.set_defaults(handler=export_file)
 
     p = sub.add_parser("examples", parents=[common], help="list examples")
@@ -119,8 +121,9 @@ def import_file(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
 
 
 def export_file(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
-    report = sv.transfer.export(args.name, args.file, actor=Actor.local("cli"))
-    return f"exported {report['exported']} examples to {shown(report['path'])}", report
+    report = sv.transfer.export(args.name, args.file, actor=Actor.local("cli"), excel=args.excel)
+    return (f"exported {report['exported']} examples to {shown(report['path'])}"
+            + (" (with a byte-order mark, for Excel)" if args.excel else "")), report
 
 
 def examples(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:

@@ -135,3 +135,18 @@ def test_control_and_bidi_characters_are_never_printed_raw(cli, services, admin)
     code, out, err = cli("label", "d", "1", evil, "--annotator", "x")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert_nothing_raw(out + err)
+
+
+def test_export_csv_without_and_with_the_excel_mark(cli, services, admin, tmp_path):
+    import csv
+
+    cli("datasets", "create", "d", "--task", "single_label", "--labels", "a,b")
+    services.annotate.add("d", "naïve", labels=["a"], actor=admin)
+    assert cli("export", "d", str(tmp_path / "plain.csv"))[0] == 0
+    with open(tmp_path / "plain.csv", encoding="utf-8", newline="") as f:
+        assert next(csv.DictReader(f))["id"] == "1"
+    code, out, _ = cli("export", "d", str(tmp_path / "excel.csv"), "--excel")
+    assert code == 0 and "for Excel" in out
+    assert (tmp_path / "excel.csv").read_bytes().startswith("\ufeffid,".encode())
+    code, _, err = cli("export", "d", str(tmp_path / "x.parquet"), "--excel")
+    assert "--excel applies to .csv and .tsv exports" in one_line_error(code, err)

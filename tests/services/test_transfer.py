@@ -113,3 +113,21 @@ def test_preview_shows_rows_mapping_and_plan(services, admin, tmp_path):
     pv = services.transfer.preview("d", f)
     assert pv["mapping"] == {"text": "premise", "text_pair": "hypothesis", "label": "label"}
     assert pv["summary"]["valid"] == 1 and {e["row"] for e in pv["errors"]} == {2, 3}
+
+
+def test_csv_export_has_no_byte_order_mark_unless_for_excel(services, admin, tmp_path):
+    import csv
+
+    services.datasets.create("src", "single_label", "pos,neg", actor=admin)
+    services.annotate.add("src", "héllo wörld", labels=["pos"], actor=admin)
+    plain = services.transfer.export("src", tmp_path / "plain.csv", actor=admin)
+    with open(plain["path"], encoding="utf-8", newline="") as f:
+        assert next(csv.DictReader(f))["text"] == "héllo wörld"
+    excel = services.transfer.export("src", tmp_path / "excel.csv", actor=admin, excel=True)
+    assert (excel["excel"], plain["excel"]) == (True, False)
+    assert (tmp_path / "excel.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    services.datasets.create("copy", "single_label", "pos,neg", actor=admin)
+    first = services.transfer.import_file("copy", tmp_path / "plain.csv", actor=admin)  # import takes both
+    again = services.transfer.import_file("copy", tmp_path / "excel.csv", actor=admin)
+    assert (first.imported, first.errors, again.duplicates, again.errors) == (1, [], 1, [])
+    assert services.datasets.stats("copy").label_counts == {"pos": 1, "neg": 0}
