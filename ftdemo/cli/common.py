@@ -61,6 +61,14 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def option_range(name: str) -> Callable[[str], int]:
+    """The argparse type of a whole-number training option: its range from TrainConfig's table."""
+    from ftdemo.training.config import RANGES
+
+    allowed = RANGES[name]
+    return whole_number(int(allowed.low), int(allowed.high))
+
+
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"

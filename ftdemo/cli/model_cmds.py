@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ftdemo.cli.common import whole_number
+from ftdemo.cli.common import option_range, whole_number
 from ftdemo.explain.methods import METHODS, NAMES
 
 LAYERS = whole_number(-1000, 1000)  # the model says how many it has; this only keeps the number sane
@@ -32,17 +32,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="TSV/CSV with sentence|text and label (default ../shared/data/sst2_train.tsv)")
     p.add_argument("--n-train", type=whole_number(1, 10_000_000), default=1000)
     p.add_argument("--n-eval", type=whole_number(1, 10_000_000), default=2000)
-    p.add_argument("--epochs", type=whole_number(0, 200), default=0,
+    p.add_argument("--epochs", type=option_range("epochs"), default=0,
                    help="0 (default): the engine's automatic choice; the Trainer runs as many as it planned")
-    p.add_argument("--batch-size", type=whole_number(1, 4096), help="the engine's (default: its own default)")
+    p.add_argument("--batch-size", type=option_range("batch_size"), help="the engine's (default: its own default)")
     p.add_argument("--lr", type=float, help="the engine's learning rate (default: its own default)")
     p.add_argument("--model", help="base model (default: bundled MiniLM)")
-    p.add_argument("--seed", type=whole_number(0, 2 ** 32 - 1), default=0)
+    p.add_argument("--seed", type=option_range("seed"), default=0)
     p.add_argument("--repeats", type=whole_number(1, 100), default=1,
                    help="alternate engine/Trainer runs, keep the best of each")
     p.add_argument("--samples", type=whole_number(1, 100), default=1,
                    help="independent draws of rows (seeds SEED, SEED+1, ...); accuracy is compared on their mean")
-    p.add_argument("--threads", type=whole_number(0, 512), default=0, help="torch CPU threads for both (0 = all cores)")
+    p.add_argument("--threads", type=option_range("num_threads"), default=0,
+                   help="torch CPU threads for both (0 = all cores)")
     p.add_argument("--reference-args", choices=("defaults", "same"), default="defaults",
                    help="the Trainer's batch size and lr: its own defaults, or the engine's")
     p.add_argument("--no-reference", action="store_true", help="skip the Trainer run")

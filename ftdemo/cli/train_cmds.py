@@ -6,18 +6,18 @@ import argparse
 import sys
 from typing import Any
 
-from ftdemo.cli.common import MAX_INT64, shown, whole_number
+from ftdemo.cli.common import option_range, shown
 from ftdemo.services import Actor
+from ftdemo.training.config import MAX_BATCH, MAX_EPOCHS
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-model", help="hub id, local path, or empty for the bundled all-MiniLM-L6-v2")
-    number = whole_number(0, MAX_INT64)  # TrainConfig checks each option's own range
-    p.add_argument("--epochs", type=number)
-    p.add_argument("--batch-size", type=number)
-    p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--max-length", type=number, help="truncate texts to this many tokens")
-    p.add_argument("--seed", type=number)
+    p.add_argument("--epochs", type=option_range("epochs"), help=f"passes over the data, 0-{MAX_EPOCHS} (0: automatic)")
+    p.add_argument("--batch-size", type=option_range("batch_size"), help=f"examples per batch, 1-{MAX_BATCH}")
+    p.add_argument("--lr", type=float, help="peak learning rate, between 0 and 1 (e.g. 1e-4)")
+    p.add_argument("--max-length", type=option_range("max_length"), help="truncate texts to this many tokens, 8-8192")
+    p.add_argument("--seed", type=option_range("seed"), help="0-4294967295")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
