@@ -88,10 +88,11 @@ def read_parquet(path: Path, *, limit: int | None = None, budget: DecodeBudget |
     try:
         pf = _open_parquet(path)
         _check_parquet_metadata(pf, budget)
+        counted = budget.rows, budget.bytes
         try:
             records = _measured_records(lambda: _parquet_batches(pf), budget, limit)
         except pa.ArrowNotImplementedError:  # a nested layout Arrow cannot read dictionary-encoded
-            budget.rows = budget.bytes = 0
+            budget.rows, budget.bytes = counted  # measured again below
             pf = _open_parquet(path, nested=False)
             records = _measured_records(lambda: _parquet_batches(pf), budget, limit)
         columns = pf.schema_arrow.names
