@@ -8,8 +8,10 @@ through metadata.json next to the saved model.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ftdemo.errors import InvalidInputError
@@ -198,3 +200,28 @@ def _check_types(cfg: TrainConfig) -> None:
             _check(isinstance(value, (int, float)) and not isinstance(value, bool),
                    f"{f.name} must be a number, got {value!r}")
             setattr(cfg, f.name, float(value))
+
+
+def base_model_layers(base_model: str) -> int | None:
+    """How many transformer layers a base model has (config.json's num_hidden_layers, or the name its
+    architecture uses), read from this machine only: a local folder, the bundled checkpoint, or a Hub id
+    already in the Hugging Face cache. None when it cannot be read offline; freeze_layers is then
+    checked against the loaded model. Plain JSON: the Train form asks at start-up, before torch loads."""
+    path = Path(base_model) / "config.json" if base_model else None
+    if path is not None and not path.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(base_model, "config.json")
+        except (ValueError, OSError):  # not a valid Hub id either
+            cached = None
+        path = Path(cached) if isinstance(cached, str) else None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8")) if path is not None else {}
+    except (OSError, ValueError):
+        return None
+    for key in ("num_hidden_layers", "n_layers", "num_layers", "n_layer"):
+        value = config.get(key) if isinstance(config, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None

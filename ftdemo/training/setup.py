@@ -74,20 +74,6 @@ def load_classifier(base_model: str, labels: Sequence[str], task: TaskType) -> A
             f"safetensors weights): {str(err).splitlines()[0] if str(err) else type(err).__name__}") from err
 
 
-def base_model_layers(base_model: str) -> int | None:
-    """How many transformer layers a base model has (its config's num_hidden_layers), read from this
-    machine only: a local folder, the bundled checkpoint or a Hub id already in the cache. None when it
-    cannot be read offline (the engine then checks freeze_layers against the loaded model)."""
-    from transformers import AutoConfig
-
-    try:
-        config = AutoConfig.from_pretrained(base_model, local_files_only=True, trust_remote_code=False)
-    except (OSError, ValueError, KeyError):
-        return None
-    layers = getattr(config, "num_hidden_layers", None)
-    return int(layers) if isinstance(layers, int) and layers > 0 else None
-
-
 def reinit_pooler(model: Any) -> bool:
     """Start the pooler (dense + tanh over [CLS]) from fresh random weights, like the new head; True if done.
 

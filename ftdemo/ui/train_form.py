@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from ftdemo.errors import InvalidInputError
-from ftdemo.training.config import CLASS_WEIGHTS, DEVICES, RANGES, TrainConfig
+from ftdemo.training.config import CLASS_WEIGHTS, DEVICES, RANGES, TrainConfig, base_model_layers
 
 DEFAULT_MODEL = "default"  # the server's base model: FTDEMO_BASE_MODEL, else the bundled MiniLM
 BUNDLED_NAME = "bundled all-MiniLM-L6-v2 (offline)"
@@ -86,8 +86,6 @@ def freeze_layers_max(choice: str | None, configured: str) -> int:
     """The freeze slider's maximum: the chosen base model's layer count (config.json, read offline),
     FREEZE_MAX_UNREAD for a Hub id not on this machine (training refuses more than the model has).
     `choice` is the base-model box's value; DEFAULT_MODEL means the server's (`configured`, else bundled)."""
-    from ftdemo.training.setup import base_model_layers
-
     model = str(choice or "").strip()
     if not model or model == DEFAULT_MODEL:
         model = configured

@@ -119,3 +119,15 @@ def test_cli_refuses_out_of_range_training_options_in_one_line(settings, monkeyp
     assert main(["train", "d", "--epochs", str(10 ** 9), "--db", settings.db_url]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "error: argument --epochs: must be from 0 to 200, got 1000000000 (see `python -m ftdemo train --help`)"
+
+
+def test_base_model_layers_are_read_offline_from_config_json(tmp_path, tiny_model_dir):
+    from ftdemo.settings import bundled_model_path
+    from ftdemo.training.config import base_model_layers
+
+    assert base_model_layers(bundled_model_path()) == 6 and base_model_layers(str(tiny_model_dir)) == 2
+    (tmp_path / "config.json").write_text('{"model_type": "distilbert", "n_layers": 6}')
+    assert base_model_layers(str(tmp_path)) == 6  # DistilBERT names it n_layers
+    assert base_model_layers("nobody/not-on-this-machine") is None and base_model_layers("") is None
+    (tmp_path / "config.json").write_text("not json")
+    assert base_model_layers(str(tmp_path)) is None
