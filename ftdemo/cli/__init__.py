@@ -1,14 +1,14 @@
 """The CLI: thin commands over the same services as the UI.
 
-Every command takes `--db URL` and `--json`. Errors a user can fix print one line to stderr and exit 2.
-Each command module registers its subcommands with `register(subparsers, common)`; a handler is
-`handler(args, services) -> (text, json_payload)`.
+Every command takes `--db URL` and `--json`. Errors a user can fix (bad options included) print one
+line to stderr and exit 2. Each command module registers its subcommands with `register(subparsers,
+common)`; a handler is `handler(args, services) -> (text, json_payload)`. Output goes through
+`common.terminal_text` / `terminal_json`: no control or bidi character reaches the terminal raw.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ftdemo import logs
+from ftdemo.cli.common import Parser, ReportedError, terminal_json, terminal_text
 from ftdemo.errors import FtdemoError
 
 Handler = Callable[[argparse.Namespace, Any], tuple[str, Any]]
@@ -29,12 +30,12 @@ def _common() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ftdemo.cli import admin_cmds, data_cmds, model_cmds, serve_cmd, train_cmds
+    from ftdemo.cli import admin_cmds, data_cmds, model_cmds, serve_cmd, train_cmds, users_cmd
 
-    parser = argparse.ArgumentParser(prog="python -m ftdemo", description="Label texts, fine-tune BERT classifiers, explain them.")
+    parser = Parser(prog="python -m ftdemo", description="Label texts, fine-tune BERT classifiers, explain them.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common()
-    for module in (serve_cmd, data_cmds, train_cmds, model_cmds, admin_cmds):
+    for module in (serve_cmd, data_cmds, train_cmds, model_cmds, admin_cmds, users_cmd):
         module.register(sub, common)
     return parser
 
@@ -57,26 +58,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     logs.configure(logging.WARNING)
-    args = build_parser().parse_args(argv)
-    handler: Handler = args.handler
     services = None
+    args = None
     try:
+        args = build_parser().parse_args(argv)
+        handler: Handler = args.handler
         services = _services(args) if getattr(args, "needs_services", True) else None
         text, payload = handler(args, services)
+    except ReportedError as err:
+        _answer(args, err.text, err.payload)
+        return _error(str(err))
     except FtdemoError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(str(err))
     except FileNotFoundError as err:
-        print(f"error: file not found: {err.filename or err}", file=sys.stderr)
-        return 2
+        return _error(f"file not found: {err.filename or err}")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
         if services is not None:
             services.close()
-    if args.json:
-        print(json.dumps(payload, ensure_ascii=False, indent=2, default=_default))
-    elif text:
-        print(text)
+    _answer(args, text, payload)
     return 0
+
+
+def _answer(args: argparse.Namespace | None, text: str, payload: Any) -> None:
+    if args is not None and args.json:
+        print(terminal_json(payload, _default))
+    elif text:
+        print(terminal_text(text))
+
+
+def _error(message: str) -> int:
+    print(f"error: {terminal_text(message, one_line=True)}", file=sys.stderr)
+    return 2

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ftdemo.cli.common import MAX_INT64, ReportedError, shown, whole_number
 from ftdemo.services import Actor
+from ftdemo.services.datasets import LabelEdit
+
+TEXT_PAGE = 20  # examples shown by the text answer unless --limit says otherwise (--json: all)
+MAX_PAGE = 1_000_000
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -19,12 +24,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=datasets_create)
     p = ds_sub.add_parser("list", parents=[common], help="list datasets")
     p.set_defaults(handler=datasets_list)
-    p = ds_sub.add_parser("labels", parents=[common], help="add, rename or retire labels (history is kept)")
+    p = ds_sub.add_parser("labels", parents=[common],
+                          help="add, rename or retire labels (history is kept); all edits or none, in the order given")
     p.add_argument("name")
-    p.add_argument("--add", action="append", default=[], metavar="LABEL")
-    p.add_argument("--rename", action="append", default=[], metavar="OLD=NEW")
-    p.add_argument("--retire", action="append", default=[], metavar="LABEL")
-    p.set_defaults(handler=datasets_labels)
+    p.add_argument("--add", action=_LabelEditAction, metavar="LABEL")
+    p.add_argument("--rename", action=_LabelEditAction, metavar="OLD=NEW")
+    p.add_argument("--retire", action=_LabelEditAction, metavar="LABEL")
+    p.set_defaults(handler=datasets_labels, label_edits=[])
 
     p = sub.add_parser("import", parents=[common], help="import a CSV/TSV/JSONL/Parquet file or a datasets directory")
     p.add_argument("name")
@@ -39,6 +45,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("export", parents=[common], help="export examples, current labels and history (.csv/.jsonl/.parquet or a directory)")
     p.add_argument("name")
     p.add_argument("file")
+    p.add_argument("--excel", action="store_true",
+                   help="start a .csv/.tsv with the UTF-8 byte-order mark Excel needs (other tools do not want it)")
     p.set_defaults(handler=export_file)
 
     p = sub.add_parser("examples", parents=[common], help="list examples")
@@ -47,13 +55,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--conflicts", action="store_true", help="only examples whose annotators disagree")
     p.add_argument("--label")
     p.add_argument("--search", default="")
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--limit", type=whole_number(1, MAX_PAGE),
+                   help=f"at most this many examples (default: {TEXT_PAGE} in the text answer, all with --json)")
+    p.add_argument("--offset", type=whole_number(0, MAX_INT64), default=0)
     p.set_defaults(handler=examples)
 
     p = sub.add_parser("label", parents=[common], help="label one example")
     p.add_argument("name")
-    p.add_argument("example_id", type=int)
+    p.add_argument("example_id", type=whole_number(1, MAX_INT64))
     p.add_argument("labels", help="LABEL or LABEL,LABEL for multi-label")
     p.add_argument("--annotator", required=True)
     p.set_defaults(handler=label)
@@ -65,74 +74,94 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def datasets_create(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     info = sv.datasets.create(args.name, args.task, args.labels, actor=Actor.local("cli"), description=args.description)
-    return f"created {info.name} ({info.task}; labels: {', '.join(info.labels)})", info.to_dict()
+    return f"created {shown(info.name)} ({info.task}; labels: {shown(', '.join(info.labels))})", info.to_dict()
 
 
 def datasets_list(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     infos = sv.datasets.list()
-    lines = [f"{i.name:<24} {i.task:<13} {i.labelled:>6}/{i.examples:<6} labelled  [{', '.join(i.labels)}]" for i in infos]
+    lines = [f"{shown(i.name):<24} {i.task:<13} {i.labelled:>6}/{i.examples:<6} labelled  [{shown(', '.join(i.labels))}]"
+             for i in infos]
     return "\n".join(lines) or "no datasets yet: create one with `python -m ftdemo datasets create`", [i.to_dict() for i in infos]
 
 
-def datasets_labels(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
-    actor = Actor.local("cli")
-    info = sv.datasets.info(args.name)
-    for label_name in args.add:
-        info = sv.datasets.add_label(args.name, label_name, actor=actor)
-    for pair in args.rename:
-        old, sep, new = pair.partition("=")
-        if not sep:
-            from ftdemo.errors import InvalidInputError
+class _LabelEditAction(argparse.Action):
+    """--add / --rename / --retire append to one list, so the edits keep the order they were typed in."""
 
-            raise InvalidInputError(f"--rename takes OLD=NEW, got {pair!r}")
-        info = sv.datasets.rename_label(args.name, old, new, actor=actor)
-    for label_name in args.retire:
-        info = sv.datasets.retire_label(args.name, label_name, actor=actor)
-    return f"{info.name}: labels {', '.join(info.labels)}" + (
-        f" (retired: {', '.join(info.retired_labels)})" if info.retired_labels else ""), info.to_dict()
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        action = self.dest
+        old, sep, new = str(values).partition("=") if action == "rename" else (str(values), "=", "")
+        if not sep:
+            parser.error(f"--rename takes OLD=NEW, got {values!r}")
+        namespace.label_edits = [*namespace.label_edits, LabelEdit(action, old, new)]
+
+
+def datasets_labels(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    if args.label_edits:
+        info = sv.datasets.edit_labels(args.name, args.label_edits, actor=Actor.local("cli"))
+    else:
+        info = sv.datasets.info(args.name)
+    return f"{shown(info.name)}: labels {shown(', '.join(info.labels))}" + (
+        f" (retired: {shown(', '.join(info.retired_labels))})" if info.retired_labels else ""), info.to_dict()
 
 
 def import_file(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     report = sv.transfer.import_file(args.name, args.file, text_col=args.text_col, pair_col=args.pair_col,
                                      label_col=args.label_col, strict=args.strict, actor=Actor.local(args.annotator))
     lines = [f"imported {report.imported}, duplicates {report.duplicates}, errors {len(report.errors)}"]
-    lines += [f"  row {e['row']}: {e['reason']}" for e in report.errors[:20]]
+    lines += [f"  row {e['row']}: {shown(e['reason'])}" for e in report.errors[:20]]
     if len(report.errors) > 20:
         lines.append(f"  … and {len(report.errors) - 20} more (use --json for all)")
-    if report.errors and args.strict:
-        lines.append("nothing was imported (--strict); fix the rows above or drop --strict to import the valid rows")
+    if not report.committed:  # --strict refused the file: a script must not read this as success
+        raise ReportedError(
+            f"nothing was imported (--strict): {len(report.errors)} rows have errors and {report.duplicates} are "
+            "duplicates; fix the rows listed or drop --strict to import the valid rows",
+            "\n".join(lines), report.to_dict())
     return "\n".join(lines), report.to_dict()
 
 
 def export_file(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
-    report = sv.transfer.export(args.name, args.file, actor=Actor.local("cli"))
-    return f"exported {report['exported']} examples to {report['path']}", report
+    report = sv.transfer.export(args.name, args.file, actor=Actor.local("cli"), excel=args.excel)
+    return (f"exported {report['exported']} examples to {shown(report['path'])}"
+            + (" (with a byte-order mark, for Excel)" if args.excel else "")), report
 
 
 def examples(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    """--json answers every match unless --limit is given (a script must not get a silent first page);
+    the text answer shows a page of TEXT_PAGE and says how many there are."""
+    limit = args.limit if args.limit is not None else (None if args.json else TEXT_PAGE)
     if args.conflicts:
-        views = sv.annotate.conflicts(args.name, limit=args.limit)
-        lines = [f"{v.id:>6}  agreement {v.agreement:.2f}  {v.text[:60]}  <- "
-                 + "; ".join(f"{h['annotator']}: {','.join(h['labels']) or h['kind']}" for h in v.history) for v in views]
-        return "\n".join(lines) or "no conflicts", [{**v.to_dict(), "agreement": v.agreement, "history": v.history}
-                                                    for v in views]
+        every = sv.annotate.conflicts(args.name, limit=None)
+        views = every[args.offset:][:limit] if limit is not None else every[args.offset:]
+        lines = [f"{v.id:>6}  agreement {v.agreement:.2f}  {shown(v.text[:60])}  <- "
+                 + "; ".join(f"{shown(h['annotator'])}: {shown(','.join(h['labels']) or h['kind'])}" for h in v.history)
+                 for v in views]
+        lines.append(_shown_of(len(views), len(every), args.offset, "conflicts"))
+        return "\n".join(lines), [{**v.to_dict(), "agreement": v.agreement, "history": v.history} for v in views]
     views, total = sv.annotate.search(args.name, unlabelled=args.unlabelled, label=args.label, text=args.search,
-                                      limit=args.limit, offset=args.offset)
-    lines = [f"{v.id:>6}  {','.join(v.labels) or '-':<16} {v.text[:70]!s}" + (f"  ||  {v.text_pair[:40]}" if v.text_pair else "")
-             for v in views]
-    lines.append(f"({len(views)} of {total})")
+                                      limit=limit, offset=args.offset)
+    lines = [f"{v.id:>6}  {shown(','.join(v.labels) or '-'):<16} {shown(v.text[:70])}"
+             + (f"  ||  {shown(v.text_pair[:40])}" if v.text_pair else "") for v in views]
+    lines.append(_shown_of(len(views), total, args.offset, "examples"))
     return "\n".join(lines), [v.to_dict() for v in views]
+
+
+def _shown_of(n: int, total: int, offset: int, what: str) -> str:
+    if n == total:
+        return f"({total} {what})"
+    first = offset + 1 if n else offset
+    return f"({first}-{offset + n} of {total} {what}; --offset and --limit page through them, --json gives all)"
 
 
 def label(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     view = sv.annotate.label(args.name, args.example_id, args.labels, actor=Actor.local(args.annotator))
-    return f"example {view.id}: {', '.join(view.labels)}", view.to_dict()
+    return f"example {view.id}: {shown(', '.join(view.labels))}", view.to_dict()
 
 
 def stats(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     st = sv.datasets.stats(args.name)
-    lines = [f"{st.dataset} ({st.task}): {st.labelled}/{st.examples} labelled"]
-    lines += [f"  {lab:<20} {n}" for lab, n in st.label_counts.items()]
+    lines = [f"{shown(st.dataset)} ({st.task}): {st.labelled}/{st.examples} labelled"]
+    lines += [f"  {shown(lab):<20} {n}" for lab, n in st.label_counts.items()]
     if st.multi_annotated:
         lines.append(f"  {st.multi_annotated} examples with ≥2 annotators, {st.conflicts} conflicts, agreement {st.agreement}")
     return "\n".join(lines), st.to_dict()

@@ -6,7 +6,10 @@ import argparse
 import sys
 from typing import Any
 
+from ftdemo.cli.common import option_range, whole_number
 from ftdemo.explain.methods import METHODS, NAMES
+
+LAYERS = whole_number(-1000, 1000)  # the model says how many it has; this only keeps the number sane
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -18,34 +21,36 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--explain", choices=NAMES, metavar="METHOD",
                    help="also explain the prediction: " + "; ".join(f"{m.name}: {m.summary}" for m in METHODS))
     p.add_argument("--label", help="explain this label instead of the predicted one")
-    p.add_argument("--layer", type=int, default=-1)
-    p.add_argument("--head", type=int, help="one attention head (default: mean over heads)")
-    p.add_argument("--ig-steps", type=int, default=32)
+    p.add_argument("--layer", type=LAYERS, default=-1)
+    p.add_argument("--head", type=whole_number(0, 1000), help="one attention head (default: mean over heads)")
+    p.add_argument("--ig-steps", type=whole_number(1, 1024), default=32)
     p.set_defaults(handler=predict)
 
     b = sub.add_parser("bench", help="benchmarks (print ratios against reference implementations)")
     b_sub = b.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
     p = b_sub.add_parser("train", parents=[common], help="engine vs Hugging Face Trainer: examples/s, MFU, accuracy")
     p.add_argument("--data", help="TSV/CSV with sentence|text and label (default ../shared/data/sst2_train.tsv)")
-    p.add_argument("--n-train", type=int, default=1000)
-    p.add_argument("--n-eval", type=int, default=2000)
-    p.add_argument("--epochs", type=int, default=0,
+    p.add_argument("--n-train", type=whole_number(1, 10_000_000), default=1000)
+    p.add_argument("--n-eval", type=whole_number(1, 10_000_000), default=2000)
+    p.add_argument("--epochs", type=option_range("epochs"), default=0,
                    help="0 (default): the engine's automatic choice; the Trainer runs as many as it planned")
-    p.add_argument("--batch-size", type=int, help="the engine's (default: its own default)")
+    p.add_argument("--batch-size", type=option_range("batch_size"), help="the engine's (default: its own default)")
     p.add_argument("--lr", type=float, help="the engine's learning rate (default: its own default)")
     p.add_argument("--model", help="base model (default: bundled MiniLM)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeats", type=int, default=1, help="alternate engine/Trainer runs, keep the best of each")
-    p.add_argument("--samples", type=int, default=1,
+    p.add_argument("--seed", type=option_range("seed"), default=0)
+    p.add_argument("--repeats", type=whole_number(1, 100), default=1,
+                   help="alternate engine/Trainer runs, keep the best of each")
+    p.add_argument("--samples", type=whole_number(1, 100), default=1,
                    help="independent draws of rows (seeds SEED, SEED+1, ...); accuracy is compared on their mean")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads for both (0 = all cores)")
+    p.add_argument("--threads", type=option_range("num_threads"), default=0,
+                   help="torch CPU threads for both (0 = all cores)")
     p.add_argument("--reference-args", choices=("defaults", "same"), default="defaults",
                    help="the Trainer's batch size and lr: its own defaults, or the engine's")
     p.add_argument("--no-reference", action="store_true", help="skip the Trainer run")
     p.set_defaults(handler=bench_train, needs_services=False)
     p = b_sub.add_parser("serve", parents=[common], help="latency/throughput: fast path, explain path, pipeline")
     p.add_argument("--model-dir", help="a saved classifier (default: bundled MiniLM with a new 2-label head)")
-    p.add_argument("--iterations", type=int, default=100)
+    p.add_argument("--iterations", type=whole_number(1, 1_000_000), default=100)
     p.set_defaults(handler=bench_serve, needs_services=False)
 
 

@@ -6,13 +6,15 @@ import argparse
 import logging
 from typing import Any
 
+from ftdemo.cli.common import whole_number
+
 log = logging.getLogger(__name__)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[common], help="run the web app")
     p.add_argument("--host", help="bind address (default $FTDEMO_HOST or 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default $FTDEMO_PORT or 7860)")
+    p.add_argument("--port", type=whole_number(0, 65535), help="port (default $FTDEMO_PORT or 7860)")
     p.set_defaults(handler=serve, needs_services=False)
 
 

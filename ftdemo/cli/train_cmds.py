@@ -9,16 +9,18 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from ftdemo.cli.common import option_range, shown
 from ftdemo.services import Actor
+from ftdemo.training.config import MAX_BATCH, MAX_EPOCHS
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-model", help="hub id, local path, or empty for the bundled all-MiniLM-L6-v2")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--max-length", type=int, help="truncate texts to this many tokens")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--epochs", type=option_range("epochs"), help=f"passes over the data, 0-{MAX_EPOCHS} (0: automatic)")
+    p.add_argument("--batch-size", type=option_range("batch_size"), help=f"examples per batch, 1-{MAX_BATCH}")
+    p.add_argument("--lr", type=float, help="peak learning rate, between 0 and 1 (e.g. 1e-4)")
+    p.add_argument("--max-length", type=option_range("max_length"), help="truncate texts to this many tokens, 8-8192")
+    p.add_argument("--seed", type=option_range("seed"), help="0-4294967295")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -147,7 +149,8 @@ def train_file(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
 
 def runs(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     items = sv.training.runs(args.name)
-    lines = [f"#{r['id']:<4} {r['status']:<12} {r['version'] or '-':<7} {r['created_at']}  {r['error'][:60]}" for r in items]
+    lines = [f"#{r['id']:<4} {r['status']:<12} {r['version'] or '-':<7} {r['created_at']}  {shown(r['error'][:60])}"
+             for r in items]
     return "\n".join(lines) or "no training runs yet", items
 
 
@@ -157,7 +160,7 @@ def models(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     for m in items:
         val = (m.get("metrics") or {}).get("validation") or {}
         lines.append(f"{m['version']:<7} {'ACTIVE' if m['active'] else m['status']:<10} "
-                     f"val macro-F1 {val.get('macro_f1', 0):.4f} acc {val.get('accuracy', 0):.4f}  {m['reason']}")
+                     f"val macro-F1 {val.get('macro_f1', 0):.4f} acc {val.get('accuracy', 0):.4f}  {shown(m['reason'])}")
     return "\n".join(lines) or "no model versions yet: run `python -m ftdemo train NAME`", items
 
 

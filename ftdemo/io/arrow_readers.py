@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ftdemo.errors import InvalidInputError
+from ftdemo.io.arrow_sizes import decoded_bytes, ipc_stream_sizes, schema_depth
+from ftdemo.io.limits import VALUE_OVERHEAD, DecodeBudget
 from ftdemo.io.table import Row, Table
 
 _DATASET_MARKERS = ("state.json", "dataset_dict.json")  # written by Dataset / DatasetDict.save_to_disk
+BATCH_ROWS = 1024  # rows decoded at a time: what one batch decodes to is measured before it is kept
 
 
 def _table_from_records(records: list[dict], columns: list[str]) -> Table:
@@ -20,21 +24,81 @@ def _table_from_records(records: list[dict], columns: list[str]) -> Table:
     return Table(columns=list(columns), rows=[Row(i, rec) for i, rec in enumerate(records, 1)])
 
 
-def read_parquet(path: Path, *, limit: int | None = None) -> Table:
-    """A Parquet file; Arrow has already validated its strings as UTF-8, so no row-level decoding errors."""
+def _measured_records(batches: Callable[[], Iterable[Any]], budget: DecodeBudget, limit: int | None) -> list[dict]:
+    """Python rows from Arrow batches, within the budget. A whole read measures every batch first and
+    builds rows only when the file fits (a refused bomb never becomes Python objects); a preview
+    (`limit`) measures each batch just before keeping it, as it needs only the first ones."""
+    if limit is None:
+        for batch in batches():
+            budget.add_rows(batch.num_rows)
+            budget.add_bytes(decoded_bytes(batch))
+        return [rec for batch in batches() for rec in batch.to_pylist()]
+    records: list[dict] = []
+    for batch in batches():
+        if len(records) >= limit:
+            break
+        batch = batch.slice(0, limit - len(records))
+        budget.add_rows(batch.num_rows)
+        budget.add_bytes(decoded_bytes(batch))
+        records += batch.to_pylist()
+    return records
+
+
+def _open_parquet(path: Path, *, nested: bool = True) -> Any:
+    """A ParquetFile that keeps strings dictionary-encoded: one long string referenced by a million
+    rows then costs its indices, and `decoded_bytes` measures the expansion before it happens.
+    `nested=False` does so for top-level columns only (see `_parquet_batches`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    pf = pq.ParquetFile(path)
+    if nested:
+        strings = [c.path for c in pf.schema if c.physical_type == "BYTE_ARRAY" and c.logical_type.type != "DECIMAL"]
+    else:
+        strings = [f.name for f in pf.schema_arrow if pa.types.is_string(f.type) or pa.types.is_binary(f.type)
+                   or pa.types.is_large_string(f.type) or pa.types.is_large_binary(f.type)]
+    return pq.ParquetFile(path, read_dictionary=strings or None)
+
+
+def _parquet_batches(pf: Any) -> Iterator[Any]:
+    """Batches of at most BATCH_ROWS rows, one row group at a time (Arrow cannot put nested dictionary
+    columns of two row groups, i.e. two dictionaries, into one batch)."""
+    for group in range(pf.num_row_groups):
+        yield from pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group])
+
+
+def _check_parquet_metadata(pf: Any, budget: DecodeBudget) -> None:
+    """Refuse from the footer alone: row count, uncompressed size of every row group, values (nested
+    lists count each element), nesting depth. The batches are measured again while reading."""
+    meta = pf.metadata
+    budget.expect(rows=meta.num_rows)
+    groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+    budget.expect(nbytes=sum(g.total_byte_size for g in groups))
+    values = sum(g.column(j).num_values for g in groups for j in range(g.num_columns))
+    budget.expect(nbytes=values * VALUE_OVERHEAD)
+    budget.check_depth(schema_depth(pf.schema_arrow), "a column")
+
+
+def read_parquet(path: Path, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
+    """A Parquet file, bounded (see `_check_parquet_metadata` and `_measured_records`); Arrow has
+    already validated its strings as UTF-8, so no row-level decoding errors."""
+    import pyarrow as pa
+
+    budget = budget or DecodeBudget(source=path.name)
     try:
-        pf = pq.ParquetFile(path)
-        if limit is None:
-            arrow = pf.read()
-        else:  # a preview needs only the first batch, not the whole file
-            batch = next(pf.iter_batches(batch_size=max(limit, 1)), None)
-            arrow = pa.Table.from_batches([batch]) if batch is not None else pf.schema_arrow.empty_table()
+        pf = _open_parquet(path)
+        _check_parquet_metadata(pf, budget)
+        counted = budget.rows, budget.bytes
+        try:
+            records = _measured_records(lambda: _parquet_batches(pf), budget, limit)
+        except pa.ArrowNotImplementedError:  # a nested layout Arrow cannot read dictionary-encoded
+            budget.rows, budget.bytes = counted  # measured again below
+            pf = _open_parquet(path, nested=False)
+            records = _measured_records(lambda: _parquet_batches(pf), budget, limit)
+        columns = pf.schema_arrow.names
     except (pa.ArrowException, OSError) as err:
         raise InvalidInputError(f"{path.name!r} is not a readable Parquet file ({err})") from None
-    return _table_from_records(arrow.to_pylist(), arrow.column_names)
+    return _table_from_records(records, columns)
 
 
 def _class_label_names(feature: object) -> tuple[list[str] | None, bool]:
@@ -56,11 +120,10 @@ def _to_name(names: list[str], value: object) -> str | None:
     return None
 
 
-def _decoded_records(ds: object, limit: int | None) -> list[dict]:
+def _decoded_records(ds: object, limit: int | None, budget: DecodeBudget) -> list[dict]:
     """Rows of one `datasets.Dataset` as dicts, with ClassLabel ids turned back into their names."""
-    if limit is not None:
-        ds = ds.select(range(min(limit, len(ds))))
-    records = ds.data.table.to_pylist()  # raw Arrow rows: no image/audio decoding, no formatting
+    table = ds.data.table  # raw Arrow rows: no image/audio decoding, no formatting
+    records = _measured_records(lambda: table.to_batches(max_chunksize=BATCH_ROWS), budget, limit)
     for column, feature in ds.features.items():
         names, is_list = _class_label_names(feature)
         if names is None:
@@ -92,39 +155,57 @@ def _simple_name(name: object) -> bool:
     return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
 
 
-def _check_folder_files(path: Path) -> None:
-    """Refuse a folder whose metadata names files outside itself: save_to_disk only writes plain file
-    and split names, and an uploaded zip must not make the server read its other files."""
+def _check_folder_files(path: Path) -> list[Path]:
+    """The folder's Arrow files. Refuses a folder whose metadata names files outside itself: save_to_disk
+    only writes plain file and split names, and an uploaded zip must not make the server read its other files."""
     try:
         if (path / "dataset_dict.json").is_file():
             splits = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+            files: list[Path] = []
             for split in splits:
                 if not _simple_name(split) or not (path / split).is_dir():
                     raise InvalidInputError(
                         f"dataset_dict.json names a split {split!r} that is not a folder here"
                     )
-                _check_folder_files(path / split)
-            return
+                files += _check_folder_files(path / split)
+            return files
         state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+        files = []
         for entry in state["_data_files"]:
             name = entry.get("filename")
             if not _simple_name(name) or not (path / name).is_file():
                 raise InvalidInputError(
                     f"state.json names a data file {name!r} that is not a file in the folder"
                 )
+            files.append(path / name)
+        return files
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise InvalidInputError(f"folder {path.name!r} has damaged `datasets` metadata ({err})") from None
 
 
-def read_datasets_dir(path: Path, *, limit: int | None = None) -> Table:
-    """A `save_to_disk` folder. A DatasetDict's splits are read in order into one table with a
-    `split` column, so row numbers run on across splits."""
+def _check_arrow_files(files: list[Path], budget: DecodeBudget) -> None:
+    """Refuse from the Arrow messages' metadata alone (rows, decompressed sizes, nesting), before
+    `datasets` loads, and would decompress, every file."""
+    rows = size = 0
+    for file in files:
+        for schema, batch_rows, batch_bytes in ipc_stream_sizes(file):
+            if schema is not None:
+                budget.check_depth(schema_depth(schema), "a column")
+            rows, size = rows + batch_rows, size + batch_bytes
+            budget.expect(rows=rows, nbytes=size)
+
+
+def read_datasets_dir(path: Path, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
+    """A `save_to_disk` folder, bounded like a Parquet file (its Arrow files are measured before loading).
+    A DatasetDict's splits are read in order into one table with a `split` column, so row numbers run
+    on across splits."""
     if not any((path / marker).is_file() for marker in _DATASET_MARKERS):
         raise InvalidInputError(
             f"folder {path.name!r} is not a `datasets` save_to_disk folder (it has no state.json or "
             "dataset_dict.json); upload a .csv, .jsonl or .parquet file instead"
         )
-    _check_folder_files(path)
+    budget = budget or DecodeBudget(source=path.name)
+    _check_arrow_files(_check_folder_files(path), budget)
     import datasets
 
     try:
@@ -141,14 +222,14 @@ def read_datasets_dir(path: Path, *, limit: int | None = None) -> Table:
             left = None if limit is None else limit - len(records)
             if left is not None and left <= 0:
                 break
-            for rec in _decoded_records(ds, left):
+            for rec in _decoded_records(ds, left, budget):
                 rec.setdefault("split", split)
                 records.append(rec)
             columns += [c for c in ds.column_names if c not in columns]
         if "split" not in columns:
             columns.append("split")
         return _table_from_records(records, columns)
-    return _table_from_records(_decoded_records(loaded, limit), loaded.column_names)
+    return _table_from_records(_decoded_records(loaded, limit, budget), loaded.column_names)
 
 
 def _find_dataset_root(root: Path) -> Path | None:

@@ -1,8 +1,10 @@
 """Write examples with their current labels and full annotation history to a file or a `datasets` folder.
 
 Columns in every format: id, text, text_pair (only when some example has one), labels, history.
-  * CSV/TSV: UTF-8 with BOM (so spreadsheets detect it), labels joined with '|', history as a JSON
-    string; cells a spreadsheet would run as formulas get a leading "'" (reversed on import).
+  * CSV/TSV: UTF-8, labels joined with '|', history as a JSON string; cells a spreadsheet would run
+    as formulas get a leading "'" (reversed on import). No byte-order mark unless `excel=True`: Excel
+    needs one to read UTF-8, but Python's csv module and most tools read it as part of the first
+    column's name ('\ufeffid'). Import accepts both.
   * JSONL: labels as a list, history as a list of objects.
   * Parquet and `datasets` folders: labels as list<string>, history as a JSON string (one schema
     for any history entry shape).
@@ -21,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftdemo.errors import AlreadyExistsError
+from ftdemo.errors import AlreadyExistsError, InvalidInputError
 from ftdemo.io.cells import escape_formula
 from ftdemo.io.formats import FileFormat, export_format
 
@@ -65,9 +67,9 @@ def _atomic_file(path: Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def _write_delimited(records: list[ExportRecord], path: Path, delimiter: str) -> None:
+def _write_delimited(records: list[ExportRecord], path: Path, delimiter: str, *, excel: bool = False) -> None:
     columns = _columns(records)
-    with _atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as out:
+    with _atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8-sig" if excel else "utf-8", newline="") as out:
         writer = csv.writer(out, delimiter=delimiter)
         writer.writerow(columns)
         for r in records:
@@ -128,20 +130,23 @@ def _write_datasets_dir(records: list[ExportRecord], path: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def export_records(records: Iterable[ExportRecord], path: str | Path) -> Path:
+def export_records(records: Iterable[ExportRecord], path: str | Path, *, excel: bool = False) -> Path:
     """Write `records` to `path` in the format its suffix names and return the path written.
 
     Suffixes: .csv, .tsv, .jsonl, .json (JSON lines), .parquet; no suffix or a trailing '/' writes
-    a `datasets` save_to_disk folder (which must not exist yet, or be empty). Raises
-    InvalidInputError for an unknown suffix and AlreadyExistsError for a non-empty folder.
+    a `datasets` save_to_disk folder (which must not exist yet, or be empty). `excel=True` starts a
+    CSV/TSV with a UTF-8 byte-order mark, for Excel. Raises InvalidInputError for an unknown suffix
+    (or `excel` with another format) and AlreadyExistsError for a non-empty folder.
     """
     fmt = export_format(path)
+    if excel and fmt not in (FileFormat.CSV, FileFormat.TSV):
+        raise InvalidInputError(f"--excel applies to .csv and .tsv exports only, not {fmt.value}; leave it out")
     target = Path(path)
     items = list(records)
     if fmt is FileFormat.CSV:
-        _write_delimited(items, target, ",")
+        _write_delimited(items, target, ",", excel=excel)
     elif fmt is FileFormat.TSV:
-        _write_delimited(items, target, "\t")
+        _write_delimited(items, target, "\t", excel=excel)
     elif fmt in (FileFormat.JSONL, FileFormat.JSON):
         _write_jsonl(items, target)
     elif fmt is FileFormat.PARQUET:

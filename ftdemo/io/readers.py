@@ -1,6 +1,7 @@
 """Read any supported upload into a Table, within a size limit; and a small preview for the UI.
 
-See `ftdemo.io.text_readers` for how rows are numbered (header not counted; row 1 = first data row).
+See `ftdemo.io.text_readers` for how rows are numbered (header not counted; row 1 = first data row),
+and `ftdemo.io.limits` for what a file may decode to (derived from the same size limit).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from pathlib import Path
 from ftdemo.errors import InvalidInputError
 from ftdemo.io import arrow_readers, text_readers
 from ftdemo.io.formats import FileFormat, import_format
+from ftdemo.io.limits import DEFAULT_MAX_BYTES, HARD_MAX_BYTES, DecodeBudget, ReadLimits
 from ftdemo.io.safezip import safe_extract
 from ftdemo.io.table import RowIssue, Table
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # Settings.max_upload_mb's default; callers pass their setting
-ZIP_HARD_LIMIT = 2 * 1024 ** 3  # even with max_bytes=None, a zip may not unpack to more than this
+ZIP_HARD_LIMIT = HARD_MAX_BYTES  # even with max_bytes=None, a zip may not unpack to more than this
 
 
 def _size_of(path: Path) -> int:
@@ -36,42 +37,50 @@ def _check_size(path: Path, max_bytes: int | None) -> None:
         )
 
 
-def read_path(path: Path, *, max_bytes: int | None, limit: int | None, header: bool) -> Table:
-    """Dispatch on the format; `max_bytes` only caps what a zip unpacks to (the caller checked the file)."""
+def read_path(path: Path, *, max_bytes: int | None, limit: int | None, header: bool,
+              budget: DecodeBudget | None = None) -> Table:
+    """Dispatch on the format; `max_bytes` only caps what a zip unpacks to (the caller checked the file).
+    What the file decodes to counts against `budget` (default: the limits `max_bytes` implies)."""
+    budget = budget or DecodeBudget(ReadLimits.for_upload(max_bytes), path.name)
     fmt = import_format(path)
     if fmt is FileFormat.PARQUET:
-        table = arrow_readers.read_parquet(path, limit=limit)
+        table = arrow_readers.read_parquet(path, limit=limit, budget=budget)
     elif fmt is FileFormat.DIRECTORY:
-        table = arrow_readers.read_datasets_dir(path, limit=limit)
+        table = arrow_readers.read_datasets_dir(path, limit=limit, budget=budget)
     elif fmt is FileFormat.ZIP:
-        table = read_zip(path, max_bytes=max_bytes, limit=limit, header=header)
+        table = read_zip(path, max_bytes=max_bytes, limit=limit, header=header, budget=budget)
     else:
-        text = text_readers.decode(path.read_bytes(), path.name)
+        data = path.read_bytes()
+        budget.add_bytes(len(data))  # text decodes to at most as many characters as it has bytes
+        text = text_readers.decode(data, path.name)
         if not text.strip():
             raise InvalidInputError(f"{path.name!r} is empty")
         if fmt is FileFormat.CSV:
-            table = text_readers.parse_delimited(text, ",", header=header, limit=limit)
+            table = text_readers.parse_delimited(text, ",", header=header, limit=limit, budget=budget)
         elif fmt is FileFormat.TSV:
-            table = text_readers.parse_delimited(text, "\t", header=header, limit=limit)
+            table = text_readers.parse_delimited(text, "\t", header=header, limit=limit, budget=budget)
         else:
-            table = text_readers.parse_json(text, limit=limit)
+            table = text_readers.parse_json(text, limit=limit, budget=budget)
     table.format = table.format or fmt.value  # a zip keeps the inner file's format
     return table
 
 
-def read_zip(path: Path, *, max_bytes: int | None, limit: int | None = None, header: bool = True) -> Table:
+def read_zip(path: Path, *, max_bytes: int | None, limit: int | None = None, header: bool = True,
+             budget: DecodeBudget | None = None) -> Table:
     """A zipped `datasets` folder, or a zip holding exactly one CSV/TSV/JSON(L)/Parquet file.
 
-    Extracted into a temporary folder (zip-slip checked, size capped) that is removed afterwards.
+    Extracted into a temporary folder (zip-slip checked, size capped) that is removed afterwards;
+    what the inner file decodes to counts against the zip's own budget.
     """
     cap = ZIP_HARD_LIMIT if max_bytes is None else min(max_bytes, ZIP_HARD_LIMIT)
+    budget = budget or DecodeBudget(ReadLimits.for_upload(max_bytes), path.name)
     with tempfile.TemporaryDirectory(prefix="ftdemo-zip-") as tmp:
         inner = arrow_readers.zipped_table_path(safe_extract(path, tmp, max_bytes=cap), path.name)
         if inner.is_dir():
-            table = arrow_readers.read_datasets_dir(inner, limit=limit)
+            table = arrow_readers.read_datasets_dir(inner, limit=limit, budget=budget)
             table.format = FileFormat.DIRECTORY.value  # the format of the rows, not of the wrapper
             return table
-        return read_path(inner, max_bytes=cap, limit=limit, header=header)
+        return read_path(inner, max_bytes=cap, limit=limit, header=header, budget=budget)
 
 
 def read_rows(
@@ -84,9 +93,11 @@ def read_rows(
     """Read an upload (csv, tsv, jsonl, json, parquet, zip, or a `datasets` directory) into a Table.
 
     `max_bytes` caps the file size (for a directory: all its files; for a zip: the zip and what it
-    unpacks to); None means no cap. `header=False` reads a CSV/TSV whose first line is data; its
+    unpacks to); None means no cap on the size. Either way what the file decodes to is bounded
+    (`ReadLimits.for_upload(max_bytes)`: rows, bytes of values, nesting depth). `header=False` reads a CSV/TSV whose first line is data; its
     columns are then named column_1, column_2, ... `limit` stops after that many rows (previews).
-    Raises InvalidInputError for whole-file problems; bad rows go to `Table.errors` by row number.
+    Raises InvalidInputError for whole-file problems (past those bounds too); bad rows go to
+    `Table.errors` by row number.
     """
     path = Path(path)
     if not path.exists():

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.io.cells import undecodable_byte, unescape_formula
+from ftdemo.io.limits import DecodeBudget, json_depth
 from ftdemo.io.table import Row, RowIssue, Table
 
 _ENCODING_HINT = "save the file as UTF-8 and upload it again"
@@ -96,8 +97,11 @@ def _field_count_reason(record: list[str], parsed: Table, lines: tuple[int, int]
     return f"{reason}; a text that contains a {sep} must be in double quotes"
 
 
-def parse_delimited(text: str, delimiter: str, *, header: bool = True, limit: int | None = None) -> Table:
-    """CSV/TSV with standard quoting; one leading "'" added against formula injection is removed."""
+def parse_delimited(text: str, delimiter: str, *, header: bool = True, limit: int | None = None,
+                    budget: DecodeBudget | None = None) -> Table:
+    """CSV/TSV with standard quoting; one leading "'" added against formula injection is removed.
+    Every data row, readable or not, counts against the budget's rows."""
+    budget = budget or DecodeBudget()
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     parsed = Table()
     number = 0
@@ -110,6 +114,7 @@ def parse_delimited(text: str, delimiter: str, *, header: bool = True, limit: in
         except csv.Error as err:  # e.g. a field over the csv module's size limit; the reader resumes
             if header and not parsed.columns:
                 raise InvalidInputError(f"the header row cannot be read ({err})") from None
+            budget.add_rows()
             number += 1
             reason = f"cannot be read ({err}); check for an unclosed quote (\")"
             parsed.errors.append(RowIssue(row=number, reason=reason))
@@ -132,6 +137,7 @@ def parse_delimited(text: str, delimiter: str, *, header: bool = True, limit: in
         number += 1
         if not record or record == [""]:
             continue  # blank line
+        budget.add_rows()
         if len(record) != len(parsed.columns):
             reason = _field_count_reason(record, parsed, lines, delimiter)
             parsed.errors.append(RowIssue(row=number, reason=reason))
@@ -150,8 +156,20 @@ def _not_object(obj: object) -> str:
     return f"a JSON {type(obj).__name__}, not an object like {{\"text\": ...}}"
 
 
-def parse_json_lines(text: str, *, limit: int | None = None) -> Table:
+def _parse_nested(text: str, budget: DecodeBudget, where: str) -> object:
+    """json.loads, refusing values nested deeper than the budget allows (json.loads itself would end
+    in a RecursionError around 1000 levels)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        budget.too_deep(where)
+    budget.check_depth(json_depth(value, budget.limits.max_depth), where)
+    return value
+
+
+def parse_json_lines(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
     """One JSON object per line; a line that is not a JSON object is reported by its line number."""
+    budget = budget or DecodeBudget()
     parsed = Table()
     # split on "\n" only: str.splitlines() would also split on U+2028/U+0085 inside JSON strings
     for number, line in enumerate(text.split("\n"), 1):
@@ -159,8 +177,9 @@ def parse_json_lines(text: str, *, limit: int | None = None) -> Table:
             break
         if not line.strip():
             continue
+        budget.add_rows()
         try:
-            obj = json.loads(line)
+            obj = _parse_nested(line, budget, f"line {number}")
         except json.JSONDecodeError as err:
             reason = f"not valid JSON ({err.msg} at character {err.colno})"
             parsed.errors.append(RowIssue(row=number, reason=reason))
@@ -173,10 +192,13 @@ def parse_json_lines(text: str, *, limit: int | None = None) -> Table:
     return parsed
 
 
-def parse_json_array(text: str, *, limit: int | None = None) -> Table:
+def parse_json_array(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
     """A .json file holding one array of objects (what many tools write instead of JSON lines)."""
+    budget = budget or DecodeBudget()
     try:
         items = json.loads(text)
+    except RecursionError:
+        budget.too_deep("the array")
     except json.JSONDecodeError as err:
         raise InvalidInputError(
             f"the JSON array is not valid JSON ({err.msg} at line {err.lineno}, character {err.colno}); "
@@ -186,6 +208,8 @@ def parse_json_array(text: str, *, limit: int | None = None) -> Table:
     for number, obj in enumerate(items, 1):
         if parsed.full(limit):
             break
+        budget.add_rows()
+        budget.check_depth(json_depth(obj, budget.limits.max_depth), f"element {number}")
         if not isinstance(obj, dict):
             parsed.errors.append(RowIssue(row=number, reason=_not_object(obj)))
             continue
@@ -194,8 +218,8 @@ def parse_json_array(text: str, *, limit: int | None = None) -> Table:
     return parsed
 
 
-def parse_json(text: str, *, limit: int | None = None) -> Table:
+def parse_json(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
     """A .json file: a top-level array if it starts with '[', otherwise JSON lines."""
     if text.lstrip().startswith("["):
-        return parse_json_array(text, limit=limit)
-    return parse_json_lines(text, limit=limit)
+        return parse_json_array(text, limit=limit, budget=budget)
+    return parse_json_lines(text, limit=limit, budget=budget)

@@ -30,11 +30,11 @@ from typing import Any
 from ftdemo.errors import InvalidInputError, NotFoundError, StorageError
 from ftdemo.models.card import render_model_card
 from ftdemo.processes import pid_alive
+from ftdemo.tasks import validate_dataset_name
 
 FORMAT = 1
 _VERSION_DIR = re.compile(r"^v(\d{4,})$")
 _TEMP_PREFIX, _TRASH_PREFIX = ".tmp-", ".del-"
-_DATASET_NAME = re.compile(r"^[^\x00-\x1f/\\.][^\x00-\x1f/\\]{0,99}$")
 STALE_TEMP_S = 24 * 3600  # a temp dir this old is abandoned even if its pid was reused
 
 
@@ -158,11 +158,7 @@ class Registry:
 
     # -- helpers -------------------------------------------------------------------------------
     def _dataset_dir(self, dataset: str, create: bool = False) -> Path:
-        if not isinstance(dataset, str) or not _DATASET_NAME.match(dataset) or dataset.strip() != dataset:
-            raise InvalidInputError(
-                f"dataset name {dataset!r} cannot be used as a folder name: use 1-100 characters without "
-                "'/', '\\', control characters, a leading '.' or surrounding spaces")
-        path = self.root / dataset
+        path = self.root / validate_dataset_name(dataset)  # the store's rule: every stored name fits here
         if create:
             path.mkdir(parents=True, exist_ok=True)
         return path

@@ -190,8 +190,9 @@ class AnnotationService(Service):
             return _views(s, ds, [ex])[0]
 
     def search(self, dataset: str, *, text: str = "", label: str | None = None, annotator: str | None = None,
-               unlabelled: bool = False, include_deleted: bool = False, limit: int = 100, offset: int = 0
+               unlabelled: bool = False, include_deleted: bool = False, limit: int | None = 100, offset: int = 0
                ) -> tuple[list[ExampleView], int]:
+        """A page of matching examples (limit None: all of them) and how many match."""
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
             rows, total = repo.search_examples(s, ds, text=text, label=label or None, annotator=annotator or None,
@@ -199,8 +200,9 @@ class AnnotationService(Service):
                                                limit=limit, offset=offset)
             return _views(s, ds, rows), total
 
-    def conflicts(self, dataset: str, limit: int = 100) -> list[ExampleView]:
-        """Examples whose annotators currently disagree, lowest agreement first, with their history."""
+    def conflicts(self, dataset: str, limit: int | None = 100) -> list[ExampleView]:
+        """Examples whose annotators currently disagree, lowest agreement first, with their history
+        (limit None: all of them)."""
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
             current = repo.current_labels(s, ds)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ftdemo.errors import FtdemoError, InvalidInputError
 from ftdemo.services.base import Actor, Service, require_admin
 from ftdemo.store import repo
 from ftdemo.tasks import TaskType, clean_text_name, text_names
@@ -45,6 +47,33 @@ class Stats:
         return asdict(self)
 
 
+LABEL_ACTIONS = ("add", "rename", "retire")
+
+
+@dataclass(frozen=True)
+class LabelEdit:
+    """One change to a label set: add `label`, rename `label` to `new`, or retire `label` (history is kept)."""
+
+    action: str  # one of LABEL_ACTIONS
+    label: str
+    new: str = ""
+
+    def describe(self) -> str:
+        return f"rename {self.label!r} to {self.new!r}" if self.action == "rename" else f"{self.action} {self.label!r}"
+
+
+def _apply(s: Any, ds: Any, edit: LabelEdit) -> None:
+    if edit.action == "add":
+        repo.add_label(s, ds, edit.label)
+    elif edit.action == "rename":
+        repo.rename_label(s, ds, edit.label, edit.new)
+    elif edit.action == "retire":
+        repo.retire_label(s, ds, edit.label)
+    else:
+        raise InvalidInputError(f"unknown label edit {edit.action!r}; use {', '.join(LABEL_ACTIONS[:-1])} or "
+                                f"{LABEL_ACTIONS[-1]}")
+
+
 class DatasetService(Service):
     def create(self, name: str, task: str | TaskType, labels: list[str] | str, *, actor: Actor,
                description: str = "", text_name: str = "", pair_name: str = "") -> DatasetInfo:
@@ -69,26 +98,30 @@ class DatasetService(Service):
         with self.db.read() as s:
             return self._info(s, repo.get_dataset(s, name))
 
-    def add_label(self, name: str, label: str, *, actor: Actor) -> DatasetInfo:
+    def edit_labels(self, name: str, edits: Sequence[LabelEdit], *, actor: Actor) -> DatasetInfo:
+        """Apply label edits in order, in one transaction: all of them or, if one fails, none. A later
+        edit sees the earlier ones (rename a to z, then add a). The error names the edit that failed."""
         require_admin(actor, "edit labels")
         with self.db.write() as s:
             ds = repo.get_dataset(s, name)
-            repo.add_label(s, ds, label)
+            for number, edit in enumerate(edits, 1):
+                try:
+                    _apply(s, ds, edit)
+                except FtdemoError as err:
+                    if len(edits) == 1:
+                        raise
+                    raise type(err)(f"edit {number} of {len(edits)} ({edit.describe()}) failed: {err}; "
+                                    "no label was changed") from None
             return self._info(s, ds)
+
+    def add_label(self, name: str, label: str, *, actor: Actor) -> DatasetInfo:
+        return self.edit_labels(name, [LabelEdit("add", label)], actor=actor)
 
     def rename_label(self, name: str, old: str, new: str, *, actor: Actor) -> DatasetInfo:
-        require_admin(actor, "edit labels")
-        with self.db.write() as s:
-            ds = repo.get_dataset(s, name)
-            repo.rename_label(s, ds, old, new)
-            return self._info(s, ds)
+        return self.edit_labels(name, [LabelEdit("rename", old, new)], actor=actor)
 
     def retire_label(self, name: str, label: str, *, actor: Actor) -> DatasetInfo:
-        require_admin(actor, "edit labels")
-        with self.db.write() as s:
-            ds = repo.get_dataset(s, name)
-            repo.retire_label(s, ds, label)
-            return self._info(s, ds)
+        return self.edit_labels(name, [LabelEdit("retire", label)], actor=actor)
 
     def stats(self, name: str) -> Stats:
         with self.db.read() as s:

@@ -11,7 +11,7 @@ from ftdemo.services.annotate import AnnotationService
 from ftdemo.services.base import Actor, Service, require_admin
 from ftdemo.store import repo
 from ftdemo.store import runs as run_repo
-from ftdemo.tasks import LabelledText, TaskType
+from ftdemo.tasks import LabelledText, TaskType, validate_dataset_name
 from ftdemo.training.data import snapshot_hash
 
 
@@ -41,6 +41,7 @@ class TrainingService(Service):
     def _prepare(self, dataset: str, options: dict[str, Any], actor: Actor) -> int:
         """Validate options and data, then create a queued run with its frozen snapshot."""
         require_admin(actor, "train models")
+        validate_dataset_name(dataset)  # a name stored before the rule existed would fail only at save
         from ftdemo.training.config import TrainConfig
         from ftdemo.training.splits import make_splits
 

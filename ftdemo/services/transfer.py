@@ -100,8 +100,9 @@ class TransferService(Service):
         return ImportReport(len(ids) - raced, len(dupes) + raced, [dict(e) for e in plan.errors], len(labelled),
                             plan.total_rows, duplicate_rows=dupes)
 
-    def export(self, dataset: str, path: str | Path, *, actor: Actor) -> dict[str, Any]:
-        """Write every live example with its current labels and full history."""
+    def export(self, dataset: str, path: str | Path, *, actor: Actor, excel: bool = False) -> dict[str, Any]:
+        """Write every live example with its current labels and full history (`excel`: a CSV/TSV with
+        the byte-order mark Excel needs to read UTF-8)."""
         require_admin(actor, "export data")
         fmt = io.export_format(path)
         with self.db.read() as s:
@@ -114,5 +115,5 @@ class TransferService(Service):
         records = [io.ExportRecord(r.id, r.text, r.text_pair,
                                    list(current[r.id].labels) if r.id in current else [], hist.get(r.id, []))
                    for r in rows]
-        written = io.export_records(records, path)
-        return {"exported": len(records), "path": str(written), "format": fmt.value}
+        written = io.export_records(records, path, excel=excel)
+        return {"exported": len(records), "path": str(written), "format": fmt.value, "excel": excel}

@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 from ftdemo.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from ftdemo.store.consensus import AnnotatorState, Consensus, consensus
 from ftdemo.store.schema import Annotation, AnnotationLabel, Dataset, Example, Label, utcnow
-from ftdemo.tasks import TaskType, content_hash, normalize_text, parse_label_list, validate_label_name
+from ftdemo.tasks import (
+    TaskType,
+    content_hash,
+    normalize_text,
+    parse_label_list,
+    validate_dataset_name,
+    validate_label_name,
+)
 
 # --- datasets and labels -----------------------------------------------------------------------
 
@@ -34,9 +41,7 @@ def list_datasets(session: Session) -> list[Dataset]:
 def create_dataset(
     session: Session, name: str, task: TaskType, labels: Sequence[str], *, created_by: str = "", description: str = ""
 ) -> Dataset:
-    name = (name or "").strip()
-    if not name or len(name) > 100 or "/" in name or name.startswith("."):
-        raise InvalidInputError("a dataset name needs 1-100 characters and may not contain '/' or start with '.'")
+    name = validate_dataset_name((name or "").strip())  # typed names lose their stray spaces
     if session.scalars(select(Dataset.id).where(Dataset.name == name)).first() is not None:
         raise AlreadyExistsError(f"a dataset named {name!r} already exists; choose another name")
     names = parse_label_list(labels)
@@ -294,8 +299,8 @@ def queue_candidates(ds: Dataset, annotator: str, *, exclude: Sequence[int] = ()
 
 def search_examples(session: Session, ds: Dataset, *, text: str = "", label: str | None = None,
                     annotator: str | None = None, unlabelled: bool = False, include_deleted: bool = False,
-                    limit: int = 100, offset: int = 0) -> tuple[list[Example], int]:
-    """Filtered page of examples (oldest first, by id) and the total matching count."""
+                    limit: int | None = 100, offset: int = 0) -> tuple[list[Example], int]:
+    """Filtered page of examples (oldest first, by id; limit None: all) and the total matching count."""
     q = select(Example).where(Example.dataset_id == ds.id)
     if not include_deleted:
         q = q.where(Example.deleted_at.is_(None))

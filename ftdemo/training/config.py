@@ -1,13 +1,17 @@
 """TrainConfig: every knob of one fine-tuning run, with documented defaults.
 
-Validated in ``__post_init__`` with messages a user can act on; ``to_dict`` /
-``from_dict`` round-trip it through metadata.json next to the saved model.
+Validated in ``__post_init__`` with messages a user can act on: every option has a type and a range
+(RANGES, the one table the CLI and the forms read too); ``to_dict`` / ``from_dict`` round-trip it
+through metadata.json next to the saved model.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ftdemo.errors import InvalidInputError
@@ -17,6 +21,49 @@ AUTO_EPOCHS_TARGET_STEPS, AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX = 100, 3, 20  # epoch
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CLASS_WEIGHTS = ("none", "balanced")
+MAX_EPOCHS = 200  # far past where early stopping ends a run; a bigger number only hangs the child process
+MAX_BATCH = 4096
+MAX_THREADS = 512  # more than any machine's cores; torch fails obscurely far above it
+MAX_LAYERS = 256  # freeze_layers; the model itself refuses more than it has
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values an option may take, and how a message says them."""
+
+    low: float
+    high: float
+    says: str  # completes "<option> must be ..."
+    low_open: bool = False  # the bound itself is excluded
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below  # NaN is neither
+
+
+RANGES: dict[str, Range] = {
+    "epochs": Range(0, MAX_EPOCHS, f"0 (automatic) or at least 1, and at most {MAX_EPOCHS}"),
+    "learning_rate": Range(0, 1, "between 0 and 1 (e.g. 1e-4)", low_open=True, high_open=True),
+    "batch_size": Range(1, MAX_BATCH, f"from 1 to {MAX_BATCH}"),
+    "batch_tokens": Range(0, 2 ** 22, f"0 (automatic) or from 1 to {2 ** 22} tokens"),
+    "max_batch_examples": Range(0, MAX_BATCH, f"0 (batch_size) or from 1 to {MAX_BATCH}"),
+    "max_length": Range(8, 8192, "between 8 and 8192 tokens"),
+    "weight_decay": Range(0, 1, "from 0 to 1"),
+    "warmup_ratio": Range(0, 1, "in [0, 1)", high_open=True),
+    "max_grad_norm": Range(0, 1000, "0 (off) or up to 1000"),
+    "freeze_layers": Range(0, MAX_LAYERS, f"from 0 to {MAX_LAYERS}"),
+    "layer_lr_decay": Range(0, 1, "in (0, 1] (1 = off)", low_open=True),
+    "label_smoothing": Range(0, 1, "in [0, 1)", high_open=True),
+    "early_stopping_patience": Range(0, MAX_EPOCHS, f"0 (never) or from 1 to {MAX_EPOCHS}"),
+    "val_fraction": Range(0, 1, "between 0 and 1 (e.g. 0.1)", low_open=True, high_open=True),
+    "test_fraction": Range(0, 1, "in [0, 1)", high_open=True),
+    "seed": Range(0, 2 ** 32 - 1, f"from 0 to {2 ** 32 - 1} (32 bits)"),
+    "num_threads": Range(0, MAX_THREADS, f"0 (all cores) or from 1 to {MAX_THREADS}"),
+    "log_every": Range(1, 1_000_000, "from 1 to 1000000"),
+    "multi_label_threshold": Range(0, 1, "between 0 and 1", low_open=True, high_open=True),
+}
 
 
 @dataclass
@@ -94,33 +141,19 @@ class TrainConfig:
         return max(AUTO_EPOCHS_MIN, min(AUTO_EPOCHS_MAX, wanted))
 
     def __post_init__(self) -> None:
-        self.device = str(self.device).lower()
-        self.precision = str(self.precision).lower()
-        self.class_weights = str(self.class_weights).lower()
-        _check(self.epochs >= 0, f"epochs must be 0 (automatic) or at least 1, got {self.epochs}")
-        _check(0 < self.learning_rate < 1, f"learning_rate must be between 0 and 1 (e.g. 1e-4), got {self.learning_rate}")
-        _check(self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}")
-        _check(self.batch_tokens >= 0, f"batch_tokens must be 0 (automatic) or positive, got {self.batch_tokens}")
-        _check(self.max_batch_examples >= 0, f"max_batch_examples must be 0 (automatic) or positive, got {self.max_batch_examples}")
-        _check(8 <= self.max_length <= 8192, f"max_length must be between 8 and 8192 tokens, got {self.max_length}")
-        _check(self.weight_decay >= 0, f"weight_decay cannot be negative, got {self.weight_decay}")
-        _check(0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        _check(self.max_grad_norm >= 0, f"max_grad_norm must be 0 (off) or positive, got {self.max_grad_norm}")
+        _check_types(self)
+        self.device = self.device.lower()
+        self.precision = self.precision.lower()
+        self.class_weights = self.class_weights.lower()
+        for name, allowed in RANGES.items():
+            value = getattr(self, name)
+            _check(value in allowed, f"{name} must be {allowed.says}, got {value}")
         _check(self.class_weights in CLASS_WEIGHTS, f"class_weights must be one of {', '.join(CLASS_WEIGHTS)}, got {self.class_weights!r}")
-        _check(self.freeze_layers >= 0, f"freeze_layers cannot be negative, got {self.freeze_layers}")
-        _check(0 < self.layer_lr_decay <= 1, f"layer_lr_decay must be in (0, 1] (1 = off), got {self.layer_lr_decay}")
-        _check(0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        _check(self.early_stopping_patience >= 0, f"early_stopping_patience cannot be negative, got {self.early_stopping_patience}")
-        _check(0 < self.val_fraction < 1, f"val_fraction must be between 0 and 1 (e.g. 0.1), got {self.val_fraction}")
-        _check(0 <= self.test_fraction < 1, f"test_fraction must be in [0, 1), got {self.test_fraction}")
         _check(self.val_fraction + self.test_fraction <= 0.5,
                f"val_fraction + test_fraction must leave at least half the data for training, got "
                f"{self.val_fraction} + {self.test_fraction}")
         _check(self.device.split(":")[0] in DEVICES, f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {self.device!r}")
         _check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        _check(self.num_threads >= 0, f"num_threads must be 0 (automatic) or positive, got {self.num_threads}")
-        _check(self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}")
-        _check(0 < self.multi_label_threshold < 1, f"multi_label_threshold must be between 0 and 1, got {self.multi_label_threshold}")
 
     @property
     def resolved_max_batch_examples(self) -> int:
@@ -132,7 +165,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Inverse of to_dict. Unknown keys are an error so a typo never silently falls back to a default."""
+        """Inverse of to_dict. Unknown keys are an error so a typo never silently falls back to a default;
+        values must have their option's type (a JSON client sending {"epochs": "3"} is told so)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
@@ -146,3 +180,48 @@ class TrainConfig:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise InvalidInputError(message)
+
+
+def _check_types(cfg: TrainConfig) -> None:
+    """Refuse a value of the wrong type, naming the option; a whole float (3.0, as some JSON clients
+    send) becomes an int and an int becomes a float where the option is one. bool is never a number."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.type == "bool":
+            _check(isinstance(value, bool), f"{f.name} must be true or false, got {value!r}")
+        elif f.type == "str":
+            _check(isinstance(value, str), f"{f.name} must be text, got {value!r}")
+        elif f.type == "int":
+            whole = isinstance(value, float) and math.isfinite(value) and value.is_integer()
+            _check((isinstance(value, int) and not isinstance(value, bool)) or whole,
+                   f"{f.name} must be a whole number, got {value!r}")
+            setattr(cfg, f.name, int(value))
+        elif f.type == "float":
+            _check(isinstance(value, (int, float)) and not isinstance(value, bool),
+                   f"{f.name} must be a number, got {value!r}")
+            setattr(cfg, f.name, float(value))
+
+
+def base_model_layers(base_model: str) -> int | None:
+    """How many transformer layers a base model has (config.json's num_hidden_layers, or the name its
+    architecture uses), read from this machine only: a local folder, the bundled checkpoint, or a Hub id
+    already in the Hugging Face cache. None when it cannot be read offline; freeze_layers is then
+    checked against the loaded model. Plain JSON: the Train form asks at start-up, before torch loads."""
+    path = Path(base_model) / "config.json" if base_model else None
+    if path is not None and not path.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(base_model, "config.json")
+        except (ValueError, OSError):  # not a valid Hub id either
+            cached = None
+        path = Path(cached) if isinstance(cached, str) else None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8")) if path is not None else {}
+    except (OSError, ValueError):
+        return None
+    for key in ("num_hidden_layers", "n_layers", "num_layers", "n_layer"):
+        value = config.get(key) if isinstance(config, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None

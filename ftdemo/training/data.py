@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Features", "Splits", "check_examples", "make_splits", "snapshot_hash", "tokenize",
-    "token_budget_batches", "collate", "real_token_share",
+    "token_budget_batches", "collate", "real_token_share", "token_counts",
 ]
 
 
@@ -120,10 +120,16 @@ def token_budget_batches(lengths: Sequence[int], max_tokens: int, *, seed: int |
     return batches
 
 
-def real_token_share(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> float:
-    """Real tokens / padded tokens over a batch plan (1.0 = no padding at all)."""
+def token_counts(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> tuple[int, int]:
+    """(real tokens, padded tokens) of a batch plan; sums over several plans give their share."""
     real = sum(lengths[i] for b in batches for i in b)
     padded = sum(len(b) * max(lengths[i] for i in b) for b in batches if b)
+    return real, padded
+
+
+def real_token_share(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> float:
+    """Real tokens / padded tokens over a batch plan (1.0 = no padding at all)."""
+    real, padded = token_counts(lengths, batches)
     return real / padded if padded else 1.0
 
 

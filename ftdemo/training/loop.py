@@ -38,13 +38,15 @@ from ftdemo.training.data import (
     Features,
     collate,
     make_splits,
-    real_token_share,
     snapshot_hash,
     token_budget_batches,
+    token_counts,
     tokenize,
 )
 from ftdemo.training.distributed import Dist
 from ftdemo.training.evaluate import multi_hot, predict, split_metrics
+
+PLAN_CHECK_EVERY = 10  # while counting the batch plans, look for a cancel every this many epochs
 
 
 @dataclass(frozen=True)
@@ -147,10 +149,9 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
         budget = max(budget, max(lengths))  # the longest example must fit a batch on its own
         plan_of = lambda epoch: dist.shard(token_budget_batches(  # noqa: E731
             lengths, budget, seed=cfg.seed + epoch, max_examples=cfg.resolved_max_batch_examples))
-        plans = [plan_of(0)]
-        epochs = cfg.resolved_epochs(len(plans[0]))  # 0 = automatic, from the steps one pass takes
-        plans += [plan_of(epoch) for epoch in range(1, epochs)]
-        total_steps = sum(len(p) for p in plans)
+        epochs = cfg.resolved_epochs(len(plan_of(0)))  # 0 = automatic, from the steps one pass takes
+        plan_totals = _count_plans(plan_of, epochs, lengths, lambda: dist.any(stop()))
+        total_steps = plan_totals["steps"]
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         batch_of = lambda f, b: collate(f, b, pad_id=pad_id, multi_label=task.is_multi_label,  # noqa: E731
                                         num_labels=len(labels), device=device)
@@ -162,7 +163,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
         optimizer = setup.make_optimizer(groups, device)
         scheduler = setup.warmup_linear(optimizer, round(cfg.warmup_ratio * total_steps), total_steps)
         scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-        mean_batch = sum(len(b) for p in plans for b in p) / max(1, total_steps)
+        mean_batch = plan_totals["examples"] / max(1, total_steps)
         loss_fn = _loss_fn(task, cfg, feats["train"], len(labels), device, mean_batch)
         trainable_names = [n for n, p in model.named_parameters() if p.requires_grad]  # same order as params
         params = [p for p in model.parameters() if p.requires_grad]
@@ -179,7 +180,8 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
             net.train()
             t_epoch, cpu_epoch = time.perf_counter(), time.process_time()
             running, since_log, epoch_loss = torch.zeros((), device=device), 0, torch.zeros((), device=device)
-            for i, batch in enumerate(plans[epoch - 1]):
+            plan = plan_of(epoch - 1)  # made again, the same as when counted (it depends only on seed + epoch)
+            for i, batch in enumerate(plan):
                 if dist.any(stop() if (dist.world == 1 or i % cfg.log_every == 0) else False):
                     raise TrainingCancelled("training was cancelled; no model version was saved")
                 inputs = batch_of(feats["train"], batch)
@@ -191,7 +193,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                 step, seen, since_log = step + 1, seen + len(batch), since_log + 1
                 running += loss.detach()  # stays on the device: no per-step host sync
                 epoch_loss += loss.detach()
-                if step % cfg.log_every == 0 or i == len(plans[epoch - 1]) - 1:
+                if step % cfg.log_every == 0 or i == len(plan) - 1:
                     elapsed = train_s + time.perf_counter() - t_epoch
                     emit(ProgressEvent("step", epoch, epochs, step, total_steps, time.perf_counter() - t0,
                                        loss=float(running.item()) / since_log, learning_rate=max(scheduler.get_last_lr()),
@@ -211,7 +213,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
             val = split_metrics(task, feats["validation"], val_probs, labels, thresholds)
             val["loss"] = val_loss
             eval_s += time.perf_counter() - t
-            row = {"epoch": epoch, "step": step, "train_loss": float(epoch_loss.item()) / max(1, len(plans[epoch - 1])),
+            row = {"epoch": epoch, "step": step, "train_loss": float(epoch_loss.item()) / max(1, len(plan)),
                    "learning_rate": max(scheduler.get_last_lr()), "seconds": time.perf_counter() - t_epoch,
                    "validation": {k: val[k] for k in ("loss", "accuracy", "macro_f1", "micro_f1") if k in val}}
             history.append(row)
@@ -257,7 +259,8 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
     timings.update(epochs_planned=epochs, train_s=train_s, train_cpu_s=train_cpu_s, eval_s=eval_s, total_s=time.perf_counter() - t0,
                    train_examples_per_s=seen * dist.world / train_s if train_s else 0.0,
                    train_tokens_per_s=real_tokens / train_s if train_s else 0.0,
-                   real_token_share=real_token_share(lengths, [b for p in plans for b in p]),
+                   real_token_share=plan_totals["real_tokens"] / plan_totals["padded_tokens"]
+                   if plan_totals["padded_tokens"] else 1.0,
                    batch_tokens=float(budget), trainable_params=float(trainable), steps=float(step),
                    pooler_reinitialised=float(pooler_reinitialised))
     metrics_out = {"validation": best["metrics"], "test": test}
@@ -269,6 +272,25 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
         counts=_counts(splits, labels), snapshot_hash=snapshot_hash(examples), best_epoch=best["epoch"],
         stopped_early=stopped_early, is_main_process=dist.is_main,
     )
+
+
+def _count_plans(plan_of: Callable[[int], list[list[int]]], epochs: int, lengths: Sequence[int],
+                 stop: Callable[[], bool]) -> dict[str, int]:
+    """Steps, examples and real/padded tokens over every epoch's batch plan, made one at a time and
+    dropped: the schedule needs the total step count, but holding every epoch's plan grew memory with
+    the epoch count. A cancel is seen every PLAN_CHECK_EVERY plans (the same epochs on every rank, as
+    `stop` is a collective call; short runs never call it here, so they cancel where they always did)."""
+    totals = {"steps": 0, "examples": 0, "real_tokens": 0, "padded_tokens": 0}
+    for epoch in range(epochs):
+        if epoch and epoch % PLAN_CHECK_EVERY == 0 and stop():
+            raise TrainingCancelled("training was cancelled; no model version was saved")
+        plan = plan_of(epoch)
+        real, padded = token_counts(lengths, plan)
+        totals["steps"] += len(plan)
+        totals["examples"] += sum(len(b) for b in plan)
+        totals["real_tokens"] += real
+        totals["padded_tokens"] += padded
+    return totals
 
 
 def _update(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any,

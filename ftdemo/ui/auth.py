@@ -1,28 +1,32 @@
-"""Who is acting: the signed-in user when FTDEMO_USERS is set, else a name typed in the browser."""
+"""Who is acting: the signed-in user when FTDEMO_USERS / FTDEMO_USERS_FILE is set, else a name typed in
+the browser."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Any
 
 from ftdemo.errors import PermissionDeniedError
 from ftdemo.services import Actor
 from ftdemo.settings import Settings
+from ftdemo.users import burn_check
 
 DEFAULT_NAME = "anonymous"
 
 
 def make_auth(settings: Settings) -> Callable[[str, str], bool] | None:
-    """The `launch(auth=...)` callable checking Settings.users, or None when auth is off."""
+    """The `launch(auth=...)` callable checking Settings.users, or None when auth is off. A users file's
+    scrypt hashes and FTDEMO_USERS' passwords are both compared in constant time, and an unknown name
+    costs the same work as a wrong password (no hint which names exist)."""
     if not settings.users:
         return None
     users = dict(settings.users)
 
     def check(username: str, password: str) -> bool:
         user = users.get(username)
-        # compare_digest: no timing hint about how much of the password matched
-        return user is not None and hmac.compare_digest(user.password.encode(), (password or "").encode())
+        if user is None:
+            return burn_check(password or "")
+        return user.check_password(password or "")
 
     return check
 

@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from ftdemo.errors import InvalidInputError
-from ftdemo.training.config import CLASS_WEIGHTS, DEVICES, TrainConfig
+from ftdemo.training.config import CLASS_WEIGHTS, DEVICES, RANGES, TrainConfig, base_model_layers
 
 DEFAULT_MODEL = "default"  # the server's base model: FTDEMO_BASE_MODEL, else the bundled MiniLM
 BUNDLED_NAME = "bundled all-MiniLM-L6-v2 (offline)"
@@ -33,6 +33,7 @@ TITLES = {"learning_rate": "Learning rate", "batch_size": "Batch size", "max_len
           "freeze_layers": "Freeze lowest layers", "layer_lr_decay": "Layer-wise LR decay", "seed": "Seed",
           "device": "Device", "epochs": "Epochs (0 = automatic)", "label_smoothing": "Label smoothing"}
 HELP_CHARS = 150
+FREEZE_MAX_UNREAD = 24  # the freeze slider for a Hub id not on this machine: BERT-large's depth
 
 
 def _one_line(doc: str) -> str:
@@ -81,7 +82,34 @@ def model_choices(configured: str) -> list[tuple[str, str]]:
     return [(first, DEFAULT_MODEL), *[(hub, hub) for hub in HUB_SUGGESTIONS]]
 
 
-def _component(name: str, default: Any) -> gr.components.Component:
+def freeze_layers_max(choice: str | None, configured: str) -> int:
+    """The freeze slider's maximum: the chosen base model's layer count (config.json, read offline),
+    FREEZE_MAX_UNREAD for a Hub id not on this machine (training refuses more than the model has).
+    `choice` is the base-model box's value; DEFAULT_MODEL means the server's (`configured`, else bundled)."""
+    model = str(choice or "").strip()
+    if not model or model == DEFAULT_MODEL:
+        model = configured
+    if not model:
+        try:
+            from ftdemo.settings import bundled_model_path
+
+            model = bundled_model_path()
+        except ImportError:  # the bundled checkpoint is optional where FTDEMO_BASE_MODEL names another
+            return FREEZE_MAX_UNREAD
+    return min(base_model_layers(model) or FREEZE_MAX_UNREAD, RANGES["freeze_layers"].high)
+
+
+def freeze_layers_update(choice: str | None, current: Any, configured: str) -> dict[str, Any]:
+    """The slider after the base-model box changed: the new model's maximum, the value kept within it."""
+    top = freeze_layers_max(choice, configured)
+    try:
+        value = min(max(int(current or 0), 0), top)
+    except (TypeError, ValueError):
+        value = 0
+    return gr.update(maximum=top, value=value)
+
+
+def _component(name: str, default: Any, *, layers: int = FREEZE_MAX_UNREAD) -> gr.components.Component:
     title, info = TITLES.get(name, name), field_help().get(name, "")
     common = dict(label=title, info=info, elem_id=f"ftd-train-{name.replace('_', '-')}")
     if name == "epochs":
@@ -101,7 +129,7 @@ def _component(name: str, default: Any) -> gr.components.Component:
     if isinstance(default, bool):  # freeze_embeddings, reinit_pooler
         return gr.Checkbox(value=default, **common)
     if name == "freeze_layers":
-        return gr.Slider(0, 24, value=default, step=1, **common)
+        return gr.Slider(0, layers, value=min(default, layers), step=1, **common)
     if name == "layer_lr_decay":
         return gr.Slider(0.5, 1.0, value=default, step=0.05, **common)
     if name == "seed":
@@ -120,9 +148,10 @@ def create_form(configured_model: str) -> dict[str, Any]:
         elem_id="ftd-train-base-model")}
     for name in MAIN:
         comps[name] = _component(name, d[name])
+    layers = freeze_layers_max(DEFAULT_MODEL, configured_model)
     with gr.Accordion("Advanced", open=False, elem_id="ftd-train-advanced"):
         for name in ADVANCED:
-            comps[name] = _component(name, d[name])
+            comps[name] = _component(name, d[name], layers=layers)
     return comps
 
 

@@ -19,7 +19,14 @@ from ftdemo.services import Actor, Services
 from ftdemo.training.splits import MIN_PER_LABEL
 from ftdemo.ui import html, plots
 from ftdemo.ui.context import PRIVATE, UIContext, guard
-from ftdemo.ui.train_form import FIELDS, create_form, defaults, display_model, options_from_form
+from ftdemo.ui.train_form import (
+    FIELDS,
+    create_form,
+    defaults,
+    display_model,
+    freeze_layers_update,
+    options_from_form,
+)
 
 LIVE_S, IDLE_S = 1.0, 5.0  # poll interval while a run is live / otherwise
 HISTORY_LIMIT = 50
@@ -291,5 +298,8 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
                 trigger_mode="once", **quiet)
     cancel.click(on_cancel, [ctx.dataset, ctx.annotator, watch], [*outputs, message], **quiet)
     history.select(on_pick, [ctx.dataset, watch], [*outputs, message], **quiet)
+    # the freeze slider goes only as deep as the chosen base model (read from its config.json)
+    form["base_model"].change(lambda choice, current: freeze_layers_update(choice, current, services.settings.base_model),
+                              [form["base_model"], form["freeze_layers"]], [form["freeze_layers"]], **quiet)
     return e
 

@@ -16,7 +16,8 @@ from ftdemo.ui import html
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 
 IMPORT_TYPES = [".csv", ".tsv", ".jsonl", ".json", ".parquet", ".zip"]
-EXPORT_FORMATS = [("CSV", "csv"), ("JSON lines", "jsonl"), ("Parquet", "parquet")]
+EXPORT_FORMATS = [("CSV", "csv"), ("CSV for Excel", "excel"), ("JSON lines", "jsonl"), ("Parquet", "parquet")]
+EXCEL = "excel"  # a CSV with the byte-order mark Excel needs to read UTF-8
 NONE = ""  # a column dropdown's "(none)" choice
 
 
@@ -54,8 +55,9 @@ def run_export(services: Services, dataset: str | None, fmt: str, actor: Actor) 
     if fmt not in {f for _, f in EXPORT_FORMATS}:
         raise InvalidInputError(f"choose an export format: {', '.join(f for _, f in EXPORT_FORMATS)}")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in dataset) or "dataset"
-    path = Path(tempfile.mkdtemp(prefix="ftdemo-export-")) / f"{safe}.{fmt}"
-    return services.transfer.export(dataset, str(path), actor=actor)
+    suffix = "csv" if fmt == EXCEL else fmt
+    path = Path(tempfile.mkdtemp(prefix="ftdemo-export-")) / f"{safe}.{suffix}"
+    return services.transfer.export(dataset, str(path), actor=actor, excel=fmt == EXCEL)
 
 
 def report_text(report: ImportReport) -> str:

@@ -21,10 +21,39 @@ RECORDS = [
 ]
 
 
-def read_csv(path, delimiter=","):
+def read_csv(path, delimiter=",", *, excel=False):
     text = path.read_bytes().decode("utf-8")
-    assert text.startswith("\ufeff")  # BOM, so spreadsheets pick UTF-8
-    return list(csv.reader(io.StringIO(text[1:], newline=""), delimiter=delimiter))
+    assert text.startswith("\ufeff") == excel  # a byte-order mark only for Excel, which needs it to pick UTF-8
+    return list(csv.reader(io.StringIO(text[1:] if excel else text, newline=""), delimiter=delimiter))
+
+
+@pytest.mark.parametrize("suffix,delimiter", [("csv", ","), ("tsv", "\t")])
+def test_python_csv_readers_see_the_first_column_by_its_name(tmp_path, suffix, delimiter):
+    path = export_records(RECORDS, tmp_path / f"out.{suffix}")
+    with open(path, encoding="utf-8", newline="") as f:
+        first = next(csv.DictReader(f, delimiter=delimiter))
+    assert list(first)[0] == "id" and first["id"] == "1"
+
+
+@pytest.mark.parametrize("suffix,delimiter", [("csv", ","), ("tsv", "\t")])
+def test_excel_option_starts_with_a_byte_order_mark(tmp_path, suffix, delimiter):
+    rows = read_csv(export_records(RECORDS, tmp_path / f"out.{suffix}", excel=True), delimiter, excel=True)
+    assert rows == read_csv(export_records(RECORDS, tmp_path / f"plain.{suffix}"), delimiter)
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.parquet", "folder"])
+def test_excel_option_is_for_csv_and_tsv_only(tmp_path, name):
+    with pytest.raises(InvalidInputError, match="--excel applies to .csv and .tsv exports"):
+        export_records(RECORDS, tmp_path / name, excel=True)
+
+
+@pytest.mark.parametrize("excel", [False, True])
+def test_import_reads_exports_with_and_without_the_mark(tmp_path, excel):
+    from ftdemo.io import read_rows
+
+    table = read_rows(export_records(RECORDS, tmp_path / "out.csv", excel=excel))
+    assert table.columns == ["id", "text", "labels", "history"]
+    assert [r.values["text"] for r in table.rows] == [r.text for r in RECORDS]
 
 
 def test_csv_columns_labels_and_history(tmp_path):

@@ -11,13 +11,14 @@ from ftdemo.errors import InvalidInputError, PermissionDeniedError
 from ftdemo.jobs.runner import register_version
 from ftdemo.store import repo
 from ftdemo.store import runs as run_repo
+from ftdemo.training.config import MAX_EPOCHS
 
 FAST = {**FAST_TRAIN, "epochs": 2, "log_every": 1}
 
 
 def LONG(model_dir):  # noqa: N802 - a config constant that needs the fixture's path
     """A run that keeps training until stopped: early stopping would end a toy task in a few epochs."""
-    return {**FAST, "epochs": 400, "early_stopping_patience": 0, "base_model": str(model_dir)}
+    return {**FAST, "epochs": MAX_EPOCHS, "early_stopping_patience": 0, "base_model": str(model_dir)}
 
 
 @pytest.fixture

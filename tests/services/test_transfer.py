@@ -128,3 +128,21 @@ def test_a_pair_file_names_the_texts_of_its_dataset(services, admin, tmp_path):
     services.transfer.import_file("nli2", generic, actor=admin)
     assert (services.datasets.info("nli2").text_name, services.datasets.info("nli2").pair_name) == \
         ("Premise", "Hypothesis")  # "sentence1" says nothing: the defaults stay
+
+
+def test_csv_export_has_no_byte_order_mark_unless_for_excel(services, admin, tmp_path):
+    import csv
+
+    services.datasets.create("src", "single_label", "pos,neg", actor=admin)
+    services.annotate.add("src", "héllo wörld", labels=["pos"], actor=admin)
+    plain = services.transfer.export("src", tmp_path / "plain.csv", actor=admin)
+    with open(plain["path"], encoding="utf-8", newline="") as f:
+        assert next(csv.DictReader(f))["text"] == "héllo wörld"
+    excel = services.transfer.export("src", tmp_path / "excel.csv", actor=admin, excel=True)
+    assert (excel["excel"], plain["excel"]) == (True, False)
+    assert (tmp_path / "excel.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    services.datasets.create("copy", "single_label", "pos,neg", actor=admin)
+    first = services.transfer.import_file("copy", tmp_path / "plain.csv", actor=admin)  # import takes both
+    again = services.transfer.import_file("copy", tmp_path / "excel.csv", actor=admin)
+    assert (first.imported, first.errors, again.duplicates, again.errors) == (1, [], 1, [])
+    assert services.datasets.stats("copy").label_counts == {"pos": 1, "neg": 0}

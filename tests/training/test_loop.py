@@ -206,3 +206,46 @@ def test_the_pooler_starts_fresh_only_for_plain_encoders(fast_config, tiny_model
     assert (fresh.timings["pooler_reinitialised"], kept.timings["pooler_reinitialised"],
             classifier.timings["pooler_reinitialised"]) == (1.0, 0.0, 0.0)
     assert fresh.config.reinit_pooler and not kept.config.reinit_pooler
+
+
+def test_batch_plans_are_made_one_epoch_at_a_time_and_cancel_works_while_counting(fast_config, monkeypatch):
+    """The scheduler needs every epoch's step count; the plans are made to count them, one at a time, and
+    a cancel is seen while counting (200 epochs of plans were made and kept before the first batch)."""
+    from ftdemo.training import data
+
+    made: list[int] = []
+
+    def counted(*args, **kwargs):
+        made.append(kwargs["seed"])
+        return data.token_budget_batches(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "token_budget_batches", counted)
+    events: list[str] = []
+    with pytest.raises(TrainingCancelled):
+        train(toy_single(40), ["neg", "pos"], "single_label", fast_config(epochs=200),
+              callbacks=[lambda e: events.append(e.kind)], should_stop=lambda: True)
+    assert events == [] and len(made) <= 11  # stopped while counting, long before 200 plans
+
+
+def test_lazy_plans_give_the_same_batches_as_plans_made_up_front(fast_config, monkeypatch):
+    """Each epoch's plan depends only on seed + epoch, so making it when the epoch starts changes nothing:
+    the loop trains on exactly the batches of the plans made up front, in order."""
+    from ftdemo.training import data
+
+    config = fast_config(epochs=3)
+    collated: list[tuple[object, list[int]]] = []
+    real_collate = loop.collate
+
+    def recording(features, batch, **kw):
+        collated.append((features, list(batch)))
+        return real_collate(features, batch, **kw)
+
+    monkeypatch.setattr(loop, "collate", recording)
+    result = train(toy_single(80), ["neg", "pos"], "single_label", config)
+    train_features = collated[0][0]  # the first batch is a training batch; evaluation uses other features
+    trained = [batch for features, batch in collated if features is train_features]
+    budget = int(result.timings["batch_tokens"])
+    expected = [batch for epoch in range(3)
+                for batch in data.token_budget_batches(train_features.lengths, budget, seed=config.seed + epoch,
+                                                       max_examples=config.resolved_max_batch_examples)]
+    assert trained == expected and result.timings["steps"] == len(expected)

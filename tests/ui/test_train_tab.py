@@ -147,6 +147,33 @@ def test_the_tab_is_for_admins_only(services) -> None:
     assert ctx.elems["train"]["tab"] in ctx.admin_only
 
 
+def test_the_freeze_slider_goes_only_as_deep_as_the_base_model(tiny_model_dir) -> None:
+    import gradio as gr
+
+    from ftdemo.ui.train_form import FREEZE_MAX_UNREAD, create_form, freeze_layers_max, freeze_layers_update
+
+    assert freeze_layers_max(DEFAULT_MODEL, "") == 6  # the bundled MiniLM's config.json says 6
+    assert freeze_layers_max(str(tiny_model_dir), "") == 2
+    assert freeze_layers_max(DEFAULT_MODEL, str(tiny_model_dir)) == 2  # FTDEMO_BASE_MODEL is the default
+    assert freeze_layers_max("nobody/not-on-this-machine", "") == FREEZE_MAX_UNREAD == 24
+    with gr.Blocks():
+        assert create_form("")["freeze_layers"].maximum == 6
+        assert create_form(str(tiny_model_dir))["freeze_layers"].maximum == 2
+    update = freeze_layers_update(str(tiny_model_dir), 5, "")
+    assert (update["maximum"], update["value"]) == (2, 2)
+    assert freeze_layers_update(DEFAULT_MODEL, 3, "")["value"] == 3
+
+
+def test_changing_the_base_model_updates_the_freeze_slider(services) -> None:
+    demo, ctx = build_ui(services)
+    form = ctx.elems["train"]["form"]
+    config = demo.get_config_file()
+    slider = next(c for c in config["components"] if c["id"] == form["freeze_layers"]._id)
+    assert slider["props"]["maximum"] == 6
+    assert any((form["base_model"]._id, "change") in [tuple(t) for t in dep["targets"]]
+               and form["freeze_layers"]._id in dep["outputs"] for dep in config["dependencies"])
+
+
 # --- live progress -------------------------------------------------------------------------------
 
 

@@ -57,6 +57,15 @@ def test_errors_come_back_as_messages(open_app) -> None:
         client.predict("nope", api_name="/stats")
 
 
+def test_train_options_of_the_wrong_type_are_refused_by_name(open_app) -> None:
+    url, _ = open_app
+    client = gradio_client.Client(url, verbose=False)
+    with pytest.raises(gradio_client.exceptions.AppError, match="epochs must be a whole number, got '3'"):
+        client.predict("api", {"epochs": "3"}, "zoe", api_name="/train")
+    with pytest.raises(gradio_client.exceptions.AppError, match="epochs must be 0 .automatic. or at least 1, and at most 200"):
+        client.predict("api", {"epochs": 10 ** 9}, "zoe", api_name="/train")
+
+
 def test_four_clients_label_concurrently(open_app) -> None:
     """4 gradio_client clients × 50 labels: every write present exactly once, no lock error, DB intact."""
     url, services = open_app

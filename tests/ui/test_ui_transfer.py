@@ -64,6 +64,13 @@ def test_export_formats(services, reviews, admin, fmt) -> None:
     assert Path(result["path"]).is_file() and result["path"].endswith(f"reviews.{fmt}")
 
 
+def test_export_for_excel_is_a_csv_with_a_byte_order_mark(services, reviews, admin) -> None:
+    result = run_export(services, reviews, "excel", admin)
+    assert result["format"] == "csv" and result["path"].endswith("reviews.csv")
+    assert Path(result["path"]).read_bytes().startswith(b"\xef\xbb\xbfid,")
+    assert not Path(run_export(services, reviews, "csv", admin)["path"]).read_bytes().startswith(b"\xef")
+
+
 def test_export_refuses_unknown_format(services, reviews, admin) -> None:
     with pytest.raises(InvalidInputError, match="export format"):
         run_export(services, reviews, "xlsx", admin)
