@@ -76,6 +76,7 @@ def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
         register_predict_api(ctx)
 
         @guard(role_note)
+        @ctx.anyone
         def on_load(last_dataset: str | None, last_name: str | None, seed_: int | None,
                     request: gr.Request) -> dict:
             names = services.datasets.names()
@@ -98,9 +99,17 @@ def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
 
         demo.load(on_load, [stored_dataset, stored_name, seed],
                   [dataset, seed, identity, annotator, role_note, *ctx.admin_only], **PRIVATE)
+        @ctx.anyone
+        def remember_dataset(value: str | None) -> str | None:
+            return value
+
+        @ctx.anyone
+        def remember_name(value: str | None) -> str:
+            return clean_name(value)
+
         # remember choices in this browser (no queue: trivial, and must not wait behind long events)
-        dataset.change(lambda value: value, dataset, stored_dataset, queue=False, show_progress="hidden", **PRIVATE)
-        annotator.change(clean_name, annotator, stored_name, queue=False, show_progress="hidden", **PRIVATE)
+        dataset.change(remember_dataset, dataset, stored_dataset, queue=False, show_progress="hidden", **PRIVATE)
+        annotator.change(remember_name, annotator, stored_name, queue=False, show_progress="hidden", **PRIVATE)
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo, ctx
 

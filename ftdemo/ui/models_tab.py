@@ -208,10 +208,12 @@ def create_models_tab(ctx: UIContext) -> dict[str, Any]:
                confusion, per_class, message]
 
     @guard(message)
+    @ctx.anyone
     def on_show(dataset: str | None, chosen: str | None, split_: str) -> dict:
         return render(load_models(services, dataset, selected=chosen, split=split_), e)
 
     @guard(message)
+    @ctx.anyone
     def on_pick(dataset: str | None, split_: str, evt: gr.SelectData) -> dict:
         row = evt.row_value or []
         if not dataset or not row:
@@ -219,25 +221,28 @@ def create_models_tab(ctx: UIContext) -> dict[str, Any]:
         return render(load_models(services, dataset, selected=str(row[0]), split=split_), e)
 
     @guard(message)
+    @ctx.admin
     def on_activate(dataset: str | None, chosen: str | None, split_: str, name: str, request: gr.Request) -> dict:
         return render(activate_version(services, dataset, chosen, ctx.actor(request, name), split_), e)
 
     @guard(message)
+    @ctx.admin
     def on_rollback(dataset: str | None, split_: str, name: str, request: gr.Request) -> dict:
         return render(roll_back(services, dataset, ctx.actor(request, name), split_), e)
 
     @guard(message)
+    @ctx.admin
     def on_delete(dataset: str | None, chosen: str | None, waiting: str | None, split_: str, name: str,
                   request: gr.Request) -> dict:
-        actor = ctx.actor(request, name)
-        if not actor.is_admin or (chosen and waiting == chosen):
-            return render(delete_version(services, dataset, chosen, actor, split_), e)
+        if chosen and waiting == chosen:
+            return render(delete_version(services, dataset, chosen, ctx.actor(request, name), split_), e)
         _need(dataset, chosen)
         return {pending: chosen, delete: gr.update(value=f"Click again to delete {chosen}"),
                 message: html.message(f"Delete {chosen} and its files? This cannot be undone; click again to "
                                       "confirm.", error=True)}
 
     @guard(message)
+    @ctx.anyone
     def on_download(dataset: str | None, chosen: str | None) -> dict:
         path = zip_version(services, dataset, chosen)
         return {file: gr.update(value=str(path), visible=True), message: ""}

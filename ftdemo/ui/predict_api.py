@@ -20,15 +20,11 @@ from typing import Any
 
 import gradio as gr
 
-from ftdemo.errors import FtdemoError
 from ftdemo.explain.methods import METHODS
+from ftdemo.ui.api import endpoint
 from ftdemo.ui.context import UIContext
 
 PREDICTION_KEYS = ("label", "labels", "probabilities", "model_version", "truncated", "notice")
-
-
-def _refuse(err: FtdemoError) -> gr.Error:
-    return gr.Error(str(err), title="Request refused", print_exception=False)
 
 
 def register_predict_api(ctx: UIContext) -> None:
@@ -39,10 +35,7 @@ def register_predict_api(ctx: UIContext) -> None:
 
         Returns label, labels (the predicted set; multi-label may be empty), probabilities per label,
         model_version, truncated and notice (set when the input was cut to the model's maximum length)."""
-        try:
-            result = services.predict.predict(dataset, text, text_pair or None, version=version or None)
-        except FtdemoError as err:
-            raise _refuse(err) from None
+        result = services.predict.predict(dataset, text, text_pair or None, version=version or None)
         return {key: result[key] for key in PREDICTION_KEYS}
 
     def explain(dataset: str, text: str, text_pair: str = "", method: str = "cls", layer: int = -1, head: int = -1,
@@ -52,16 +45,12 @@ def register_predict_api(ctx: UIContext) -> None:
         method: METHODS_DOC. layer: 0-based, -1 = last. head: 0-based, -1 = mean of heads.
         target_label: the label to explain with ig ("" = the predicted one). Returns method, target_label,
         words [{text, score, segment, special, start, end}], the prediction, and completeness_error for ig."""
-        try:
-            return services.predict.explain(
-                dataset, text, text_pair or None, method=method, version=version or None, layer=int(layer),
-                head=None if int(head) < 0 else int(head), target_label=target_label or None,
-                ig_steps=int(ig_steps))
-        except FtdemoError as err:
-            raise _refuse(err) from None
+        return services.predict.explain(
+            dataset, text, text_pair or None, method=method, version=version or None, layer=int(layer),
+            head=None if int(head) < 0 else int(head), target_label=target_label or None, ig_steps=int(ig_steps))
 
     # the API page lists the methods from the one table, so a new method is documented where it is offered
     explain.__doc__ = (explain.__doc__ or "").replace(
         "METHODS_DOC", "; ".join(f"{m.name} ({m.summary})" for m in METHODS))
-    gr.api(predict, api_name="predict")
-    gr.api(explain, api_name="explain")
+    gr.api(endpoint(ctx.anyone(predict)), api_name="predict")
+    gr.api(endpoint(ctx.anyone(explain)), api_name="explain")

@@ -226,6 +226,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
     answer_outputs = [head_a, label_a, heat_a, head_b, label_b, heat_b, message]
 
     @guard(message)
+    @ctx.anyone
     def on_show(dataset: str | None, a: str, b: str | None, layer_: int, n_layers: int, shown_: str | None) -> dict:
         setup = load_setup(services, dataset, a or ACTIVE)
         keep = int(layer_) if layer_ and int(layer_) < int(n_layers or 0) else None  # "last" stays last
@@ -238,6 +239,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
 
     def run_answers(faithful: bool, quiet: bool) -> Any:
         @guard(message)
+        @ctx.anyone
         def handler(dataset: str | None, text_: str, pair: str, a: str, on: bool, b: str | None, method_: str,
                     layer_: float, head_: int, target_: str, steps_: float, special_: bool, n_layers: int) -> dict:
             if quiet and not (text_ or "").strip():
@@ -256,14 +258,17 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
 
         return handler
 
+    @ctx.anyone
     def on_method(method_: str) -> dict:
         uses = controls_for(method_)
         return {layer: gr.update(visible=uses["layer"]), head: gr.update(visible=uses["head"]),
                 target: gr.update(visible=uses["target_label"]), steps: gr.update(visible=uses["ig_steps"])}
 
+    @ctx.anyone
     def on_compare(on: bool) -> dict:
         return {col_b: gr.update(visible=on), version_b: gr.update(visible=on)}
 
+    @ctx.anyone
     def on_example(index: int, rows: list) -> dict:
         if index is None or not rows or index >= len(rows):
             return {}

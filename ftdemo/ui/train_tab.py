@@ -246,11 +246,13 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
     form_names = list(form)
 
     @guard(message)
+    @ctx.anyone
     def on_show(dataset: str | None, watch_: Watch) -> dict:
         new, screen = poll(services, dataset, watch_, force=True)
         return {**render(screen, new, e), snapshot: data_summary(services, dataset), message: ""}
 
     @guard()
+    @ctx.anyone
     def on_tick(dataset: str | None, watch_: Watch) -> dict:
         new, screen = poll(services, dataset, watch_)
         out = render(screen, new, e)
@@ -259,6 +261,7 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         return out
 
     @guard(message)
+    @ctx.admin
     def on_train(dataset: str | None, name: str, watch_: Watch, request: gr.Request, *values: Any) -> dict:
         # request sits before *values: gradio injects it by position among the positional parameters
         run = start_run(services, dataset, dict(zip(form_names, values)), ctx.actor(request, name))
@@ -268,12 +271,14 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         return {**render(screen, new, e), snapshot: data_summary(services, dataset), message: html.message(note)}
 
     @guard(message)
+    @ctx.admin
     def on_cancel(dataset: str | None, name: str, watch_: Watch, request: gr.Request) -> dict:
         run = cancel_run(services, watch_, ctx.actor(request, name))
         new, screen = poll(services, dataset, watch_, force=True)
         return {**render(screen, new, e), message: html.message(f"Cancelling run #{run['id']}…")}
 
     @guard(message)
+    @ctx.anyone
     def on_pick(dataset: str | None, watch_: Watch, evt: gr.SelectData) -> dict:
         row = evt.row_value or []
         if not dataset or not row:

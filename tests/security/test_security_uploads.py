@@ -70,7 +70,7 @@ def test_the_import_path_refuses_a_file_over_the_limit(limited, tmp_path) -> Non
     path.write_bytes(big_csv())
     services = limited.services
     with pytest.raises(InvalidInputError, match="FTDEMO_MAX_UPLOAD_MB"):
-        services.transfer.preview(DATASET, path)
+        services.transfer.preview(DATASET, path, actor=ALICE)
     with pytest.raises(InvalidInputError, match="FTDEMO_MAX_UPLOAD_MB"):
         services.transfer.import_file(DATASET, path, actor=ALICE)
     with pytest.raises(InvalidInputError, match="FTDEMO_MAX_UPLOAD_MB"):

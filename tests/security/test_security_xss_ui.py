@@ -72,7 +72,7 @@ def visit(ui: tuple, services: Any, dataset: str, upload_path: Path) -> dict[str
     for lab in services.datasets.info(dataset).labels:
         collect(handler(demo, e["data"]["search"], "submit")(dataset, "", lab, "", False), out)
     collect(handler(demo, ctx.dataset, "change", "manage_panel")(dataset), out)
-    collect(handler(demo, e["data"]["transfer"]["upload"], "upload")(dataset, str(upload_path)), out)
+    collect(handler(demo, e["data"]["transfer"]["upload"], "upload")(dataset, str(upload_path), None), out)
     collect(handler(demo, e["models"]["tab"], "select", "models_tab")(dataset, None, "validation"), out)
     train = handler(demo, e["train"]["tab"], "select", "train_tab")(dataset, Watch())
     collect(train, out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 import gradio as gr
@@ -94,3 +95,19 @@ def test_guard_keeps_gradio_request_injection() -> None:
         return {}
 
     assert inspect.signature(handler).parameters["request"].annotation in (gr.Request, "gr.Request")
+
+
+def test_admin_handlers_must_take_the_request_and_keep_their_signature(services) -> None:
+    _, ctx = build_ui(services)
+    with pytest.raises(TypeError, match="gr.Request"):  # the role check needs the request: fail at build time
+        ctx.admin(lambda dataset: {})
+
+    @guard("msg")
+    @ctx.admin
+    def on_change(dataset: str, request: gr.Request) -> dict:
+        return {"msg": dataset}
+
+    assert on_change.ftdemo_access == "admin"  # guard (outer) keeps the declaration
+    # gradio reads the signature to inject gr.Request by annotation
+    assert list(inspect.signature(on_change).parameters) == ["dataset", "request"]
+    assert on_change("kw", None) == {"msg": "kw"}  # without logins everyone is a local admin
