@@ -23,6 +23,14 @@ def test_settings_from_env(tmp_path):
         Settings.from_env({"FTDEMO_PORT": "eighty"})
 
 
+def test_temp_file_hours_from_env():
+    assert Settings.from_env({"FTDEMO_TEMP_FILE_HOURS": "0.5"}).temp_file_hours == 0.5
+    assert Settings().temp_file_hours == 1.0
+    for bad in ("soon", "0", "-1"):
+        with pytest.raises(InvalidInputError, match="FTDEMO_TEMP_FILE_HOURS"):
+            Settings.from_env({"FTDEMO_TEMP_FILE_HOURS": bad})
+
+
 def test_on_a_space_with_persistent_storage_data_and_models_go_to_data(tmp_path, monkeypatch):
     from ftdemo import settings as config
     from ftdemo.store import filesystem

@@ -85,7 +85,7 @@ class RequireLogin:
         if scope["type"] not in ("http", "websocket") or self._signed_in(scope):
             await self.app(scope, receive, send)
             return
-        path = _route_path(scope)
+        path = route_path(scope)
         if path == "/" and scope["type"] == "http" and scope.get("method") == "GET":
             await self.app(scope, receive, _without_api_info(send))
         elif path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
@@ -93,25 +93,49 @@ class RequireLogin:
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
         else:
-            await send({"type": "http.response.start", "status": 401,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(_REFUSED)).encode())]})
-            await send({"type": "http.response.body", "body": _REFUSED})
+            await respond(send, 401, _REFUSED, b"application/json")
 
     @staticmethod
     def _signed_in(scope: dict) -> bool:
-        from starlette.requests import HTTPConnection
-
         app = scope.get("app")
-        if app is None or (getattr(app, "auth", None) is None and getattr(app, "auth_dependency", None) is None):
+        if not auth_on(app):
             return True  # auth is off: nothing to enforce
-        cookies = HTTPConnection(scope).cookies
-        cookie_id = getattr(app, "cookie_id", "")
-        token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+        token = session_token(scope)
         return bool(token) and token in getattr(app, "tokens", {})
 
 
-def _route_path(scope: dict) -> str:
+def auth_on(app: Any) -> bool:
+    """Whether gradio's login is on for this (gradio) app."""
+    return app is not None and (getattr(app, "auth", None) is not None
+                                or getattr(app, "auth_dependency", None) is not None)
+
+
+def session_token(scope: dict) -> str | None:
+    """The login token in the request's session cookie (gradio sets a secure and a plain one)."""
+    from starlette.requests import HTTPConnection
+
+    cookies = HTTPConnection(scope).cookies
+    cookie_id = getattr(scope.get("app"), "cookie_id", "")
+    return cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+
+
+def session_user(scope: dict) -> str | None:
+    """The signed-in user's name (gradio keeps token -> username in `app.tokens`), or None."""
+    token = session_token(scope)
+    return getattr(scope.get("app"), "tokens", {}).get(token) if token else None
+
+
+async def respond(send: Any, status: int, body: bytes, content_type: bytes = b"text/plain; charset=utf-8",
+                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer an HTTP request from a middleware, without the app."""
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def route_path(scope: dict) -> str:
+    """The request's path without the app's root_path (what the route tables here are written against)."""
     path, root = scope.get("path", ""), scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root):]

@@ -6,10 +6,6 @@ The logic functions take plain values and return a ModelsScreen; `create_models_
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +17,13 @@ from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, DatasetInfo, Services
 from ftdemo.ui import html, plots
 from ftdemo.ui.context import PRIVATE, UIContext, guard
+from ftdemo.ui.downloads import fresh_folder
 from ftdemo.ui.train_form import display_model
 
 VERSION_COLUMNS = ["version", "status", "val acc.", "val macro-F1", "test acc.", "test macro-F1", "created (UTC)",
                    "MB", "reason (activation guard)"]
 COLUMN_WIDTHS = ["7%", "9%", "7%", "8%", "7%", "8%", "13%", "5%", "36%"]
 SPLITS = [("Validation", "validation"), ("Test", "test")]
-DOWNLOADS = Path(tempfile.gettempdir()) / "ftdemo-downloads"
-DOWNLOAD_TTL_S = 3600.0  # zips older than this are removed when the next one is made
 
 
 @dataclass
@@ -90,11 +85,7 @@ def delete_version(services: Services, dataset: str | None, version: str | None,
 def zip_version(services: Services, dataset: str | None, version: str | None) -> Path:
     """A zip of the version in a fresh temp folder (old ones are swept)."""
     dataset, version = _need(dataset, version)
-    DOWNLOADS.mkdir(parents=True, exist_ok=True)
-    for old in DOWNLOADS.iterdir():
-        if old.is_dir() and time.time() - old.stat().st_mtime > DOWNLOAD_TTL_S:
-            shutil.rmtree(old, ignore_errors=True)
-    return services.models.zip(dataset, version, DOWNLOADS / uuid.uuid4().hex)
+    return services.models.zip(dataset, version, fresh_folder(services.settings.temp_file_hours))
 
 
 def versions_frame(versions: list[dict[str, Any]]) -> pd.DataFrame:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -14,6 +12,7 @@ from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, ImportReport, Services
 from ftdemo.ui import html
 from ftdemo.ui.context import PRIVATE, UIContext, guard
+from ftdemo.ui.downloads import fresh_folder
 
 IMPORT_TYPES = [".csv", ".tsv", ".jsonl", ".json", ".parquet", ".zip"]
 EXPORT_FORMATS = [("CSV", "csv"), ("JSON lines", "jsonl"), ("Parquet", "parquet")]
@@ -49,13 +48,14 @@ def run_import(services: Services, dataset: str | None, path: str | None, actor:
 
 
 def run_export(services: Services, dataset: str | None, fmt: str, actor: Actor) -> dict[str, Any]:
-    """Export to a fresh temp file (Gradio serves files from the temp dir) and return the service's report."""
+    """Export to a fresh temp folder (Gradio serves files from the temp dir; old ones are swept) and return
+    the service's report."""
     if not dataset:
         raise InvalidInputError("choose a dataset to export")
     if fmt not in {f for _, f in EXPORT_FORMATS}:
         raise InvalidInputError(f"choose an export format: {', '.join(f for _, f in EXPORT_FORMATS)}")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in dataset) or "dataset"
-    path = Path(tempfile.mkdtemp(prefix="ftdemo-export-")) / f"{safe}.{fmt}"
+    path = fresh_folder(services.settings.temp_file_hours) / f"{safe}.{fmt}"
     return services.transfer.export(dataset, str(path), actor=actor)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,18 @@ def test_export_formats(services, reviews, admin, fmt) -> None:
 def test_export_refuses_unknown_format(services, reviews, admin) -> None:
     with pytest.raises(InvalidInputError, match="export format"):
         run_export(services, reviews, "xlsx", admin)
+
+
+def age(path: Path, services) -> None:  # noqa: ANN001
+    """Make a file's folder look older than FTDEMO_TEMP_FILE_HOURS."""
+    old = time.time() - services.settings.temp_file_hours * 3600 - 60
+    os.utime(path.parent, (old, old))
+
+
+def test_old_exports_are_removed_when_the_next_file_is_made(services, reviews, admin) -> None:
+    first = Path(run_export(services, reviews, "csv", admin)["path"])
+    fresh = Path(run_export(services, reviews, "jsonl", admin)["path"])
+    age(first, services)
+    latest = Path(run_export(services, reviews, "csv", admin)["path"])
+    assert latest.exists() and fresh.exists() and not first.parent.exists()
+    assert len({first.parent, fresh.parent, latest.parent}) == 3  # one folder per export: no overwriting
