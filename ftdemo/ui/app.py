@@ -18,14 +18,14 @@ from ftdemo.errors import FtdemoError
 from ftdemo.services import Services
 from ftdemo.settings import Settings
 from ftdemo.ui import html
-from ftdemo.ui.access import RequireLogin, file_route_blocklist, open_access_warning
+from ftdemo.ui.access import RequireLogin, Sessions, file_route_blocklist, open_access_warning
 from ftdemo.ui.api import register_api
 from ftdemo.ui.auth import DEFAULT_NAME, clean_name, make_auth
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 from ftdemo.ui.data_tab import create_data_tab
 from ftdemo.ui.js import KEYBOARD_JS
 from ftdemo.ui.label_tab import create_label_tab
-from ftdemo.ui.limits import UploadLimits
+from ftdemo.ui.limits import LoginThrottle, UploadLimits
 from ftdemo.ui.models_tab import create_models_tab
 from ftdemo.ui.predict_api import register_predict_api
 from ftdemo.ui.predict_tab import create_predict_tab
@@ -139,11 +139,16 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     """`demo.launch()` keyword arguments that belong to the app: auth, limits, file access, theme, CSS, JS.
 
     The file route serves gradio's own upload and cache folders only (no allowed_paths), never the
-    database or the model versions (blocked_paths); with auth on, every route needs the login. Uploads
-    are bounded per request (and admin-only with auth on) in front of gradio."""
+    database or the model versions (blocked_paths); with auth on, every route needs the login, sessions
+    end after FTDEMO_SESSION_HOURS and failed sign-ins back off. Uploads are bounded per request (and
+    admin-only with auth on) in front of gradio."""
     from starlette.middleware import Middleware
 
-    middleware = [Middleware(RequireLogin)] if settings.auth_enabled else []
+    middleware = []
+    if settings.auth_enabled:
+        sessions = Sessions(settings.session_hours * 3600)  # shared: the login starts a session, each request checks it
+        middleware += [Middleware(RequireLogin, sessions=sessions),
+                       Middleware(LoginThrottle, settings=settings, sessions=sessions)]
     middleware.append(Middleware(UploadLimits, settings=settings))
     return dict(
         auth=make_auth(settings),
