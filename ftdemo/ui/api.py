@@ -83,9 +83,10 @@ def register_api(ctx: UIContext) -> None:
         actor = ctx.actor(request, annotator)
         return _run_view(services.training.start(dataset, dict(options or {}), actor=actor))
 
-    def run(run_id: int) -> dict:
-        """One training run: status, progress (the activation decision once done), metrics, timings, error."""
-        return _run_view(services.training.run(int(run_id)))
+    def run(run_id: int, request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """One training run: status, progress (the activation decision once done), metrics, timings, error
+        (for annotators its first line only; admins get the details)."""
+        return _run_view(services.training.run(int(run_id), actor=ctx.actor(request, None)))
 
     def models(dataset: str) -> list[dict]:
         """The dataset's model versions, newest first, with metrics and whether each is the active one."""

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from tiny import FAST_TRAIN
 
 from ftdemo.services import Actor, Services
 from ftdemo.settings import Settings, User
@@ -93,3 +94,30 @@ def test_with_auth_the_login_is_the_annotator(auth_app) -> None:
     assert services.annotate.get("api", 1).history[-1]["annotator"] == "ann"
     with pytest.raises(Exception):
         gradio_client.Client(url, auth=("ann", "wrong"), verbose=False)
+
+
+@pytest.fixture(scope="module")
+def failed_run(auth_app, tmp_path_factory) -> tuple[int, str]:
+    """A run of dataset 'runs' that failed inside transformers: its error is a traceback naming server files."""
+    _, services = auth_app
+    ada = Actor("ada", "admin")
+    services.datasets.create("runs", "single_label", ["pos", "neg"], actor=ada)
+    for i in range(20):
+        services.annotate.add("runs", f"item {i}", labels=["pos" if i % 2 else "neg"], actor=ada)
+    broken = tmp_path_factory.mktemp("broken-model")
+    (broken / "config.json").write_text("{not json", encoding="utf-8")
+    run = services.training.train_sync("runs", {**FAST_TRAIN, "base_model": str(broken)}, actor=ada)
+    assert run["status"] == "failed" and "Traceback" in run["error"] and "site-packages" in run["error"]
+    return run["id"], str(broken)
+
+
+def test_run_errors_are_one_line_for_annotators_and_in_full_for_admins(auth_app, failed_run) -> None:
+    url, _ = auth_app
+    run_id, broken = failed_run
+    ann = gradio_client.Client(url, auth=("ann", "pw-b"), verbose=False).predict(run_id, api_name="/run")
+    ada = gradio_client.Client(url, auth=("ada", "pw-a"), verbose=False).predict(run_id, api_name="/run")
+    assert "Traceback" in ada["error"] and broken in ada["error"]
+    assert ann["error"].startswith("OSError:") and "config.json" in ann["error"]
+    assert "\n" not in ann["error"] and "Traceback" not in ann["error"]
+    assert broken not in ann["error"] and "site-packages" not in ann["error"] and "/tmp" not in ann["error"]
+    assert {k: v for k, v in ann.items() if k != "error"} == {k: v for k, v in ada.items() if k != "error"}
