@@ -21,10 +21,12 @@ from typing import Any
 import gradio as gr
 
 from ftdemo.explain.methods import METHODS
-from ftdemo.ui.api import endpoint
+from ftdemo.ui.api import endpoint, string, whole_number
 from ftdemo.ui.context import UIContext
 
 PREDICTION_KEYS = ("label", "labels", "probabilities", "model_version", "truncated", "notice")
+MAX_INDEX = 1023  # layers and heads: a bound for the argument; the model checks its own sizes
+MAX_STEPS = 1024  # integrated gradients' hard bound; the service refuses what is over its work budget
 
 
 def register_predict_api(ctx: UIContext) -> None:
@@ -35,6 +37,8 @@ def register_predict_api(ctx: UIContext) -> None:
 
         Returns label, labels (the predicted set; multi-label may be empty), probabilities per label,
         model_version, truncated and notice (set when the input was cut to the model's maximum length)."""
+        dataset, text, version = string(dataset, "dataset"), string(text, "text"), string(version, "version", optional=True)
+        text_pair = string(text_pair, "text_pair", optional=True)
         result = services.predict.predict(dataset, text, text_pair or None, version=version or None)
         return {key: result[key] for key in PREDICTION_KEYS}
 
@@ -45,9 +49,14 @@ def register_predict_api(ctx: UIContext) -> None:
         method: METHODS_DOC. layer: 0-based, -1 = last. head: 0-based, -1 = mean of heads.
         target_label: the label to explain with ig ("" = the predicted one). Returns method, target_label,
         words [{text, score, segment, special, start, end}], the prediction, and completeness_error for ig."""
+        dataset, text, version = string(dataset, "dataset"), string(text, "text"), string(version, "version", optional=True)
+        text_pair, method = string(text_pair, "text_pair", optional=True), string(method, "method")
+        target_label = string(target_label, "target_label", optional=True)
+        layer, head = whole_number(layer, "layer", -1, MAX_INDEX), whole_number(head, "head", -1, MAX_INDEX)
         return services.predict.explain(
-            dataset, text, text_pair or None, method=method, version=version or None, layer=int(layer),
-            head=None if int(head) < 0 else int(head), target_label=target_label or None, ig_steps=int(ig_steps))
+            dataset, text, text_pair or None, method=method, version=version or None, layer=layer,
+            head=None if head < 0 else head, target_label=target_label or None,
+            ig_steps=whole_number(ig_steps, "ig_steps", 1, MAX_STEPS))
 
     # the API page lists the methods from the one table, so a new method is documented where it is offered
     explain.__doc__ = (explain.__doc__ or "").replace(

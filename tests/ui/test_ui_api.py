@@ -58,6 +58,79 @@ def test_errors_come_back_as_messages(open_app) -> None:
         client.predict("nope", api_name="/stats")
 
 
+@pytest.fixture(scope="module")
+def client(open_app):  # one gradio_client for the argument checks
+    return gradio_client.Client(open_app[0], verbose=False)
+
+
+BIG = 2**63  # one more than SQLite's largest integer
+BAD_ARGUMENTS = [  # (endpoint, arguments, what the refusal says)
+    ("/label", ("api", BIG, "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", "abc", "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", None, "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", True, "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", 1.5, "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", 0, "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", 1, 5, "zoe"), "labels_csv must be text"),
+    ("/label", ("api", 1, "pos", ["zoe"]), "annotator must be text"),
+    ("/run", (BIG,), "run_id must be a whole number"),
+    ("/run", ("1; drop table runs",), "run_id must be a whole number"),
+    ("/next", ("api", "zoe", "in_order", "x"), "seed must be a whole number"),
+    ("/next", ("api", "zoe", "in_order", BIG), "seed must be a whole number"),
+    ("/next", ("api", "zoe", 3, 0), "order must be text"),
+    ("/stats", (123,), "dataset must be text"),
+    ("/models", (None,), "dataset must be text"),
+    ("/train", ("api", {"epochs": 1}, 7), "annotator must be text"),
+    ("/predict", ("api", None), "text must be text"),
+    ("/predict", ("api", "hello", "", 3), "version must be text"),
+    ("/explain", ("api", "hello", "", "ig", -1, -1, "", "x"), "ig_steps must be a whole number"),
+    ("/explain", ("api", "hello", "", "ig", -1, -1, "", 2.5), "ig_steps must be a whole number"),
+    ("/explain", ("api", "hello", "", "cls", "last", -1, "", 32), "layer must be a whole number"),
+    ("/explain", ("api", "hello", "", "cls", -1, BIG, "", 32), "head must be a whole number"),
+    ("/explain", ("api", "hello", "", ["cls"], -1, -1, "", 32), "method must be text"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "arguments", "refusal"), BAD_ARGUMENTS,
+                         ids=[f"{e}-{i}" for i, (e, _, _) in enumerate(BAD_ARGUMENTS)])
+def test_arguments_of_the_wrong_type_or_range_are_refused_with_a_reason(client, open_app, endpoint, arguments,
+                                                                       refusal) -> None:
+    _, services = open_app
+    before = services.annotate.get("api", 1).history
+    with pytest.raises(gradio_client.exceptions.AppError, match=refusal):
+        client.predict(*arguments, api_name=endpoint)
+    assert services.annotate.get("api", 1).history == before  # 1.5 once labelled example 1
+
+
+def test_whole_numbers_may_come_as_integral_floats_or_digits(client) -> None:
+    assert client.predict("api", "zoe", "in_order", "7", api_name="/next")["id"]
+    assert client.predict("api", "zoe", "in_order", 7.0, api_name="/next")["id"]
+
+
+@pytest.fixture(scope="module")
+def damaged(open_app, tiny_model_dir) -> str:
+    """Dataset 'damaged' whose only model version has unreadable weights on disk."""
+    _, services = open_app
+    admin = Actor.local("setup")
+    services.datasets.create("damaged", "single_label", ["pos", "neg"], actor=admin)
+    for i in range(20):
+        services.annotate.add("damaged", f"item {i}", labels=["pos" if i % 2 else "neg"], actor=admin)
+    run = services.training.train_sync("damaged", {**FAST_TRAIN, "base_model": str(tiny_model_dir)}, actor=admin)
+    assert run["status"] == "succeeded", run["error"]
+    _, path = services.models.path("damaged", None)
+    (path / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{not a header")
+    return "damaged"
+
+
+def test_an_unexpected_failure_answers_a_message_and_logs_the_details(client, damaged, caplog) -> None:
+    for endpoint, arguments in (("/predict", (damaged, "hello")), ("/explain", (damaged, "hello"))):
+        with pytest.raises(gradio_client.exceptions.AppError) as refused:
+            client.predict(*arguments, api_name=endpoint)
+        assert "something went wrong on the server" in str(refused.value), str(refused.value)
+        assert "header" not in str(refused.value)  # the exception's own words stay in the log
+    assert any("SafetensorError" in (r.exc_text or "") for r in caplog.records if r.levelname == "ERROR")
+
+
 def test_four_clients_label_concurrently(open_app) -> None:
     """4 gradio_client clients × 50 labels: every write present exactly once, no lock error, DB intact."""
     url, services = open_app

@@ -73,7 +73,7 @@ def test_export_refuses_unknown_format(services, reviews, admin) -> None:
         run_export(services, reviews, "xlsx", admin)
 
 
-def age(path: Path, services) -> None:  # noqa: ANN001
+def age(path: Path, services) -> None:
     """Make a file's folder look older than FTDEMO_TEMP_FILE_HOURS."""
     old = time.time() - services.settings.temp_file_hours * 3600 - 60
     os.utime(path.parent, (old, old))
