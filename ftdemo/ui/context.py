@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # UI events are for the page only; the documented API is in ftdemo/ui/api.py.
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 ACCESS = "ftdemo_access"  # the attribute ctx.admin / ctx.anyone set on a handler: "admin" | "anyone"
+# Every event that computes an explanation (the Predict tab's and /explain) joins one gradio concurrency
+# group: explanations cost seconds of CPU, so a few run at once and the rest wait in gradio's queue.
+EXPLAIN_EVENTS: dict[str, Any] = {"concurrency_limit": 2, "concurrency_id": "explain"}
 
 
 @dataclass
@@ -48,6 +51,12 @@ class UIContext:
 
     def actor(self, request: gr.Request | None, typed_name: str | None) -> Actor:
         return actor_for(self.settings, request, typed_name)
+
+    def caller(self, request: gr.Request | None) -> str:
+        """Whose request this is, for per-user limits: the signed-in name, else the browser session."""
+        if self.settings.auth_enabled:
+            return self.actor(request, None).name
+        return f"session:{getattr(request, 'session_hash', None) or 'local'}"
 
     def admin(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Declare `fn` admin-only: with logins on, an annotator is refused before `fn` runs.

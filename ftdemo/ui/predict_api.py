@@ -21,12 +21,12 @@ from typing import Any
 import gradio as gr
 
 from ftdemo.explain.methods import METHODS
+from ftdemo.serving.predictor import MAX_IG_STEPS
 from ftdemo.ui.api import endpoint, string, whole_number
-from ftdemo.ui.context import UIContext
+from ftdemo.ui.context import EXPLAIN_EVENTS, UIContext
 
 PREDICTION_KEYS = ("label", "labels", "probabilities", "model_version", "truncated", "notice")
 MAX_INDEX = 1023  # layers and heads: a bound for the argument; the model checks its own sizes
-MAX_STEPS = 1024  # integrated gradients' hard bound; the service refuses what is over its work budget
 
 
 def register_predict_api(ctx: UIContext) -> None:
@@ -43,12 +43,15 @@ def register_predict_api(ctx: UIContext) -> None:
         return {key: result[key] for key in PREDICTION_KEYS}
 
     def explain(dataset: str, text: str, text_pair: str = "", method: str = "cls", layer: int = -1, head: int = -1,
-                target_label: str = "", ig_steps: int = 32, version: str = "") -> dict[str, Any]:
+                target_label: str = "", ig_steps: int = 32, version: str = "",
+                request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
         """Word-level explanation of one prediction.
 
         method: METHODS_DOC. layer: 0-based, -1 = last. head: 0-based, -1 = mean of heads.
         target_label: the label to explain with ig ("" = the predicted one). Returns method, target_label,
-        words [{text, score, segment, special, start, end}], the prediction, and completeness_error for ig."""
+        words [{text, score, segment, special, start, end}], the prediction, and completeness_error for ig.
+        ig_steps: at most MAX_STEPS, and fewer for long texts (steps × tokens is bounded; the error says how
+        many); a user runs a couple of explanations at once."""
         dataset, text, version = string(dataset, "dataset"), string(text, "text"), string(version, "version", optional=True)
         text_pair, method = string(text_pair, "text_pair", optional=True), string(method, "method")
         target_label = string(target_label, "target_label", optional=True)
@@ -56,10 +59,10 @@ def register_predict_api(ctx: UIContext) -> None:
         return services.predict.explain(
             dataset, text, text_pair or None, method=method, version=version or None, layer=layer,
             head=None if head < 0 else head, target_label=target_label or None,
-            ig_steps=whole_number(ig_steps, "ig_steps", 1, MAX_STEPS))
+            ig_steps=whole_number(ig_steps, "ig_steps", 1, MAX_IG_STEPS), caller=ctx.caller(request))
 
     # the API page lists the methods from the one table, so a new method is documented where it is offered
     explain.__doc__ = (explain.__doc__ or "").replace(
-        "METHODS_DOC", "; ".join(f"{m.name} ({m.summary})" for m in METHODS))
+        "METHODS_DOC", "; ".join(f"{m.name} ({m.summary})" for m in METHODS)).replace("MAX_STEPS", str(MAX_IG_STEPS))
     gr.api(endpoint(ctx.anyone(predict)), api_name="predict")
-    gr.api(endpoint(ctx.anyone(explain)), api_name="explain")
+    gr.api(endpoint(ctx.anyone(explain)), api_name="explain", **EXPLAIN_EVENTS)

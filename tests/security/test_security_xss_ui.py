@@ -86,7 +86,7 @@ def visit(ui: tuple, services: Any, dataset: str, upload_path: Path) -> dict[str
     for key, payload in NON_EMPTY.items():
         text = payload if dataset == XSS else twin_of(payload, key)
         for method in ("cls", "ig", "matrix"):
-            collect(run_text(dataset, text, "", "", False, None, method, layers, -1, "", 8, False, layers), out)
+            collect(run_text(dataset, text, "", "", False, None, method, layers, -1, "", 8, False, layers, None), out)
     return out
 
 
