@@ -153,7 +153,7 @@ def register_api(ctx: UIContext) -> None:
     gr.api(endpoint(ctx.anyone(next_example)), api_name="next")
     gr.api(endpoint(ctx.anyone(label)), api_name="label")
     gr.api(endpoint(ctx.anyone(stats)), api_name="stats")
-    gr.api(endpoint(ctx.admin(train)), api_name="train")
+    gr.api(endpoint(ctx.admin("train models")(train)), api_name="train")
     gr.api(endpoint(ctx.anyone(run)), api_name="run")
     gr.api(endpoint(ctx.anyone(models)), api_name="models")
 

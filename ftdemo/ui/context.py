@@ -58,24 +58,29 @@ class UIContext:
             return self.actor(request, None).name
         return f"session:{getattr(request, 'session_hash', None) or 'local'}"
 
-    def admin(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Declare `fn` admin-only: with logins on, an annotator is refused before `fn` runs.
+    def admin(self, action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Declare a handler admin-only: `@ctx.admin("import data")`. With logins on, an annotator is refused
+        ("only an admin can import data") before the handler runs.
 
-        `fn` must take a `gr.Request` (gradio injects it by annotation); the services check the role
+        The handler must take a `gr.Request` (gradio injects it by annotation); the services check the role
         again, this check stops the event before it parses a file or reads anything for an annotator."""
-        if not any(p.annotation is gr.Request or "gr.Request" in str(p.annotation)
-                   for p in inspect.signature(fn).parameters.values()):
-            raise TypeError(f"{fn.__qualname__} is admin-only, so it needs a `request: gr.Request` parameter")
 
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if self.settings.auth_enabled:
-                request = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
-                require_admin(self.actor(request, None), "do this (ask an admin, or sign in as one)")
-            return fn(*args, **kwargs)
+        def declare(fn: Callable[..., Any]) -> Callable[..., Any]:
+            if not any(p.annotation is gr.Request or "gr.Request" in str(p.annotation)
+                       for p in inspect.signature(fn).parameters.values()):
+                raise TypeError(f"{fn.__qualname__} is admin-only, so it needs a `request: gr.Request` parameter")
 
-        setattr(wrapper, ACCESS, "admin")
-        return wrapper
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if self.settings.auth_enabled:
+                    request = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+                    require_admin(self.actor(request, None), action)
+                return fn(*args, **kwargs)
+
+            setattr(wrapper, ACCESS, "admin")
+            return wrapper
+
+        return declare
 
     @staticmethod
     def anyone(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -254,7 +254,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
         return after_change(dataset, view, actor, note, page_no, (text, label, annotator, include_deleted))
 
     @guard(edit_msg)
-    @ctx.admin
+    @ctx.admin("edit examples")
     def on_save_text(dataset: str, example_id: int | None, new_text: str, new_pair: str, name: str, page_no: int,
                      text: str, label: str, annotator: str, include_deleted: bool, request: gr.Request) -> dict:
         actor = ctx.actor(request, name)
@@ -264,7 +264,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
 
     def on_delete(restore: bool) -> Any:
         @guard(edit_msg)
-        @ctx.admin
+        @ctx.admin("delete examples")
         def handler(dataset: str, example_id: int | None, name: str, page_no: int, text: str, label: str,
                     annotator: str, include_deleted: bool, request: gr.Request) -> dict:
             actor = ctx.actor(request, name)

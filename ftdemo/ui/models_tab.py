@@ -212,17 +212,17 @@ def create_models_tab(ctx: UIContext) -> dict[str, Any]:
         return render(load_models(services, dataset, selected=str(row[0]), split=split_), e)
 
     @guard(message)
-    @ctx.admin
+    @ctx.admin("activate model versions")
     def on_activate(dataset: str | None, chosen: str | None, split_: str, name: str, request: gr.Request) -> dict:
         return render(activate_version(services, dataset, chosen, ctx.actor(request, name), split_), e)
 
     @guard(message)
-    @ctx.admin
+    @ctx.admin("roll back models")
     def on_rollback(dataset: str | None, split_: str, name: str, request: gr.Request) -> dict:
         return render(roll_back(services, dataset, ctx.actor(request, name), split_), e)
 
     @guard(message)
-    @ctx.admin
+    @ctx.admin("delete model versions")
     def on_delete(dataset: str | None, chosen: str | None, waiting: str | None, split_: str, name: str,
                   request: gr.Request) -> dict:
         if chosen and waiting == chosen:

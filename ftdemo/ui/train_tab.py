@@ -263,7 +263,7 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         return out
 
     @guard(message)
-    @ctx.admin
+    @ctx.admin("train models")
     def on_train(dataset: str | None, name: str, watch_: Watch, request: gr.Request, *values: Any) -> dict:
         # request sits before *values: gradio injects it by position among the positional parameters
         run = start_run(services, dataset, dict(zip(form_names, values)), ctx.actor(request, name))
@@ -273,7 +273,7 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         return {**render(screen, new, e), snapshot: data_summary(services, dataset), message: html.message(note)}
 
     @guard(message)
-    @ctx.admin
+    @ctx.admin("cancel training")
     def on_cancel(dataset: str | None, name: str, watch_: Watch, request: gr.Request) -> dict:
         run = cancel_run(services, watch_, ctx.actor(request, name))
         new, screen = poll(services, dataset, watch_, force=True)

@@ -140,7 +140,7 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
         return _closed()
 
     @guard(import_msg)
-    @ctx.admin
+    @ctx.admin("import data")
     def on_upload(dataset: str | None, path: str | None, request: gr.Request) -> dict:
         if not path:
             return {review: gr.update(visible=False)}
@@ -148,7 +148,7 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
         return _review(dataset or "", preview_import(services, dataset, path, ctx.actor(request, None)))
 
     @guard(import_msg)
-    @ctx.admin
+    @ctx.admin("import data")
     def on_mapping(dataset: str | None, path: str | None, text: str, pair: str, label: str,
                    request: gr.Request) -> dict:
         if not path:
@@ -158,7 +158,7 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
                                                      label_col=label or NONE))
 
     @guard(import_msg)
-    @ctx.admin
+    @ctx.admin("import data")
     def on_import(dataset: str | None, path: str | None, text: str, pair: str, label: str, who: str, bump: int,
                   request: gr.Request) -> dict:
         report = run_import(services, dataset, path, ctx.actor(request, who), text_col=text, pair_col=pair,
@@ -166,7 +166,7 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
         return {**_closed(report_text(report)), ctx.refresh: (bump or 0) + 1}
 
     @guard(export_msg)
-    @ctx.admin
+    @ctx.admin("export data")
     def on_export(dataset: str | None, fmt_: str, who: str, request: gr.Request) -> dict:
         result = run_export(services, dataset, fmt_, ctx.actor(request, who))
         return {exported: gr.update(value=result["path"], visible=True),
