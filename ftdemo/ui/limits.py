@@ -9,8 +9,9 @@ Content-Length can be absent). Gradio deletes uploads after FTDEMO_TEMP_FILE_HOU
 `LoginThrottle` (with logins on): gradio answers every wrong password at once. Here, after
 FREE_FAILURES failed sign-ins for a user name or from an address, POST /login answers 429 until a
 wait that doubles with each further failure (FTDEMO_LOGIN_BACKOFF_S the first time) is over, the
-right password included; a success clears both counts. It also tells `Sessions` when each session
-began.
+right password included; a success clears both counts. An attempt counts as failed from the moment
+it reaches gradio until gradio accepts it, so guesses sent in parallel cannot all slip through
+before the first failure is known. It also tells `Sessions` when each session began.
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ class UploadLimits:
             too_many = parts > MAX_UPLOAD_FILES + 1
             if seen > self.max_bytes or too_many:
                 refused = True
-                await respond(send, 413, f"at most {MAX_UPLOAD_FILES} files per upload: send fewer at a time"
-                              .encode() if too_many else self.too_big)
+                reason = f"at most {MAX_UPLOAD_FILES} files per upload: send fewer at a time".encode()
+                await respond(send, 413, reason if too_many else self.too_big)
                 return {"type": "http.disconnect"}  # gradio stops reading; what it wrote stays in its temp dir
             return message
 
@@ -180,22 +181,16 @@ class LoginThrottle:
             await respond(send, 429, json.dumps({"detail": detail}).encode(), b"application/json",
                           [(b"retry-after", str(seconds).encode())])
             return
-        status = 0
+        self.backoff.failed(*keys)  # until gradio says otherwise (see the module docstring)
 
         async def watching_send(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                if status == 200 and self.sessions is not None:
-                    for token in _issued_tokens(message.get("headers", [])):
-                        self.sessions.started(token)
+            if message["type"] == "http.response.start" and message["status"] == 200:  # signed in
+                self.backoff.succeeded(*keys)
+                for token in _issued_tokens(message.get("headers", [])) if self.sessions is not None else ():
+                    self.sessions.started(token)
             await send(message)
 
         await self.app(scope, _replay(body, receive), watching_send)
-        if status == 200:
-            self.backoff.succeeded(*keys)
-        elif status == 400:  # gradio's answer to a wrong name or password
-            self.backoff.failed(*keys)
 
 
 async def _read_body(receive: Any, limit: int) -> bytes | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -60,6 +61,18 @@ def test_fast_wrong_passwords_are_throttled_and_then_even_the_right_one_waits(gu
         time.sleep(float(right.headers["retry-after"]))
         assert login(http, "alice", USERS["alice"].password).status_code == 200
         assert http.get("/config").status_code == 200
+
+
+def test_guesses_sent_in_parallel_do_not_slip_through_together(guarded) -> None:
+    def guess(i: int) -> int:
+        with guarded.client() as http:
+            return login(http, "alice", f"parallel-{i}").status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(guess, range(12)))
+    assert statuses.count(400) <= FREE_FAILURES and statuses.count(429) >= 12 - FREE_FAILURES, statuses
+    with guarded.client() as http:
+        assert wait_until_allowed(http, "alice").status_code == 200
 
 
 def test_failures_from_one_address_count_whatever_the_user_name(guarded) -> None:
