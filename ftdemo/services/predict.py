@@ -21,7 +21,7 @@ from ftdemo.services.base import Service
 from ftdemo.services.models import ModelService
 
 MAX_PINNED = 3  # non-active versions kept loaded for compare mode
-MAX_EXPLAIN_PER_CALLER = 2  # compare mode explains two versions, one after the other: two leave room for a retry
+MAX_EXPLAIN_PER_CALLER = 2  # e.g. the Predict tab and a script at once; more would only compete with each other
 
 
 class CallerSlots:

@@ -108,6 +108,7 @@ def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
 
         demo.load(on_load, [stored_dataset, stored_name, seed],
                   [dataset, seed, identity, annotator, role_note, *ctx.admin_only], **PRIVATE)
+
         @ctx.anyone
         def remember_dataset(value: str | None) -> str | None:
             return value
