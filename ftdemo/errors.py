@@ -46,5 +46,9 @@ class TrainingCancelled(FtdemoError):  # noqa: N818 - it is an outcome, not a fa
     """Training was stopped on request (should_stop returned True); nothing was produced."""
 
 
+class BusyError(FtdemoError):
+    """The user already runs as many requests of this kind as one user may at once; retry when one ends."""
+
+
 class BatcherClosedError(FtdemoError):
     """The predictor was closed; create a new one to serve requests."""

@@ -50,7 +50,10 @@ class Settings:
     base_model: str = ""  # default: the bundled MiniLM
     users: dict[str, User] = field(default_factory=dict)
     max_text_chars: int = 5000  # longer texts are rejected at import (reported by row)
-    max_upload_mb: int = 50
+    max_upload_mb: int = 50  # one upload request in all (the files in it together)
+    temp_file_hours: float = 1.0  # uploads, exports and model zips are deleted this long after they were made
+    session_hours: float = 12.0  # with FTDEMO_USERS: a sign-in lasts this long
+    login_backoff_s: float = 1.0  # the first wait after a few failed sign-ins; it doubles with each further one
     seed_demo: bool = True  # create demo datasets from data/ on first start with an empty DB
     activation_margin: float = 0.01  # a new model goes live if its val macro-F1 ≥ the active one's minus this
     host: str = "127.0.0.1"
@@ -65,6 +68,12 @@ class Settings:
             raise InvalidInputError("FTDEMO_MAX_TEXT_CHARS must be a positive number of characters")
         if self.max_upload_mb < 1:
             raise InvalidInputError("FTDEMO_MAX_UPLOAD_MB must be at least 1")
+        if not self.temp_file_hours > 0:
+            raise InvalidInputError("FTDEMO_TEMP_FILE_HOURS must be a positive number of hours, e.g. 1 or 0.5")
+        if not self.session_hours > 0:
+            raise InvalidInputError("FTDEMO_SESSION_HOURS must be a positive number of hours, e.g. 12")
+        if not self.login_backoff_s > 0:
+            raise InvalidInputError("FTDEMO_LOGIN_BACKOFF_S must be a positive number of seconds, e.g. 1")
 
     @property
     def models_dir(self) -> Path:
@@ -97,11 +106,15 @@ class Settings:
                     kwargs[key] = int(env[name])
                 except ValueError:
                     raise InvalidInputError(f"{name} must be a whole number, got {env[name]!r}") from None
-        if env.get("FTDEMO_ACTIVATION_MARGIN"):
-            try:
-                kwargs["activation_margin"] = float(env["FTDEMO_ACTIVATION_MARGIN"])
-            except ValueError:
-                raise InvalidInputError("FTDEMO_ACTIVATION_MARGIN must be a number such as 0.01") from None
+        for key, name, example in (("activation_margin", "FTDEMO_ACTIVATION_MARGIN", "0.01"),
+                                   ("temp_file_hours", "FTDEMO_TEMP_FILE_HOURS", "1"),
+                                   ("session_hours", "FTDEMO_SESSION_HOURS", "12"),
+                                   ("login_backoff_s", "FTDEMO_LOGIN_BACKOFF_S", "1")):
+            if env.get(name):
+                try:
+                    kwargs[key] = float(env[name])
+                except ValueError:
+                    raise InvalidInputError(f"{name} must be a number such as {example}") from None
         if env.get("FTDEMO_HOST"):
             kwargs["host"] = env["FTDEMO_HOST"]
         if env.get("FTDEMO_SEED_DEMO"):

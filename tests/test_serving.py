@@ -13,6 +13,7 @@ import pytest
 
 from ftdemo.errors import BatcherClosedError, InvalidInputError, NotFoundError
 from ftdemo.serving import Predictor
+from ftdemo.explain.methods import IG_TOKEN_STEPS, MAX_IG_STEPS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TEXTS = [
@@ -188,3 +189,28 @@ def test_serve_benchmark_reports_every_number(model_dirs, capsys):
     lines: list[str] = []
     run_serve_bench(model_dirs["v1"], iterations=2, rounds=1, requests=32, print_fn=lines.append)
     assert capsys.readouterr().out == "" and "16 clients" in lines[0]  # the CLI's --json silences the table
+
+
+@pytest.fixture(scope="module")
+def long_reader(tiny_models):
+    """A model that reads 512 tokens: at most IG_TOKEN_STEPS // 512 = 64 IG steps for a text that fills them."""
+    with Predictor(tiny_models("long", labels=("neg", "pos"), max_positions=512), device="cpu") as p:
+        yield p
+
+
+def test_integrated_gradients_work_is_bounded_by_steps_times_tokens(long_reader):
+    long_text = "word " * 1000  # 5,000 characters: truncated to 512 tokens
+    allowed = IG_TOKEN_STEPS // 512
+    with pytest.raises(InvalidInputError, match=f"at most {allowed} steps") as refused:
+        long_reader.explain(long_text, method="ig", ig_steps=allowed + 1)
+    assert "512 tokens" in str(refused.value)
+    with pytest.raises(InvalidInputError, match=f"at most {allowed} steps"):
+        long_reader.faithfulness(long_text, methods=("ig",), ig_steps=allowed + 1)
+    assert long_reader.explain(long_text, method="ig", ig_steps=allowed).ig_steps == allowed
+    assert long_reader.explain(long_text, method="cls", ig_steps=1024).method == "cls"  # steps unused: no limit
+
+
+def test_integrated_gradients_steps_have_a_ceiling_even_for_short_texts(long_reader):
+    with pytest.raises(InvalidInputError, match=f"at most {MAX_IG_STEPS} steps"):
+        long_reader.explain("short", method="ig", ig_steps=MAX_IG_STEPS + 1)
+    assert long_reader.explain("short", method="ig", ig_steps=MAX_IG_STEPS).ig_steps == MAX_IG_STEPS

@@ -23,6 +23,17 @@ def test_settings_from_env(tmp_path):
         Settings.from_env({"FTDEMO_PORT": "eighty"})
 
 
+@pytest.mark.parametrize(("name", "key", "default"), [("FTDEMO_TEMP_FILE_HOURS", "temp_file_hours", 1.0),
+                                                     ("FTDEMO_SESSION_HOURS", "session_hours", 12.0),
+                                                     ("FTDEMO_LOGIN_BACKOFF_S", "login_backoff_s", 1.0)])
+def test_positive_numbers_from_env(name, key, default):
+    assert getattr(Settings.from_env({name: "0.5"}), key) == 0.5
+    assert getattr(Settings(), key) == default
+    for bad in ("soon", "0", "-1"):
+        with pytest.raises(InvalidInputError, match=name):
+            Settings.from_env({name: bad})
+
+
 def test_on_a_space_with_persistent_storage_data_and_models_go_to_data(tmp_path, monkeypatch):
     from ftdemo import settings as config
     from ftdemo.store import filesystem

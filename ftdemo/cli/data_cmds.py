@@ -154,7 +154,7 @@ def _shown_of(n: int, total: int, offset: int, what: str) -> str:
 
 
 def label(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
-    view = sv.annotate.label(args.name, args.example_id, args.labels, actor=Actor.local(args.annotator))
+    view = sv.annotate.label(args.name, args.example_id, args.labels, actor=Actor.local(args.annotator), origin="cli")
     return f"example {view.id}: {shown(', '.join(view.labels))}", view.to_dict()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ftdemo.services.annotate import AnnotationService, ExampleView
-from ftdemo.services.base import Actor
+from ftdemo.services.base import Actor, require_admin
 from ftdemo.services.datasets import DatasetInfo, DatasetService, Stats
 from ftdemo.services.models import ModelService
 from ftdemo.services.predict import PredictService
@@ -14,7 +14,7 @@ from ftdemo.settings import Settings
 from ftdemo.store import Database
 from ftdemo.store.filesystem import check_database_url
 
-__all__ = ["Actor", "DatasetInfo", "ExampleView", "ImportReport", "Services", "Stats"]
+__all__ = ["Actor", "DatasetInfo", "ExampleView", "ImportReport", "Services", "Stats", "require_admin"]
 
 
 class Services:

@@ -3,20 +3,57 @@
 One Predictor per dataset serves the active version; when another version becomes active it is
 swapped in on the next request without a restart (requests in flight finish on the old one).
 Predictors for explicitly chosen versions (compare mode) live in a small LRU cache.
+
+Explanations can take seconds of CPU each (Integrated Gradients most; the Predictor bounds one), so
+one caller (a signed-in user, else a browser session) runs at most MAX_EXPLAIN_PER_CALLER at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
-from ftdemo.errors import InvalidInputError
+from ftdemo.errors import BusyError, InvalidInputError
 from ftdemo.services.base import Service
 from ftdemo.services.models import ModelService
 
 MAX_PINNED = 3  # non-active versions kept loaded for compare mode
+MAX_EXPLAIN_PER_CALLER = 2  # e.g. the Predict tab and a script at once; more would only compete with each other
+
+
+class CallerSlots:
+    """At most `limit` calls at once per caller. One more is refused at once (BusyError), not queued:
+    a queue here would hold a server thread per waiting request."""
+
+    def __init__(self, limit: int, what: str) -> None:
+        self.limit = limit
+        self.what = what
+        self._running: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def slot(self, caller: str) -> Iterator[None]:
+        with self._lock:
+            if self._running[caller] >= self.limit:
+                raise BusyError(f"you already have {self.limit} {self.what} running; wait for one to finish, "
+                                "then try again")
+            self._running[caller] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running[caller] -= 1
+                if not self._running[caller]:
+                    del self._running[caller]
+
+    def running(self) -> dict[str, int]:
+        """Calls in progress per caller (for tests and diagnostics)."""
+        with self._lock:
+            return dict(self._running)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +65,7 @@ class PredictService(Service):
         self._active: dict[str, Any] = {}
         self._pinned: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
+        self.explaining = CallerSlots(MAX_EXPLAIN_PER_CALLER, "explanations")
 
     def predictor(self, dataset: str, version: str | None = None) -> Any:
         """The Predictor for `version`, or for the active version (hot-swapped when it changes)."""
@@ -67,17 +105,18 @@ class PredictService(Service):
         return self.predictor(dataset, version).predict(text, text_pair or None).to_dict()
 
     def explain(self, dataset: str, text: str, text_pair: str | None = None, *, method: str = "cls",
-                version: str | None = None, **options: Any) -> dict[str, Any]:
-        """One explanation view (see Predictor.explain for the options)."""
-        self._check_length(text, text_pair)
-        expl = self.predictor(dataset, version).explain(text, text_pair or None, method=method, **options)
-        return expl.to_dict()
+                version: str | None = None, caller: str = "", **options: Any) -> dict[str, Any]:
+        """One explanation view (see Predictor.explain for the options); `caller` names whose request it
+        is, for the per-caller limit."""
+        return self.explanation(dataset, text, text_pair, method=method, version=version, caller=caller,
+                                **options).to_dict()
 
     def explanation(self, dataset: str, text: str, text_pair: str | None = None, *, method: str = "cls",
-                    version: str | None = None, **options: Any) -> Any:
+                    version: str | None = None, caller: str = "", **options: Any) -> Any:
         """Like explain() but the Explanation object (the UI renders it)."""
         self._check_length(text, text_pair)
-        return self.predictor(dataset, version).explain(text, text_pair or None, method=method, **options)
+        with self.explaining.slot(caller):
+            return self.predictor(dataset, version).explain(text, text_pair or None, method=method, **options)
 
     def loaded(self) -> list[str]:
         """The model versions in memory, as "dataset/version" (the active ones, then pinned ones)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,28 @@ def snapshot_of(examples: list[LabelledText], labels: list[str]) -> tuple[dict[s
     snap = {"labels": labels, "counts": {"examples": len(examples), "per_label": {l: counts.get(l, 0) for l in labels}},
             "items": [[ex.id, list(ex.labels)] for ex in examples]}
     return snap, snapshot_hash(examples)
+
+
+# an absolute file path (POSIX or Windows) with at least one folder; a URL's path is not one (lookbehind)
+_SERVER_PATH = re.compile(r"(?<![\w.:/\\])(?:[A-Za-z]:[\\/]|/)(?:[^\s'\"/\\]+[\\/])+([^\s'\"/\\]*)")
+
+
+def brief_error(error: str | None) -> str | None:
+    """What an annotator sees of a run's error: its first line, server file paths cut to their last part.
+
+    A crash's error holds a traceback with the server's folders and installed packages; that is for
+    admins (who can act on it), not for everyone who may read runs."""
+    if not error:
+        return error
+    first = next((line.strip() for line in error.splitlines() if line.strip()), "")
+    return _SERVER_PATH.sub(lambda m: f"…/{m.group(1)}", first)
+
+
+def _shown_to(actor: Actor | None, run: dict[str, Any]) -> dict[str, Any]:
+    """The run as `actor` may read it (None: in full, for the CLI and the app's own bookkeeping)."""
+    if actor is None or actor.is_admin:
+        return run
+    return {**run, "error": brief_error(run.get("error"))}
 
 
 class TrainingService(Service):
@@ -101,17 +124,19 @@ class TrainingService(Service):
         self.runner.cancel(run_id)
         return self.run(run_id)
 
-    def run(self, run_id: int) -> dict[str, Any]:
+    def run(self, run_id: int, *, actor: Actor | None = None) -> dict[str, Any]:
+        """One run; an annotator `actor` gets its error as one line (brief_error)."""
         self.reap()
         with self.db.read() as s:
             run = run_repo.get_run(s, run_id)
-            return run_repo.run_dict(run)
+            return _shown_to(actor, run_repo.run_dict(run))
 
-    def runs(self, dataset: str, limit: int = 50) -> list[dict[str, Any]]:
+    def runs(self, dataset: str, limit: int = 50, *, actor: Actor | None = None) -> list[dict[str, Any]]:
+        """The dataset's runs, newest first; an annotator `actor` gets errors as one line."""
         self.reap()
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
-            return [run_repo.run_dict(r, dataset=ds.name) for r in run_repo.list_runs(s, ds, limit)]
+            return [_shown_to(actor, run_repo.run_dict(r, dataset=ds.name)) for r in run_repo.list_runs(s, ds, limit)]
 
     def live(self) -> list[dict[str, Any]]:
         self.reap()

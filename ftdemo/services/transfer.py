@@ -45,9 +45,13 @@ class TransferService(Service):
     def max_bytes(self) -> int:
         return self.settings.max_upload_mb * 1024 * 1024
 
-    def plan(self, dataset: str, path: str | Path, *, text_col: str | None = None, pair_col: str | None = None,
-             label_col: str | None = None) -> io.ImportPlan:
-        """Check every row of a file against a dataset; writes nothing."""
+    def plan(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
+             pair_col: str | None = None, label_col: str | None = None) -> io.ImportPlan:
+        """Check every row of a file against a dataset; writes nothing.
+
+        Admins only, like the import it plans: parsing an upload costs the server memory and time, so an
+        annotator must not be able to make it parse files by asking for a preview."""
+        require_admin(actor, "import data")
         table = io.read_rows(path, max_bytes=self.max_bytes)
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
@@ -57,11 +61,12 @@ class TransferService(Service):
         return io.plan_import(table, task, labels, mapping, existing_hashes=hashes,
                               max_text_chars=self.settings.max_text_chars)
 
-    def preview(self, dataset: str, path: str | Path, *, text_col: str | None = None, pair_col: str | None = None,
-                label_col: str | None = None) -> dict[str, Any]:
-        """First rows, columns, the mapping in use and what an import would do (for the UI)."""
+    def preview(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
+                pair_col: str | None = None, label_col: str | None = None) -> dict[str, Any]:
+        """First rows, columns, the mapping in use and what an import would do (for the UI; admins only)."""
+        require_admin(actor, "import data")
         head = io.preview(path, PREVIEW_ROWS, max_bytes=self.max_bytes)
-        plan = self.plan(dataset, path, text_col=text_col, pair_col=pair_col, label_col=label_col)
+        plan = self.plan(dataset, path, actor=actor, text_col=text_col, pair_col=pair_col, label_col=label_col)
         return {"columns": head.columns, "rows": head.to_matrix(), "mapping": plan.mapping.to_dict(),
                 "summary": plan.summary(), "errors": (plan.errors + plan.duplicates)[:200],
                 "description": plan.describe()}
@@ -70,7 +75,7 @@ class TransferService(Service):
                     pair_col: str | None = None, label_col: str | None = None, strict: bool = False) -> ImportReport:
         """Import the valid rows of a file, or (strict) nothing at all if any row has a problem."""
         require_admin(actor, "import data")
-        plan = self.plan(dataset, path, text_col=text_col, pair_col=pair_col, label_col=label_col)
+        plan = self.plan(dataset, path, actor=actor, text_col=text_col, pair_col=pair_col, label_col=label_col)
         errors = [dict(e) for e in plan.errors]
         dupes = [dict(d) for d in plan.duplicates]
         if strict and (errors or dupes):

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ftdemo.errors import BatcherClosedError
+from ftdemo.errors import BatcherClosedError, InvalidInputError
 from ftdemo.explain.explainer import build_explanation, compute_scores
 from ftdemo.explain.faithfulness import Faithfulness, deletion_test
+from ftdemo.explain.methods import STEPS, get_method
 from ftdemo.explain.model_run import ExplainRequest, encode_one
 from ftdemo.explain.types import Explanation
 from ftdemo.models.inference import (
@@ -39,13 +40,12 @@ from ftdemo.models.inference import (
     probabilities,
     to_prediction,
 )
+from ftdemo.explain.methods import check_ig_work
 from ftdemo.serving.batching import MicroBatcher
 
 __all__ = ["Predictor", "Prediction", "Explanation", "BatcherClosedError"]
 
 PairInput = str | tuple[str, str | None]
-
-
 @dataclass(frozen=True)
 class _Request:
     text: str
@@ -185,6 +185,8 @@ class Predictor:
         check_task(loaded, text_pair)
         request = ExplainRequest(method, layer, head, target_label, ig_steps, baseline)
         x = encode_one(loaded, text, text_pair)
+        if get_method(method).uses(STEPS):  # the token count is known only now, after truncation
+            check_ig_work(ig_steps, len(x.info.tokens))
         scores = compute_scores(loaded, x, request)
         expl = build_explanation(loaded, x, scores, request, show_special=show_special)
         if faithfulness_k:
@@ -204,6 +206,8 @@ class Predictor:
         loaded = self._loaded
         check_task(loaded, text_pair)
         x = encode_one(loaded, text, text_pair)
+        if any(get_method(m).uses(STEPS) for m in methods):
+            check_ig_work(ig_steps, len(x.info.tokens))
         out: dict[str, Faithfulness] = {}
         for method in methods:
             scores = compute_scores(loaded, x, ExplainRequest(method, layer, None, target_label, ig_steps, baseline))

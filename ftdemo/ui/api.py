@@ -9,13 +9,18 @@
     c.predict("sentiment", api_name="/models")   # versions, newest first; "active" marks the serving one
 
 With auth on, the signed-in user is the annotator and the `annotator` argument is ignored.
-Errors a caller can fix come back as gradio_client AppError with the service's message.
+Errors a caller can fix come back as gradio_client AppError with the service's message; so do
+arguments of the wrong type or range (`whole_number`, `string`: gradio passes JSON through as sent).
+Anything else is logged with its traceback and answers a generic message, never an empty error.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import gradio as gr
 
@@ -23,36 +28,85 @@ from ftdemo.errors import FtdemoError, InvalidInputError
 from ftdemo.services.queue import ORDERS
 from ftdemo.ui.context import UIContext
 
-T = TypeVar("T")
-
 # What /run and /models return: not the run's process details (pid, host) nor model directories on the server.
 RUN_KEYS = ("id", "dataset", "status", "version", "counts", "config", "progress", "metrics", "timings", "error",
             "cancel_requested", "created_by", "created_at", "started_at", "finished_at")
 VERSION_KEYS = ("version", "status", "active", "run_id", "base_model", "metrics", "reason", "created_at",
                 "activated_at", "size_mb")
+MAX_ID = 2**63 - 1  # SQLite's largest integer: no row has a bigger id, and the driver overflows past it
+MAX_SEED = 2**63 - 1
+_DIGITS = re.compile(r"\s*[+-]?\d{1,20}\s*")
+UNEXPECTED = ("something went wrong on the server (the server log has the details); check the arguments, "
+              "and tell an admin if it keeps happening")
+
+log = logging.getLogger(__name__)
 
 
-def _call(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except FtdemoError as err:
-        raise gr.Error(str(err), title="Request refused", print_exception=False) from None
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def whole_number(value: Any, name: str, lo: int, hi: int) -> int:
+    """`value` as an int from `lo` to `hi`: an int, an integral float (3.0) or decimal digits ("3").
+
+    Refused: bools, fractions (1.5 must not become 1), other text, null and numbers out of range."""
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and _DIGITS.fullmatch(value)):
+        number = int(value)
+    if number is None or not lo <= number <= hi:
+        raise InvalidInputError(f"{name} must be a whole number from {lo} to {hi}; got {_shown(value)}")
+    return number
+
+
+def string(value: Any, name: str, *, optional: bool = False) -> str:
+    """`value` if it is a string ("" for null when the argument is `optional`)."""
+    if value is None and optional:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be text (a JSON string); got {_shown(value)}")
+    return value
+
+
+def endpoint(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an API function: an error the caller can fix comes back as a gr.Error carrying its message;
+    any other exception is a bug: logged with its traceback, answered with UNEXPECTED (gradio would
+    answer an empty error, and its text may name server internals)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except FtdemoError as err:
+            raise gr.Error(str(err), title="Request refused", print_exception=False) from None
+        except Exception:
+            log.exception("API call %s failed", fn.__name__)
+            raise gr.Error(UNEXPECTED, title="Server error", print_exception=False) from None
+
+    return wrapper
 
 
 def register_api(ctx: UIContext) -> None:
     services = ctx.services
 
+    # Every argument is checked here before a service sees it (the services expect Python types).
     def datasets() -> list[dict]:
         """Every dataset with its task, labels and counts."""
-        return _call(lambda: [info.to_dict() for info in services.datasets.list()])
+        return [info.to_dict() for info in services.datasets.list()]
 
     def next_example(dataset: str, annotator: str = "", order: str = "in_order", seed: int = 0,
                      request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
         """The next example for this annotator (unlabelled, not skipped by them), or null when done.
 
         order: ORDERS_DOC."""
-        actor = _call(lambda: ctx.actor(request, annotator))
-        view = _call(lambda: services.annotate.next(dataset, actor, order=order, seed=int(seed or 0)))
+        dataset, order = string(dataset, "dataset"), string(order, "order")
+        seed = 0 if seed is None else whole_number(seed, "seed", -MAX_SEED - 1, MAX_SEED)
+        actor = ctx.actor(request, string(annotator, "annotator", optional=True))
+        view = services.annotate.next(dataset, actor, order=order, seed=seed)
         return view.to_dict() if view else None
 
     def label(dataset: str, example_id: int, labels_csv: str, annotator: str = "",
@@ -60,12 +114,14 @@ def register_api(ctx: UIContext) -> None:
         """Record labels for one example; labels_csv is "positive" or "a,b" for multi-label datasets.
 
         Returns the example with its current (consensus) labels."""
-        actor = _call(lambda: ctx.actor(request, annotator))
-        return _call(lambda: services.annotate.label(dataset, int(example_id), labels_csv, actor=actor).to_dict())
+        dataset, labels_csv = string(dataset, "dataset"), string(labels_csv, "labels_csv")
+        example_id = whole_number(example_id, "example_id", 1, MAX_ID)
+        actor = ctx.actor(request, string(annotator, "annotator", optional=True))
+        return services.annotate.label(dataset, example_id, labels_csv, actor=actor, origin="api").to_dict()
 
     def stats(dataset: str) -> dict:
         """Labelled/unlabelled counts, counts per label, annotators and agreement."""
-        return _call(lambda: services.datasets.stats(dataset).to_dict())
+        return services.datasets.stats(string(dataset, "dataset")).to_dict()
 
     def train(dataset: str, options: dict[str, Any] | None = None, annotator: str = "",
               request: gr.Request = None) -> dict:  # type: ignore[assignment]
@@ -73,34 +129,33 @@ def register_api(ctx: UIContext) -> None:
 
         options: training settings by TrainConfig name, e.g. {"epochs": 3, "base_model": "bert-base-uncased"};
         omitted ones take their defaults. Returns the run (id, status "queued", counts); poll /run."""
+        dataset = string(dataset, "dataset")
+        if options is not None and not isinstance(options, dict):
+            raise InvalidInputError('options must be a JSON object of training settings, e.g. {"epochs": 3}')
+        actor = ctx.actor(request, string(annotator, "annotator", optional=True))
+        return _run_view(services.training.start(dataset, dict(options or {}), actor=actor))
 
-        def start() -> dict[str, Any]:
-            if options is not None and not isinstance(options, dict):
-                raise InvalidInputError('options must be a JSON object of training settings, e.g. {"epochs": 3}')
-            actor = ctx.actor(request, annotator)
-            return services.training.start(dataset, dict(options or {}), actor=actor)
-
-        return _call(lambda: _run_view(start()))
-
-    def run(run_id: int) -> dict:
-        """One training run: status, progress (the activation decision once done), metrics, timings, error."""
-        return _call(lambda: _run_view(services.training.run(int(run_id))))
+    def run(run_id: int, request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """One training run: status, progress (the activation decision once done), metrics, timings, error
+        (for annotators its first line only; admins get the details)."""
+        run_id = whole_number(run_id, "run_id", 1, MAX_ID)
+        return _run_view(services.training.run(run_id, actor=ctx.actor(request, None)))
 
     def models(dataset: str) -> list[dict]:
         """The dataset's model versions, newest first, with metrics and whether each is the active one."""
-        return _call(lambda: [{k: v.get(k) for k in VERSION_KEYS} for v in services.models.list(dataset)])
+        return [{k: v.get(k) for k in VERSION_KEYS} for v in services.models.list(string(dataset, "dataset"))]
 
     # Each call is one short transaction; SQLite queues writers (BEGIN IMMEDIATE + busy timeout),
     # so these may run side by side up to the queue's default concurrency limit.
     next_example.__doc__ = (next_example.__doc__ or "").replace(
         "ORDERS_DOC", " or ".join(f'"{o.name}" ({o.title.lower()})' for o in ORDERS))
-    gr.api(datasets, api_name="datasets")
-    gr.api(next_example, api_name="next")
-    gr.api(label, api_name="label")
-    gr.api(stats, api_name="stats")
-    gr.api(train, api_name="train")
-    gr.api(run, api_name="run")
-    gr.api(models, api_name="models")
+    gr.api(endpoint(ctx.anyone(datasets)), api_name="datasets")
+    gr.api(endpoint(ctx.anyone(next_example)), api_name="next")
+    gr.api(endpoint(ctx.anyone(label)), api_name="label")
+    gr.api(endpoint(ctx.anyone(stats)), api_name="stats")
+    gr.api(endpoint(ctx.admin("train models")(train)), api_name="train")
+    gr.api(endpoint(ctx.anyone(run)), api_name="run")
+    gr.api(endpoint(ctx.anyone(models)), api_name="models")
 
 
 def _run_view(run: dict[str, Any]) -> dict[str, Any]:

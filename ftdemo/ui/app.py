@@ -19,13 +19,14 @@ from ftdemo.errors import FtdemoError
 from ftdemo.services import Services
 from ftdemo.settings import Settings
 from ftdemo.ui import html
-from ftdemo.ui.access import RequireLogin, file_route_blocklist, open_access_warning
+from ftdemo.ui.access import RequireLogin, Sessions, file_route_blocklist, open_access_warning
 from ftdemo.ui.api import register_api
 from ftdemo.ui.auth import DEFAULT_NAME, clean_name, make_auth
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 from ftdemo.ui.data_tab import create_data_tab
 from ftdemo.ui.js import KEYBOARD_JS
 from ftdemo.ui.label_tab import create_label_tab
+from ftdemo.ui.limits import LoginThrottle, UploadLimits
 from ftdemo.ui.models_tab import create_models_tab
 from ftdemo.ui.predict_api import register_predict_api
 from ftdemo.ui.predict_tab import create_predict_tab
@@ -46,13 +47,21 @@ CONCURRENCY = 8
 # fixed key keeps them across server restarts (a random one would forget them on every start).
 PREFS_SECRET = "ftdemo-browser-preferences"
 SUBTITLE = "Label texts, fine-tune a BERT classifier, explain its predictions."
+SWEEP_EVERY_S = 600  # how often gradio looks for uploads (and its cached copies of downloads) to delete
+
+
+def cache_lifetime(settings: Settings) -> tuple[int, int]:
+    """gradio's `delete_cache` (every, older than; whole seconds): files live FTDEMO_TEMP_FILE_HOURS, plus
+    at most one sweep interval. Without it gradio keeps every upload until the server stops."""
+    age = max(1, round(settings.temp_file_hours * 3600))
+    return min(age, SWEEP_EVERY_S), age
 
 
 def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
     """The Blocks app and its context (tests use the context to reach components)."""
     auth = services.settings.auth_enabled
     open_warning = open_access_warning(services.settings)
-    with gr.Blocks(title="ftdemo", analytics_enabled=False) as demo:
+    with gr.Blocks(title="ftdemo", analytics_enabled=False, delete_cache=cache_lifetime(services.settings)) as demo:
         if open_warning:  # the same words as the log line: whoever opens the page sees it too
             gr.HTML(html.banner(open_warning), elem_id="ftd-open-warning")
         with gr.Row(equal_height=True, elem_classes="ftd-header"):
@@ -77,6 +86,7 @@ def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
         register_predict_api(ctx)
 
         @guard(role_note)
+        @ctx.anyone
         def on_load(last_dataset: str | None, last_name: str | None, seed_: int | None,
                     request: gr.Request) -> dict:
             names = services.datasets.names()
@@ -99,9 +109,18 @@ def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
 
         demo.load(on_load, [stored_dataset, stored_name, seed],
                   [dataset, seed, identity, annotator, role_note, *ctx.admin_only], **PRIVATE)
+
+        @ctx.anyone
+        def remember_dataset(value: str | None) -> str | None:
+            return value
+
+        @ctx.anyone
+        def remember_name(value: str | None) -> str:
+            return clean_name(value)
+
         # remember choices in this browser (no queue: trivial, and must not wait behind long events)
-        dataset.change(lambda value: value, dataset, stored_dataset, queue=False, show_progress="hidden", **PRIVATE)
-        annotator.change(clean_name, annotator, stored_name, queue=False, show_progress="hidden", **PRIVATE)
+        dataset.change(remember_dataset, dataset, stored_dataset, queue=False, show_progress="hidden", **PRIVATE)
+        annotator.change(remember_name, annotator, stored_name, queue=False, show_progress="hidden", **PRIVATE)
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo, ctx
 
@@ -122,13 +141,21 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     """`demo.launch()` keyword arguments that belong to the app: auth, limits, file access, theme, CSS, JS.
 
     The file route serves gradio's own upload and cache folders only (no allowed_paths), never the
-    database or the model versions (blocked_paths); with auth on, every route needs the login."""
+    database or the model versions (blocked_paths); with auth on, every route needs the login, sessions
+    end after FTDEMO_SESSION_HOURS and failed sign-ins back off. Uploads are bounded per request (and
+    admin-only with auth on) in front of gradio."""
     from starlette.middleware import Middleware
 
+    middleware = []
+    if settings.auth_enabled:
+        sessions = Sessions(settings.session_hours * 3600)  # shared: the login starts a session, each request checks it
+        middleware += [Middleware(RequireLogin, sessions=sessions),
+                       Middleware(LoginThrottle, settings=settings, sessions=sessions)]
+    middleware.append(Middleware(UploadLimits, settings=settings))
     return dict(
         auth=make_auth(settings),
         auth_message="Sign in with the name and password your admin gave you." if settings.auth_enabled else None,
-        app_kwargs={"middleware": [Middleware(RequireLogin)]} if settings.auth_enabled else None,
+        app_kwargs={"middleware": middleware},
         max_file_size=f"{settings.max_upload_mb}mb",
         allowed_paths=[],
         blocked_paths=file_route_blocklist(settings),

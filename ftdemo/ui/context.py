@@ -1,8 +1,15 @@
-"""What every tab gets: the services and the shared components (dataset picker, who is labelling)."""
+"""What every tab gets: the services and the shared components (dataset picker, who is labelling),
+and the declarations every function registered with gradio carries: `ctx.admin` or `ctx.anyone`.
+
+Hiding a control is cosmetic: anyone signed in can post any event id to the queue. So each handler
+says who may run it, the admin ones refuse annotators before anything else runs, and
+tests/security/test_security_events.py walks the app's own list of events to check both.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +18,7 @@ from typing import Any
 import gradio as gr
 
 from ftdemo.errors import FtdemoError
-from ftdemo.services import Actor, Services
+from ftdemo.services import Actor, Services, require_admin
 from ftdemo.ui import html
 from ftdemo.ui.auth import actor_for
 
@@ -19,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # UI events are for the page only; the documented API is in ftdemo/ui/api.py.
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+ACCESS = "ftdemo_access"  # the attribute ctx.admin / ctx.anyone set on a handler: "admin" | "anyone"
+# Every event that computes an explanation (the Predict tab's and /explain) joins one gradio concurrency
+# group: explanations cost seconds of CPU, so a few run at once and the rest wait in gradio's queue.
+EXPLAIN_EVENTS: dict[str, Any] = {"concurrency_limit": 2, "concurrency_id": "explain"}
 
 
 @dataclass
@@ -40,6 +51,42 @@ class UIContext:
 
     def actor(self, request: gr.Request | None, typed_name: str | None) -> Actor:
         return actor_for(self.settings, request, typed_name)
+
+    def caller(self, request: gr.Request | None) -> str:
+        """Whose request this is, for per-user limits: the signed-in name, else the browser session."""
+        if self.settings.auth_enabled:
+            return self.actor(request, None).name
+        return f"session:{getattr(request, 'session_hash', None) or 'local'}"
+
+    def admin(self, action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Declare a handler admin-only: `@ctx.admin("import data")`. With logins on, an annotator is refused
+        ("only an admin can import data") before the handler runs.
+
+        The handler must take a `gr.Request` (gradio injects it by annotation); the services check the role
+        again, this check stops the event before it parses a file or reads anything for an annotator."""
+
+        def declare(fn: Callable[..., Any]) -> Callable[..., Any]:
+            if not any(p.annotation is gr.Request or "gr.Request" in str(p.annotation)
+                       for p in inspect.signature(fn).parameters.values()):
+                raise TypeError(f"{fn.__qualname__} is admin-only, so it needs a `request: gr.Request` parameter")
+
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if self.settings.auth_enabled:
+                    request = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+                    require_admin(self.actor(request, None), action)
+                return fn(*args, **kwargs)
+
+            setattr(wrapper, ACCESS, "admin")
+            return wrapper
+
+        return declare
+
+    @staticmethod
+    def anyone(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Declare `fn` open to every signed-in user (annotators included); the services still check roles."""
+        setattr(fn, ACCESS, "anyone")
+        return fn
 
 
 def guard(message: Any = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -181,6 +181,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
                 next_page: gr.update(interactive=result.page < result.pages)}
 
     @guard(edit_msg)
+    @ctx.anyone
     def on_dataset(dataset: str | None, *filter_values: Any) -> dict:
         """Dataset switched or changed elsewhere: reset filters' choices, redraw everything."""
         stats = services.datasets.stats(dataset) if dataset else None
@@ -201,11 +202,13 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
         }
 
     @guard(edit_msg)
+    @ctx.anyone
     def on_filter(dataset: str | None, *filter_values: Any) -> dict:
         return _table(dataset, _filters(*filter_values), 1)
 
     def on_page(step: int) -> Any:
         @guard(edit_msg)
+        @ctx.anyone
         def handler(dataset: str | None, page_no: int, *filter_values: Any) -> dict:
             return _table(dataset, _filters(*filter_values), int(page_no or 1) + step)
 
@@ -233,6 +236,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
         }
 
     @guard(edit_msg)
+    @ctx.anyone
     def on_select(dataset: str | None, name: str, evt: gr.SelectData, request: gr.Request) -> dict:
         row = evt.row_value or []
         if not dataset or not row:
@@ -246,6 +250,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
                 chart: distribution(stats), summary: html.stats_summary(stats)}
 
     @guard(edit_msg)
+    @ctx.anyone
     def on_save_labels(dataset: str, example_id: int | None, one: str | None, several: list[str], name: str,
                        page_no: int, text: str, label: str, annotator: str, include_deleted: bool,
                        request: gr.Request) -> dict:
@@ -257,6 +262,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
         return after_change(dataset, view, actor, note, page_no, (text, label, annotator, include_deleted))
 
     @guard(edit_msg)
+    @ctx.admin("edit examples")
     def on_save_text(dataset: str, example_id: int | None, new_text: str, new_pair: str, name: str, page_no: int,
                      text: str, label: str, annotator: str, include_deleted: bool, request: gr.Request) -> dict:
         actor = ctx.actor(request, name)
@@ -266,6 +272,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
 
     def on_delete(restore: bool) -> Any:
         @guard(edit_msg)
+        @ctx.admin("delete examples")
         def handler(dataset: str, example_id: int | None, name: str, page_no: int, text: str, label: str,
                     annotator: str, include_deleted: bool, request: gr.Request) -> dict:
             actor = ctx.actor(request, name)

@@ -200,11 +200,13 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
     common = [ctx.dataset, ctx.annotator, order, ctx.seed]
 
     @guard(message)
+    @ctx.anyone
     def on_refresh(dataset: str | None, name: str, order_: str, seed: int, request: gr.Request) -> dict:
         actor = ctx.actor(request, name)
         return render(load_screen(services, dataset, actor, order=order_, seed=seed), e)
 
     @guard(message)
+    @ctx.anyone
     def on_stay(dataset: str | None, name: str, order_: str, seed: int, shown: int | None,
                 request: gr.Request) -> dict:
         """Refresh labels and progress but keep the example on screen (labels edited elsewhere)."""
@@ -214,6 +216,7 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
 
     def on_button(index: int) -> Any:
         @guard(message)
+        @ctx.anyone
         def handler(dataset: str | None, name: str, order_: str, seed: int, shown: int | None, labels: list[str],
                     request: gr.Request) -> dict:
             if index >= len(labels):
@@ -225,6 +228,7 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
         return handler
 
     @guard(message)
+    @ctx.anyone
     def on_submit(dataset: str | None, name: str, order_: str, seed: int, shown: int | None, chosen: list[str],
                   choice: str | None, request: gr.Request) -> dict:
         # only one of the two is on screen; the hidden one is reset to empty by render()
@@ -233,15 +237,18 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
         return render(screen, e)
 
     @guard(message)
+    @ctx.anyone
     def on_skip(dataset: str | None, name: str, order_: str, seed: int, shown: int | None,
                 request: gr.Request) -> dict:
         return render(skip_example(services, dataset, shown, ctx.actor(request, name), order=order_, seed=seed), e)
 
     @guard(message)
+    @ctx.anyone
     def on_undo(dataset: str | None, name: str, order_: str, seed: int, request: gr.Request) -> dict:
         return render(undo_last(services, dataset, ctx.actor(request, name), order=order_, seed=seed), e)
 
     @guard(message)
+    @ctx.anyone
     def on_add(dataset: str | None, name: str, order_: str, seed: int, shown: int | None, text: str, pair: str,
                labels: list[str], request: gr.Request) -> dict:
         screen = add_example(services, dataset, text, pair, labels, ctx.actor(request, name), shown_id=shown,

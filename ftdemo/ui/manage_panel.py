@@ -79,10 +79,12 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
         return {current: text, existing: gr.update(choices=info.labels + info.retired_labels, value=None)}
 
     @guard(message)
+    @ctx.anyone
     def on_dataset(dataset: str | None) -> dict:
         return _labels_view(services.datasets.info(dataset) if dataset else None)
 
     @guard(message)
+    @ctx.admin("create datasets")
     def on_create(name_: str, task_: str, labels_: str, description_: str, who: str, request: gr.Request) -> dict:
         info = create_dataset(services, name_, task_, labels_, description_, ctx.actor(request, who))
         return {ctx.dataset: gr.update(choices=services.datasets.names(), value=info.name),
@@ -91,6 +93,7 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
 
     def on_label(action: str) -> Any:
         @guard(message)
+        @ctx.admin("edit labels")
         def handler(dataset: str | None, label: str, new: str, who: str, bump: int, request: gr.Request) -> dict:
             info, note = edit_labels(services, dataset, action, ctx.actor(request, who), label=label, new_name=new)
             return {**_labels_view(info), new_name: "", message: html.message(note), ctx.refresh: (bump or 0) + 1}

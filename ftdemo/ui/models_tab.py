@@ -6,10 +6,6 @@ The logic functions take plain values and return a ModelsScreen; `create_models_
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +17,7 @@ from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, DatasetInfo, Services
 from ftdemo.ui import html, plots
 from ftdemo.ui.context import PRIVATE, UIContext, guard
+from ftdemo.ui.downloads import fresh_folder
 from ftdemo.ui.train_form import display_model
 
 VERSION_COLUMNS = ["version", "status", "val acc.", "val macro-F1", "test acc.", "test macro-F1", "created (UTC)",
@@ -28,8 +25,6 @@ VERSION_COLUMNS = ["version", "status", "val acc.", "val macro-F1", "test acc.",
 COLUMN_WIDTHS = ["7%", "9%", "7%", "8%", "7%", "8%", "13%", "5%", "36%"]
 SPLITS = [("Validation", "validation"), ("Test", "test")]
 STATUS_WORDS = {"active": "● active", "candidate": "candidate (never active)", "previous": "previously active"}
-DOWNLOADS = Path(tempfile.gettempdir()) / "ftdemo-downloads"
-DOWNLOAD_TTL_S = 3600.0  # zips older than this are removed when the next one is made
 
 
 @dataclass
@@ -91,11 +86,7 @@ def delete_version(services: Services, dataset: str | None, version: str | None,
 def zip_version(services: Services, dataset: str | None, version: str | None) -> Path:
     """A zip of the version in a fresh temp folder (old ones are swept)."""
     dataset, version = _need(dataset, version)
-    DOWNLOADS.mkdir(parents=True, exist_ok=True)
-    for old in DOWNLOADS.iterdir():
-        if old.is_dir() and time.time() - old.stat().st_mtime > DOWNLOAD_TTL_S:
-            shutil.rmtree(old, ignore_errors=True)
-    return services.models.zip(dataset, version, DOWNLOADS / uuid.uuid4().hex)
+    return services.models.zip(dataset, version, fresh_folder(services.settings.temp_file_hours))
 
 
 def versions_frame(versions: list[dict[str, Any]]) -> pd.DataFrame:
@@ -209,10 +200,12 @@ def create_models_tab(ctx: UIContext) -> dict[str, Any]:
                confusion, per_class, message]
 
     @guard(message)
+    @ctx.anyone
     def on_show(dataset: str | None, chosen: str | None, split_: str) -> dict:
         return render(load_models(services, dataset, selected=chosen, split=split_), e)
 
     @guard(message)
+    @ctx.anyone
     def on_pick(dataset: str | None, split_: str, evt: gr.SelectData) -> dict:
         row = evt.row_value or []
         if not dataset or not row:
@@ -220,25 +213,28 @@ def create_models_tab(ctx: UIContext) -> dict[str, Any]:
         return render(load_models(services, dataset, selected=str(row[0]), split=split_), e)
 
     @guard(message)
+    @ctx.admin("activate model versions")
     def on_activate(dataset: str | None, chosen: str | None, split_: str, name: str, request: gr.Request) -> dict:
         return render(activate_version(services, dataset, chosen, ctx.actor(request, name), split_), e)
 
     @guard(message)
+    @ctx.admin("roll back models")
     def on_rollback(dataset: str | None, split_: str, name: str, request: gr.Request) -> dict:
         return render(roll_back(services, dataset, ctx.actor(request, name), split_), e)
 
     @guard(message)
+    @ctx.admin("delete model versions")
     def on_delete(dataset: str | None, chosen: str | None, waiting: str | None, split_: str, name: str,
                   request: gr.Request) -> dict:
-        actor = ctx.actor(request, name)
-        if not actor.is_admin or (chosen and waiting == chosen):
-            return render(delete_version(services, dataset, chosen, actor, split_), e)
+        if chosen and waiting == chosen:
+            return render(delete_version(services, dataset, chosen, ctx.actor(request, name), split_), e)
         _need(dataset, chosen)
         return {pending: chosen, delete: gr.update(value=f"Click again to delete {chosen}"),
                 message: html.message(f"Delete {chosen} and its files? This cannot be undone; click again to "
                                       "confirm.", error=True)}
 
     @guard(message)
+    @ctx.anyone
     def on_download(dataset: str | None, chosen: str | None) -> dict:
         path = zip_version(services, dataset, chosen)
         return {file: gr.update(value=str(path), visible=True), message: ""}

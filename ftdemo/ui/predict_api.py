@@ -20,15 +20,13 @@ from typing import Any
 
 import gradio as gr
 
-from ftdemo.errors import FtdemoError
 from ftdemo.explain.methods import METHODS
-from ftdemo.ui.context import UIContext
+from ftdemo.explain.methods import MAX_IG_STEPS
+from ftdemo.ui.api import endpoint, string, whole_number
+from ftdemo.ui.context import EXPLAIN_EVENTS, UIContext
 
 PREDICTION_KEYS = ("label", "labels", "probabilities", "model_version", "truncated", "notice")
-
-
-def _refuse(err: FtdemoError) -> gr.Error:
-    return gr.Error(str(err), title="Request refused", print_exception=False)
+MAX_INDEX = 1023  # layers and heads: a bound for the argument; the model checks its own sizes
 
 
 def register_predict_api(ctx: UIContext) -> None:
@@ -39,29 +37,32 @@ def register_predict_api(ctx: UIContext) -> None:
 
         Returns label, labels (the predicted set; multi-label may be empty), probabilities per label,
         model_version, truncated and notice (set when the input was cut to the model's maximum length)."""
-        try:
-            result = services.predict.predict(dataset, text, text_pair or None, version=version or None)
-        except FtdemoError as err:
-            raise _refuse(err) from None
+        dataset, text, version = string(dataset, "dataset"), string(text, "text"), string(version, "version", optional=True)
+        text_pair = string(text_pair, "text_pair", optional=True)
+        result = services.predict.predict(dataset, text, text_pair or None, version=version or None)
         return {key: result[key] for key in PREDICTION_KEYS}
 
     def explain(dataset: str, text: str, text_pair: str = "", method: str = "cls", layer: int = -1, head: int = -1,
-                target_label: str = "", ig_steps: int = 32, version: str = "") -> dict[str, Any]:
+                target_label: str = "", ig_steps: int = 32, version: str = "",
+                request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
         """Word-level explanation of one prediction.
 
         method: METHODS_DOC. layer: 0-based, -1 = last. head: 0-based, -1 = mean of heads.
         target_label: the label to explain with ig ("" = the predicted one). Returns method, target_label,
-        words [{text, score, segment, special, start, end}], the prediction, and completeness_error for ig."""
-        try:
-            return services.predict.explain(
-                dataset, text, text_pair or None, method=method, version=version or None, layer=int(layer),
-                head=None if int(head) < 0 else int(head), target_label=target_label or None,
-                ig_steps=int(ig_steps))
-        except FtdemoError as err:
-            raise _refuse(err) from None
+        words [{text, score, segment, special, start, end}], the prediction, and completeness_error for ig.
+        ig_steps: at most MAX_STEPS, and fewer for long texts (steps × tokens is bounded; the error says how
+        many); a user runs a couple of explanations at once."""
+        dataset, text, version = string(dataset, "dataset"), string(text, "text"), string(version, "version", optional=True)
+        text_pair, method = string(text_pair, "text_pair", optional=True), string(method, "method")
+        target_label = string(target_label, "target_label", optional=True)
+        layer, head = whole_number(layer, "layer", -1, MAX_INDEX), whole_number(head, "head", -1, MAX_INDEX)
+        return services.predict.explain(
+            dataset, text, text_pair or None, method=method, version=version or None, layer=layer,
+            head=None if head < 0 else head, target_label=target_label or None,
+            ig_steps=whole_number(ig_steps, "ig_steps", 1, MAX_IG_STEPS), caller=ctx.caller(request))
 
     # the API page lists the methods from the one table, so a new method is documented where it is offered
     explain.__doc__ = (explain.__doc__ or "").replace(
-        "METHODS_DOC", "; ".join(f"{m.name} ({m.summary})" for m in METHODS))
-    gr.api(predict, api_name="predict")
-    gr.api(explain, api_name="explain")
+        "METHODS_DOC", "; ".join(f"{m.name} ({m.summary})" for m in METHODS)).replace("MAX_STEPS", str(MAX_IG_STEPS))
+    gr.api(endpoint(ctx.anyone(predict)), api_name="predict")
+    gr.api(endpoint(ctx.anyone(explain)), api_name="explain", **EXPLAIN_EVENTS)

@@ -15,8 +15,9 @@ import gradio as gr
 from ftdemo.errors import InvalidInputError
 from ftdemo.explain.render import render_explanation_html
 from ftdemo.services import DatasetInfo, Services
+from ftdemo.explain.methods import MAX_IG_STEPS
 from ftdemo.ui import html, js, plots
-from ftdemo.ui.context import PRIVATE, UIContext, guard
+from ftdemo.ui.context import EXPLAIN_EVENTS, PRIVATE, UIContext, guard
 from ftdemo.ui.explain_view import CHOICES, ExplainOptions, controls_for, prediction_html
 
 ACTIVE = ""  # version choice meaning "whichever version is active"
@@ -83,14 +84,15 @@ def load_setup(services: Services, dataset: str | None, version: str = ACTIVE) -
 
 
 def answer(services: Services, dataset: str | None, text: str, text_pair: str | None, version: str,
-           options: ExplainOptions, *, active: str | None = None, faithfulness: bool = False) -> Answer:
-    """Predict and explain `text` with one version ("" = the active one)."""
+           options: ExplainOptions, *, active: str | None = None, faithfulness: bool = False,
+           caller: str = "") -> Answer:
+    """Predict and explain `text` with one version ("" = the active one), as `caller` (per-user limit)."""
     if not dataset:
         raise InvalidInputError("choose a dataset first")
     if not (text or "").strip():
         raise InvalidInputError("type or paste a text to classify, or click one of the examples")
     layers = services.predict.predictor(dataset, version or None).num_layers
-    expl = services.predict.explanation(dataset, text, text_pair or None, version=version or None,
+    expl = services.predict.explanation(dataset, text, text_pair or None, version=version or None, caller=caller,
                                         **options.service_kwargs(layers, faithfulness=faithfulness))
     prediction = expl.prediction.to_dict()
     return Answer(prediction, prediction_html(prediction, active=active), render_explanation_html(expl, layers))
@@ -195,7 +197,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
                                        elem_id="ftd-predict-head")
                     target = gr.Dropdown([("predicted label", "")], value="", label="Explain label", visible=False,
                                          scale=1, min_width=160, elem_id="ftd-predict-target")
-                    steps = gr.Slider(8, 256, value=32, step=8, label="IG steps", visible=False, scale=1,
+                    steps = gr.Slider(8, MAX_IG_STEPS, value=32, step=8, label="IG steps", visible=False, scale=1,
                                       min_width=160, elem_id="ftd-predict-steps")
                     special = gr.Checkbox(label="Show [CLS]/[SEP]", scale=0, min_width=150,
                                           elem_id="ftd-predict-special")
@@ -228,6 +230,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
     answer_outputs = [head_a, label_a, heat_a, head_b, label_b, heat_b, message]
 
     @guard(message)
+    @ctx.anyone
     def on_show(dataset: str | None, a: str, b: str | None, layer_: int, n_layers: int, shown_: str | None) -> dict:
         setup = load_setup(services, dataset, a or ACTIVE)
         keep = int(layer_) if layer_ and int(layer_) < int(n_layers or 0) else None  # "last" stays last
@@ -240,8 +243,10 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
 
     def run_answers(faithful: bool, quiet: bool) -> Any:
         @guard(message)
+        @ctx.anyone
         def handler(dataset: str | None, text_: str, pair: str, a: str, on: bool, b: str | None, method_: str,
-                    layer_: float, head_: int, target_: str, steps_: float, special_: bool, n_layers: int) -> dict:
+                    layer_: float, head_: int, target_: str, steps_: float, special_: bool, n_layers: int,
+                    request: gr.Request) -> dict:
             if quiet and not (text_ or "").strip():
                 return {}  # a control changed before anything was typed: nothing to redo
             # the slider at its end means "last layer" for both versions, whatever their depth
@@ -250,22 +255,26 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
                                      target_ or "", int(steps_ or 32), bool(special_))
             active = next((v["version"] for v in services.models.list(dataset) if v["active"]), None) \
                 if dataset else None
+            caller = ctx.caller(request)
             first = answer(services, dataset, text_, pair, a or ACTIVE, options, active=active,
-                           faithfulness=faithful)
-            second = answer(services, dataset, text_, pair, b, options, active=active, faithfulness=faithful) \
-                if on and b else None
+                           faithfulness=faithful, caller=caller)
+            second = answer(services, dataset, text_, pair, b, options, active=active, faithfulness=faithful,
+                            caller=caller) if on and b else None
             return render_answers(first, second, e)
 
         return handler
 
+    @ctx.anyone
     def on_method(method_: str) -> dict:
         uses = controls_for(method_)
         return {layer: gr.update(visible=uses["layer"]), head: gr.update(visible=uses["head"]),
                 target: gr.update(visible=uses["target_label"]), steps: gr.update(visible=uses["ig_steps"])}
 
+    @ctx.anyone
     def on_compare(on: bool) -> dict:
         return {col_b: gr.update(visible=on), version_b: gr.update(visible=on)}
 
+    @ctx.anyone
     def on_example(index: int, rows: list) -> dict:
         if index is None or not rows or index >= len(rows):
             return {}
@@ -278,7 +287,7 @@ def create_predict_tab(ctx: UIContext) -> dict[str, Any]:
     show_inputs = [ctx.dataset, version_a, version_b, layer, layers, shown]
     for trigger in (ctx.dataset.change, tab.select, ctx.refresh.change):
         trigger(on_show, show_inputs, [*setup_outputs, *answer_outputs, shown], **quiet)
-    loud = dict(show_progress="minimal", trigger_mode="always_last", **PRIVATE)
+    loud = dict(show_progress="minimal", trigger_mode="always_last", **EXPLAIN_EVENTS, **PRIVATE)
     # the page's script clicks Predict after a pause in typing and on Enter (Shift+Enter: a new line);
     # when the answer lands it drops the "stale" mark if the text is still the one that was asked about
     for trigger in (run.click, text.submit):

@@ -68,15 +68,16 @@ class TrainScreen:
 
 
 def poll(services: Services, dataset: str | None, watch: Watch | None, *, run_id: int | None = None,
-         force: bool = False) -> tuple[Watch, TrainScreen]:
-    """Read what changed since `watch` and say whether the page needs a redraw."""
+         force: bool = False, actor: Actor | None = None) -> tuple[Watch, TrainScreen]:
+    """Read what changed since `watch` and say whether the page needs a redraw (runs as `actor` may read
+    them: an annotator who posts this tab's events sees one-line errors)."""
     watch = watch if isinstance(watch, Watch) else Watch()
     if dataset != watch.dataset:
         watch, force = Watch(dataset=dataset), True
     if not dataset:
         changed, watch.shown = force or watch.shown != ("none",), ("none",)
         return watch, TrainScreen(changed=changed)
-    history = services.training.runs(dataset, limit=HISTORY_LIMIT)
+    history = services.training.runs(dataset, limit=HISTORY_LIMIT, actor=actor)
     latest = history[0]["id"] if history else 0
     target = run_id if run_id is not None else (latest if latest > watch.latest_id else watch.run_id)
     watch.latest_id = max(watch.latest_id, latest)
@@ -84,7 +85,8 @@ def poll(services: Services, dataset: str | None, watch: Watch | None, *, run_id
         watch.run_id, watch.after_id, watch.events = target, 0, []
     run = None
     if watch.run_id is not None:
-        run = next((r for r in history if r["id"] == watch.run_id), None) or services.training.run(watch.run_id)
+        run = (next((r for r in history if r["id"] == watch.run_id), None)
+               or services.training.run(watch.run_id, actor=actor))
         new = services.training.events(watch.run_id, watch.after_id)
         if new:
             watch.after_id = new[-1][0]
@@ -250,13 +252,15 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
     form_names = list(form)
 
     @guard(message)
-    def on_show(dataset: str | None, watch_: Watch) -> dict:
-        new, screen = poll(services, dataset, watch_, force=True)
+    @ctx.anyone
+    def on_show(dataset: str | None, watch_: Watch, request: gr.Request) -> dict:
+        new, screen = poll(services, dataset, watch_, force=True, actor=ctx.actor(request, None))
         return {**render(screen, new, e), snapshot: data_summary(services, dataset), message: ""}
 
     @guard()
-    def on_tick(dataset: str | None, watch_: Watch, bump: int) -> dict:
-        new, screen = poll(services, dataset, watch_)
+    @ctx.anyone
+    def on_tick(dataset: str | None, watch_: Watch, bump: int, request: gr.Request) -> dict:
+        new, screen = poll(services, dataset, watch_, actor=ctx.actor(request, None))
         out = render(screen, new, e)
         if screen.changed and screen.run and screen.run["status"] not in plots.LIVE:
             out[snapshot] = data_summary(services, dataset)  # a run just ended: labels may have moved on
@@ -267,6 +271,7 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         return out
 
     @guard(message)
+    @ctx.admin("train models")
     def on_train(dataset: str | None, name: str, watch_: Watch, request: gr.Request, *values: Any) -> dict:
         # request sits before *values: gradio injects it by position among the positional parameters
         run = start_run(services, dataset, dict(zip(form_names, values)), ctx.actor(request, name))
@@ -276,17 +281,19 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         return {**render(screen, new, e), snapshot: data_summary(services, dataset), message: html.message(note)}
 
     @guard(message)
+    @ctx.admin("cancel training")
     def on_cancel(dataset: str | None, name: str, watch_: Watch, request: gr.Request) -> dict:
         run = cancel_run(services, watch_, ctx.actor(request, name))
         new, screen = poll(services, dataset, watch_, force=True)
         return {**render(screen, new, e), message: html.message(f"Cancelling run #{run['id']}…")}
 
     @guard(message)
-    def on_pick(dataset: str | None, watch_: Watch, evt: gr.SelectData) -> dict:
+    @ctx.anyone
+    def on_pick(dataset: str | None, watch_: Watch, evt: gr.SelectData, request: gr.Request) -> dict:
         row = evt.row_value or []
         if not dataset or not row:
             return {}
-        new, screen = poll(services, dataset, watch_, run_id=int(row[0]), force=True)
+        new, screen = poll(services, dataset, watch_, run_id=int(row[0]), force=True, actor=ctx.actor(request, None))
         return render(screen, new, e)
 
     quiet = dict(show_progress="hidden", **PRIVATE)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -14,6 +12,7 @@ from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, ImportReport, Services
 from ftdemo.ui import html
 from ftdemo.ui.context import PRIVATE, UIContext, guard
+from ftdemo.ui.downloads import fresh_folder
 
 IMPORT_TYPES = [".csv", ".tsv", ".jsonl", ".json", ".parquet", ".zip"]
 EXPORT_FORMATS = [("CSV", "csv"), ("CSV for Excel", "excel"), ("JSON lines", "jsonl"), ("Parquet", "parquet")]
@@ -31,13 +30,14 @@ def check_upload(services: Services, path: str | None) -> str:
     return path
 
 
-def preview_import(services: Services, dataset: str | None, path: str | None, *, text_col: str | None = None,
-                   pair_col: str | None = None, label_col: str | None = None) -> dict[str, Any]:
+def preview_import(services: Services, dataset: str | None, path: str | None, actor: Actor, *,
+                   text_col: str | None = None, pair_col: str | None = None,
+                   label_col: str | None = None) -> dict[str, Any]:
     """What importing `path` into `dataset` would do (None for a column: let the importer guess)."""
     if not dataset:
         raise InvalidInputError("choose (or create) the dataset to import into first")
     return services.transfer.preview(dataset=dataset, path=check_upload(services, path), text_col=text_col,
-                                     pair_col=pair_col, label_col=label_col)
+                                     pair_col=pair_col, label_col=label_col, actor=actor)
 
 
 def run_import(services: Services, dataset: str | None, path: str | None, actor: Actor, *, text_col: str,
@@ -49,14 +49,15 @@ def run_import(services: Services, dataset: str | None, path: str | None, actor:
 
 
 def run_export(services: Services, dataset: str | None, fmt: str, actor: Actor) -> dict[str, Any]:
-    """Export to a fresh temp file (Gradio serves files from the temp dir) and return the service's report."""
+    """Export to a fresh temp folder (Gradio serves files from the temp dir; old ones are swept) and return
+    the service's report."""
     if not dataset:
         raise InvalidInputError("choose a dataset to export")
     if fmt not in {f for _, f in EXPORT_FORMATS}:
         raise InvalidInputError(f"choose an export format: {', '.join(f for _, f in EXPORT_FORMATS)}")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in dataset) or "dataset"
     suffix = "csv" if fmt == EXCEL else fmt
-    path = Path(tempfile.mkdtemp(prefix="ftdemo-export-")) / f"{safe}.{suffix}"
+    path = fresh_folder(services.settings.temp_file_hours) / f"{safe}.{suffix}"
     return services.transfer.export(dataset, str(path), actor=actor, excel=fmt == EXCEL)
 
 
@@ -128,20 +129,38 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
     def _closed(note: str = "") -> dict:
         return {review: gr.update(visible=False), upload: None, import_msg: html.message(note) if note else ""}
 
+    @ctx.anyone
+    def on_clear() -> dict:
+        return {review: gr.update(visible=False)}
+
+    @ctx.anyone
+    def on_cancel() -> dict:
+        return _closed("nothing imported")
+
+    @ctx.anyone
+    def on_dataset() -> dict:
+        return _closed()
+
     @guard(import_msg)
-    def on_upload(dataset: str | None, path: str | None) -> dict:
+    @ctx.admin("import data")
+    def on_upload(dataset: str | None, path: str | None, request: gr.Request) -> dict:
         if not path:
             return {review: gr.update(visible=False)}
-        return _review(dataset or "", preview_import(services, dataset, path))
+        # a preview records nothing, so the typed name (auth off) does not matter: ctx.actor(request, None)
+        return _review(dataset or "", preview_import(services, dataset, path, ctx.actor(request, None)))
 
     @guard(import_msg)
-    def on_mapping(dataset: str | None, path: str | None, text: str, pair: str, label: str) -> dict:
+    @ctx.admin("import data")
+    def on_mapping(dataset: str | None, path: str | None, text: str, pair: str, label: str,
+                   request: gr.Request) -> dict:
         if not path:
             return {}
-        return _review(dataset or "", preview_import(services, dataset, path, text_col=text or NONE,
-                                                     pair_col=pair or NONE, label_col=label or NONE))
+        return _review(dataset or "", preview_import(services, dataset, path, ctx.actor(request, None),
+                                                     text_col=text or NONE, pair_col=pair or NONE,
+                                                     label_col=label or NONE))
 
     @guard(import_msg)
+    @ctx.admin("import data")
     def on_import(dataset: str | None, path: str | None, text: str, pair: str, label: str, who: str, bump: int,
                   request: gr.Request) -> dict:
         report = run_import(services, dataset, path, ctx.actor(request, who), text_col=text, pair_col=pair,
@@ -149,6 +168,7 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
         return {**_closed(report_text(report)), ctx.refresh: (bump or 0) + 1}
 
     @guard(export_msg)
+    @ctx.admin("export data")
     def on_export(dataset: str | None, fmt_: str, who: str, request: gr.Request) -> dict:
         result = run_export(services, dataset, fmt_, ctx.actor(request, who))
         return {exported: gr.update(value=result["path"], visible=True),
@@ -156,13 +176,13 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
 
     quiet = dict(show_progress="hidden", **PRIVATE)
     upload.upload(on_upload, [ctx.dataset, upload], review_outputs, **quiet)
-    upload.clear(lambda: {review: gr.update(visible=False)}, None, [review], **quiet)
+    upload.clear(on_clear, None, [review], **quiet)
     for dropdown in (text_col, pair_col, label_col):
         dropdown.input(on_mapping, [ctx.dataset, upload, text_col, pair_col, label_col], review_outputs, **quiet)
     do_import.click(on_import, [ctx.dataset, upload, text_col, pair_col, label_col, ctx.annotator, ctx.refresh],
                     [review, upload, import_msg, ctx.refresh], show_progress="minimal", **PRIVATE)
-    cancel.click(lambda: _closed("nothing imported"), None, [review, upload, import_msg], **quiet)
-    ctx.dataset.change(lambda: _closed(), None, [review, upload, import_msg], **quiet)
+    cancel.click(on_cancel, None, [review, upload, import_msg], **quiet)
+    ctx.dataset.change(on_dataset, None, [review, upload, import_msg], **quiet)
     export.click(on_export, [ctx.dataset, fmt, ctx.annotator], [exported, export_msg], **quiet)
     ctx.admin_only.extend([import_panel, export_panel])
     return dict(import_panel=import_panel, upload=upload, review=review, text_col=text_col, pair_col=pair_col,

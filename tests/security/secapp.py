@@ -69,16 +69,24 @@ def queue_event(http: httpx.Client, fn_index: int, data: list[Any], *, session: 
     """Run one UI event through /gradio_api/queue/join as the page does; returns process_completed.
 
     Events in one `session` share gr.State values (e.g. the row picked in a table)."""
+    return queue_messages(http, fn_index, data, session=session, event_data=event_data)[-1]
+
+
+def queue_messages(http: httpx.Client, fn_index: int, data: list[Any], *, session: str | None = None,
+                   event_data: Any = None) -> list[dict[str, Any]]:
+    """Like queue_event, but every message the event sent, toasts (gr.Warning: msg "log") included;
+    the last one is process_completed."""
     session = session or uuid.uuid4().hex[:12]
     r = http.post("/gradio_api/queue/join", json={"data": data, "fn_index": fn_index, "session_hash": session,
                                                   "event_data": event_data, "trigger_id": None})
     assert r.status_code == 200, r.text
+    messages: list[dict[str, Any]] = []
     with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
         for line in stream.iter_lines():
             if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    return message
+                messages.append(json.loads(line[5:]))
+                if messages[-1].get("msg") == "process_completed":
+                    return messages
     raise AssertionError("the queue closed without completing the event")
 
 

@@ -64,6 +64,8 @@ ACTIONS: dict[str, Callable[[Services, Actor, Path], Any]] = {
     "roll back": lambda s, a, tmp: s.models.rollback(KW, actor=a),
     "delete a model version": lambda s, a, tmp: s.models.delete(KW, "v0002", actor=a),
     "import": lambda s, a, tmp: s.transfer.import_file(KW, _csv(tmp), actor=a),
+    "preview an import": lambda s, a, tmp: s.transfer.preview(KW, _csv(tmp), actor=a),
+    "plan an import": lambda s, a, tmp: s.transfer.plan(KW, _csv(tmp), actor=a),
     "export": lambda s, a, tmp: s.transfer.export(KW, tmp / "out.csv", actor=a),
     "create a dataset": lambda s, a, tmp: s.datasets.create(f"new-{a.name}", "single_label", ["x", "y"], actor=a),
     "add a label": lambda s, a, tmp: s.datasets.add_label(KW, f"extra-{a.name}", actor=a),
@@ -139,7 +141,9 @@ def test_ui_events_refuse_annotators(running, tmp_path) -> None:
     services = running.services
     before = (services.models.active(KW)["version"], [v["version"] for v in services.models.list(KW)],
               services.datasets.names(), services.datasets.stats(KW).examples, len(services.training.runs(KW)))
-    with running.client("bob") as http:
+    with running.client("bob") as http:  # an annotator may not even upload (test_security_uploads.py)
+        assert upload(http, "more.csv", _csv(tmp_path).read_bytes()).status_code == 403
+    with running.client("alice") as http:  # so bob names a file an admin uploaded
         uploaded = upload(http, "more.csv", _csv(tmp_path).read_bytes()).json()[0]
     attempts = {
         "import": ("on_import", "transfer_panel", {0: KW, 1: file_data(uploaded, "more.csv")}),

@@ -1,6 +1,10 @@
 """Uploads: only the data formats ftdemo reads, within FTDEMO_MAX_UPLOAD_MB, and a zip cannot write
 outside its temporary folder. Checked in the import path (services, io) and in the running app
-(gradio's upload route and the import panel's file component)."""
+(gradio's upload route and the import panel's file component).
+
+The upload route itself: with logins only admins may upload (imports are admin-only); one request
+carries at most FTDEMO_MAX_UPLOAD_MB in all (counted while it streams) and a few files; uploaded files
+are deleted FTDEMO_TEMP_FILE_HOURS after they came."""
 
 from __future__ import annotations
 
@@ -10,12 +14,15 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from polling import wait_for
 from secapp import ALICE, DATASET, USERS, Running, file_data, make_settings, queue_event, serve, upload
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.io.formats import IMPORT_FORMATS, FileFormat, import_format
 from ftdemo.services import Services
+from ftdemo.ui.limits import MAX_UPLOAD_FILES
 from ftdemo.ui.transfer_panel import IMPORT_TYPES, check_upload
 
 ALLOWED = [".csv", ".tsv", ".jsonl", ".json", ".parquet", ".zip"]  # json: JSON lines or one JSON array
@@ -65,12 +72,81 @@ def test_gradio_refuses_an_upload_over_the_limit(limited) -> None:
         assert upload(http, "small.csv", b"text,label\nok,pos\n").status_code == 200
 
 
+@pytest.fixture(scope="module")
+def open_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """The app without logins (everyone is a local admin), FTDEMO_MAX_UPLOAD_MB=1, files kept about a second."""
+    settings = make_settings(tmp_path_factory.mktemp("open-limited"), max_upload_mb=LIMIT_MB, temp_file_hours=1 / 3600)
+    services = Services(settings)
+    try:
+        with serve(services) as running:
+            yield running
+    finally:
+        services.close()
+
+
+def parts(n: int, size: int) -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [("files", (f"part{i}.csv", b"text\n" + b"x" * size, "text/csv")) for i in range(n)]
+
+
+def encoded(files: list) -> tuple[bytes, str]:
+    """A multipart body and its content type, as a browser would send them."""
+    request = httpx.Request("POST", "http://x/", files=files)
+    return request.read(), request.headers["content-type"]
+
+
+def test_an_annotator_may_not_upload(limited) -> None:
+    with limited.client("bob") as http:
+        r = upload(http, "small.csv", b"text,label\nok,pos\n")
+        assert r.status_code == 403 and "only an admin" in r.text, r.text
+    with limited.client("alice") as http:
+        assert upload(http, "small.csv", b"text,label\nok,pos\n").status_code == 200
+
+
+@pytest.mark.parametrize("app", ["limited", "open_app"])
+def test_one_request_carries_at_most_the_limit_in_all(app, request) -> None:
+    running = request.getfixturevalue(app)
+    small_enough = int(0.45 * 2**20)  # each file is under the per-file limit; three are over it together
+    with running.client("alice" if app == "limited" else None) as http:
+        r = http.post("/gradio_api/upload", files=parts(3, small_enough))
+        assert r.status_code == 413 and "FTDEMO_MAX_UPLOAD_MB" in r.text, r.text
+        assert http.post("/gradio_api/upload", files=parts(2, small_enough)).status_code == 200
+
+
+def test_the_limit_is_counted_while_the_body_streams(limited) -> None:
+    """No Content-Length to trust (chunked transfer): the bytes are counted as they arrive."""
+    body, content_type = encoded(parts(3, int(0.45 * 2**20)))
+    with limited.client("alice") as http:
+        r = http.post("/gradio_api/upload", headers={"content-type": content_type},
+                      content=(body[i:i + 2**16] for i in range(0, len(body), 2**16)))
+        assert r.status_code == 413 and "FTDEMO_MAX_UPLOAD_MB" in r.text, r.text
+        small, content_type = encoded(parts(1, 100))
+        r = http.post("/gradio_api/upload", headers={"content-type": content_type}, content=iter([small]))
+        assert r.status_code == 200, r.text
+
+
+def test_one_request_carries_a_few_files_at_most(limited) -> None:
+    with limited.client("alice") as http:
+        r = http.post("/gradio_api/upload", files=parts(MAX_UPLOAD_FILES + 1, 10))
+        assert r.status_code == 413 and f"at most {MAX_UPLOAD_FILES} files" in r.text, r.text
+        r = http.post("/gradio_api/upload", files=parts(MAX_UPLOAD_FILES, 10))
+        assert r.status_code == 200 and len(r.json()) == MAX_UPLOAD_FILES
+
+
+def test_uploaded_files_are_deleted_after_a_while(open_app) -> None:
+    with open_app.client() as http:
+        r = upload(http, "old.csv", b"text,label\nold,pos\n")
+        assert r.status_code == 200, r.text
+    path = Path(r.json()[0])
+    assert path.exists()
+    wait_for(lambda: not path.exists(), timeout=20)
+
+
 def test_the_import_path_refuses_a_file_over_the_limit(limited, tmp_path) -> None:
     path = tmp_path / "big.csv"
     path.write_bytes(big_csv())
     services = limited.services
     with pytest.raises(InvalidInputError, match="FTDEMO_MAX_UPLOAD_MB"):
-        services.transfer.preview(DATASET, path)
+        services.transfer.preview(DATASET, path, actor=ALICE)
     with pytest.raises(InvalidInputError, match="FTDEMO_MAX_UPLOAD_MB"):
         services.transfer.import_file(DATASET, path, actor=ALICE)
     with pytest.raises(InvalidInputError, match="FTDEMO_MAX_UPLOAD_MB"):

@@ -72,13 +72,13 @@ def visit(ui: tuple, services: Any, dataset: str, upload_path: Path) -> dict[str
     for lab in services.datasets.info(dataset).labels:
         collect(handler(demo, e["data"]["search"], "submit")(dataset, "", lab, "", False), out)
     collect(handler(demo, ctx.dataset, "change", "manage_panel")(dataset), out)
-    collect(handler(demo, e["data"]["transfer"]["upload"], "upload")(dataset, str(upload_path)), out)
+    collect(handler(demo, e["data"]["transfer"]["upload"], "upload")(dataset, str(upload_path), None), out)
     collect(handler(demo, e["models"]["tab"], "select", "models_tab")(dataset, None, "validation"), out)
-    train = handler(demo, e["train"]["tab"], "select", "train_tab")(dataset, Watch())
+    train = handler(demo, e["train"]["tab"], "select", "train_tab")(dataset, Watch(), None)
     collect(train, out)
     for run in services.training.runs(dataset):
         pick = gr.SelectData(None, {"index": [0, 0], "value": run["id"], "row_value": [run["id"]]})
-        collect(handler(demo, e["train"]["history"], "select")(dataset, Watch(), pick), out)
+        collect(handler(demo, e["train"]["history"], "select")(dataset, Watch(), pick, None), out)
     p = e["predict"]
     collect(handler(demo, p["tab"], "select", "predict_tab")(dataset, "", None, 0, 0, None), out)
     layers = services.predict.predictor(dataset).num_layers
@@ -86,7 +86,7 @@ def visit(ui: tuple, services: Any, dataset: str, upload_path: Path) -> dict[str
     for key, payload in NON_EMPTY.items():
         text = payload if dataset == XSS else twin_of(payload, key)
         for method in ("cls", "ig", "matrix"):
-            collect(run_text(dataset, text, "", "", False, None, method, layers, -1, "", 8, False, layers), out)
+            collect(run_text(dataset, text, "", "", False, None, method, layers, -1, "", 8, False, layers, None), out)
     return out
 
 
@@ -188,7 +188,7 @@ def test_payload_dataset_names_on_every_tab(ui, xss_world, key) -> None:
     collect(handler(demo, e["label"]["tab"], "select", "label_tab")(name, "", "in_order", 0, None), out)
     collect(handler(demo, e["models"]["tab"], "select", "models_tab")(name, None, "validation"), out)
     collect(handler(demo, e["predict"]["tab"], "select", "predict_tab")(name, "", None, 0, 0, None), out)
-    collect(handler(demo, e["train"]["tab"], "select", "train_tab")(name, Watch()), out)
+    collect(handler(demo, e["train"]["tab"], "select", "train_tab")(name, Watch(), None), out)
     shown = [v for values in out.values() for v in values if isinstance(v, str)]
     for markup in shown:
         check_inert(markup, name, expect_text=False)

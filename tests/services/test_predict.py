@@ -1,11 +1,13 @@
 """Predictions from the active version, hot swap on activation, compare mode, eval on a file."""
 
+import contextlib
 import threading
 
 import pytest
 from tiny import FAST_TRAIN
 
-from ftdemo.errors import InvalidInputError, NotFoundError
+from ftdemo.errors import BusyError, InvalidInputError, NotFoundError
+from ftdemo.services.predict import MAX_EXPLAIN_PER_CALLER
 from ftdemo.store import repo
 
 FAST = FAST_TRAIN
@@ -93,3 +95,27 @@ def test_delete_refuses_the_active_version(services, admin, two_versions):
         services.models.delete(two_versions, "v0001", actor=admin)
     services.models.delete(two_versions, "v0002", actor=admin)
     assert [v["version"] for v in services.models.list(two_versions)] == ["v0001"]
+
+
+def test_each_caller_runs_a_few_explanations_at_once(services, two_versions):
+    """bob holds every explanation slot (as if his explanations were running): his next one is refused at
+    once, alice's runs; when one of his ends he may explain again."""
+    explain = services.predict.explain
+    with contextlib.ExitStack() as running:
+        for _ in range(MAX_EXPLAIN_PER_CALLER):
+            running.enter_context(services.predict.explaining.slot("bob"))
+        with pytest.raises(BusyError, match=f"{MAX_EXPLAIN_PER_CALLER} explanations running"):
+            explain(two_versions, "a good item", method="ig", ig_steps=8, caller="bob")
+        with pytest.raises(BusyError):
+            services.predict.explanation(two_versions, "a good item", caller="bob")
+        assert explain(two_versions, "a good item", method="ig", ig_steps=8, caller="alice")["words"]
+    assert explain(two_versions, "a good item", method="ig", ig_steps=8, caller="bob")["words"]
+    assert services.predict.explaining.running() == {}
+
+
+def test_a_failed_explanation_gives_its_slot_back(services, two_versions):
+    for _ in range(MAX_EXPLAIN_PER_CALLER + 1):
+        with pytest.raises(InvalidInputError):
+            services.predict.explain(two_versions, "a good item", method="nope", caller="bob")
+    assert services.predict.explaining.running() == {}
+

@@ -9,6 +9,7 @@ from tiny import FAST_TRAIN
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
 from ftdemo.jobs.runner import register_version
+from ftdemo.services.training import brief_error
 from ftdemo.store import repo
 from ftdemo.store import runs as run_repo
 from ftdemo.training.config import MAX_EPOCHS
@@ -117,3 +118,26 @@ def test_guard_keeps_worse_versions_as_candidates_and_rollback(services, admin, 
         ds = repo.get_dataset(s, labelled)
         assert run_repo.active_version(s, ds).version == "v0001"
         assert run_repo.get_version(s, ds, "v0002").status == "candidate"
+
+
+@pytest.mark.parametrize(("error", "brief"), [
+    ("OSError: no file '/srv/data/models/x/config.json'\nTraceback ...", "OSError: no file '…/config.json'"),
+    ('  \nValueError: bad value in C:\\Users\\ada\\model\\w.bin\n  File "/opt/x.py"', "ValueError: bad value in …/w.bin"),
+    ("could not reach https://huggingface.co/bert-base-uncased/resolve", "could not reach https://huggingface.co/bert-base-uncased/resolve"),
+    ("training run 3 failed: 1/2 of the labels are missing", "training run 3 failed: 1/2 of the labels are missing"),
+    (None, None), ("", ""),
+])
+def test_brief_error_is_the_first_line_without_server_paths(error, brief):
+    assert brief_error(error) == brief
+
+
+def test_annotators_read_runs_with_brief_errors(services, admin, annotator, labelled, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json", encoding="utf-8")
+    run = services.training.train_sync(labelled, {**FAST, "base_model": str(broken)}, actor=admin)
+    assert run["status"] == "failed" and "Traceback" in run["error"]
+    for read in (lambda actor: services.training.run(run["id"], actor=actor),
+                 lambda actor: services.training.runs(labelled, actor=actor)[0]):
+        assert read(admin)["error"] == run["error"] == read(None)["error"]
+        assert read(annotator)["error"] == brief_error(run["error"]) and str(tmp_path) not in read(annotator)["error"]

@@ -110,7 +110,7 @@ def test_preview_shows_rows_mapping_and_plan(services, admin, tmp_path):
     f = tmp_path / "p.jsonl"
     f.write_text('{"premise": "a", "hypothesis": "b", "label": "yes"}\n{"premise": "c"}\nnot json\n',
                  encoding="utf-8")
-    pv = services.transfer.preview("d", f)
+    pv = services.transfer.preview("d", f, actor=admin)
     assert pv["mapping"] == {"text": "premise", "text_pair": "hypothesis", "label": "label"}
     assert pv["summary"]["valid"] == 1 and {e["row"] for e in pv["errors"]} == {2, 3}
 

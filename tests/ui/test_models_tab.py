@@ -3,7 +3,10 @@ delete (admins only), download."""
 
 from __future__ import annotations
 
+import os
+import time
 import zipfile
+from pathlib import Path
 
 import pytest
 from tiny import FAST_TRAIN
@@ -21,6 +24,7 @@ from ftdemo.ui.models_tab import (
     versions_frame,
     zip_version,
 )
+from ftdemo.ui.transfer_panel import run_export
 
 FAST = FAST_TRAIN
 XSS = "<img src=x onerror=alert(1)>"
@@ -112,6 +116,17 @@ def test_download_is_a_zip_of_the_version(services, two_versions) -> None:
     assert "v0001/metadata.json" in names and any(n.endswith(".safetensors") for n in names)
     with pytest.raises(InvalidInputError, match="select a version"):
         zip_version(services, two_versions, None)
+
+
+def test_old_downloads_of_any_kind_are_removed_when_a_zip_is_made(services, admin, two_versions) -> None:
+    """Model zips and exports share one folder and one clean-up (FTDEMO_TEMP_FILE_HOURS)."""
+    export = Path(run_export(services, two_versions, "csv", admin)["path"])
+    old_zip = zip_version(services, two_versions, "v0001")
+    past = time.time() - services.settings.temp_file_hours * 3600 - 60
+    for folder in (export.parent, old_zip.parent):
+        os.utime(folder, (past, past))
+    assert zip_version(services, two_versions, "v0002").exists()
+    assert not export.parent.exists() and not old_zip.parent.exists()
 
 
 def test_empty_states(services, reviews) -> None:

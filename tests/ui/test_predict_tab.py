@@ -11,6 +11,8 @@ from tiny import FAST_TRAIN
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, Services
 from ftdemo.settings import Settings
+from ftdemo.ui.app import build_ui
+from ftdemo.ui.context import EXPLAIN_EVENTS
 from ftdemo.ui.explain_view import ExplainOptions
 from ftdemo.ui.predict_tab import (
     ACTIVE,
@@ -174,3 +176,18 @@ def test_api_errors_are_messages(client) -> None:
         client.predict("empty", "a", "b", api_name="/predict")
     with pytest.raises(gradio_client.exceptions.AppError, match="unknown explanation method"):
         client.predict("kw", "good", "", "attention", api_name="/explain")
+    with pytest.raises(gradio_client.exceptions.AppError, match="ig_steps must be a whole number from 1 to 256"):
+        client.predict("kw", "good", "", "ig", -1, -1, "", 1024, api_name="/explain")
+
+
+def test_explanations_queue_behind_a_small_shared_limit(trained) -> None:
+    """The Predict tab's explain events and /explain share one gradio concurrency group, so eight users
+    (or one with eight tabs) queue instead of running eight explanations at once."""
+    demo, _ = build_ui(trained)
+    explaining = [fn for fn in demo.fns.values() if fn.api_name == "explain"
+                  or (fn.fn is not None and fn.fn.__module__.endswith("predict_tab") and fn.fn.__name__ == "handler")]
+    assert len(explaining) >= 10  # Predict, Enter, faithfulness, the redo after every control, /explain
+    for fn in explaining:
+        assert (fn.concurrency_id, fn.concurrency_limit) == (EXPLAIN_EVENTS["concurrency_id"],
+                                                             EXPLAIN_EVENTS["concurrency_limit"])
+    assert EXPLAIN_EVENTS["concurrency_limit"] <= 4

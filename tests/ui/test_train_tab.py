@@ -240,6 +240,20 @@ def test_failed_runs_show_their_error_in_full_when_picked(services, kw, admin) -
     assert "epochs = 9" in details
 
 
+def test_annotators_see_the_first_line_of_an_error_without_server_paths(services, kw, admin, annotator) -> None:
+    error = ("OSError: no model at '/srv/models/base/config.json'\nTraceback (most recent call last):\n"
+             '  File "/opt/venv/lib/site-packages/transformers/x.py", line 3, in load')
+    with services.db.write() as s:
+        run = run_repo.create_run(s, repo.get_dataset(s, kw), TrainConfig().to_dict(), {"items": [], "labels": []},
+                                  "h", created_by="ada")
+        run.status, run.error = "failed", error
+        run_id = run.id
+    _, shown = poll(services, kw, None, run_id=run_id, actor=annotator)
+    assert shown.run["error"] == shown.history[0]["error"] == "OSError: no model at '…/config.json'"
+    _, full = poll(services, kw, None, run_id=run_id, actor=admin)
+    assert full.run["error"] == full.history[0]["error"] == error
+
+
 def test_no_dataset_shows_a_hint(services) -> None:
     watch, screen = poll(services, None, None)
     assert screen.run is None and not screen.live

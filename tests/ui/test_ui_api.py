@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from tiny import FAST_TRAIN
 
 from ftdemo.services import Actor, Services
 from ftdemo.settings import Settings, User
@@ -66,6 +67,79 @@ def test_train_options_of_the_wrong_type_are_refused_by_name(open_app) -> None:
         client.predict("api", {"epochs": 10 ** 9}, "zoe", api_name="/train")
 
 
+@pytest.fixture(scope="module")
+def client(open_app):  # one gradio_client for the argument checks
+    return gradio_client.Client(open_app[0], verbose=False)
+
+
+BIG = 2**63  # one more than SQLite's largest integer
+BAD_ARGUMENTS = [  # (endpoint, arguments, what the refusal says)
+    ("/label", ("api", BIG, "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", "abc", "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", None, "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", True, "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", 1.5, "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", 0, "pos", "zoe"), "example_id must be a whole number"),
+    ("/label", ("api", 1, 5, "zoe"), "labels_csv must be text"),
+    ("/label", ("api", 1, "pos", ["zoe"]), "annotator must be text"),
+    ("/run", (BIG,), "run_id must be a whole number"),
+    ("/run", ("1; drop table runs",), "run_id must be a whole number"),
+    ("/next", ("api", "zoe", "in_order", "x"), "seed must be a whole number"),
+    ("/next", ("api", "zoe", "in_order", BIG), "seed must be a whole number"),
+    ("/next", ("api", "zoe", 3, 0), "order must be text"),
+    ("/stats", (123,), "dataset must be text"),
+    ("/models", (None,), "dataset must be text"),
+    ("/train", ("api", {"epochs": 1}, 7), "annotator must be text"),
+    ("/predict", ("api", None), "text must be text"),
+    ("/predict", ("api", "hello", "", 3), "version must be text"),
+    ("/explain", ("api", "hello", "", "ig", -1, -1, "", "x"), "ig_steps must be a whole number"),
+    ("/explain", ("api", "hello", "", "ig", -1, -1, "", 2.5), "ig_steps must be a whole number"),
+    ("/explain", ("api", "hello", "", "cls", "last", -1, "", 32), "layer must be a whole number"),
+    ("/explain", ("api", "hello", "", "cls", -1, BIG, "", 32), "head must be a whole number"),
+    ("/explain", ("api", "hello", "", ["cls"], -1, -1, "", 32), "method must be text"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "arguments", "refusal"), BAD_ARGUMENTS,
+                         ids=[f"{e}-{i}" for i, (e, _, _) in enumerate(BAD_ARGUMENTS)])
+def test_arguments_of_the_wrong_type_or_range_are_refused_with_a_reason(client, open_app, endpoint, arguments,
+                                                                       refusal) -> None:
+    _, services = open_app
+    before = services.annotate.get("api", 1).history
+    with pytest.raises(gradio_client.exceptions.AppError, match=refusal):
+        client.predict(*arguments, api_name=endpoint)
+    assert services.annotate.get("api", 1).history == before  # 1.5 once labelled example 1
+
+
+def test_whole_numbers_may_come_as_integral_floats_or_digits(client) -> None:
+    assert client.predict("api", "zoe", "in_order", "7", api_name="/next")["id"]
+    assert client.predict("api", "zoe", "in_order", 7.0, api_name="/next")["id"]
+
+
+@pytest.fixture(scope="module")
+def damaged(open_app, tiny_model_dir) -> str:
+    """Dataset 'damaged' whose only model version has unreadable weights on disk."""
+    _, services = open_app
+    admin = Actor.local("setup")
+    services.datasets.create("damaged", "single_label", ["pos", "neg"], actor=admin)
+    for i in range(20):
+        services.annotate.add("damaged", f"item {i}", labels=["pos" if i % 2 else "neg"], actor=admin)
+    run = services.training.train_sync("damaged", {**FAST_TRAIN, "base_model": str(tiny_model_dir)}, actor=admin)
+    assert run["status"] == "succeeded", run["error"]
+    _, path = services.models.path("damaged", None)
+    (path / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{not a header")
+    return "damaged"
+
+
+def test_an_unexpected_failure_answers_a_message_and_logs_the_details(client, damaged, caplog) -> None:
+    for endpoint, arguments in (("/predict", (damaged, "hello")), ("/explain", (damaged, "hello"))):
+        with pytest.raises(gradio_client.exceptions.AppError) as refused:
+            client.predict(*arguments, api_name=endpoint)
+        assert "something went wrong on the server" in str(refused.value), str(refused.value)
+        assert "header" not in str(refused.value)  # the exception's own words stay in the log
+    assert any("SafetensorError" in (r.exc_text or "") for r in caplog.records if r.levelname == "ERROR")
+
+
 def test_four_clients_label_concurrently(open_app) -> None:
     """4 gradio_client clients × 50 labels: every write present exactly once, no lock error, DB intact."""
     url, services = open_app
@@ -102,3 +176,30 @@ def test_with_auth_the_login_is_the_annotator(auth_app) -> None:
     assert services.annotate.get("api", 1).history[-1]["annotator"] == "ann"
     with pytest.raises(Exception):
         gradio_client.Client(url, auth=("ann", "wrong"), verbose=False)
+
+
+@pytest.fixture(scope="module")
+def failed_run(auth_app, tmp_path_factory) -> tuple[int, str]:
+    """A run of dataset 'runs' that failed inside transformers: its error is a traceback naming server files."""
+    _, services = auth_app
+    ada = Actor("ada", "admin")
+    services.datasets.create("runs", "single_label", ["pos", "neg"], actor=ada)
+    for i in range(20):
+        services.annotate.add("runs", f"item {i}", labels=["pos" if i % 2 else "neg"], actor=ada)
+    broken = tmp_path_factory.mktemp("broken-model")
+    (broken / "config.json").write_text("{not json", encoding="utf-8")
+    run = services.training.train_sync("runs", {**FAST_TRAIN, "base_model": str(broken)}, actor=ada)
+    assert run["status"] == "failed" and "Traceback" in run["error"] and "site-packages" in run["error"]
+    return run["id"], str(broken)
+
+
+def test_run_errors_are_one_line_for_annotators_and_in_full_for_admins(auth_app, failed_run) -> None:
+    url, _ = auth_app
+    run_id, broken = failed_run
+    ann = gradio_client.Client(url, auth=("ann", "pw-b"), verbose=False).predict(run_id, api_name="/run")
+    ada = gradio_client.Client(url, auth=("ada", "pw-a"), verbose=False).predict(run_id, api_name="/run")
+    assert "Traceback" in ada["error"] and broken in ada["error"]
+    assert ann["error"].startswith("OSError:") and "config.json" in ann["error"]
+    assert "\n" not in ann["error"] and "Traceback" not in ann["error"]
+    assert broken not in ann["error"] and "site-packages" not in ann["error"] and "/tmp" not in ann["error"]
+    assert {k: v for k, v in ann.items() if k != "error"} == {k: v for k, v in ada.items() if k != "error"}

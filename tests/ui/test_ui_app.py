@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 import gradio as gr
 import pytest
 
-from ftdemo.errors import NotFoundError
+from ftdemo.errors import NotFoundError, PermissionDeniedError
 from ftdemo.services import Services
 from ftdemo.ui import js
 from ftdemo.ui.access import is_loopback
@@ -94,3 +95,40 @@ def test_guard_keeps_gradio_request_injection() -> None:
         return {}
 
     assert inspect.signature(handler).parameters["request"].annotation in (gr.Request, "gr.Request")
+
+
+def test_admin_handlers_must_take_the_request_and_keep_their_signature(services) -> None:
+    _, ctx = build_ui(services)
+    with pytest.raises(TypeError, match="gr.Request"):  # the role check needs the request: fail at build time
+        ctx.admin("do it")(lambda dataset: {})
+
+    @guard("msg")
+    @ctx.admin("change things")
+    def on_change(dataset: str, request: gr.Request) -> dict:
+        return {"msg": dataset}
+
+    assert on_change.ftdemo_access == "admin"  # guard (outer) keeps the declaration
+    # gradio reads the signature to inject gr.Request by annotation
+    assert list(inspect.signature(on_change).parameters) == ["dataset", "request"]
+    assert on_change("kw", None) == {"msg": "kw"}  # without logins everyone is a local admin
+
+
+def test_an_admin_handler_refuses_an_annotator_before_it_runs(auth_settings) -> None:
+    services = Services(auth_settings)
+    try:
+        _, ctx = build_ui(services)
+        ran = []
+
+        @ctx.admin("change things")
+        def on_change(dataset: str, request: gr.Request) -> dict:
+            ran.append(dataset)
+            return {}
+
+        with pytest.raises(PermissionDeniedError, match="'ann' is an annotator; only an admin can change things"):
+            on_change("kw", gr.Request(username="ann"))
+        with pytest.raises(PermissionDeniedError, match="requires a login"):
+            on_change("kw", None)
+        assert ran == []
+        assert on_change("kw", request=gr.Request(username="ada")) == {} and ran == ["kw"]
+    finally:
+        services.close()

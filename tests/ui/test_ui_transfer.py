@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,8 @@ def csv_file(tmp_path) -> Path:
     return path
 
 
-def test_preview_guesses_columns_and_plans(services, reviews, csv_file) -> None:
-    p = preview_import(services, reviews, str(csv_file))
+def test_preview_guesses_columns_and_plans(services, reviews, csv_file, admin) -> None:
+    p = preview_import(services, reviews, str(csv_file), admin)
     assert p["columns"] == ["sentence", "label"]
     assert p["mapping"]["text"] == "sentence" and p["mapping"]["label"] == "label"
     assert p["summary"]["valid"] == 2 and p["summary"]["errors"] == 1 and p["summary"]["duplicates"] == 1
@@ -27,8 +29,8 @@ def test_preview_guesses_columns_and_plans(services, reviews, csv_file) -> None:
     assert services.datasets.info(reviews).examples == 5  # preview writes nothing
 
 
-def test_preview_with_no_label_column(services, reviews, csv_file) -> None:
-    p = preview_import(services, reviews, str(csv_file), text_col="sentence", pair_col="", label_col="")
+def test_preview_with_no_label_column(services, reviews, csv_file, admin) -> None:
+    p = preview_import(services, reviews, str(csv_file), admin, text_col="sentence", pair_col="", label_col="")
     assert p["mapping"]["label"] is None and p["summary"]["errors"] == 0
 
 
@@ -41,20 +43,22 @@ def test_import_valid_rows(services, reviews, csv_file, admin) -> None:
 
 def test_annotator_cannot_import_or_export(services, reviews, csv_file, annotator) -> None:
     with pytest.raises(PermissionDeniedError, match="only an admin can import"):
+        preview_import(services, reviews, str(csv_file), annotator)
+    with pytest.raises(PermissionDeniedError, match="only an admin can import"):
         run_import(services, reviews, str(csv_file), annotator, text_col="sentence", pair_col="", label_col="label")
     with pytest.raises(PermissionDeniedError, match="only an admin can export"):
         run_export(services, reviews, "csv", annotator)
 
 
-def test_upload_limits(services, reviews, tmp_path) -> None:
+def test_upload_limits(services, reviews, tmp_path, admin) -> None:
     with pytest.raises(InvalidInputError, match="upload a file"):
         check_upload(services, None)
     big = tmp_path / "big.csv"
     big.write_bytes(b"text\n" + b"x" * (services.settings.max_upload_mb * 1024 * 1024 + 1))
     with pytest.raises(InvalidInputError, match="larger than"):
-        preview_import(services, reviews, str(big))
+        preview_import(services, reviews, str(big), admin)
     with pytest.raises(InvalidInputError, match="choose"):
-        preview_import(services, None, str(big))
+        preview_import(services, None, str(big), admin)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
@@ -74,3 +78,18 @@ def test_export_for_excel_is_a_csv_with_a_byte_order_mark(services, reviews, adm
 def test_export_refuses_unknown_format(services, reviews, admin) -> None:
     with pytest.raises(InvalidInputError, match="export format"):
         run_export(services, reviews, "xlsx", admin)
+
+
+def age(path: Path, services) -> None:
+    """Make a file's folder look older than FTDEMO_TEMP_FILE_HOURS."""
+    old = time.time() - services.settings.temp_file_hours * 3600 - 60
+    os.utime(path.parent, (old, old))
+
+
+def test_old_exports_are_removed_when_the_next_file_is_made(services, reviews, admin) -> None:
+    first = Path(run_export(services, reviews, "csv", admin)["path"])
+    fresh = Path(run_export(services, reviews, "jsonl", admin)["path"])
+    age(first, services)
+    latest = Path(run_export(services, reviews, "csv", admin)["path"])
+    assert latest.exists() and fresh.exists() and not first.parent.exists()
+    assert len({first.parent, fresh.parent, latest.parent}) == 3  # one folder per export: no overwriting
