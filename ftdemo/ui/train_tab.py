@@ -305,8 +305,12 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
                 trigger_mode="once", **quiet)
     cancel.click(on_cancel, [ctx.dataset, ctx.annotator, watch], [*outputs, message], **quiet)
     history.select(on_pick, [ctx.dataset, watch], [*outputs, message], **quiet)
-    # the freeze slider goes only as deep as the chosen base model (read from its config.json)
-    form["base_model"].change(lambda choice, current: freeze_layers_update(choice, current, services.settings.base_model),
-                              [form["base_model"], form["freeze_layers"]], [form["freeze_layers"]], **quiet)
+    @ctx.anyone
+    def on_base_model(choice: str, current: int) -> Any:
+        """The freeze slider goes only as deep as the chosen base model (read from its config.json)."""
+        return freeze_layers_update(choice, current, services.settings.base_model)
+
+    form["base_model"].change(on_base_model, [form["base_model"], form["freeze_layers"]], [form["freeze_layers"]],
+                              **quiet)
     return e
 
