@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from ftdemo.errors import BatcherClosedError, InvalidInputError, NotFoundError
-from ftdemo.serving import Predictor
 from ftdemo.explain.methods import IG_TOKEN_STEPS, MAX_IG_STEPS
+from ftdemo.serving import Predictor
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TEXTS = [

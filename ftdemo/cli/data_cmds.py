@@ -21,6 +21,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, choices=["single_label", "multi_label", "pair"])
     p.add_argument("--labels", required=True, help="comma-separated label names, e.g. positive,negative")
     p.add_argument("--description", default="")
+    p.add_argument("--text-name", default="", help="what the texts are called (default: Text; Premise for pairs)")
+    p.add_argument("--pair-name", default="", help="what the second texts of a pair dataset are called "
+                                                   "(default: Hypothesis)")
     p.set_defaults(handler=datasets_create)
     p = ds_sub.add_parser("list", parents=[common], help="list datasets")
     p.set_defaults(handler=datasets_list)
@@ -73,7 +76,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def datasets_create(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
-    info = sv.datasets.create(args.name, args.task, args.labels, actor=Actor.local("cli"), description=args.description)
+    info = sv.datasets.create(args.name, args.task, args.labels, actor=Actor.local("cli"), description=args.description,
+                              text_name=args.text_name, pair_name=args.pair_name)
     return f"created {shown(info.name)} ({info.task}; labels: {shown(', '.join(info.labels))})", info.to_dict()
 
 

@@ -67,9 +67,13 @@ class TransferService(Service):
         require_admin(actor, "import data")
         head = io.preview(path, PREVIEW_ROWS, max_bytes=self.max_bytes)
         plan = self.plan(dataset, path, actor=actor, text_col=text_col, pair_col=pair_col, label_col=label_col)
-        return {"columns": head.columns, "rows": head.to_matrix(), "mapping": plan.mapping.to_dict(),
-                "summary": plan.summary(), "errors": (plan.errors + plan.duplicates)[:200],
-                "description": plan.describe()}
+        # what each shown row becomes under this mapping: its labels, "unlabelled", or why it is skipped
+        labels = {c.row: ", ".join(c.labels) or "(unlabelled)" for c in plan.valid}
+        skipped = {i["row"]: f"skipped: {i['reason']}" for i in plan.errors + plan.duplicates}
+        outcome = [labels.get(n) or skipped.get(n) or "" for n in head.row_numbers]
+        return {"columns": head.columns, "rows": head.to_matrix(), "outcome": outcome,
+                "mapping": plan.mapping.to_dict(), "summary": plan.summary(),
+                "errors": (plan.errors + plan.duplicates)[:200], "description": plan.describe()}
 
     def import_file(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
                     pair_col: str | None = None, label_col: str | None = None, strict: bool = False) -> ImportReport:

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ftdemo.errors import BatcherClosedError, InvalidInputError
+from ftdemo.errors import BatcherClosedError
 from ftdemo.explain.explainer import build_explanation, compute_scores
 from ftdemo.explain.faithfulness import Faithfulness, deletion_test
-from ftdemo.explain.methods import STEPS, get_method
+from ftdemo.explain.methods import STEPS, check_ig_work, get_method
 from ftdemo.explain.model_run import ExplainRequest, encode_one
 from ftdemo.explain.types import Explanation
 from ftdemo.models.inference import (
@@ -40,7 +40,6 @@ from ftdemo.models.inference import (
     probabilities,
     to_prediction,
 )
-from ftdemo.explain.methods import check_ig_work
 from ftdemo.serving.batching import MicroBatcher
 
 __all__ = ["Predictor", "Prediction", "Explanation", "BatcherClosedError"]

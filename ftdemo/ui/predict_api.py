@@ -20,8 +20,7 @@ from typing import Any
 
 import gradio as gr
 
-from ftdemo.explain.methods import METHODS
-from ftdemo.explain.methods import MAX_IG_STEPS
+from ftdemo.explain.methods import MAX_IG_STEPS, METHODS
 from ftdemo.ui.api import endpoint, string, whole_number
 from ftdemo.ui.context import EXPLAIN_EVENTS, UIContext
 

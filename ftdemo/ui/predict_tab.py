@@ -13,9 +13,9 @@ from typing import Any
 import gradio as gr
 
 from ftdemo.errors import InvalidInputError
+from ftdemo.explain.methods import MAX_IG_STEPS
 from ftdemo.explain.render import render_explanation_html
 from ftdemo.services import DatasetInfo, Services
-from ftdemo.explain.methods import MAX_IG_STEPS
 from ftdemo.ui import html, js, plots
 from ftdemo.ui.context import EXPLAIN_EVENTS, PRIVATE, UIContext, guard
 from ftdemo.ui.explain_view import CHOICES, ExplainOptions, controls_for, prediction_html

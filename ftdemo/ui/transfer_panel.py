@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -72,6 +73,33 @@ def report_text(report: ImportReport) -> str:
     return text
 
 
+def preview_frame(p: dict[str, Any]) -> pd.DataFrame:
+    """The first rows as the file has them, the mapped columns named by their role ("sentiment → label"),
+    and what each row becomes: its label(s), "(unlabelled)" or why it is skipped."""
+    roles = {column: role for role, column in (p.get("mapping") or {}).items() if column}
+    columns = [f"{c} → {roles[c]}" if c in roles else c for c in p.get("columns") or []]
+    rows = [list(row) + [outcome] for row, outcome in zip(p.get("rows") or [], p.get("outcome") or [])]
+    return pd.DataFrame(rows, columns=[*columns, "imported as"])
+
+
+def report_frame(report: ImportReport) -> pd.DataFrame:
+    """Every row an import left out, and why (errors first, then duplicates), in row order."""
+    rows = [[i["row"], "error", i["reason"]] for i in report.errors]
+    rows += [[d["row"], "duplicate", d["reason"]] for d in report.duplicate_rows]
+    return pd.DataFrame(sorted(rows, key=lambda r: (r[0], r[1])), columns=["row", "kind", "reason"])
+
+
+def write_report(report: ImportReport, folder: Path, source: str) -> Path | None:
+    """The rows left out as a CSV to download (None when every row was imported)."""
+    frame = report_frame(report)
+    if frame.empty:
+        return None
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(source).stem) or "import"
+    path = folder / f"{stem}-rows-left-out.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
 def plan_html(summary: dict[str, Any]) -> str:
     counts = ", ".join(f"{html.esc(k)} {v}" for k, v in (summary.get("label_counts") or {}).items())
     return (f'<div class="ftd-msg ok"><b>{summary.get("valid", 0)}</b> of {summary.get("rows", 0)} rows ready to import '
@@ -101,6 +129,11 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
                 do_import = gr.Button("Import valid rows", variant="primary", scale=0, min_width=200)
                 cancel = gr.Button("Import nothing", scale=0, min_width=200)
         import_msg = gr.HTML()
+        # kept after the import: which rows were left out and why, and the same as a file
+        with gr.Column(visible=False) as report_box:
+            report_table = gr.Dataframe(label="Rows left out by the last import", interactive=False, wrap=True,
+                                        max_height=220, elem_id="ftd-import-report", elem_classes="ftd-table")
+            report_file = gr.File(label="Download the list (CSV)", interactive=False, elem_id="ftd-import-report-file")
     with gr.Accordion("Export", open=False) as export_panel:
         with gr.Row(equal_height=True):
             fmt = gr.Radio(EXPORT_FORMATS, value="csv", label="Format", scale=2)
@@ -121,7 +154,7 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
             pair_col: gr.update(choices=none + columns, value=mapping.get("text_pair") or NONE, visible=pair),
             label_col: gr.update(choices=none + columns, value=mapping.get("label") or NONE),
             plan: plan_html(p.get("summary") or {}),
-            preview: pd.DataFrame(p.get("rows") or [], columns=p.get("columns") or None),
+            preview: preview_frame(p),
             issues: pd.DataFrame([[i["row"], i["reason"]] for i in p.get("errors") or []], columns=["row", "reason"]),
             import_msg: "",
         }
@@ -139,7 +172,7 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
 
     @ctx.anyone
     def on_dataset() -> dict:
-        return _closed()
+        return {**_closed(), report_box: gr.update(visible=False)}
 
     @guard(import_msg)
     @ctx.admin("import data")
@@ -165,7 +198,10 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
                   request: gr.Request) -> dict:
         report = run_import(services, dataset, path, ctx.actor(request, who), text_col=text, pair_col=pair,
                             label_col=label)
-        return {**_closed(report_text(report)), ctx.refresh: (bump or 0) + 1}
+        listed = write_report(report, fresh_folder(services.settings.temp_file_hours), Path(path or "").name)
+        return {**_closed(report_text(report)), ctx.refresh: (bump or 0) + 1,
+                report_box: gr.update(visible=listed is not None),
+                report_table: report_frame(report), report_file: str(listed) if listed else None}
 
     @guard(export_msg)
     @ctx.admin("export data")
@@ -180,12 +216,14 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
     for dropdown in (text_col, pair_col, label_col):
         dropdown.input(on_mapping, [ctx.dataset, upload, text_col, pair_col, label_col], review_outputs, **quiet)
     do_import.click(on_import, [ctx.dataset, upload, text_col, pair_col, label_col, ctx.annotator, ctx.refresh],
-                    [review, upload, import_msg, ctx.refresh], show_progress="minimal", **PRIVATE)
+                    [review, upload, import_msg, ctx.refresh, report_box, report_table, report_file],
+                    show_progress="minimal", **PRIVATE)
     cancel.click(on_cancel, None, [review, upload, import_msg], **quiet)
-    ctx.dataset.change(on_dataset, None, [review, upload, import_msg], **quiet)
+    ctx.dataset.change(on_dataset, None, [review, upload, import_msg, report_box], **quiet)
     export.click(on_export, [ctx.dataset, fmt, ctx.annotator], [exported, export_msg], **quiet)
     ctx.admin_only.extend([import_panel, export_panel])
     return dict(import_panel=import_panel, upload=upload, review=review, text_col=text_col, pair_col=pair_col,
                 label_col=label_col, plan=plan, preview=preview, issues=issues, do_import=do_import, cancel=cancel,
-                import_msg=import_msg, export_panel=export_panel, format=fmt, export=export, exported=exported,
+                import_msg=import_msg, report_box=report_box, report_table=report_table, report_file=report_file,
+                export_panel=export_panel, format=fmt, export=export, exported=exported,
                 export_msg=export_msg)

@@ -97,3 +97,13 @@ def test_db_url_from_environment(tmp_path):
     subprocess.run([sys.executable, "-m", "ftdemo", "datasets", "create", "e", "--task", "pair", "--labels", "a,b"],
                    check=True, env=env, capture_output=True, timeout=120)
     assert (tmp_path / "env.db").exists()
+
+
+def test_a_pair_dataset_names_its_texts_from_the_cli(tmp_path, capsys):
+    from ftdemo.cli import main
+
+    db = f"sqlite:///{tmp_path / 'names.db'}"
+    assert main(["datasets", "create", "qa", "--task", "pair", "--labels", "yes,no", "--text-name", "Question",
+                 "--pair-name", "Passage", "--db", db, "--json"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert (created["text_name"], created["pair_name"]) == ("Question", "Passage")

@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
-from ftdemo.ui.transfer_panel import check_upload, plan_html, preview_import, report_text, run_export, run_import
+from ftdemo.ui.transfer_panel import (
+    check_upload,
+    plan_html,
+    preview_frame,
+    preview_import,
+    report_frame,
+    report_text,
+    run_export,
+    run_import,
+    write_report,
+)
 
 
 @pytest.fixture
@@ -27,6 +37,27 @@ def test_preview_guesses_columns_and_plans(services, reviews, csv_file, admin) -
     assert any("posi" in e["reason"] for e in p["errors"])
     assert "rows ready to import" in plan_html(p["summary"])
     assert services.datasets.info(reviews).examples == 5  # preview writes nothing
+
+
+def test_preview_shows_the_mapped_columns_and_what_each_row_becomes(services, reviews, csv_file, admin) -> None:
+    frame = preview_frame(preview_import(services, reviews, str(csv_file), admin))
+    assert list(frame.columns) == ["sentence → text", "label → label", "imported as"]
+    assert frame["imported as"].tolist()[0] == "pos" and frame["imported as"].tolist()[3] == "(unlabelled)"
+    assert frame["imported as"].tolist()[1].startswith("skipped: label 'posi'")
+    assert frame["imported as"].tolist()[2].startswith("skipped: ")  # "great phone" is already in the dataset
+
+
+def test_the_rows_an_import_left_out_stay_listed_and_downloadable(services, reviews, csv_file, admin,
+                                                                   tmp_path) -> None:
+    report = run_import(services, reviews, str(csv_file), admin, text_col="sentence", pair_col="", label_col="label")
+    frame = report_frame(report)
+    assert frame.values.tolist() == [[2, "error", frame["reason"][0]], [3, "duplicate", frame["reason"][1]]]
+    path = write_report(report, tmp_path, "upload.csv")
+    assert path.name == "upload-rows-left-out.csv" and path.read_text().splitlines()[0] == "row,kind,reason"
+    fresh = tmp_path / "fresh.csv"
+    fresh.write_text("sentence,label\nanother new one,neg\n", encoding="utf-8")
+    clean = run_import(services, reviews, str(fresh), admin, text_col="sentence", pair_col="", label_col="label")
+    assert clean.imported == 1 and write_report(clean, tmp_path, "fresh.csv") is None  # nothing to list
 
 
 def test_preview_with_no_label_column(services, reviews, csv_file, admin) -> None:
