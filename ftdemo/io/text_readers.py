@@ -152,8 +152,14 @@ def _collect_columns(parsed: Table, obj: dict) -> None:
             parsed.columns.append(key)
 
 
-def _not_object(obj: object) -> str:
-    return f"a JSON {type(obj).__name__}, not an object like {{\"text\": ...}}"
+def _add_object(parsed: Table, number: int, obj: object) -> None:
+    """One JSON value as a row: an object (its keys join the columns), or an error naming what it is."""
+    if not isinstance(obj, dict):
+        parsed.errors.append(RowIssue(row=number, reason=f"a JSON {type(obj).__name__}, not an object like "
+                                                         '{"text": ...}'))
+        return
+    _collect_columns(parsed, obj)
+    _add(parsed, number, obj)
 
 
 def _parse_nested(text: str, budget: DecodeBudget, where: str) -> object:
@@ -184,11 +190,7 @@ def parse_json_lines(text: str, *, limit: int | None = None, budget: DecodeBudge
             reason = f"not valid JSON ({err.msg} at character {err.colno})"
             parsed.errors.append(RowIssue(row=number, reason=reason))
             continue
-        if not isinstance(obj, dict):
-            parsed.errors.append(RowIssue(row=number, reason=_not_object(obj)))
-            continue
-        _collect_columns(parsed, obj)
-        _add(parsed, number, obj)
+        _add_object(parsed, number, obj)
     return parsed
 
 
@@ -210,11 +212,7 @@ def parse_json_array(text: str, *, limit: int | None = None, budget: DecodeBudge
             break
         budget.add_rows()
         budget.check_depth(json_depth(obj, budget.limits.max_depth), f"element {number}")
-        if not isinstance(obj, dict):
-            parsed.errors.append(RowIssue(row=number, reason=_not_object(obj)))
-            continue
-        _collect_columns(parsed, obj)
-        _add(parsed, number, obj)
+        _add_object(parsed, number, obj)
     return parsed
 
 

@@ -64,6 +64,19 @@ def serve(services: Services) -> Iterator[Running]:
         yield Running(url, demo, services)
 
 
+@contextlib.contextmanager
+def serve_new(settings: Settings, setup: Any = None) -> Iterator[Running]:
+    """Services over `settings` (`setup(services)` first, if given) served on a free port; closed at the end."""
+    services = Services(settings)
+    try:
+        if setup is not None:
+            setup(services)
+        with serve(services) as running:
+            yield running
+    finally:
+        services.close()
+
+
 def queue_event(http: httpx.Client, fn_index: int, data: list[Any], *, session: str | None = None,
                 event_data: Any = None) -> dict[str, Any]:
     """Run one UI event through /gradio_api/queue/join as the page does; returns process_completed.

@@ -15,9 +15,8 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from secapp import Running, make_settings, serve, upload
+from secapp import Running, make_settings, serve_new, upload
 
-from ftdemo.services import Services
 from ftdemo.settings import REPO_ROOT, Settings
 from ftdemo.ui.app import launch_options
 
@@ -28,12 +27,8 @@ MARKERS = ("root:x:0:0", "root:*:0:0", "SQLite format 3", "PATH=/", "HOME=/", "m
 @pytest.fixture(scope="module")
 def open_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """The app without FTDEMO_USERS (everyone is a local admin): the file route is open to all."""
-    services = Services(make_settings(tmp_path_factory.mktemp("open")))
-    try:
-        with serve(services) as running:
-            yield running
-    finally:
-        services.close()
+    with serve_new(make_settings(tmp_path_factory.mktemp("open"))) as running:
+        yield running
 
 
 def targets(settings: Settings) -> list[str]:

@@ -17,9 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from polling import wait_for
-from secapp import USERS, Running, make_settings, serve
+from secapp import USERS, Running, make_settings, serve_new
 
-from ftdemo.services import Services
 from ftdemo.ui.access import Sessions
 from ftdemo.ui.limits import FREE_FAILURES, MAX_BACKOFF_S, Backoff, form_username
 
@@ -31,12 +30,8 @@ SESSION_S = 6.0
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     settings = make_settings(tmp_path_factory.mktemp("sessions"), users=dict(USERS), login_backoff_s=BACKOFF_S,
                              session_hours=SESSION_S / 3600)
-    services = Services(settings)
-    try:
-        with serve(services) as running:
-            yield running
-    finally:
-        services.close()
+    with serve_new(settings) as running:
+        yield running
 
 
 def login(http: httpx.Client, user: str, password: str) -> httpx.Response:

@@ -17,11 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 from polling import wait_for
-from secapp import ALICE, DATASET, USERS, Running, file_data, make_settings, queue_event, serve, upload
+from secapp import ALICE, DATASET, USERS, Running, file_data, make_settings, queue_event, serve_new, upload
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.io.formats import IMPORT_FORMATS, FileFormat, import_format
-from ftdemo.services import Services
 from ftdemo.ui.limits import MAX_UPLOAD_FILES
 from ftdemo.ui.transfer_panel import IMPORT_TYPES, check_upload
 
@@ -51,13 +50,9 @@ def test_the_ui_file_component_offers_the_same_types() -> None:
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """The app with FTDEMO_MAX_UPLOAD_MB=1 and logins."""
     settings = make_settings(tmp_path_factory.mktemp("limited"), users=dict(USERS), max_upload_mb=LIMIT_MB)
-    services = Services(settings)
-    services.datasets.create(DATASET, "single_label", ["pos", "neg"], actor=ALICE)
-    try:
-        with serve(services) as running:
-            yield running
-    finally:
-        services.close()
+    with serve_new(settings, lambda s: s.datasets.create(DATASET, "single_label", ["pos", "neg"], actor=ALICE)) \
+            as running:
+        yield running
 
 
 def big_csv() -> bytes:
@@ -76,12 +71,8 @@ def test_gradio_refuses_an_upload_over_the_limit(limited) -> None:
 def open_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """The app without logins (everyone is a local admin), FTDEMO_MAX_UPLOAD_MB=1, files kept about a second."""
     settings = make_settings(tmp_path_factory.mktemp("open-limited"), max_upload_mb=LIMIT_MB, temp_file_hours=1 / 3600)
-    services = Services(settings)
-    try:
-        with serve(services) as running:
-            yield running
-    finally:
-        services.close()
+    with serve_new(settings) as running:
+        yield running
 
 
 def parts(n: int, size: int) -> list[tuple[str, tuple[str, bytes, str]]]:
