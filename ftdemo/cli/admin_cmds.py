@@ -1,4 +1,4 @@
-"""Operations commands: backup, restore, doctor."""
+"""Operations commands: backup, restore, doctor, rebuild."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=restore, needs_services=False)  # must not hold the database open itself
     p = sub.add_parser("doctor", parents=[common], help="check versions, device, database and paths")
     p.set_defaults(handler=doctor)
+    p = sub.add_parser("rebuild", parents=[common],
+                       help="recompute current labels and totals from the annotation history (or --check them)")
+    p.add_argument("name", nargs="?", help="one dataset (default: all)")
+    p.add_argument("--check", action="store_true", help="only compare; exit 2 if anything differs")
+    p.set_defaults(handler=rebuild)
 
 
 def backup(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
@@ -96,3 +101,18 @@ def _filesystem(db_url: str) -> str:
     path = sqlite_path(db_url)
     mount = database_mount(path) if path is not None else None
     return f"{mount.fstype} ({mount.mount_point})" if mount else "n/a"
+
+
+def rebuild(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    from ftdemo.cli.common import ReportedError
+    from ftdemo.services import Actor
+
+    found = sv.datasets.rebuild(args.name, actor=Actor.local("cli"), check_only=args.check)
+    payload = {"checked_only": args.check, "datasets": {name: {"differences": diff} for name, diff in found.items()}}
+    lines = [f"{name}: " + (("differs in " + ", ".join(diff) + ("" if args.check else "; rebuilt")) if diff
+                            else "matches its history") for name, diff in found.items()]
+    text = "\n".join(lines) or "no datasets"
+    if args.check and any(found.values()):
+        raise ReportedError("the stored current labels or totals differ from the history; run "
+                            "`python -m ftdemo rebuild` to recompute them", text, payload)
+    return text, payload

@@ -7,7 +7,7 @@ The caller shows the plan and then imports `plan.valid` ("import valid rows") or
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,8 @@ from ftdemo.io.readers import DEFAULT_MAX_BYTES, read_rows
 from ftdemo.io.table import Row, RowIssue, Table
 from ftdemo.tasks import TaskType, check_labels_for_task, content_hash, split_label_cell, validate_label_name
 
-DEFAULT_MAX_TEXT_CHARS = 5000  # Settings.max_text_chars's default; callers pass their setting
+DEFAULT_MAX_TEXT_CHARS = 5000
+LOOKUP_ROWS = 2000  # rows whose hashes are looked up in the dataset at once  # Settings.max_text_chars's default; callers pass their setting
 
 
 @dataclass
@@ -149,7 +150,7 @@ def plan_import(
     labels: Sequence[str] | None,
     mapping: ColumnMapping | Mapping[str, str | None] | None = None,
     *,
-    existing_hashes: Collection[str] = (),
+    existing_hashes: Collection[str] | Callable[[Sequence[str]], Collection[str]] = (),
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
     label_map: Mapping[object, str] | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
@@ -158,8 +159,8 @@ def plan_import(
     """Check every row of a file (or an already read Table) and plan the import.
 
     `labels` is the dataset's label set (None: accept any well-formed label, for a new dataset).
-    `mapping` defaults to `guess_mapping`. `existing_hashes` are the content hashes already in the
-    dataset. `label_map` maps raw cell values (e.g. 0/1; keys compared as strings) to label names.
+    `mapping` defaults to `guess_mapping`. `existing_hashes`: the content hashes already in the dataset,
+    or a function answering which of a chunk's hashes are (so a large dataset's are never all loaded). `label_map` maps raw cell values (e.g. 0/1; keys compared as strings) to label names.
     Raises InvalidInputError for whole-file problems (unreadable file, missing mapped column);
     row problems are collected in `.errors` / `.duplicates` with 1-based row numbers.
     """
@@ -171,26 +172,34 @@ def plan_import(
     known = list(labels) if labels is not None else None
 
     plan = ImportPlan(table.source, table.format, task, chosen, table.total_rows, errors=list(table.errors))
-    # a set for O(1) lookups, without copying one the caller already built
-    existing = existing_hashes if isinstance(existing_hashes, (set, frozenset)) else set(existing_hashes)
+    lookup = existing_hashes if callable(existing_hashes) else _in(existing_hashes)
     first_seen: dict[str, ImportCandidate] = {}
-    for row in table.rows:
-        try:
-            cand = _candidate(row, table.source, task, chosen, known, names_map, max_text_chars)
-        except InvalidInputError as err:
-            plan.errors.append(RowIssue(row=row.number, reason=str(err)))
-            continue
-        if cand.content_hash in existing:
-            plan.duplicates.append(RowIssue(row=row.number, reason="the same text is already in the dataset"))
-            continue
-        earlier = first_seen.get(cand.content_hash)
-        if earlier is not None:
-            plan.duplicates.append(RowIssue(row=row.number, reason=_duplicate_reason(earlier, cand)))
-            continue
-        first_seen[cand.content_hash] = cand
-        plan.valid.append(cand)
+    for start in range(0, len(table.rows), LOOKUP_ROWS):
+        cands: list[ImportCandidate] = []
+        for row in table.rows[start:start + LOOKUP_ROWS]:
+            try:
+                cands.append(_candidate(row, table.source, task, chosen, known, names_map, max_text_chars))
+            except InvalidInputError as err:
+                plan.errors.append(RowIssue(row=row.number, reason=str(err)))
+        stored = lookup([c.content_hash for c in cands])  # one question per chunk, not per row
+        for cand in cands:
+            if cand.content_hash in stored:
+                plan.duplicates.append(RowIssue(row=cand.row, reason="the same text is already in the dataset"))
+                continue
+            earlier = first_seen.get(cand.content_hash)
+            if earlier is not None:
+                plan.duplicates.append(RowIssue(row=cand.row, reason=_duplicate_reason(earlier, cand)))
+                continue
+            first_seen[cand.content_hash] = cand
+            plan.valid.append(cand)
     plan.errors.sort(key=lambda issue: issue["row"])
     return plan
+
+
+def _in(known: Collection[str]) -> Callable[[Sequence[str]], Collection[str]]:
+    """A lookup over a collection the caller already holds (a set is used as it is, not copied)."""
+    held = known if isinstance(known, (set, frozenset)) else set(known)
+    return lambda hashes: held
 
 
 def _duplicate_reason(earlier: ImportCandidate, cand: ImportCandidate) -> str:

@@ -205,10 +205,8 @@ class AnnotationService(Service):
         (limit None: all of them)."""
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
-            current = repo.current_labels(s, ds)
-            ids = sorted((i for i, c in current.items() if c.is_conflict), key=lambda i: (current[i].agreement, i))
-            rows = [r for r in (s.get(Example, i) for i in ids[:limit]) if r is not None and r.deleted_at is None]
-            return _views(s, ds, rows, with_history=True)
+            rows = [s.get(Example, i) for i in repo.conflicts(s, ds, limit)]
+            return _views(s, ds, [r for r in rows if r is not None], with_history=True)
 
     def annotators(self, dataset: str) -> list[str]:
         with self.db.read() as s:
@@ -218,7 +216,4 @@ class AnnotationService(Service):
         """Every live, labelled example with its consensus labels, in id order (what training sees)."""
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
-            current = repo.current_labels(s, ds)
-            rows = s.scalars(repo.live_examples(ds).order_by(Example.id)).all()
-            return [LabelledText(r.id, r.text, r.text_pair, current[r.id].labels)
-                    for r in rows if r.id in current and current[r.id].is_labelled]
+            return [LabelledText(i, text, pair, labels) for i, text, pair, labels in repo.labelled_snapshot(s, ds)]

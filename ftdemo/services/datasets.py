@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -124,21 +123,35 @@ class DatasetService(Service):
         return self.edit_labels(name, [LabelEdit("retire", label)], actor=actor)
 
     def stats(self, name: str) -> Stats:
+        """Counts from the running totals the store keeps (a handful of rows, whatever the dataset's size)."""
         with self.db.read() as s:
             ds = repo.get_dataset(s, name)
-            total, _ = repo.count_examples(s, ds)
-            live = set(s.scalars(repo.live_examples(ds).with_only_columns(repo.Example.id)))
-            current = {i: c for i, c in repo.current_labels(s, ds).items() if i in live and c.is_labelled}
-            counts: Counter[str] = Counter({lab: 0 for lab in repo.active_label_names(ds)})
-            for c in current.values():
-                counts.update(c.labels)
-            multi = [c for c in current.values() if c.annotators > 1]
+            totals = repo.dataset_stats(s, ds)
+            multi = int(totals.multi_annotated)
             return Stats(
-                dataset=ds.name, task=ds.task, examples=total, labelled=len(current), unlabelled=total - len(current),
-                label_counts=dict(counts), annotators=repo.annotator_counts(s, ds), multi_annotated=len(multi),
-                conflicts=sum(1 for c in multi if c.is_conflict),
-                agreement=round(sum(c.agreement for c in multi) / len(multi), 4) if multi else None,
+                dataset=ds.name, task=ds.task, examples=int(totals.examples), labelled=int(totals.labelled),
+                unlabelled=int(totals.examples - totals.labelled), label_counts=repo.label_counts(s, ds),
+                annotators=repo.annotator_counts(s, ds), multi_annotated=multi, conflicts=int(totals.conflicts),
+                agreement=round(float(totals.agreement_sum) / multi, 4) if multi else None,
             )
+
+    def rebuild(self, name: str | None = None, *, actor: Actor, check_only: bool = False) -> dict[str, list[str]]:
+        """Recompute the current labels and totals of a dataset (or all) from the annotation history, or
+        (check_only) compare what is stored with what that gives. Returns, per dataset, the derived tables
+        that differed ([] = all agreed); after a rebuild they agree again."""
+        require_admin(actor, "rebuild derived data")
+        from ftdemo.store import derived
+
+        with self.db.read() as s:
+            names = [repo.get_dataset(s, name).name] if name else [ds.name for ds in repo.list_datasets(s)]
+        out = {}
+        for dataset in names:  # one transaction per dataset: labellers of the others are not held up
+            with self.db.write() as s:
+                ds = repo.get_dataset(s, dataset)
+                out[dataset] = derived.check(s, ds)
+                if not check_only and out[dataset]:
+                    derived.rebuild(s, ds)
+        return out
 
     @staticmethod
     def _info(s: Any, ds: Any) -> DatasetInfo:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ftdemo import io
 from ftdemo.services.base import Actor, Service, require_admin
-from ftdemo.store import repo
+from ftdemo.store import derived, repo
 from ftdemo.store.schema import Example
 from ftdemo.tasks import TaskType
 
@@ -56,10 +56,10 @@ class TransferService(Service):
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
             task, labels = TaskType(ds.task), repo.active_label_names(ds)
-            hashes = repo.existing_hashes(s, ds.id)
-        mapping = _mapping(table.columns, task, text_col, pair_col, label_col)
-        return io.plan_import(table, task, labels, mapping, existing_hashes=hashes,
-                              max_text_chars=self.settings.max_text_chars)
+            mapping = _mapping(table.columns, task, text_col, pair_col, label_col)
+            return io.plan_import(table, task, labels, mapping,
+                                  existing_hashes=lambda hashes: repo.existing_hashes(s, ds.id, hashes),
+                                  max_text_chars=self.settings.max_text_chars)
 
     def preview(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
                 pair_col: str | None = None, label_col: str | None = None) -> dict[str, Any]:
@@ -118,7 +118,7 @@ class TransferService(Service):
             ds = repo.get_dataset(s, dataset)
             rows = list(s.scalars(repo.live_examples(ds).order_by(Example.id)))
             current, hist = {}, {}
-            for chunk in repo.chunked([r.id for r in rows]):
+            for chunk in derived.chunks([r.id for r in rows]):
                 current.update(repo.current_labels(s, ds, chunk))
                 hist.update(repo.history(s, ds, chunk))
         records = [io.ExportRecord(r.id, r.text, r.text_pair,

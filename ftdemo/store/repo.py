@@ -7,12 +7,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select
+from sqlalchemy import Select, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ftdemo.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from ftdemo.store.consensus import AnnotatorState, Consensus, consensus
-from ftdemo.store.schema import Annotation, AnnotationLabel, Dataset, Example, Label, utcnow
+from ftdemo.store.consensus import AnnotatorState, Consensus
+from ftdemo.store import derived
+from ftdemo.store.schema import (
+    Annotation, AnnotationLabel, AnnotatorStats, CurrentLabel, Dataset, DatasetStats, Example, ExampleState, Label,
+    LabelStats, utcnow,
+)
+from ftdemo.store.schema import AnnotatorState as AnnotatorStateRow
 from ftdemo.tasks import (
     TaskType,
     content_hash,
@@ -53,6 +58,7 @@ def create_dataset(
     ds.labels = [Label(name=n, position=i) for i, n in enumerate(names)]
     session.add(ds)
     session.flush()
+    derived.init_dataset(session, ds)
     return ds
 
 
@@ -73,6 +79,8 @@ def add_label(session: Session, ds: Dataset, name: str) -> Label:
         existing = _label(ds, name)
         if existing.retired:
             existing.retired = False  # adding a retired label back restores it with its history
+            session.flush()
+            derived.refresh(session, ds, derived.examples_with_label(session, ds, existing.id))
             return existing
         raise AlreadyExistsError(f"label {name!r} already exists in {ds.name!r}")
     lab = Label(name=name, position=max((l.position for l in ds.labels), default=-1) + 1)
@@ -97,6 +105,7 @@ def retire_label(session: Session, ds: Dataset, name: str) -> Label:
         raise InvalidInputError(f"cannot retire {name!r}: {ds.name!r} would have too few labels left")
     lab.retired = True
     session.flush()
+    derived.refresh(session, ds, derived.examples_with_label(session, ds, lab.id))  # it leaves their consensus
     return lab
 
 
@@ -112,25 +121,33 @@ class NewExample:
     labels: tuple[str, ...] = ()
 
 
-def existing_hashes(session: Session, dataset_id: int) -> set[str]:
-    return set(session.scalars(select(Example.content_hash).where(Example.dataset_id == dataset_id)))
+def existing_hashes(session: Session, dataset_id: int, hashes: Iterable[str]) -> set[str]:
+    """Which of these content hashes the dataset already holds (an index lookup per chunk, never the whole set)."""
+    found: set[str] = set()
+    for part in derived.chunks(list(hashes)):
+        found.update(session.scalars(select(Example.content_hash).where(Example.dataset_id == dataset_id,
+                                                                        Example.content_hash.in_(part))))
+    return found
 
 
-def add_examples(session: Session, ds: Dataset, items: Sequence[NewExample], *, created_by: str) -> list[int | None]:
-    """Insert examples in bulk; returns the new id per item, or None for a duplicate of a stored one."""
+def add_examples(session: Session, ds: Dataset, items: Sequence[NewExample], *, created_by: str,
+                 import_id: str | None = None) -> list[int | None]:
+    """Insert examples in bulk; returns the new id per item, or None for a duplicate of a stored one.
+    `import_id` tags the rows of an import in progress (a failed import removes them by it)."""
     if not items:
         return []
-    seen = existing_hashes(session, ds.id)
+    hashes = [content_hash(item.text, item.text_pair) for item in items]
+    seen = existing_hashes(session, ds.id, hashes)
     now = utcnow()
     rows, positions = [], []
-    for i, item in enumerate(items):
-        h = content_hash(item.text, item.text_pair)
+    for i, (item, h) in enumerate(zip(items, hashes)):
         if h in seen:
             continue
         seen.add(h)
         rows.append(dict(dataset_id=ds.id, text=normalize_text(item.text),
                          text_pair=normalize_text(item.text_pair) if item.text_pair is not None else None,
-                         content_hash=h, source=item.source, meta=item.meta, created_at=now, created_by=created_by))
+                         content_hash=h, source=item.source, meta=item.meta, created_at=now, created_by=created_by,
+                         import_id=import_id))
         positions.append(i)
     ids: list[int | None] = [None] * len(items)
     # Insert in chunks with RETURNING so each item knows its id (SQLite ≥3.35 and PostgreSQL support it).
@@ -139,6 +156,7 @@ def add_examples(session: Session, ds: Dataset, items: Sequence[NewExample], *, 
         new_ids = session.execute(insert(Example).returning(Example.id, sort_by_parameter_order=True), chunk).scalars().all()
         for pos, new_id in zip(positions[start:start + 500], new_ids):
             ids[pos] = new_id
+    derived.add_examples(session, ds, [i for i in ids if i is not None])
     return ids
 
 
@@ -165,6 +183,7 @@ def edit_example(session: Session, ds: Dataset, ex: Example, text: str, text_pai
 def soft_delete_example(session: Session, ex: Example, *, restore: bool = False) -> None:
     ex.deleted_at = None if restore else utcnow()
     session.flush()
+    derived.set_live(session, session.get(Dataset, ex.dataset_id), ex.id, restore)
 
 
 # --- annotations ---------------------------------------------------------------------------------
@@ -179,6 +198,7 @@ def append_annotation(session: Session, ex: Example, annotator: str, kind: str, 
     ann.labels = [AnnotationLabel(label_id=i) for i in label_ids]
     session.add(ann)
     session.flush()
+    derived.record_annotations(session, session.get(Dataset, ex.dataset_id), [(ann.id, ex.id, annotator, kind)])
     return ann
 
 
@@ -196,9 +216,8 @@ def last_undoable(session: Session, dataset_id: int, annotator: str, origin: str
 
 def current_state(session: Session, example_id: int, annotator: str) -> Annotation | None:
     """The annotator's latest row on an example (None: they never acted on it)."""
-    return session.scalars(select(Annotation).where(Annotation.example_id == example_id,
-                                                    Annotation.annotator == annotator)
-                           .order_by(Annotation.id.desc()).limit(1)).first()
+    state = session.get(AnnotatorStateRow, (example_id, annotator))
+    return session.get(Annotation, state.annotation_id) if state is not None else None
 
 
 def state_before(session: Session, ann: Annotation) -> Annotation | None:
@@ -208,43 +227,37 @@ def state_before(session: Session, ann: Annotation) -> Annotation | None:
                            .order_by(Annotation.id.desc()).limit(1)).first()
 
 
-def _latest_ids(dataset_id: int) -> Select:
-    return (select(func.max(Annotation.id)).join(Example, Example.id == Annotation.example_id)
-            .where(Example.dataset_id == dataset_id).group_by(Annotation.example_id, Annotation.annotator))
-
-
-def current_states(session: Session, ds: Dataset, example_ids: Sequence[int] | None = None
-                   ) -> dict[int, dict[str, AnnotatorState]]:
-    """Per example, each annotator's latest state (only examples that have any annotation)."""
+def current_states(session: Session, ds: Dataset, example_ids: Sequence[int]) -> dict[int, dict[str, AnnotatorState]]:
+    """Per example, each annotator's current state (only examples that have any annotation)."""
     names = {lab.id: lab.name for lab in ds.labels}
-    q = select(Annotation.id, Annotation.example_id, Annotation.annotator, Annotation.kind).where(
-        Annotation.id.in_(_latest_ids(ds.id)))
-    if example_ids is not None:
-        q = q.where(Annotation.example_id.in_(list(example_ids)))
-    rows = session.execute(q).all()
-    label_rows = session.execute(select(AnnotationLabel.annotation_id, AnnotationLabel.label_id).where(
-        AnnotationLabel.annotation_id.in_([r.id for r in rows if r.kind == "label"]))).all() if rows else []
-    by_ann: dict[int, list[str]] = defaultdict(list)
-    for ann_id, label_id in label_rows:
-        by_ann[ann_id].append(names[label_id])
     out: dict[int, dict[str, AnnotatorState]] = defaultdict(dict)
-    for r in rows:
-        out[r.example_id][r.annotator] = AnnotatorState(r.kind, tuple(by_ann.get(r.id, ())), r.id)
+    for part in derived.chunks(list(example_ids)):
+        q = (select(AnnotatorStateRow.example_id, AnnotatorStateRow.annotator, AnnotatorStateRow.kind,
+                    AnnotatorStateRow.annotation_id, AnnotationLabel.label_id)
+             .outerjoin(AnnotationLabel, AnnotationLabel.annotation_id == AnnotatorStateRow.annotation_id)
+             .where(AnnotatorStateRow.example_id.in_(part)))
+        for ex_id, who, kind, ann_id, label_id in session.execute(q):
+            old = out[ex_id].get(who)
+            labels = (old.labels if old else ()) + ((names[label_id],) if label_id is not None else ())
+            out[ex_id][who] = AnnotatorState(kind, labels, ann_id)
     return out
 
 
-def current_labels(session: Session, ds: Dataset, example_ids: Sequence[int] | None = None) -> dict[int, Consensus]:
-    """Consensus label per annotated example; retired labels are dropped from the consensus."""
-    order = [lab.name for lab in ds.labels]
-    retired = {lab.name for lab in ds.labels if lab.retired}
-    multi = TaskType(ds.task).is_multi_label
-    out = {}
-    for ex_id, states in current_states(session, ds, example_ids).items():
-        if retired:
-            states = {a: AnnotatorState(s.kind, tuple(l for l in s.labels if l not in retired), s.annotation_id)
-                      for a, s in states.items()}
-            states = {a: s for a, s in states.items() if s.kind != "label" or s.labels}
-        out[ex_id] = consensus(states, multi_label=multi, label_order=order)
+def current_labels(session: Session, ds: Dataset, example_ids: Sequence[int]) -> dict[int, Consensus]:
+    """The stored consensus of these examples (those nobody labels are left out: UNLABELLED)."""
+    names = {lab.id: lab.name for lab in ds.labels}
+    order = {lab.id: i for i, lab in enumerate(ds.labels)}
+    out: dict[int, Consensus] = {}
+    labels: dict[int, list[int]] = defaultdict(list)
+    for part in derived.chunks(list(example_ids)):
+        for ex_id, label_id in session.execute(select(CurrentLabel.example_id, CurrentLabel.label_id)
+                                               .where(CurrentLabel.example_id.in_(part))):
+            labels[ex_id].append(label_id)
+        for ex_id, n, agreement in session.execute(
+                select(ExampleState.example_id, ExampleState.annotators, ExampleState.agreement)
+                .where(ExampleState.example_id.in_(part), ExampleState.annotators > 0)):
+            out[ex_id] = Consensus(tuple(names[i] for i in sorted(labels[ex_id], key=order.__getitem__)), int(n),
+                                   float(agreement))
     return out
 
 
@@ -266,41 +279,51 @@ def history(session: Session, ds: Dataset, example_ids: Sequence[int]) -> dict[i
 # --- listing and queue ---------------------------------------------------------------------------
 
 
-def labelled_ids_query(ds: Dataset) -> Select:
-    """Example ids that at least one annotator currently labels (the 'labelled' set)."""
-    return select(Annotation.example_id).where(Annotation.id.in_(_latest_ids(ds.id)), Annotation.kind == "label")
-
-
 def live_examples(ds: Dataset) -> Select:
     return select(Example).where(Example.dataset_id == ds.id, Example.deleted_at.is_(None))
 
 
+def dataset_stats(session: Session, ds: Dataset) -> DatasetStats:
+    stats = session.get(DatasetStats, ds.id)
+    if stats is None:  # a dataset from before the derived tables: Database() backfills at start
+        derived.rebuild(session, ds)
+        stats = session.get(DatasetStats, ds.id)
+    return stats
+
+
 def count_examples(session: Session, ds: Dataset) -> tuple[int, int]:
-    """(live examples, labelled live examples)."""
-    total = session.scalar(select(func.count()).select_from(live_examples(ds).subquery())) or 0
-    labelled = session.scalar(select(func.count()).select_from(
-        live_examples(ds).where(Example.id.in_(labelled_ids_query(ds))).subquery())) or 0
-    return int(total), int(labelled)
+    """(live examples, labelled live examples), from the running totals."""
+    stats = dataset_stats(session, ds)
+    return int(stats.examples), int(stats.labelled)
+
+
+def label_counts(session: Session, ds: Dataset) -> dict[str, int]:
+    """Live examples per active label, in the dataset's label order (0 for labels nobody chose)."""
+    n = dict(session.execute(select(LabelStats.label_id, LabelStats.n).where(LabelStats.dataset_id == ds.id)).all())
+    return {lab.name: int(n.get(lab.id, 0)) for lab in ds.labels if not lab.retired}
 
 
 def queue_candidates(ds: Dataset, annotator: str, *, exclude: Sequence[int] = ()) -> Select:
     """Example ids an annotator may be offered: live, unlabelled by anyone, not skipped by this annotator.
 
-    Only a filter: how candidates are ranked is the queue service's business (it can see models).
+    A query of `ExampleState.example_id` (index ix_example_states_queue), ordered by nothing: how
+    candidates are ranked is the queue service's business (it can see models).
     """
-    skipped = select(Annotation.example_id).where(Annotation.id.in_(_latest_ids(ds.id)), Annotation.kind == "skip",
-                                                  Annotation.annotator == annotator)
-    q = select(Example.id).where(Example.dataset_id == ds.id, Example.deleted_at.is_(None),
-                                 Example.id.not_in(labelled_ids_query(ds)), Example.id.not_in(skipped))
+    skipped = select(AnnotatorStateRow.example_id).where(AnnotatorStateRow.dataset_id == ds.id,
+                                                         AnnotatorStateRow.annotator == annotator,
+                                                         AnnotatorStateRow.kind == "skip")
+    q = select(ExampleState.example_id).where(ExampleState.dataset_id == ds.id, ExampleState.live.is_(True),
+                                              ExampleState.labelled.is_(False),
+                                              ExampleState.example_id.not_in(skipped))
     if exclude:
-        q = q.where(Example.id.not_in(list(exclude)))
+        q = q.where(ExampleState.example_id.not_in(list(exclude)))
     return q
 
 
 def search_examples(session: Session, ds: Dataset, *, text: str = "", label: str | None = None,
                     annotator: str | None = None, unlabelled: bool = False, include_deleted: bool = False,
-                    limit: int | None = 100, offset: int = 0) -> tuple[list[Example], int]:
-    """Filtered page of examples (oldest first, by id; limit None: all) and the total matching count."""
+                    limit: int = 100, offset: int = 0) -> tuple[list[Example], int]:
+    """Filtered page of examples (oldest first, by id) and the total matching count."""
     q = select(Example).where(Example.dataset_id == ds.id)
     if not include_deleted:
         q = q.where(Example.deleted_at.is_(None))
@@ -309,29 +332,52 @@ def search_examples(session: Session, ds: Dataset, *, text: str = "", label: str
         pattern = f"%{escaped}%"
         q = q.where(or_(Example.text.ilike(pattern, escape="\\"), Example.text_pair.ilike(pattern, escape="\\")))
     if unlabelled:
-        q = q.where(Example.id.not_in(labelled_ids_query(ds)))
+        q = q.where(Example.id.in_(select(ExampleState.example_id).where(ExampleState.dataset_id == ds.id,
+                                                                         ExampleState.labelled.is_(False))))
     if annotator:
-        q = q.where(Example.id.in_(select(Annotation.example_id).where(Annotation.annotator == annotator)))
+        q = q.where(Example.id.in_(select(AnnotatorStateRow.example_id).where(AnnotatorStateRow.dataset_id == ds.id,
+                                                                              AnnotatorStateRow.annotator == annotator)))
     if label:
         lab = _label(ds, label)
-        current = select(Annotation.example_id).join(AnnotationLabel, AnnotationLabel.annotation_id == Annotation.id).where(
-            and_(Annotation.id.in_(_latest_ids(ds.id)), Annotation.kind == "label", AnnotationLabel.label_id == lab.id))
-        q = q.where(Example.id.in_(current))
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+        q = q.where(Example.id.in_(select(CurrentLabel.example_id).where(CurrentLabel.dataset_id == ds.id,
+                                                                         CurrentLabel.label_id == lab.id)))
+    if not (text or unlabelled or annotator or label or include_deleted):
+        total = count_examples(session, ds)[0]  # the whole dataset: the running total, no count(*)
+    else:
+        total = session.scalar(select(func.count()).select_from(q.with_only_columns(Example.id).subquery())) or 0
     rows = list(session.scalars(q.order_by(Example.id).limit(limit).offset(offset)))
     return rows, int(total)
 
 
 def annotators(session: Session, ds: Dataset) -> list[str]:
-    return list(session.scalars(select(Annotation.annotator).join(Example, Example.id == Annotation.example_id)
-                                .where(Example.dataset_id == ds.id).distinct().order_by(Annotation.annotator)))
+    """Everyone who has acted on the dataset."""
+    return list(session.scalars(select(AnnotatorStats.annotator).where(AnnotatorStats.dataset_id == ds.id)
+                                .order_by(AnnotatorStats.annotator)))
 
 
 def annotator_counts(session: Session, ds: Dataset) -> dict[str, int]:
-    rows = session.execute(select(Annotation.annotator, func.count()).where(Annotation.id.in_(_latest_ids(ds.id)),
-                                                                           Annotation.kind == "label")
-                           .group_by(Annotation.annotator)).all()
+    """Examples each annotator currently labels (those who only skipped are left out)."""
+    rows = session.execute(select(AnnotatorStats.annotator, AnnotatorStats.n)
+                           .where(AnnotatorStats.dataset_id == ds.id, AnnotatorStats.n > 0)).all()
     return {a: int(n) for a, n in rows}
+
+
+def conflicts(session: Session, ds: Dataset, limit: int | None) -> list[int]:
+    """Live examples whose annotators disagree, lowest agreement first (limit None: all)."""
+    q = select(ExampleState.example_id).where(
+        ExampleState.dataset_id == ds.id, ExampleState.live.is_(True), ExampleState.annotators > 1,
+        ExampleState.agreement < 1.0).order_by(ExampleState.agreement, ExampleState.example_id)
+    return list(session.scalars(q.limit(limit) if limit is not None else q))
+
+
+def labelled_snapshot(session: Session, ds: Dataset) -> list[tuple[int, str, str | None, tuple[str, ...]]]:
+    """(id, text, text_pair, consensus labels) of every live labelled example, in id order: what training sees."""
+    rows = session.execute(select(Example.id, Example.text, Example.text_pair)
+                           .join(ExampleState, ExampleState.example_id == Example.id)
+                           .where(Example.dataset_id == ds.id, ExampleState.live.is_(True),
+                                  ExampleState.labelled.is_(True)).order_by(Example.id)).all()
+    consensus_ = current_labels(session, ds, [r[0] for r in rows])
+    return [(i, text, pair, consensus_[i].labels) for i, text, pair in rows if i in consensus_]
 
 
 def add_label_annotations(session: Session, ds: Dataset, labelled: Sequence[tuple[int, Sequence[str]]],
@@ -351,11 +397,7 @@ def add_label_annotations(session: Session, ds: Dataset, labelled: Sequence[tupl
                  for name in names]
         if links:
             session.execute(insert(AnnotationLabel), links)
+        derived.record_annotations(session, ds, [(a, ex_id, annotator, "label") for a, (ex_id, _) in zip(ann_ids, chunk)])
         written += len(ann_ids)
     return written
 
-
-def chunked(ids: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
-    """Split id lists for IN (...) clauses (SQLite caps bound parameters per statement)."""
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -80,6 +80,8 @@ class Example(Base):
     created_by: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # the import that added it, while that import is being written (a failed one removes its rows by this)
+    import_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
     def __repr__(self) -> str:
         return f"Example(id={self.id}, dataset_id={self.dataset_id}, text={self.text[:30]!r})"
@@ -92,7 +94,9 @@ class Annotation(Base):
     """
 
     __tablename__ = "annotations"
-    __table_args__ = (Index("ix_annotations_example_annotator", "example_id", "annotator", "id"),)
+    __table_args__ = (Index("ix_annotations_example_annotator", "example_id", "annotator", "id"),
+                      Index("ix_annotations_annotator_id", "annotator", "id"),  # undo: an annotator's latest
+                      Index("ix_annotations_reverts_id", "reverts_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     example_id: Mapped[int] = mapped_column(ForeignKey("examples.id", ondelete="CASCADE"))
@@ -193,3 +197,98 @@ class ModelVersion(Base):
 
     def __repr__(self) -> str:
         return f"ModelVersion(id={self.id}, version={self.version!r}, status={self.status!r})"
+
+
+# --- derived state (store/derived.py keeps it in the same transaction as each change; `rebuild` recomputes it
+# --- from the history above, which stays the source of truth) -------------------------------------------------
+
+
+class AnnotatorState(Base):
+    """Each annotator's current action on an example: their latest annotation row."""
+
+    __tablename__ = "annotator_states"
+    __table_args__ = (Index("ix_annotator_states_dataset_annotator_kind", "dataset_id", "annotator", "kind"),)
+
+    example_id: Mapped[int] = mapped_column(ForeignKey("examples.id", ondelete="CASCADE"), primary_key=True)
+    annotator: Mapped[str] = mapped_column(String(100), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+
+    def __repr__(self) -> str:
+        return f"AnnotatorState(example_id={self.example_id}, annotator={self.annotator!r}, kind={self.kind!r})"
+
+
+class ExampleState(Base):
+    """An example's current consensus: labelled or not, by how many annotators, how much they agree."""
+
+    __tablename__ = "example_states"
+    __table_args__ = (Index("ix_example_states_queue", "dataset_id", "live", "labelled", "example_id"),
+                      Index("ix_example_states_shuffle", "dataset_id", "live", "labelled", "shuffle_key"))
+
+    example_id: Mapped[int] = mapped_column(ForeignKey("examples.id", ondelete="CASCADE"), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    live: Mapped[bool] = mapped_column(Boolean, default=True)  # not deleted
+    labelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    annotators: Mapped[int] = mapped_column(Integer, default=0)  # annotators whose current state is a label
+    agreement: Mapped[float] = mapped_column(Float, default=1.0)
+    shuffle_key: Mapped[int] = mapped_column(Integer, default=0)  # a hash of the id: the shuffled queue's order
+
+    def __repr__(self) -> str:
+        return f"ExampleState(example_id={self.example_id}, labelled={self.labelled}, live={self.live})"
+
+
+class CurrentLabel(Base):
+    """One label of an example's current consensus."""
+
+    __tablename__ = "current_labels"
+    __table_args__ = (Index("ix_current_labels_dataset_label", "dataset_id", "label_id"),)
+
+    example_id: Mapped[int] = mapped_column(ForeignKey("examples.id", ondelete="CASCADE"), primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+
+    def __repr__(self) -> str:
+        return f"CurrentLabel(example_id={self.example_id}, label_id={self.label_id})"
+
+
+class DatasetStats(Base):
+    """Running totals of a dataset's live examples, so statistics never recount a million rows."""
+
+    __tablename__ = "dataset_stats"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    examples: Mapped[int] = mapped_column(Integer, default=0)
+    labelled: Mapped[int] = mapped_column(Integer, default=0)
+    multi_annotated: Mapped[int] = mapped_column(Integer, default=0)  # labelled by 2 or more annotators
+    conflicts: Mapped[int] = mapped_column(Integer, default=0)  # of those, agreement below 1
+    agreement_sum: Mapped[float] = mapped_column(Float, default=0.0)  # over the multi-annotated ones
+
+    def __repr__(self) -> str:
+        return f"DatasetStats(dataset_id={self.dataset_id}, examples={self.examples}, labelled={self.labelled})"
+
+
+class LabelStats(Base):
+    """How many live examples currently carry a label."""
+
+    __tablename__ = "label_stats"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"LabelStats(dataset_id={self.dataset_id}, label_id={self.label_id}, n={self.n})"
+
+
+class AnnotatorStats(Base):
+    """Each annotator of a dataset and how many examples they currently label (deleted ones included)."""
+
+    __tablename__ = "annotator_stats"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    annotator: Mapped[str] = mapped_column(String(100), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"AnnotatorStats(dataset_id={self.dataset_id}, annotator={self.annotator!r}, n={self.n})"

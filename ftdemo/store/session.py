@@ -80,9 +80,11 @@ class Database:
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
         if migrate:
+            from ftdemo.store.derived import backfill
             from ftdemo.store.migrate import upgrade
 
             upgrade(self.engine)
+            backfill(self)  # datasets from before the derived tables get theirs, from their history
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
