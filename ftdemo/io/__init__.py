@@ -18,7 +18,8 @@ from ftdemo.io.formats import EXPORT_FORMATS, IMPORT_FORMATS, FileFormat, export
 from ftdemo.io.limits import ReadLimits
 from ftdemo.io.mapping import ColumnMapping, check_mapping, descriptive_column, guess_mapping
 from ftdemo.io.plan import DEFAULT_MAX_TEXT_CHARS, ImportCandidate, ImportPlan, plan_import
-from ftdemo.io.readers import DEFAULT_MAX_BYTES, Preview, preview, read_rows
+from ftdemo.io.readers import DEFAULT_MAX_BYTES, Preview, iter_rows, preview, read_rows
+from ftdemo.io.streaming import FileCheck, check_file, valid_chunks
 from ftdemo.io.table import Row, RowIssue, Table
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "IMPORT_FORMATS",
     "ColumnMapping",
     "ExportRecord",
+    "FileCheck",
     "FileFormat",
     "ImportCandidate",
     "ImportPlan",
@@ -36,6 +38,7 @@ __all__ = [
     "Row",
     "RowIssue",
     "Table",
+    "check_file",
     "check_mapping",
     "descriptive_column",
     "escape_formula",
@@ -43,8 +46,10 @@ __all__ = [
     "export_records",
     "guess_mapping",
     "import_format",
+    "iter_rows",
     "plan_import",
     "preview",
     "read_rows",
     "unescape_formula",
+    "valid_chunks",
 ]

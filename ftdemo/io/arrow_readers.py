@@ -11,7 +11,7 @@ from typing import Any
 from ftdemo.errors import InvalidInputError
 from ftdemo.io.arrow_sizes import decoded_bytes, ipc_stream_sizes, schema_depth
 from ftdemo.io.limits import VALUE_OVERHEAD, DecodeBudget
-from ftdemo.io.table import Row, Table
+from ftdemo.io.table import Row, Table, merged
 
 _DATASET_MARKERS = ("state.json", "dataset_dict.json")  # written by Dataset / DatasetDict.save_to_disk
 BATCH_ROWS = 1024  # rows decoded at a time: what one batch decodes to is measured before it is kept
@@ -25,23 +25,31 @@ def _table_from_records(records: list[dict], columns: list[str]) -> Table:
 
 
 def _measured_records(batches: Callable[[], Iterable[Any]], budget: DecodeBudget, limit: int | None) -> list[dict]:
-    """Python rows from Arrow batches, within the budget. A whole read measures every batch first and
-    builds rows only when the file fits (a refused bomb never becomes Python objects); a preview
-    (`limit`) measures each batch just before keeping it, as it needs only the first ones."""
+    """Python rows from Arrow batches, within the budget (see `_measured_batches`)."""
+    return [rec for records in _measured_batches(batches, budget, limit) for rec in records]
+
+
+def _measured_batches(batches: Callable[[], Iterable[Any]], budget: DecodeBudget,
+                      limit: int | None) -> Iterator[list[dict]]:
+    """Python rows from Arrow batches, one batch at a time, within the budget. A whole read measures every
+    batch first and builds rows only when the file fits (a refused bomb never becomes Python objects); a
+    preview (`limit`) measures each batch just before keeping it, as it needs only the first ones."""
     if limit is None:
         for batch in batches():
             budget.add_rows(batch.num_rows)
             budget.add_bytes(decoded_bytes(batch))
-        return [rec for batch in batches() for rec in batch.to_pylist()]
-    records: list[dict] = []
+        for batch in batches():
+            yield batch.to_pylist()
+        return
+    kept = 0
     for batch in batches():
-        if len(records) >= limit:
+        if kept >= limit:
             break
-        batch = batch.slice(0, limit - len(records))
+        batch = batch.slice(0, limit - kept)
         budget.add_rows(batch.num_rows)
         budget.add_bytes(decoded_bytes(batch))
-        records += batch.to_pylist()
-    return records
+        kept += batch.num_rows
+        yield batch.to_pylist()
 
 
 def _open_parquet(path: Path, *, nested: bool = True) -> Any:
@@ -80,8 +88,14 @@ def _check_parquet_metadata(pf: Any, budget: DecodeBudget) -> None:
 
 
 def read_parquet(path: Path, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
-    """A Parquet file, bounded (see `_check_parquet_metadata` and `_measured_records`); Arrow has
+    """A Parquet file, bounded (see `_check_parquet_metadata` and `_measured_batches`); Arrow has
     already validated its strings as UTF-8, so no row-level decoding errors."""
+    return merged(iter_parquet(path, limit=limit, budget=budget))
+
+
+def iter_parquet(path: Path, *, limit: int | None = None, budget: DecodeBudget | None = None,
+                 chunk_rows: int | None = None) -> Iterator[Table]:
+    """`read_parquet` in tables of about `chunk_rows` rows (one Arrow batch or more each; None: one table)."""
     import pyarrow as pa
 
     budget = budget or DecodeBudget(source=path.name)
@@ -90,15 +104,38 @@ def read_parquet(path: Path, *, limit: int | None = None, budget: DecodeBudget |
         _check_parquet_metadata(pf, budget)
         counted = budget.rows, budget.bytes
         try:
-            records = _measured_records(lambda: _parquet_batches(pf), budget, limit)
+            batches = _measured_batches(lambda: _parquet_batches(pf), budget, limit)
+            first = next(batches, None)  # an Arrow layout error shows on the first batch (or while measuring)
         except pa.ArrowNotImplementedError:  # a nested layout Arrow cannot read dictionary-encoded
             budget.rows, budget.bytes = counted  # measured again below
             pf = _open_parquet(path, nested=False)
-            records = _measured_records(lambda: _parquet_batches(pf), budget, limit)
+            batches = _measured_batches(lambda: _parquet_batches(pf), budget, limit)
+            first = next(batches, None)
         columns = pf.schema_arrow.names
+        yield from _record_tables(first, batches, columns, chunk_rows)
     except (pa.ArrowException, OSError) as err:
         raise InvalidInputError(f"{path.name!r} is not a readable Parquet file ({err})") from None
-    return _table_from_records(records, columns)
+
+
+def _record_tables(first: list[dict] | None, rest: Iterator[list[dict]], columns: list[str],
+                   chunk_rows: int | None) -> Iterator[Table]:
+    """Batches of records as numbered tables of at least `chunk_rows` rows each (the last may be shorter)."""
+    table = _table_from_records([], columns)
+    number = 0
+    for records in _chain(first, rest):
+        for rec in records:
+            number += 1
+            table.rows.append(Row(number, rec))
+        if table.due(chunk_rows):
+            yield table
+            table = table.next_chunk()
+    yield table
+
+
+def _chain(first: list[dict] | None, rest: Iterator[list[dict]]) -> Iterator[list[dict]]:
+    if first is not None:
+        yield first
+    yield from rest
 
 
 def _class_label_names(feature: object) -> tuple[list[str] | None, bool]:
@@ -120,21 +157,20 @@ def _to_name(names: list[str], value: object) -> str | None:
     return None
 
 
-def _decoded_records(ds: object, limit: int | None, budget: DecodeBudget) -> list[dict]:
-    """Rows of one `datasets.Dataset` as dicts, with ClassLabel ids turned back into their names."""
+def _decoded_batches(ds: object, limit: int | None, budget: DecodeBudget) -> Iterator[list[dict]]:
+    """Rows of one `datasets.Dataset` as dicts, a batch at a time, with ClassLabel ids turned back into names."""
     table = ds.data.table  # raw Arrow rows: no image/audio decoding, no formatting
-    records = _measured_records(lambda: table.to_batches(max_chunksize=BATCH_ROWS), budget, limit)
-    for column, feature in ds.features.items():
-        names, is_list = _class_label_names(feature)
-        if names is None:
-            continue
-        for rec in records:
-            value = rec.get(column)
-            if is_list:
-                rec[column] = [n for n in (_to_name(names, v) for v in value or []) if n is not None]
-            else:
-                rec[column] = _to_name(names, value)
-    return records
+    classes = [(column, *_class_label_names(feature)) for column, feature in ds.features.items()]
+    classes = [(column, names, is_list) for column, names, is_list in classes if names is not None]
+    for records in _measured_batches(lambda: table.to_batches(max_chunksize=BATCH_ROWS), budget, limit):
+        for column, names, is_list in classes:
+            for rec in records:
+                value = rec.get(column)
+                if is_list:
+                    rec[column] = [n for n in (_to_name(names, v) for v in value or []) if n is not None]
+                else:
+                    rec[column] = _to_name(names, value)
+        yield records
 
 
 @contextlib.contextmanager
@@ -199,6 +235,12 @@ def read_datasets_dir(path: Path, *, limit: int | None = None, budget: DecodeBud
     """A `save_to_disk` folder, bounded like a Parquet file (its Arrow files are measured before loading).
     A DatasetDict's splits are read in order into one table with a `split` column, so row numbers run
     on across splits."""
+    return merged(iter_datasets_dir(path, limit=limit, budget=budget))
+
+
+def iter_datasets_dir(path: Path, *, limit: int | None = None, budget: DecodeBudget | None = None,
+                      chunk_rows: int | None = None) -> Iterator[Table]:
+    """`read_datasets_dir` in tables of about `chunk_rows` rows (None: one table)."""
     if not any((path / marker).is_file() for marker in _DATASET_MARKERS):
         raise InvalidInputError(
             f"folder {path.name!r} is not a `datasets` save_to_disk folder (it has no state.json or "
@@ -215,21 +257,30 @@ def read_datasets_dir(path: Path, *, limit: int | None = None, budget: DecodeBud
         raise InvalidInputError(
             f"folder {path.name!r} cannot be loaded as a `datasets` folder ({err})"
         ) from None
-    if isinstance(loaded, datasets.DatasetDict):
-        records: list[dict] = []
-        columns: list[str] = []
+    if not isinstance(loaded, datasets.DatasetDict):
+        columns = list(loaded.column_names)
+        _table_from_records([], columns)  # refuses duplicate column names before any row
+        yield from _record_tables(None, _decoded_batches(loaded, limit, budget), columns, chunk_rows)
+        return
+    columns = []
+    for ds in loaded.values():
+        columns += [c for c in ds.column_names if c not in columns]
+    if "split" not in columns:
+        columns.append("split")
+
+    def splits() -> Iterator[list[dict]]:  # every split's rows in order, each tagged with its split
+        kept = 0
         for split, ds in loaded.items():
-            left = None if limit is None else limit - len(records)
+            left = None if limit is None else limit - kept
             if left is not None and left <= 0:
-                break
-            for rec in _decoded_records(ds, left, budget):
-                rec.setdefault("split", split)
-                records.append(rec)
-            columns += [c for c in ds.column_names if c not in columns]
-        if "split" not in columns:
-            columns.append("split")
-        return _table_from_records(records, columns)
-    return _table_from_records(_decoded_records(loaded, limit, budget), loaded.column_names)
+                return
+            for records in _decoded_batches(ds, left, budget):
+                for rec in records:
+                    rec.setdefault("split", split)
+                kept += len(records)
+                yield records
+
+    yield from _record_tables(None, splits(), columns, chunk_rows)
 
 
 def _find_dataset_root(root: Path) -> Path | None:

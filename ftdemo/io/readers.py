@@ -7,6 +7,7 @@ and `ftdemo.io.limits` for what a file may decode to (derived from the same size
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ftdemo.io import arrow_readers, text_readers
 from ftdemo.io.formats import FileFormat, import_format
 from ftdemo.io.limits import DEFAULT_MAX_BYTES, HARD_MAX_BYTES, DecodeBudget, ReadLimits
 from ftdemo.io.safezip import safe_extract
-from ftdemo.io.table import RowIssue, Table
+from ftdemo.io.table import RowIssue, Table, merged
 
 ZIP_HARD_LIMIT = HARD_MAX_BYTES  # even with max_bytes=None, a zip may not unpack to more than this
 
@@ -41,35 +42,43 @@ def read_path(path: Path, *, max_bytes: int | None, limit: int | None, header: b
               budget: DecodeBudget | None = None) -> Table:
     """Dispatch on the format; `max_bytes` only caps what a zip unpacks to (the caller checked the file).
     What the file decodes to counts against `budget` (default: the limits `max_bytes` implies)."""
+    return merged(iter_path(path, max_bytes=max_bytes, limit=limit, header=header, budget=budget))
+
+
+def iter_path(path: Path, *, max_bytes: int | None, limit: int | None, header: bool,
+              budget: DecodeBudget | None = None, chunk_rows: int | None = None) -> Iterator[Table]:
+    """`read_path` in tables of about `chunk_rows` rows (None: one table). Text formats keep the decoded
+    text (at most the file's size) and build Python rows one chunk at a time."""
     budget = budget or DecodeBudget(ReadLimits.for_upload(max_bytes), path.name)
     fmt = import_format(path)
     if fmt is FileFormat.PARQUET:
-        table = arrow_readers.read_parquet(path, limit=limit, budget=budget)
+        chunks = arrow_readers.iter_parquet(path, limit=limit, budget=budget, chunk_rows=chunk_rows)
     elif fmt is FileFormat.DIRECTORY:
-        table = arrow_readers.read_datasets_dir(path, limit=limit, budget=budget)
+        chunks = arrow_readers.iter_datasets_dir(path, limit=limit, budget=budget, chunk_rows=chunk_rows)
     elif fmt is FileFormat.ZIP:
-        table = read_zip(path, max_bytes=max_bytes, limit=limit, header=header, budget=budget)
+        chunks = iter_zip(path, max_bytes=max_bytes, limit=limit, header=header, budget=budget, chunk_rows=chunk_rows)
     else:
         data = path.read_bytes()
         budget.add_bytes(len(data))  # text decodes to at most as many characters as it has bytes
         text = text_readers.decode(data, path.name)
+        del data
         if not text.strip():
             raise InvalidInputError(f"{path.name!r} is empty")
-        if fmt is FileFormat.CSV:
-            table = text_readers.parse_delimited(text, ",", header=header, limit=limit, budget=budget)
-        elif fmt is FileFormat.TSV:
-            table = text_readers.parse_delimited(text, "\t", header=header, limit=limit, budget=budget)
+        if fmt in (FileFormat.CSV, FileFormat.TSV):
+            chunks = text_readers.iter_delimited(text, "," if fmt is FileFormat.CSV else "\t", header=header,
+                                                 limit=limit, budget=budget, chunk_rows=chunk_rows)
         else:
-            table = text_readers.parse_json(text, limit=limit, budget=budget)
-    table.format = table.format or fmt.value  # a zip keeps the inner file's format
-    return table
+            chunks = text_readers.iter_json(text, limit=limit, budget=budget, chunk_rows=chunk_rows)
+    for table in chunks:
+        table.format = table.format or fmt.value  # a zip keeps the inner file's format
+        yield table
 
 
-def read_zip(path: Path, *, max_bytes: int | None, limit: int | None = None, header: bool = True,
-             budget: DecodeBudget | None = None) -> Table:
+def iter_zip(path: Path, *, max_bytes: int | None, limit: int | None = None, header: bool = True,
+             budget: DecodeBudget | None = None, chunk_rows: int | None = None) -> Iterator[Table]:
     """A zipped `datasets` folder, or a zip holding exactly one CSV/TSV/JSON(L)/Parquet file.
 
-    Extracted into a temporary folder (zip-slip checked, size capped) that is removed afterwards;
+    Extracted into a temporary folder (zip-slip checked, size capped) that is removed once read;
     what the inner file decodes to counts against the zip's own budget.
     """
     cap = ZIP_HARD_LIMIT if max_bytes is None else min(max_bytes, ZIP_HARD_LIMIT)
@@ -77,10 +86,17 @@ def read_zip(path: Path, *, max_bytes: int | None, limit: int | None = None, hea
     with tempfile.TemporaryDirectory(prefix="ftdemo-zip-") as tmp:
         inner = arrow_readers.zipped_table_path(safe_extract(path, tmp, max_bytes=cap), path.name)
         if inner.is_dir():
-            table = arrow_readers.read_datasets_dir(inner, limit=limit, budget=budget)
-            table.format = FileFormat.DIRECTORY.value  # the format of the rows, not of the wrapper
-            return table
-        return read_path(inner, max_bytes=cap, limit=limit, header=header, budget=budget)
+            for table in arrow_readers.iter_datasets_dir(inner, limit=limit, budget=budget, chunk_rows=chunk_rows):
+                table.format = FileFormat.DIRECTORY.value  # the format of the rows, not of the wrapper
+                yield table
+            return
+        yield from iter_path(inner, max_bytes=cap, limit=limit, header=header, budget=budget, chunk_rows=chunk_rows)
+
+
+def read_zip(path: Path, *, max_bytes: int | None, limit: int | None = None, header: bool = True,
+             budget: DecodeBudget | None = None) -> Table:
+    """`iter_zip` as one table."""
+    return merged(iter_zip(path, max_bytes=max_bytes, limit=limit, header=header, budget=budget))
 
 
 def read_rows(
@@ -99,13 +115,20 @@ def read_rows(
     Raises InvalidInputError for whole-file problems (past those bounds too); bad rows go to
     `Table.errors` by row number.
     """
+    return merged(iter_rows(path, max_bytes=max_bytes, header=header, limit=limit))
+
+
+def iter_rows(path: str | Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES, header: bool = True,
+              limit: int | None = None, chunk_rows: int | None = None) -> Iterator[Table]:
+    """`read_rows` in tables of about `chunk_rows` rows (None: one table): what an import of a large
+    file reads, so that its rows never all exist as Python objects at once. Rows keep their numbers."""
     path = Path(path)
     if not path.exists():
         raise InvalidInputError(f"{str(path)!r} does not exist")
     _check_size(path, max_bytes)
-    table = read_path(path, max_bytes=max_bytes, limit=limit, header=header)
-    table.source = path.name
-    return table
+    for table in iter_path(path, max_bytes=max_bytes, limit=limit, header=header, chunk_rows=chunk_rows):
+        table.source = path.name
+        yield table
 
 
 @dataclass

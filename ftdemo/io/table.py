@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypedDict
 
@@ -37,6 +38,29 @@ class Table:
         """Data rows seen, readable or not (blank lines are not counted)."""
         return len(self.rows) + len(self.errors)
 
+    before: int = 0  # rows (readable or not) in the chunks of the same file read before this one
+
     def full(self, limit: int | None) -> bool:
-        """True once `limit` rows were seen (readers stop early for previews)."""
-        return limit is not None and self.total_rows >= limit
+        """True once `limit` rows of the file were seen (readers stop early for previews)."""
+        return limit is not None and self.before + self.total_rows >= limit
+
+    def due(self, chunk_rows: int | None) -> bool:
+        """True when a chunked read should hand this table on (see `next_chunk`)."""
+        return chunk_rows is not None and self.total_rows >= chunk_rows
+
+    def next_chunk(self) -> Table:
+        """An empty table for the rows that follow, sharing the columns (a JSON lines file may add some)."""
+        return Table(columns=self.columns, source=self.source, format=self.format,
+                     before=self.before + self.total_rows)
+
+
+def merged(chunks: Iterable[Table]) -> Table:
+    """The chunks of one file as a single table."""
+    out: Table | None = None
+    for chunk in chunks:
+        if out is None:
+            out = Table(columns=chunk.columns, source=chunk.source, format=chunk.format)
+        out.rows += chunk.rows
+        out.errors += chunk.errors
+        out.columns = chunk.columns
+    return out if out is not None else Table()

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from ftdemo.errors import InvalidInputError
 from ftdemo.io.cells import undecodable_byte, unescape_formula
 from ftdemo.io.limits import DecodeBudget, json_depth
-from ftdemo.io.table import Row, RowIssue, Table
+from ftdemo.io.table import Row, RowIssue, Table, merged
 
 _ENCODING_HINT = "save the file as UTF-8 and upload it again"
 
@@ -101,6 +101,13 @@ def parse_delimited(text: str, delimiter: str, *, header: bool = True, limit: in
                     budget: DecodeBudget | None = None) -> Table:
     """CSV/TSV with standard quoting; one leading "'" added against formula injection is removed.
     Every data row, readable or not, counts against the budget's rows."""
+    return merged(iter_delimited(text, delimiter, header=header, limit=limit, budget=budget))
+
+
+def iter_delimited(text: str, delimiter: str, *, header: bool = True, limit: int | None = None,
+                   budget: DecodeBudget | None = None, chunk_rows: int | None = None) -> Iterator[Table]:
+    """`parse_delimited` in tables of at most `chunk_rows` rows (None: one table), so a large file
+    never becomes a million Python rows at once."""
     budget = budget or DecodeBudget()
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     parsed = Table()
@@ -119,6 +126,9 @@ def parse_delimited(text: str, delimiter: str, *, header: bool = True, limit: in
             reason = f"cannot be read ({err}); check for an unclosed quote (\")"
             parsed.errors.append(RowIssue(row=number, reason=reason))
             start_line = reader.line_num + 1
+            if parsed.due(chunk_rows):
+                yield parsed
+                parsed = parsed.next_chunk()
             continue
         lines = (start_line, reader.line_num)
         start_line = reader.line_num + 1
@@ -141,9 +151,12 @@ def parse_delimited(text: str, delimiter: str, *, header: bool = True, limit: in
         if len(record) != len(parsed.columns):
             reason = _field_count_reason(record, parsed, lines, delimiter)
             parsed.errors.append(RowIssue(row=number, reason=reason))
-            continue
-        _add(parsed, number, {c: unescape_formula(v) for c, v in zip(parsed.columns, record)})
-    return parsed
+        else:
+            _add(parsed, number, {c: unescape_formula(v) for c, v in zip(parsed.columns, record)})
+        if parsed.due(chunk_rows):
+            yield parsed
+            parsed = parsed.next_chunk()
+    yield parsed
 
 
 def _collect_columns(parsed: Table, obj: dict) -> None:
@@ -175,6 +188,12 @@ def _parse_nested(text: str, budget: DecodeBudget, where: str) -> object:
 
 def parse_json_lines(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
     """One JSON object per line; a line that is not a JSON object is reported by its line number."""
+    return merged(iter_json_lines(text, limit=limit, budget=budget))
+
+
+def iter_json_lines(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None,
+                    chunk_rows: int | None = None) -> Iterator[Table]:
+    """`parse_json_lines` in tables of at most `chunk_rows` rows (None: one table)."""
     budget = budget or DecodeBudget()
     parsed = Table()
     # split on "\n" only: str.splitlines() would also split on U+2028/U+0085 inside JSON strings
@@ -189,13 +208,22 @@ def parse_json_lines(text: str, *, limit: int | None = None, budget: DecodeBudge
         except json.JSONDecodeError as err:
             reason = f"not valid JSON ({err.msg} at character {err.colno})"
             parsed.errors.append(RowIssue(row=number, reason=reason))
-            continue
-        _add_object(parsed, number, obj)
-    return parsed
+        else:
+            _add_object(parsed, number, obj)
+        if parsed.due(chunk_rows):
+            yield parsed
+            parsed = parsed.next_chunk()
+    yield parsed
 
 
 def parse_json_array(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
     """A .json file holding one array of objects (what many tools write instead of JSON lines)."""
+    return merged(iter_json_array(text, limit=limit, budget=budget))
+
+
+def iter_json_array(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None,
+                    chunk_rows: int | None = None) -> Iterator[Table]:
+    """`parse_json_array` in tables of at most `chunk_rows` rows (the array itself is parsed at once)."""
     budget = budget or DecodeBudget()
     try:
         items = json.loads(text)
@@ -213,11 +241,20 @@ def parse_json_array(text: str, *, limit: int | None = None, budget: DecodeBudge
         budget.add_rows()
         budget.check_depth(json_depth(obj, budget.limits.max_depth), f"element {number}")
         _add_object(parsed, number, obj)
-    return parsed
+        if parsed.due(chunk_rows):
+            yield parsed
+            parsed = parsed.next_chunk()
+    yield parsed
 
 
 def parse_json(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
     """A .json file: a top-level array if it starts with '[', otherwise JSON lines."""
+    return merged(iter_json(text, limit=limit, budget=budget))
+
+
+def iter_json(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None,
+              chunk_rows: int | None = None) -> Iterator[Table]:
+    """`parse_json` in tables of at most `chunk_rows` rows."""
     if text.lstrip().startswith("["):
-        return parse_json_array(text, limit=limit, budget=budget)
-    return parse_json_lines(text, limit=limit, budget=budget)
+        return iter_json_array(text, limit=limit, budget=budget, chunk_rows=chunk_rows)
+    return iter_json_lines(text, limit=limit, budget=budget, chunk_rows=chunk_rows)

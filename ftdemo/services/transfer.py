@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
 
 from ftdemo import io
 from ftdemo.services.base import Actor, Service, require_admin
@@ -13,6 +17,8 @@ from ftdemo.store.schema import Example
 from ftdemo.tasks import TaskType
 
 PREVIEW_ROWS = 20
+IMPORT_CHUNK = 2000  # rows written per transaction: labellers wait at most about this long for the write lock
+Progress = Callable[[str, int, "int | None"], None]
 
 
 @dataclass
@@ -76,38 +82,86 @@ class TransferService(Service):
                 "errors": (plan.errors + plan.duplicates)[:200], "description": plan.describe()}
 
     def import_file(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
-                    pair_col: str | None = None, label_col: str | None = None, strict: bool = False) -> ImportReport:
-        """Import the valid rows of a file, or (strict) nothing at all if any row has a problem."""
-        require_admin(actor, "import data")
-        plan = self.plan(dataset, path, actor=actor, text_col=text_col, pair_col=pair_col, label_col=label_col)
-        errors = [dict(e) for e in plan.errors]
-        dupes = [dict(d) for d in plan.duplicates]
-        if strict and (errors or dupes):
-            return ImportReport(0, len(dupes), errors, 0, plan.total_rows, committed=False, duplicate_rows=dupes)
-        return self.commit(dataset, plan, actor=actor)
+                    pair_col: str | None = None, label_col: str | None = None, strict: bool = False,
+                    on_progress: Progress | None = None) -> ImportReport:
+        """Import the valid rows of a file, or (strict) nothing at all if any row has a problem.
 
-    def commit(self, dataset: str, plan: io.ImportPlan, *, actor: Actor) -> ImportReport:
-        """Write a plan's valid rows (and their labels) in one transaction."""
+        Streams (io.streaming): a first pass checks every row, a second writes them in chunks of
+        IMPORT_CHUNK rows, each its own short transaction, so labellers wait at most a chunk's time for
+        the write lock and memory stays bounded whatever the file's size. The rows are tagged with the
+        import; an import that fails or is interrupted midway removes what it wrote.
+        `on_progress(phase, rows done, rows in all or None)` follows it ("checking", then "writing")."""
         require_admin(actor, "import data")
+        progress = on_progress or (lambda *_: None)
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            ds_id, task, labels = ds.id, TaskType(ds.task), repo.active_label_names(ds)
+
+        def stored(hashes: Sequence[str]) -> set[str]:
+            with self.db.read() as s:
+                return repo.existing_hashes(s, ds_id, hashes)
+
+        def chunks() -> Iterator[io.Table]:
+            return io.iter_rows(path, max_bytes=self.max_bytes, chunk_rows=IMPORT_CHUNK)
+
+        check = io.check_file(chunks(), task, labels,
+                              lambda columns: _mapping(columns, task, text_col, pair_col, label_col), stored=stored,
+                              max_text_chars=self.settings.max_text_chars,
+                              on_chunk=lambda n: progress("checking", n, None))
+        errors, dupes = [dict(e) for e in check.errors], [dict(d) for d in check.duplicates]
+        if strict and (errors or dupes):
+            return ImportReport(0, len(dupes), errors, 0, check.rows, committed=False, duplicate_rows=dupes)
+        import_id = uuid.uuid4().hex
+        imported = labelled = raced = 0
+        try:
+            for done, cands in io.valid_chunks(chunks(), check, task, labels,
+                                               max_text_chars=self.settings.max_text_chars):
+                written, tagged, gone = self._write(dataset, cands, actor, import_id)
+                imported, labelled, raced = imported + written, labelled + tagged, raced + gone
+                progress("writing", done, check.rows)
+        except BaseException:
+            self._forget(dataset, import_id)  # nothing of a failed import stays behind
+            raise
+        if imported:
+            self._name_texts(dataset, check.mapping)
+        return ImportReport(imported, len(dupes) + raced, errors, labelled, check.rows, duplicate_rows=dupes)
+
+    def _write(self, dataset: str, cands: list[io.ImportCandidate], actor: Actor,
+               import_id: str | None) -> tuple[int, int, int]:
+        """One chunk in one transaction: (rows imported, of those labelled, rows someone stored meanwhile)."""
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
             items = [repo.NewExample(c.text, c.text_pair, c.source[:200],
                                      {k: v for k, v in c.metadata.items() if k not in ("history", "labels")} or None)
-                     for c in plan.valid]
-            ids = repo.add_examples(s, ds, items, created_by=actor.name)
+                     for c in cands]
+            ids = repo.add_examples(s, ds, items, created_by=actor.name, import_id=import_id)
             active = set(repo.active_label_names(ds))
-            labelled = [(i, c.labels) for i, c in zip(ids, plan.valid)
-                        if i is not None and c.labels and set(c.labels) <= active]
+            labelled = [(i, c.labels) for i, c in zip(ids, cands) if i is not None and c.labels
+                        and set(c.labels) <= active]
             repo.add_label_annotations(s, ds, labelled, annotator=actor.name)
-            if ds.task == TaskType.PAIR.value and not (ds.text_name or ds.pair_name) and ids:
-                # a pair file's own column names (premise/hypothesis, question/passage) name the texts
-                named = [io.descriptive_column(c) for c in (plan.mapping.text, plan.mapping.text_pair)]
+        raced = sum(1 for i in ids if i is None)
+        return len(ids) - raced, len(labelled), raced
+
+    def _forget(self, dataset: str, import_id: str) -> None:
+        """Remove every row an import wrote (in chunks: each a short transaction)."""
+        while True:
+            with self.db.write() as s:
+                ds = repo.get_dataset(s, dataset)
+                ids = list(s.scalars(select(Example.id).where(Example.dataset_id == ds.id,
+                                                              Example.import_id == import_id).limit(IMPORT_CHUNK)))
+                if not ids:
+                    return
+                derived.forget_examples(s, ds, ids)
+
+    def _name_texts(self, dataset: str, mapping: io.ColumnMapping) -> None:
+        """A pair file's own column names (premise/hypothesis, question/passage) name the texts of a pair
+        dataset that has no names yet."""
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            if ds.task == TaskType.PAIR.value and not (ds.text_name or ds.pair_name):
+                named = [io.descriptive_column(c) for c in (mapping.text, mapping.text_pair)]
                 if all(named):
                     ds.text_name, ds.pair_name = named
-        raced = sum(1 for i in ids if i is None)  # added by someone else between plan and commit
-        dupes = [dict(d) for d in plan.duplicates]
-        return ImportReport(len(ids) - raced, len(dupes) + raced, [dict(e) for e in plan.errors], len(labelled),
-                            plan.total_rows, duplicate_rows=dupes)
 
     def export(self, dataset: str, path: str | Path, *, actor: Actor, excel: bool = False) -> dict[str, Any]:
         """Write every live example with its current labels and full history (`excel`: a CSV/TSV with

@@ -29,8 +29,16 @@ from sqlalchemy.orm import Session
 from ftdemo.store.consensus import AnnotatorState as State
 from ftdemo.store.consensus import Consensus, consensus
 from ftdemo.store.schema import (
-    Annotation, AnnotationLabel, AnnotatorState, AnnotatorStats, CurrentLabel, Dataset, DatasetStats, Example,
-    ExampleState, LabelStats,
+    Annotation,
+    AnnotationLabel,
+    AnnotatorState,
+    AnnotatorStats,
+    CurrentLabel,
+    Dataset,
+    DatasetStats,
+    Example,
+    ExampleState,
+    LabelStats,
 )
 from ftdemo.tasks import TaskType
 
@@ -259,6 +267,21 @@ def _apply(session: Session, ds: Dataset, old: list[Snapshot], new: list[Snapsho
         t = LabelStats.__table__
         session.execute(update(t).where(t.c.dataset_id == bindparam("d"), t.c.label_id == bindparam("l"))
                         .values(n=t.c.n + bindparam("by")), [dict(d=ds.id, l=lab, by=by) for lab, by in moves.items()])
+
+
+def forget_examples(session: Session, ds: Dataset, example_ids: Sequence[int]) -> None:
+    """Delete examples for good (a failed import's rows): they leave the totals, then the rows go (their
+    annotations and derived rows with them, by cascade)."""
+    ids = list(example_ids)
+    before = _snapshots(session, ids)
+    _apply(session, ds, list(before.values()), [Snapshot() for _ in before])
+    counts: Counter[str] = Counter()
+    for part in chunks(ids):
+        counts.update(session.scalars(select(AnnotatorState.annotator).where(AnnotatorState.example_id.in_(part),
+                                                                              AnnotatorState.kind == "label")))
+    _add_annotators(session, ds, set(counts), Counter({who: -n for who, n in counts.items()}))
+    for part in chunks(ids):
+        session.execute(delete(Example).where(Example.id.in_(part)))
 
 
 def examples_with_label(session: Session, ds: Dataset, label_id: int) -> list[int]:

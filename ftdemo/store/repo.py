@@ -11,11 +11,20 @@ from sqlalchemy import Select, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ftdemo.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from ftdemo.store.consensus import AnnotatorState, Consensus
 from ftdemo.store import derived
+from ftdemo.store.consensus import AnnotatorState, Consensus
 from ftdemo.store.schema import (
-    Annotation, AnnotationLabel, AnnotatorStats, CurrentLabel, Dataset, DatasetStats, Example, ExampleState, Label,
-    LabelStats, utcnow,
+    Annotation,
+    AnnotationLabel,
+    AnnotatorStats,
+    CurrentLabel,
+    Dataset,
+    DatasetStats,
+    Example,
+    ExampleState,
+    Label,
+    LabelStats,
+    utcnow,
 )
 from ftdemo.store.schema import AnnotatorState as AnnotatorStateRow
 from ftdemo.tasks import (

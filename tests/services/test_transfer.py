@@ -146,3 +146,64 @@ def test_csv_export_has_no_byte_order_mark_unless_for_excel(services, admin, tmp
     again = services.transfer.import_file("copy", tmp_path / "excel.csv", actor=admin)
     assert (first.imported, first.errors, again.duplicates, again.errors) == (1, [], 1, [])
     assert services.datasets.stats("copy").label_counts == {"pos": 1, "neg": 0}
+
+
+def _rows(tmp_path, n: int, *, bad_every: int = 0, repeat_every: int = 0):
+    path = tmp_path / "rows.csv"
+    lines = ["text,label"]
+    for i in range(1, n + 1):
+        if bad_every and i % bad_every == 0:
+            lines.append(f"row {i},bogus")  # an unknown label
+        elif repeat_every and i % repeat_every == 0:
+            lines.append(f"row {i - 1},{'a' if i % 2 else 'b'}")  # the text of the row before, maybe relabelled
+        else:
+            lines.append(f"row {i},{'a' if i % 2 else 'b'}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_an_import_in_chunks_reports_what_a_plan_says(services, admin, tmp_path, monkeypatch):
+    from ftdemo.services import transfer
+
+    services.datasets.create("small", "single_label", ["a", "b"], actor=admin)
+    services.annotate.add("small", "row 7", actor=admin)  # already stored before the import
+    path = _rows(tmp_path, 40, bad_every=9, repeat_every=5)
+    plan = services.transfer.plan("small", path, actor=admin)
+    monkeypatch.setattr(transfer, "IMPORT_CHUNK", 3)  # many chunks: repeats and errors span them
+    seen = []
+    report = services.transfer.import_file("small", path, actor=admin, on_progress=lambda *a: seen.append(a))
+    assert report.errors == plan.errors and report.duplicate_rows == plan.duplicates
+    assert report.imported == len(plan.valid) == services.datasets.stats("small").examples - 1
+    assert any("labelled b there, a here" in d["reason"] or "labelled a there, b here" in d["reason"]
+               for d in report.duplicate_rows)
+    assert [p for p, _, _ in seen].count("checking") >= 13 and seen[-1] == ("writing", 40, 40)
+    assert {v.text for v in services.annotate.search("small", limit=100)[0]} >= {c.text for c in plan.valid}
+
+
+def test_an_interrupted_import_leaves_nothing_behind(services, admin, tmp_path, monkeypatch):
+    from ftdemo.services import transfer
+    from ftdemo.store import derived, repo
+
+    services.datasets.create("small", "single_label", ["a", "b"], actor=admin)
+    services.annotate.add("small", "kept", labels=["a"], actor=admin)
+    before = services.datasets.stats("small")
+    monkeypatch.setattr(transfer, "IMPORT_CHUNK", 5)
+
+    def stop(phase, done, total):  # the person cancels (Ctrl-C) once 10 rows are written
+        if phase == "writing" and done >= 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        services.transfer.import_file("small", _rows(tmp_path, 30), actor=admin, on_progress=stop)
+    assert services.datasets.stats("small") == before
+    assert [v.text for v in services.annotate.search("small")[0]] == ["kept"]
+    with services.db.write() as s:
+        assert derived.check(s, repo.get_dataset(s, "small")) == []
+    again = services.transfer.import_file("small", _rows(tmp_path, 30), actor=admin)  # and it can be redone
+    assert again.imported == 30 and services.datasets.stats("small").labelled == 31
+
+
+def test_a_strict_import_of_a_file_with_one_bad_row_writes_nothing(services, admin, tmp_path):
+    services.datasets.create("small", "single_label", ["a", "b"], actor=admin)
+    report = services.transfer.import_file("small", _rows(tmp_path, 50, bad_every=50), actor=admin, strict=True)
+    assert not report.committed and len(report.errors) == 1 and services.datasets.stats("small").examples == 0
