@@ -13,7 +13,7 @@ Export: export_records([ExportRecord(...), ...], "out.csv" | ".jsonl" | ".parque
 """
 
 from ftdemo.io.cells import escape_formula, unescape_formula
-from ftdemo.io.export import ExportRecord, export_records
+from ftdemo.io.export import ExportRecord, export_records, export_stream
 from ftdemo.io.formats import EXPORT_FORMATS, IMPORT_FORMATS, FileFormat, export_format, import_format
 from ftdemo.io.limits import ReadLimits
 from ftdemo.io.mapping import ColumnMapping, check_mapping, descriptive_column, guess_mapping
@@ -44,6 +44,7 @@ __all__ = [
     "escape_formula",
     "export_format",
     "export_records",
+    "export_stream",
     "guess_mapping",
     "import_format",
     "iter_rows",

@@ -9,11 +9,13 @@ Columns in every format: id, text, text_pair (only when some example has one), l
   * Parquet and `datasets` folders: labels as list<string>, history as a JSON string (one schema
     for any history entry shape).
 Files are written to a temporary name and renamed, so a failed export never leaves a half file.
+Records stream through in batches: memory does not grow with the number of rows.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import shutil
@@ -22,10 +24,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ftdemo.errors import AlreadyExistsError, InvalidInputError
 from ftdemo.io.cells import escape_formula
 from ftdemo.io.formats import FileFormat, export_format
+
+BATCH = 2000  # records per Arrow batch: bounded memory, few enough batches to stay fast
 
 
 @dataclass
@@ -48,9 +53,14 @@ def _history_json(history: list[dict]) -> str:
     return json.dumps(history, ensure_ascii=False, default=str)
 
 
-def _columns(records: list[ExportRecord]) -> list[str]:
-    with_pair = any(r.text_pair is not None for r in records)
+def _columns(with_pair: bool) -> list[str]:
     return ["id", "text"] + (["text_pair"] if with_pair else []) + ["labels", "history"]
+
+
+def _batches(records: Iterable[ExportRecord], size: int = BATCH) -> Iterator[list[ExportRecord]]:
+    it = iter(records)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
 
 
 @contextmanager
@@ -67,8 +77,9 @@ def _atomic_file(path: Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def _write_delimited(records: list[ExportRecord], path: Path, delimiter: str, *, excel: bool = False) -> None:
-    columns = _columns(records)
+def _write_delimited(records: Iterable[ExportRecord], path: Path, delimiter: str, columns: list[str],
+                     *, excel: bool = False) -> int:
+    n = 0
     with _atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8-sig" if excel else "utf-8", newline="") as out:
         writer = csv.writer(out, delimiter=delimiter)
         writer.writerow(columns)
@@ -76,81 +87,117 @@ def _write_delimited(records: list[ExportRecord], path: Path, delimiter: str, *,
             cells = {"id": str(r.id), "text": r.text, "text_pair": r.text_pair or "",
                      "labels": "|".join(r.labels), "history": _history_json(r.history)}
             writer.writerow([escape_formula(cells[c]) for c in columns])
+            n += 1
+    return n
 
 
-def _write_jsonl(records: list[ExportRecord], path: Path) -> None:
-    columns = _columns(records)
+def _write_jsonl(records: Iterable[ExportRecord], path: Path, columns: list[str]) -> int:
+    n = 0
     with _atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as out:
         for r in records:
             row = {"id": r.id, "text": r.text, "text_pair": r.text_pair, "labels": list(r.labels),
                    "history": r.history}
             out.write(json.dumps({c: row[c] for c in columns}, ensure_ascii=False, default=str) + "\n")
+            n += 1
+    return n
 
 
-def _arrow_columns(records: list[ExportRecord]) -> dict[str, list]:
-    data = {"id": [r.id for r in records], "text": [r.text for r in records],
-            "text_pair": [r.text_pair for r in records], "labels": [list(r.labels) for r in records],
-            "history": [_history_json(r.history) for r in records]}
-    return {c: data[c] for c in _columns(records)}
-
-
-def _write_parquet(records: list[ExportRecord], path: Path) -> None:
+def _arrow_schema(columns: list[str]) -> Any:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     types = {"id": pa.int64(), "text": pa.string(), "text_pair": pa.string(),
              "labels": pa.list_(pa.string()), "history": pa.string()}
-    data = _arrow_columns(records)
-    table = pa.table(data, schema=pa.schema([(c, types[c]) for c in data]))
-    with _atomic_file(path) as tmp:
-        pq.write_table(table, tmp)
+    return pa.schema([(c, types[c]) for c in columns])
 
 
-def _write_datasets_dir(records: list[ExportRecord], path: Path) -> None:
+def _arrow_batches(records: Iterable[ExportRecord], schema: Any) -> Iterator[Any]:
+    import pyarrow as pa
+
+    for batch in _batches(records):
+        data = {"id": [r.id for r in batch], "text": [r.text for r in batch],
+                "text_pair": [r.text_pair for r in batch], "labels": [list(r.labels) for r in batch],
+                "history": [_history_json(r.history) for r in batch]}
+        yield pa.record_batch([data[c] for c in schema.names], schema=schema)
+
+
+def _write_parquet(records: Iterable[ExportRecord], path: Path, columns: list[str]) -> int:
+    import pyarrow.parquet as pq
+
+    schema, n = _arrow_schema(columns), 0
+    with _atomic_file(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        writer.write_table(schema.empty_table())  # a valid file even when there are no rows
+        for batch in _arrow_batches(records, schema):
+            writer.write_batch(batch)
+            n += batch.num_rows
+    return n
+
+
+def _write_datasets_dir(records: Iterable[ExportRecord], path: Path, columns: list[str]) -> int:
+    """Arrow batches go to a memory-mapped stream file that `datasets` opens and saves in shards,
+    so no step holds every row in memory."""
     import datasets
+    import pyarrow as pa
 
     from ftdemo.io.arrow_readers import quiet_datasets
 
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise AlreadyExistsError(f"{str(path)!r} already exists; choose a new folder name for the export")
-    types = {"id": datasets.Value("int64"), "text": datasets.Value("string"),
-             "text_pair": datasets.Value("string"), "labels": datasets.List(datasets.Value("string")),
-             "history": datasets.Value("string")}
-    data = _arrow_columns(records)
-    ds = datasets.Dataset.from_dict(data, features=datasets.Features({c: types[c] for c in data}))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
+        schema, n = _arrow_schema(columns), 0
+        stream = work / "rows.arrow"
+        with pa.OSFile(str(stream), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+            for batch in _arrow_batches(records, schema):
+                writer.write_batch(batch)
+                n += batch.num_rows
+        saved = work / "dataset"
         with quiet_datasets():
-            ds.save_to_disk(str(tmp))
+            ds = datasets.Dataset.from_file(str(stream), in_memory=False)
+            ds.save_to_disk(str(saved))
+            del ds
         if path.exists():
             path.rmdir()  # checked empty above
-        os.rename(tmp, path)
+        os.rename(saved, path)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return n
 
 
-def export_records(records: Iterable[ExportRecord], path: str | Path, *, excel: bool = False) -> Path:
+def export_records(records: Iterable[ExportRecord], path: str | Path, *, excel: bool = False,
+                   with_pair: bool | None = None) -> Path:
     """Write `records` to `path` in the format its suffix names and return the path written.
 
-    Suffixes: .csv, .tsv, .jsonl, .json (JSON lines), .parquet; no suffix or a trailing '/' writes
-    a `datasets` save_to_disk folder (which must not exist yet, or be empty). `excel=True` starts a
-    CSV/TSV with a UTF-8 byte-order mark, for Excel. Raises InvalidInputError for an unknown suffix
-    (or `excel` with another format) and AlreadyExistsError for a non-empty folder.
+    Records are consumed once, in batches, so a generator over a million rows is written in
+    bounded memory. `with_pair` says whether to write a text_pair column; None looks at the
+    records (which then are all read first). Suffixes: .csv, .tsv, .jsonl, .json (JSON lines),
+    .parquet; no suffix or a trailing '/' writes a `datasets` save_to_disk folder (which must not
+    exist yet, or be empty). `excel=True` starts a CSV/TSV with a UTF-8 byte-order mark, for Excel.
+    Raises InvalidInputError for an unknown suffix (or `excel` with another format) and
+    AlreadyExistsError for a non-empty folder.
     """
+    return export_stream(records, path, excel=excel, with_pair=with_pair)[0]
+
+
+def export_stream(records: Iterable[ExportRecord], path: str | Path, *, excel: bool = False,
+                  with_pair: bool | None = None) -> tuple[Path, int]:
+    """export_records that also returns how many records it wrote."""
     fmt = export_format(path)
     if excel and fmt not in (FileFormat.CSV, FileFormat.TSV):
         raise InvalidInputError(f"--excel applies to .csv and .tsv exports only, not {fmt.value}; leave it out")
     target = Path(path)
-    items = list(records)
+    if with_pair is None:
+        records = list(records)
+        with_pair = any(r.text_pair is not None for r in records)
+    columns = _columns(with_pair)
     if fmt is FileFormat.CSV:
-        _write_delimited(items, target, ",", excel=excel)
+        n = _write_delimited(records, target, ",", columns, excel=excel)
     elif fmt is FileFormat.TSV:
-        _write_delimited(items, target, "\t", excel=excel)
+        n = _write_delimited(records, target, "\t", columns, excel=excel)
     elif fmt in (FileFormat.JSONL, FileFormat.JSON):
-        _write_jsonl(items, target)
+        n = _write_jsonl(records, target, columns)
     elif fmt is FileFormat.PARQUET:
-        _write_parquet(items, target)
+        n = _write_parquet(records, target, columns)
     else:
-        _write_datasets_dir(items, target)
-    return target
+        n = _write_datasets_dir(records, target, columns)
+    return target, n

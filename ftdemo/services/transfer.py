@@ -170,13 +170,7 @@ class TransferService(Service):
         fmt = io.export_format(path)
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
-            rows = list(s.scalars(repo.live_examples(ds).order_by(Example.id)))
-            current, hist = {}, {}
-            for chunk in derived.chunks([r.id for r in rows]):
-                current.update(repo.current_labels(s, ds, chunk))
-                hist.update(repo.history(s, ds, chunk))
-        records = [io.ExportRecord(r.id, r.text, r.text_pair,
-                                   list(current[r.id].labels) if r.id in current else [], hist.get(r.id, []))
-                   for r in rows]
-        written = io.export_records(records, path, excel=excel)
-        return {"exported": len(records), "path": str(written), "format": fmt.value, "excel": excel}
+            records = (io.ExportRecord(i, text, pair, list(labels), hist)
+                       for page in repo.export_pages(s, ds) for i, text, pair, labels, hist in page)
+            written, n = io.export_stream(records, path, excel=excel, with_pair=repo.has_pairs(s, ds))
+        return {"exported": n, "path": str(written), "format": fmt.value, "excel": excel}

@@ -149,3 +149,19 @@ def test_a_database_from_before_the_derived_tables_gets_them_at_start(tmp_path) 
             assert derived.check(s, repo.get_dataset(s, "old")) == []
     finally:
         services.close()
+
+
+def test_export_pages_of_any_size_give_every_live_example_once_with_its_labels(services) -> None:
+    workload(services, "mix", "multi_label", 5)
+    with services.db.read() as s:
+        ds = repo.get_dataset(s, "mix")
+        whole = [row for page in repo.export_pages(s, ds, page=10_000) for row in page]
+        paged = list(repo.export_pages(s, ds, page=7))
+        live = {r.id for r in services.annotate.search("mix", limit=1000)[0]}
+        current = repo.current_labels(s, ds, [r[0] for r in whole])
+    assert [len(p) for p in paged] == [7] * (len(whole) // 7) + ([len(whole) % 7] if len(whole) % 7 else [])
+    assert [row for page in paged for row in page] == whole
+    assert [r[0] for r in whole] == sorted(live)
+    for ex_id, _, _, labels, hist in whole:
+        assert labels == (current[ex_id].labels if ex_id in current else ())
+        assert [h["id"] for h in hist] == sorted(h["id"] for h in hist)
