@@ -11,6 +11,7 @@ import pandas as pd
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, ImportReport, Services
+from ftdemo.services.transfer import Progress
 from ftdemo.ui import html
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 from ftdemo.ui.downloads import fresh_folder
@@ -42,11 +43,22 @@ def preview_import(services: Services, dataset: str | None, path: str | None, ac
 
 
 def run_import(services: Services, dataset: str | None, path: str | None, actor: Actor, *, text_col: str,
-               pair_col: str, label_col: str) -> ImportReport:
+               pair_col: str, label_col: str, on_progress: Progress | None = None) -> ImportReport:
     if not dataset:
         raise InvalidInputError("choose the dataset to import into first")
     return services.transfer.import_file(dataset, check_upload(services, path), text_col=text_col or "",
-                                         pair_col=pair_col or "", label_col=label_col or "", strict=False, actor=actor)
+                                         pair_col=pair_col or "", label_col=label_col or "", strict=False, actor=actor,
+                                         on_progress=on_progress)
+
+
+def progress_bar(progress: Any) -> Progress:
+    """Import progress (phase, rows done, rows in all or None) as Gradio's progress bar: a count while
+    the first pass checks the rows, a bar while the second writes them."""
+
+    def report(phase: str, done: int, total: int | None) -> None:
+        progress((done, total), desc=f"{phase} rows", unit="rows")
+
+    return report
 
 
 def run_export(services: Services, dataset: str | None, fmt: str, actor: Actor) -> dict[str, Any]:
@@ -195,9 +207,9 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
     @guard(import_msg)
     @ctx.admin("import data")
     def on_import(dataset: str | None, path: str | None, text: str, pair: str, label: str, who: str, bump: int,
-                  request: gr.Request) -> dict:
+                  request: gr.Request, progress: gr.Progress = gr.Progress()) -> dict:  # noqa: B008 - how gradio injects it
         report = run_import(services, dataset, path, ctx.actor(request, who), text_col=text, pair_col=pair,
-                            label_col=label)
+                            label_col=label, on_progress=progress_bar(progress))
         listed = write_report(report, fresh_folder(services.settings.temp_file_hours), Path(path or "").name)
         return {**_closed(report_text(report)), ctx.refresh: (bump or 0) + 1,
                 report_box: gr.update(visible=listed is not None),
@@ -217,7 +229,7 @@ def create_transfer_panel(ctx: UIContext) -> dict[str, Any]:
         dropdown.input(on_mapping, [ctx.dataset, upload, text_col, pair_col, label_col], review_outputs, **quiet)
     do_import.click(on_import, [ctx.dataset, upload, text_col, pair_col, label_col, ctx.annotator, ctx.refresh],
                     [review, upload, import_msg, ctx.refresh, report_box, report_table, report_file],
-                    show_progress="minimal", **PRIVATE)
+                    show_progress="full", show_progress_on=import_msg, **PRIVATE)
     cancel.click(on_cancel, None, [review, upload, import_msg], **quiet)
     ctx.dataset.change(on_dataset, None, [review, upload, import_msg, report_box], **quiet)
     export.click(on_export, [ctx.dataset, fmt, ctx.annotator], [exported, export_msg], **quiet)

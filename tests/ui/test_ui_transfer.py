@@ -14,6 +14,7 @@ from ftdemo.ui.transfer_panel import (
     plan_html,
     preview_frame,
     preview_import,
+    progress_bar,
     report_frame,
     report_text,
     run_export,
@@ -70,6 +71,18 @@ def test_import_valid_rows(services, reviews, csv_file, admin) -> None:
     assert (report.imported, report.duplicates, len(report.errors)) == (2, 1, 1)
     assert report_text(report).startswith("imported 2 examples (1 labelled)")
     assert services.datasets.info(reviews).examples == 7
+
+
+def test_import_progress_counts_rows_checked_then_a_bar_of_rows_written(services, reviews, csv_file, admin) -> None:
+    calls = []
+
+    def bar(progress, desc, unit):  # what gr.Progress is called with
+        calls.append((progress, desc, unit))
+
+    run_import(services, reviews, str(csv_file), admin, text_col="sentence", pair_col="", label_col="label",
+               on_progress=progress_bar(bar))
+    assert calls[0] == ((4, None), "checking rows", "rows")
+    assert calls[-1] == ((4, 4), "writing rows", "rows")
 
 
 def test_annotator_cannot_import_or_export(services, reviews, csv_file, annotator) -> None:
