@@ -10,7 +10,6 @@ Adding an order: a function `(QueueRequest) -> list[int]` and one row in ORDERS.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services.base import Actor, Service
-from ftdemo.store import repo
-from ftdemo.store.schema import Dataset
+from ftdemo.store import derived, repo
+from ftdemo.store.schema import Dataset, ExampleState
 
 if TYPE_CHECKING:
     from ftdemo.services.predict import PredictService
@@ -45,11 +44,16 @@ def _in_order(req: QueueRequest) -> list[int]:
 
 
 def _shuffled(req: QueueRequest) -> list[int]:
-    # a hash of (seed, id): a stable order per seed, so the queue does not jump around between calls,
-    # and annotators with different seeds spread over the pool
-    ids = list(req.session.scalars(req.candidates))
-    ids.sort(key=lambda i: hashlib.blake2b(f"{req.seed}:{i}".encode(), digest_size=8).digest())
-    return ids[: req.limit]
+    # Examples sit on a ring by a fixed hash of their id (example_states.shuffle_key, indexed); each
+    # seed starts at its own point and walks round. One index range scan, however large the pool,
+    # a stable order per seed (the queue does not jump around between calls), and annotators with
+    # different seeds start in different places of the pool.
+    start = derived.shuffle_key(req.seed)
+    ranked = req.candidates.order_by(ExampleState.shuffle_key, ExampleState.example_id)
+    ids = list(req.session.scalars(ranked.where(ExampleState.shuffle_key >= start).limit(req.limit)))
+    if len(ids) < req.limit:  # wrap round
+        ids += req.session.scalars(ranked.where(ExampleState.shuffle_key < start).limit(req.limit - len(ids)))
+    return ids
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,21 @@ def test_shuffled_queue_is_stable_per_seed_and_covers_the_pool(services, sent, a
         services.annotate.next("sent", admin, order="shuffled", seed=3).id
 
 
+@pytest.mark.parametrize("seed", [1, 7, 12345])
+def test_shuffled_queue_walks_round_the_whole_pool_from_the_seeds_place(services, admin, seed):
+    from ftdemo.store.derived import shuffle_key
+
+    services.datasets.create("ring", "single_label", "pos,neg", actor=admin)
+    ids = [services.annotate.add("ring", f"text {i}", actor=admin).id for i in range(30)]
+    start = shuffle_key(seed)
+    ring = sorted(ids, key=lambda i: (shuffle_key(i) < start, shuffle_key(i), i))  # from the seed's place round
+    seen = []
+    while (ex := services.annotate.next("ring", admin, order="shuffled", seed=seed)) is not None:
+        seen.append(ex.id)
+        services.annotate.label("ring", ex.id, "pos", actor=admin)
+    assert seen == ring
+
+
 def test_add_example_rejects_duplicates_and_empty(services, sent, admin):
     with pytest.raises(InvalidInputError, match="already in the dataset"):
         services.annotate.add("sent", "  good ", actor=admin)
