@@ -111,7 +111,8 @@ def datasets_labels(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
 
 def import_file(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     report = sv.transfer.import_file(args.name, args.file, text_col=args.text_col, pair_col=args.pair_col,
-                                     label_col=args.label_col, strict=args.strict, actor=Actor.local(args.annotator))
+                                     label_col=args.label_col, strict=args.strict, actor=Actor.local(args.annotator),
+                                     upload=False)  # a local file: not bound by the upload limit
     lines = [f"imported {report.imported}, duplicates {report.duplicates}, errors {len(report.errors)}"]
     lines += [f"  row {e['row']}: {shown(e['reason'])}" for e in report.errors[:20]]
     if len(report.errors) > 20:

@@ -1,4 +1,4 @@
-"""Prediction and benchmark commands: predict, bench train, bench serve."""
+"""Prediction and benchmark commands: predict, bench train, bench serve, bench store."""
 
 from __future__ import annotations
 
@@ -52,6 +52,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--model-dir", help="a saved classifier (default: bundled MiniLM with a new 2-label head)")
     p.add_argument("--iterations", type=whole_number(1, 1_000_000), default=100)
     p.set_defaults(handler=bench_serve, needs_services=False)
+    p = b_sub.add_parser("store", parents=[common],
+                         help="the store at scale: import/export rows/s and memory, stats/next/label latency, "
+                              "labellers during an import")
+    p.add_argument("--examples", type=whole_number(100, 100_000_000), default=1_000_000)
+    p.add_argument("--samples", type=whole_number(5, 10_000), default=50, help="timed calls per measure")
+    p.add_argument("--labellers", type=whole_number(1, 64), default=5)
+    p.add_argument("--seed", type=whole_number(0, 2**31 - 1), default=0)
+    p.set_defaults(handler=bench_store, needs_services=False)
 
 
 def predict(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
@@ -90,6 +98,15 @@ def bench_train(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
                           learning_rate=args.lr, base_model=args.model, seed=args.seed,
                           reference=not args.no_reference, repeats=args.repeats, samples=args.samples,
                           num_threads=args.threads, reference_args=args.reference_args, print_fn=quiet)
+    return "", out
+
+
+def bench_store(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from ftdemo.benchmarks.store import run_store_bench
+
+    quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout, flush=True))
+    out = run_store_bench(args.examples, db_url=args.db, seed=args.seed, samples=args.samples,
+                          labellers=args.labellers, print_fn=quiet)
     return "", out
 
 

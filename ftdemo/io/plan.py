@@ -79,15 +79,19 @@ class ImportPlan:
 
     def describe(self, max_issues: int = 3) -> str:
         """One paragraph for a toast: the counts and the first few problems."""
-        s = self.summary()
-        text = (f"{s['source']}: {s['rows']} rows; {s['valid']} ready to import "
-                f"({s['labelled']} labelled, {s['unlabelled']} unlabelled), "
-                f"{s['duplicates']} duplicates, {s['errors']} errors.")
-        issues = self.errors + self.duplicates
-        if not issues:
-            return text
-        shown = "; ".join(f"row {i['row']}: {i['reason']}" for i in issues[:max_issues])
-        return f"{text} {shown}{'; …' if len(issues) > max_issues else ''}"
+        return describe(self.summary(), self.errors + self.duplicates, max_issues)
+
+
+def describe(summary: dict[str, object], issues: list[RowIssue], max_issues: int = 3) -> str:
+    """What an import would do in one paragraph: the counts and the first few problems."""
+    s = summary
+    text = (f"{s['source']}: {s['rows']} rows; {s['valid']} ready to import "
+            f"({s['labelled']} labelled, {s['unlabelled']} unlabelled), "
+            f"{s['duplicates']} duplicates, {s['errors']} errors.")
+    if not issues:
+        return text
+    shown = "; ".join(f"row {i['row']}: {i['reason']}" for i in issues[:max_issues])
+    return f"{text} {shown}{'; …' if len(issues) > max_issues else ''}"
 
 
 def _cell_text(values: dict[str, object], column: str, role: str, max_chars: int) -> str:

@@ -58,20 +58,26 @@ def iter_path(path: Path, *, max_bytes: int | None, limit: int | None, header: b
     elif fmt is FileFormat.ZIP:
         chunks = iter_zip(path, max_bytes=max_bytes, limit=limit, header=header, budget=budget, chunk_rows=chunk_rows)
     else:
-        data = path.read_bytes()
-        budget.add_bytes(len(data))  # text decodes to at most as many characters as it has bytes
-        text = text_readers.decode(data, path.name)
-        del data
-        if not text.strip():
-            raise InvalidInputError(f"{path.name!r} is empty")
-        if fmt in (FileFormat.CSV, FileFormat.TSV):
-            chunks = text_readers.iter_delimited(text, "," if fmt is FileFormat.CSV else "\t", header=header,
-                                                 limit=limit, budget=budget, chunk_rows=chunk_rows)
-        else:
-            chunks = text_readers.iter_json(text, limit=limit, budget=budget, chunk_rows=chunk_rows)
+        chunks = _iter_text(path, fmt, header=header, limit=limit, budget=budget, chunk_rows=chunk_rows)
     for table in chunks:
         table.format = table.format or fmt.value  # a zip keeps the inner file's format
         yield table
+
+
+def _iter_text(path: Path, fmt: FileFormat, *, header: bool, limit: int | None, budget: DecodeBudget,
+               chunk_rows: int | None) -> Iterator[Table]:
+    """CSV, TSV and JSON lines stream from the file, decoded as they are read; a JSON array is parsed
+    whole (json.loads needs all of it: for large files, JSON lines)."""
+    budget.add_bytes(_size_of(path))  # text decodes to at most as many characters as it has bytes
+    delimited = fmt in (FileFormat.CSV, FileFormat.TSV)
+    with text_readers.open_text(path, newline="" if delimited else "\n") as stream:
+        if delimited:
+            yield from text_readers.iter_delimited(stream, "," if fmt is FileFormat.CSV else "\t", header=header,
+                                                   limit=limit, budget=budget, chunk_rows=chunk_rows)
+        elif text_readers.starts_with(stream, "["):
+            yield from text_readers.iter_json_array(stream.read(), limit=limit, budget=budget, chunk_rows=chunk_rows)
+        else:
+            yield from text_readers.iter_json_lines(stream, limit=limit, budget=budget, chunk_rows=chunk_rows)
 
 
 def iter_zip(path: Path, *, max_bytes: int | None, limit: int | None = None, header: bool = True,

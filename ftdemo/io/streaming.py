@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ftdemo.errors import InvalidInputError
 from ftdemo.io.cells import label_value
 from ftdemo.io.mapping import ColumnMapping, check_mapping
-from ftdemo.io.plan import ImportCandidate, _candidate, _duplicate_reason
+from ftdemo.io.plan import ImportCandidate, _candidate, _duplicate_reason, describe
 from ftdemo.io.table import RowIssue, Table
 from ftdemo.tasks import TaskType
 
@@ -42,11 +42,16 @@ class FileCheck:
     errors: list[RowIssue] = field(default_factory=list)
     duplicates: list[RowIssue] = field(default_factory=list)
     skip: set[int] = field(default_factory=set)  # duplicate rows (valid otherwise): left out by the second pass
+    head_labels: dict[int, tuple[str, ...]] = field(default_factory=dict)  # row → labels, first rows only
 
     def summary(self) -> dict[str, object]:
+        """The same counts as ImportPlan.summary."""
         return {"source": self.source, "rows": self.rows, "valid": self.valid, "labelled": self.labelled,
                 "unlabelled": self.valid - self.labelled, "duplicates": len(self.duplicates),
                 "errors": len(self.errors), "label_counts": dict(self.label_counts)}
+
+    def describe(self, max_issues: int = 3) -> str:
+        return describe(self.summary(), self.errors + self.duplicates, max_issues)
 
 
 class _Rows:
@@ -106,11 +111,12 @@ class _Digests:
 
 def check_file(chunks: Iterable[Table], task: TaskType | str, labels: Sequence[str] | None,
                mapping: Callable[[list[str]], ColumnMapping], *, stored: Lookup, max_text_chars: int,
-               label_map: Mapping[object, str] | None = None,
+               label_map: Mapping[object, str] | None = None, head_rows: int = 0,
                on_chunk: Callable[[int], None] | None = None) -> FileCheck:
     """The first pass: every row checked, nothing written. `mapping` turns the file's columns into the
-    mapping to use; `stored` says which content hashes the dataset already holds; `on_chunk(rows)` is
-    called after each chunk with the rows read so far."""
+    mapping to use; `stored` says which content hashes the dataset already holds; `head_rows`: keep the
+    labels of valid rows numbered up to this (a preview's); `on_chunk(rows)` is called after each chunk
+    with the rows read so far."""
     task = TaskType.parse(task)
     check: FileCheck | None = None
     rows: _Rows | None = None
@@ -131,6 +137,8 @@ def check_file(chunks: Iterable[Table], task: TaskType | str, labels: Sequence[s
                 check.skip.add(cand.row)
             else:
                 digests.add(cand)
+                if cand.row <= head_rows:
+                    check.head_labels[cand.row] = tuple(cand.labels)
                 check.valid += 1
                 check.labelled += bool(cand.labels)
                 check.label_counts.update(cand.labels)

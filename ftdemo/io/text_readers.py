@@ -11,37 +11,71 @@ Blank lines are skipped but keep their number, so later rows still match what th
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.io.cells import undecodable_byte, unescape_formula
 from ftdemo.io.limits import DecodeBudget, json_depth
-from ftdemo.io.table import Row, RowIssue, Table, merged
+from ftdemo.io.table import Row, RowIssue, Table
 
 _ENCODING_HINT = "save the file as UTF-8 and upload it again"
 
 
-def decode(data: bytes, name: str) -> str:
-    """Bytes → text. UTF-8 (with or without BOM) or BOM-marked UTF-16; other encodings are reported.
+HEAD_BYTES = 8192  # what the encoding check looks at
 
-    Undecodable bytes are kept as lone surrogates (surrogateescape) so that only the rows that
-    contain them are rejected, each with its row number, instead of the whole file.
+
+@contextlib.contextmanager
+def open_text(path: Path, *, newline: str) -> Iterator[TextIO]:
+    """The file as text decoded while it is read: UTF-8 (with or without BOM) or BOM-marked UTF-16;
+    other encodings are reported. Memory stays at a buffer's size whatever the file's.
+
+    Undecodable UTF-8 bytes are kept as lone surrogates (surrogateescape) so that only the rows that
+    contain them are rejected, each with its row number, instead of the whole file. A file that is
+    empty or only whitespace is refused here.
     """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
+    name = path.name
+    with open(path, "rb") as raw:
+        head = raw.read(HEAD_BYTES)
+        raw.seek(0)
+        utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # Excel's "Unicode text"
+        if not utf16 and b"\x00" in head:
+            raise InvalidInputError(
+                f"{name!r} contains NUL bytes: it is binary or UTF-16 without a byte-order mark; {_ENCODING_HINT}"
+            )
+        stream = io.TextIOWrapper(raw, encoding="utf-16" if utf16 else "utf-8-sig",
+                                  errors="strict" if utf16 else "surrogateescape", newline=newline)
+        try:
+            if len(head) < HEAD_BYTES and not _decoded(head, utf16, name).strip():
+                raise InvalidInputError(f"{name!r} is empty")
+            yield stream
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"{name!r} starts like UTF-16 but is not valid UTF-16; {_ENCODING_HINT}") from None
+        finally:
+            stream.detach()  # `raw` is closed by its own `with`
+
+
+def _decoded(data: bytes, utf16: bool, name: str) -> str:
+    if utf16:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            raise InvalidInputError(
-                f"{name!r} starts like UTF-16 but is not valid UTF-16; {_ENCODING_HINT}"
-            ) from None
-    if b"\x00" in data[:8192]:
-        raise InvalidInputError(
-            f"{name!r} contains NUL bytes: it is binary or UTF-16 without a byte-order mark; {_ENCODING_HINT}"
-        )
+            raise InvalidInputError(f"{name!r} starts like UTF-16 but is not valid UTF-16; {_ENCODING_HINT}") from None
     return data.decode("utf-8-sig", errors="surrogateescape")
+
+
+def starts_with(stream: TextIO, char: str) -> bool:
+    """Whether the text's first non-whitespace character is `char` (the stream is rewound)."""
+    head = stream.read(HEAD_BYTES)
+    while head and not head.strip():
+        head = stream.read(HEAD_BYTES)
+    stream.seek(0)
+    return head.lstrip().startswith(char)
 
 
 def _bad_encoding(values: dict[str, object]) -> str | None:
@@ -97,19 +131,13 @@ def _field_count_reason(record: list[str], parsed: Table, lines: tuple[int, int]
     return f"{reason}; a text that contains a {sep} must be in double quotes"
 
 
-def parse_delimited(text: str, delimiter: str, *, header: bool = True, limit: int | None = None,
-                    budget: DecodeBudget | None = None) -> Table:
-    """CSV/TSV with standard quoting; one leading "'" added against formula injection is removed.
-    Every data row, readable or not, counts against the budget's rows."""
-    return merged(iter_delimited(text, delimiter, header=header, limit=limit, budget=budget))
-
-
-def iter_delimited(text: str, delimiter: str, *, header: bool = True, limit: int | None = None,
+def iter_delimited(text: str | TextIO, delimiter: str, *, header: bool = True, limit: int | None = None,
                    budget: DecodeBudget | None = None, chunk_rows: int | None = None) -> Iterator[Table]:
-    """`parse_delimited` in tables of at most `chunk_rows` rows (None: one table), so a large file
-    never becomes a million Python rows at once."""
+    """CSV/TSV with standard quoting, in tables of at most `chunk_rows` rows (None: one table), so a
+    large file never becomes a million Python rows at once. One leading "'" added against formula
+    injection is removed; every data row, readable or not, counts against the budget's rows. `text`: a string, or a stream opened with newline=""."""
     budget = budget or DecodeBudget()
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline="") if isinstance(text, str) else text, delimiter=delimiter)
     parsed = Table()
     number = 0
     start_line = 1
@@ -186,18 +214,15 @@ def _parse_nested(text: str, budget: DecodeBudget, where: str) -> object:
     return value
 
 
-def parse_json_lines(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
-    """One JSON object per line; a line that is not a JSON object is reported by its line number."""
-    return merged(iter_json_lines(text, limit=limit, budget=budget))
-
-
-def iter_json_lines(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None,
+def iter_json_lines(text: str | TextIO, *, limit: int | None = None, budget: DecodeBudget | None = None,
                     chunk_rows: int | None = None) -> Iterator[Table]:
-    """`parse_json_lines` in tables of at most `chunk_rows` rows (None: one table)."""
+    """One JSON object per line, in tables of at most `chunk_rows` rows (None: one table); a line that
+    is not a JSON object is reported by its line number. `text`: a string,
+    or a stream opened with newline="\n"."""
     budget = budget or DecodeBudget()
     parsed = Table()
     # split on "\n" only: str.splitlines() would also split on U+2028/U+0085 inside JSON strings
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(text.split("\n") if isinstance(text, str) else text, 1):
         if parsed.full(limit):
             break
         if not line.strip():
@@ -216,14 +241,10 @@ def iter_json_lines(text: str, *, limit: int | None = None, budget: DecodeBudget
     yield parsed
 
 
-def parse_json_array(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
-    """A .json file holding one array of objects (what many tools write instead of JSON lines)."""
-    return merged(iter_json_array(text, limit=limit, budget=budget))
-
-
 def iter_json_array(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None,
                     chunk_rows: int | None = None) -> Iterator[Table]:
-    """`parse_json_array` in tables of at most `chunk_rows` rows (the array itself is parsed at once)."""
+    """A .json file holding one array of objects (what many tools write instead of JSON lines), in
+    tables of at most `chunk_rows` rows; the array itself is parsed at once."""
     budget = budget or DecodeBudget()
     try:
         items = json.loads(text)
@@ -245,16 +266,3 @@ def iter_json_array(text: str, *, limit: int | None = None, budget: DecodeBudget
             yield parsed
             parsed = parsed.next_chunk()
     yield parsed
-
-
-def parse_json(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None) -> Table:
-    """A .json file: a top-level array if it starts with '[', otherwise JSON lines."""
-    return merged(iter_json(text, limit=limit, budget=budget))
-
-
-def iter_json(text: str, *, limit: int | None = None, budget: DecodeBudget | None = None,
-              chunk_rows: int | None = None) -> Iterator[Table]:
-    """`parse_json` in tables of at most `chunk_rows` rows."""
-    if text.lstrip().startswith("["):
-        return iter_json_array(text, limit=limit, budget=budget, chunk_rows=chunk_rows)
-    return iter_json_lines(text, limit=limit, budget=budget, chunk_rows=chunk_rows)

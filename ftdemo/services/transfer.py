@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,11 @@ from ftdemo.store.schema import Example
 from ftdemo.tasks import TaskType
 
 PREVIEW_ROWS = 20
-IMPORT_CHUNK = 2000  # rows written per transaction: labellers wait at most about this long for the write lock
+IMPORT_CHUNK = 1000  # rows written per transaction (~0.15 s): the longest a labeller waits for the write lock
+# After each chunk the import lets go of the write lock for a moment, long enough for the labellers who
+# queued meanwhile (polling every few ms, see store.session) to write first: without it the next chunk
+# can win the lock again within a millisecond, and a labeller waits chunk after chunk.
+WRITE_PAUSE_S = 0.03
 Progress = Callable[[str, int, "int | None"], None]
 
 
@@ -51,46 +56,15 @@ class TransferService(Service):
     def max_bytes(self) -> int:
         return self.settings.max_upload_mb * 1024 * 1024
 
-    def plan(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
-             pair_col: str | None = None, label_col: str | None = None) -> io.ImportPlan:
-        """Check every row of a file against a dataset; writes nothing.
+    def check(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
+              pair_col: str | None = None, label_col: str | None = None, upload: bool = True,
+              head_rows: int = 0, on_progress: Progress | None = None) -> io.FileCheck:
+        """Check every row of a file against a dataset, a chunk at a time; writes nothing.
 
         Admins only, like the import it plans: parsing an upload costs the server memory and time, so an
-        annotator must not be able to make it parse files by asking for a preview."""
-        require_admin(actor, "import data")
-        table = io.read_rows(path, max_bytes=self.max_bytes)
-        with self.db.read() as s:
-            ds = repo.get_dataset(s, dataset)
-            task, labels = TaskType(ds.task), repo.active_label_names(ds)
-            mapping = _mapping(table.columns, task, text_col, pair_col, label_col)
-            return io.plan_import(table, task, labels, mapping,
-                                  existing_hashes=lambda hashes: repo.existing_hashes(s, ds.id, hashes),
-                                  max_text_chars=self.settings.max_text_chars)
-
-    def preview(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
-                pair_col: str | None = None, label_col: str | None = None) -> dict[str, Any]:
-        """First rows, columns, the mapping in use and what an import would do (for the UI; admins only)."""
-        require_admin(actor, "import data")
-        head = io.preview(path, PREVIEW_ROWS, max_bytes=self.max_bytes)
-        plan = self.plan(dataset, path, actor=actor, text_col=text_col, pair_col=pair_col, label_col=label_col)
-        # what each shown row becomes under this mapping: its labels, "unlabelled", or why it is skipped
-        labels = {c.row: ", ".join(c.labels) or "(unlabelled)" for c in plan.valid}
-        skipped = {i["row"]: f"skipped: {i['reason']}" for i in plan.errors + plan.duplicates}
-        outcome = [labels.get(n) or skipped.get(n) or "" for n in head.row_numbers]
-        return {"columns": head.columns, "rows": head.to_matrix(), "outcome": outcome,
-                "mapping": plan.mapping.to_dict(), "summary": plan.summary(),
-                "errors": (plan.errors + plan.duplicates)[:200], "description": plan.describe()}
-
-    def import_file(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
-                    pair_col: str | None = None, label_col: str | None = None, strict: bool = False,
-                    on_progress: Progress | None = None) -> ImportReport:
-        """Import the valid rows of a file, or (strict) nothing at all if any row has a problem.
-
-        Streams (io.streaming): a first pass checks every row, a second writes them in chunks of
-        IMPORT_CHUNK rows, each its own short transaction, so labellers wait at most a chunk's time for
-        the write lock and memory stays bounded whatever the file's size. The rows are tagged with the
-        import; an import that fails or is interrupted midway removes what it wrote.
-        `on_progress(phase, rows done, rows in all or None)` follows it ("checking", then "writing")."""
+        annotator must not be able to make it parse files by asking for a preview. `upload=False`: a
+        file of the server's own (the CLI), bounded by the hard limits instead of the upload limit.
+        `head_rows`: keep the labels of the valid rows among the first rows (what a preview shows)."""
         require_admin(actor, "import data")
         progress = on_progress or (lambda *_: None)
         with self.db.read() as s:
@@ -101,24 +75,58 @@ class TransferService(Service):
             with self.db.read() as s:
                 return repo.existing_hashes(s, ds_id, hashes)
 
-        def chunks() -> Iterator[io.Table]:
-            return io.iter_rows(path, max_bytes=self.max_bytes, chunk_rows=IMPORT_CHUNK)
+        return io.check_file(self._chunks(path, upload), task, labels,
+                             lambda columns: _mapping(columns, task, text_col, pair_col, label_col), stored=stored,
+                             max_text_chars=self.settings.max_text_chars, head_rows=head_rows,
+                             on_chunk=lambda n: progress("checking", n, None))
 
-        check = io.check_file(chunks(), task, labels,
-                              lambda columns: _mapping(columns, task, text_col, pair_col, label_col), stored=stored,
-                              max_text_chars=self.settings.max_text_chars,
-                              on_chunk=lambda n: progress("checking", n, None))
+    def _chunks(self, path: str | Path, upload: bool) -> Iterator[io.Table]:
+        return io.iter_rows(path, max_bytes=self.max_bytes if upload else None, chunk_rows=IMPORT_CHUNK)
+
+    def preview(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
+                pair_col: str | None = None, label_col: str | None = None) -> dict[str, Any]:
+        """First rows, columns, the mapping in use and what an import would do (for the UI; admins only)."""
+        require_admin(actor, "import data")
+        head = io.preview(path, PREVIEW_ROWS, max_bytes=self.max_bytes)
+        check = self.check(dataset, path, actor=actor, text_col=text_col, pair_col=pair_col, label_col=label_col,
+                           head_rows=max(head.row_numbers, default=0))
+        # what each shown row becomes under this mapping: its labels, "unlabelled", or why it is skipped
+        skipped = {i["row"]: f"skipped: {i['reason']}" for i in check.errors + check.duplicates}
+        labels = {n: ", ".join(names) or "(unlabelled)" for n, names in check.head_labels.items()}
+        outcome = [skipped.get(n) or labels.get(n) or "" for n in head.row_numbers]
+        return {"columns": head.columns, "rows": head.to_matrix(), "outcome": outcome,
+                "mapping": check.mapping.to_dict(), "summary": check.summary(),
+                "errors": (check.errors + check.duplicates)[:200], "description": check.describe()}
+
+    def import_file(self, dataset: str, path: str | Path, *, actor: Actor, text_col: str | None = None,
+                    pair_col: str | None = None, label_col: str | None = None, strict: bool = False,
+                    upload: bool = True, on_progress: Progress | None = None) -> ImportReport:
+        """Import the valid rows of a file, or (strict) nothing at all if any row has a problem.
+
+        Streams (io.streaming): a first pass checks every row, a second writes them in chunks of
+        IMPORT_CHUNK rows, each its own short transaction, so labellers wait at most a chunk's time for
+        the write lock and memory stays bounded whatever the file's size. The rows are tagged with the
+        import; an import that fails or is interrupted midway removes what it wrote.
+        `on_progress(phase, rows done, rows in all or None)` follows it ("checking", then "writing").
+        `upload=False`: a file of the server's own (see `check`)."""
+        progress = on_progress or (lambda *_: None)
+        check = self.check(dataset, path, actor=actor, text_col=text_col, pair_col=pair_col, label_col=label_col,
+                           upload=upload, on_progress=progress)
         errors, dupes = [dict(e) for e in check.errors], [dict(d) for d in check.duplicates]
         if strict and (errors or dupes):
             return ImportReport(0, len(dupes), errors, 0, check.rows, committed=False, duplicate_rows=dupes)
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            task, labels = TaskType(ds.task), repo.active_label_names(ds)
         import_id = uuid.uuid4().hex
         imported = labelled = raced = 0
         try:
-            for done, cands in io.valid_chunks(chunks(), check, task, labels,
+            for done, cands in io.valid_chunks(self._chunks(path, upload), check, task, labels,
                                                max_text_chars=self.settings.max_text_chars):
                 written, tagged, gone = self._write(dataset, cands, actor, import_id)
                 imported, labelled, raced = imported + written, labelled + tagged, raced + gone
                 progress("writing", done, check.rows)
+                time.sleep(WRITE_PAUSE_S)
         except BaseException:
             self._forget(dataset, import_id)  # nothing of a failed import stays behind
             raise

@@ -4,8 +4,10 @@ Where a SQLite file may live is filesystem.py's business, swapping the file for 
 
 SQLite gets WAL (readers never block the writer), a 10 s busy timeout, foreign keys, and
 `synchronous=FULL` (a committed label survives power loss, at the cost of one extra fsync per
-commit). Writes open with `BEGIN IMMEDIATE`, so two writers queue on the busy timeout at the start
-of a transaction instead of failing with 'database is locked' when a read lock would be upgraded.
+commit). Writes open with `BEGIN IMMEDIATE`, so two writers queue at the start of a transaction
+instead of failing with 'database is locked' when a read lock would be upgraded; the wait polls
+every few milliseconds (see `_begin_immediate`) so that short writes slip in between an import's
+chunks.
 """
 
 from __future__ import annotations
@@ -55,8 +57,33 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        immediate = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get(_WRITE, False):
+            _begin_immediate(conn)
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
+    """BEGIN IMMEDIATE, polling for the write lock every few milliseconds.
+
+    SQLite's own busy handler sleeps up to 100 ms between tries, while a bulk writer (an import
+    committing chunk after chunk) frees the lock for only a few tens of milliseconds at a time: a
+    labeller's write could miss gap after gap and wait seconds. Polling at ≤ 4 ms catches the gaps.
+    """
+    conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+    deadline, delay = time.monotonic() + BUSY_TIMEOUT_MS / 1000, 0.001
+    try:
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as err:
+                if "locked" not in str(err).lower() or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.004)
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def make_engine(url: str) -> Engine:
@@ -93,25 +120,18 @@ class Database:
             yield session
 
     @contextlib.contextmanager
-    def write(self, retries: int = 3) -> Iterator[Session]:
+    def write(self) -> Iterator[Session]:
         """One write transaction: commits on success, rolls back on error.
 
-        The busy timeout already waits for other writers; a lock still held after it (a very long
-        writer elsewhere) is retried a few times before the user sees a StorageError.
+        On SQLite it starts by waiting for the write lock (polling, up to the busy timeout); a lock
+        still held after that (a very long writer elsewhere) is a StorageError the user can retry.
         """
-        attempt = 0
-        while True:
-            session = self._writer()
-            try:
-                session.connection()  # BEGIN IMMEDIATE happens here: waits for the write lock
-            except OperationalError as err:
-                session.close()
-                attempt += 1
-                if "locked" in str(err).lower() and attempt <= retries:
-                    time.sleep(0.05 * attempt)
-                    continue
-                raise StorageError(f"the database is busy ({err.orig}); try again in a moment") from err
-            break
+        session = self._writer()
+        try:
+            session.connection()  # BEGIN IMMEDIATE happens here: waits for the write lock
+        except OperationalError as err:
+            session.close()
+            raise StorageError(f"the database is busy ({err.orig}); try again in a moment") from err
         try:
             yield session
             session.commit()

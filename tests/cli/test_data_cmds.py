@@ -1,5 +1,6 @@
 """The CLI as outside scripts use it: real subprocesses, JSON contracts, exit codes."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from ftdemo.errors import InvalidInputError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,6 +56,20 @@ def test_create_import_label_stats_export_roundtrip(cli, tmp_path):
         assert js(cli("stats", f"copy{suffix[1:]}", "--json"))["label_counts"] == {"pos": 1, "neg": 2}
     names = [d["name"] for d in js(cli("datasets", "list", "--json"))]
     assert names == ["rev", "copycsv", "copyjsonl", "copyparquet"]
+
+
+def test_a_local_file_is_not_held_to_the_upload_limit(cli, tmp_path, monkeypatch, services, admin):
+    """The upload limit guards the server against web uploads; the CLI reads a file of its own user."""
+    monkeypatch.setenv("FTDEMO_MAX_UPLOAD_MB", "1")
+    data = tmp_path / "big.csv"
+    data.write_text("text,label\n" + "".join(f"review number {i} {'words ' * 10},pos\n" for i in range(30_000)))
+    assert data.stat().st_size > 2 * 2**20
+    cli("datasets", "create", "big", "--task", "single_label", "--labels", "pos,neg")
+    assert js(cli("import", "big", str(data), "--json"))["imported"] == 30_000
+    services.datasets.create("web", "single_label", ["pos", "neg"], actor=admin)
+    services.transfer.settings = dataclasses.replace(services.settings, max_upload_mb=1)
+    with pytest.raises(InvalidInputError, match="upload limit"):
+        services.transfer.import_file("web", data, actor=admin)
 
 
 @pytest.mark.parametrize("args,message", [

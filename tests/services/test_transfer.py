@@ -4,8 +4,10 @@ import json
 
 import pytest
 
+from ftdemo import io
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
 from ftdemo.services import Actor
+from ftdemo.store import repo
 
 TRICKY = ["Plain text", "中文句子，很好。", "emoji 🎉👍", "comma, \"quotes\" and 'apostrophes'", "line one\nline two",
           "=SUM(A1:A2)", "-5 degrees", "'=not a formula", "مرحبا بالعالم", "tab\there"]
@@ -168,7 +170,12 @@ def test_an_import_in_chunks_reports_what_a_plan_says(services, admin, tmp_path,
     services.datasets.create("small", "single_label", ["a", "b"], actor=admin)
     services.annotate.add("small", "row 7", actor=admin)  # already stored before the import
     path = _rows(tmp_path, 40, bad_every=9, repeat_every=5)
-    plan = services.transfer.plan("small", path, actor=admin)
+    # the in-memory planner is the reference: the streamed import must say and do exactly what it says
+    with services.db.read() as s:
+        ds = repo.get_dataset(s, "small")
+        plan = io.plan_import(path, "single_label", ["a", "b"],
+                              existing_hashes=lambda hashes: repo.existing_hashes(s, ds.id, hashes))
+    assert services.transfer.check("small", path, actor=admin).summary() == plan.summary()
     monkeypatch.setattr(transfer, "IMPORT_CHUNK", 3)  # many chunks: repeats and errors span them
     seen = []
     report = services.transfer.import_file("small", path, actor=admin, on_progress=lambda *a: seen.append(a))

@@ -1,4 +1,5 @@
 import threading
+import time
 
 import pytest
 from sqlalchemy import text
@@ -38,6 +39,47 @@ def test_write_takes_the_write_lock_at_begin(fresh_db):
         assert s.execute(text("SELECT count(*) FROM datasets")).scalar() == 1
     t.join()
     assert order == ["first-commit", "second-begin"]
+
+
+def hold_write_lock(path, seconds: float) -> threading.Thread:
+    """Another connection (as another process would) holds the write lock for `seconds`."""
+    import sqlite3
+
+    started = threading.Event()
+
+    def hold() -> None:
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        started.set()
+        time.sleep(seconds)
+        con.execute("COMMIT")
+        con.close()
+
+    t = threading.Thread(target=hold)
+    t.start()
+    started.wait(5)
+    return t
+
+
+def test_a_writer_gets_the_lock_when_another_connection_lets_go(fresh_db):
+    holder = hold_write_lock(sqlite_path(fresh_db.url), 0.3)
+    with fresh_db.write() as s:  # polls for the lock, then writes
+        s.execute(text("INSERT INTO datasets (name, task, description, created_at, created_by) "
+                       "VALUES ('a', 'pair', '', '2026-01-01', '')"))
+    holder.join()
+    with fresh_db.engine.connect() as conn:  # polling set the busy timeout back for everyone else
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+
+
+def test_a_lock_held_past_the_busy_timeout_is_a_storage_error(fresh_db, monkeypatch):
+    monkeypatch.setattr("ftdemo.store.session.BUSY_TIMEOUT_MS", 200)
+    holder = hold_write_lock(sqlite_path(fresh_db.url), 1.5)
+    with pytest.raises(StorageError, match="busy.*try again"):
+        with fresh_db.write():
+            pass
+    holder.join()
+    with fresh_db.write() as s:  # and the database works afterwards
+        assert s.execute(text("SELECT count(*) FROM datasets")).scalar() == 0
 
 
 def test_write_rolls_back_on_error(fresh_db):
