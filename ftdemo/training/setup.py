@@ -56,7 +56,9 @@ def load_classifier(base_model: str, labels: Sequence[str], task: TaskType) -> A
     """A sequence classifier with our label maps and problem type in its config, SDPA attention.
 
     Safetensors only and no remote code: a base model is data, never something to execute.
-    ignore_mismatched_sizes lets a previous classifier (other labels) serve as the base.
+    ignore_mismatched_sizes lets a previous classifier (other labels) serve as the base. The weights
+    are always fp32, whatever dtype the checkpoint was saved in (transformers would keep a bf16 or fp16
+    file's): they are the master copy AdamW updates, and bf16/fp16 reach the math only through autocast.
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
@@ -67,7 +69,7 @@ def load_classifier(base_model: str, labels: Sequence[str], task: TaskType) -> A
             label2id={lab: i for i, lab in enumerate(labels)}, problem_type=problem, trust_remote_code=False)
         return AutoModelForSequenceClassification.from_pretrained(
             base_model, config=config, attn_implementation="sdpa", use_safetensors=True, trust_remote_code=False,
-            ignore_mismatched_sizes=True)
+            ignore_mismatched_sizes=True, dtype=torch.float32)
     except (OSError, ValueError) as err:
         raise InvalidInputError(
             f"cannot load base model {base_model!r} (needs a local folder or, online, a Hub id with "
