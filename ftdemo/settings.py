@@ -69,6 +69,7 @@ class Settings:
     port: int = 7860
     allow_unsafe_fs: bool = False  # FTDEMO_ALLOW_UNSAFE_FS=1: accept SQLite on a network/FUSE filesystem
     zero_gpu: bool = field(default_factory=on_zero_gpu)  # a ZeroGPU Space: train inside spaces.GPU calls
+    zerogpu_max_s: int = 300  # the longest GPU call a training run asks ZeroGPU for (its per-call cap)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -84,6 +85,8 @@ class Settings:
             raise InvalidInputError("FTDEMO_SESSION_HOURS must be a positive number of hours, e.g. 12")
         if not self.login_backoff_s > 0:
             raise InvalidInputError("FTDEMO_LOGIN_BACKOFF_S must be a positive number of seconds, e.g. 1")
+        if self.zerogpu_max_s < 1:
+            raise InvalidInputError("FTDEMO_ZEROGPU_MAX_S must be a positive number of seconds, e.g. 300")
         if not 0 <= self.port <= 65535:
             raise InvalidInputError(f"FTDEMO_PORT (or GRADIO_SERVER_PORT) must be a port from 0 to 65535, got {self.port}")
 
@@ -121,7 +124,7 @@ class Settings:
         port_var = next((name for name in ("FTDEMO_PORT", "GRADIO_SERVER_PORT") if env.get(name)), "FTDEMO_PORT")
         host_var = next((name for name in ("FTDEMO_HOST", "GRADIO_SERVER_NAME") if env.get(name)), "FTDEMO_HOST")
         for key, name in (("max_text_chars", "FTDEMO_MAX_TEXT_CHARS"), ("max_upload_mb", "FTDEMO_MAX_UPLOAD_MB"),
-                          ("port", port_var)):
+                          ("zerogpu_max_s", "FTDEMO_ZEROGPU_MAX_S"), ("port", port_var)):
             if env.get(name):
                 try:
                     kwargs[key] = int(env[name])

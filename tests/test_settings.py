@@ -107,3 +107,10 @@ def test_zero_gpu_is_detected_as_the_spaces_package_detects_it(value, zero):
     env = {} if value is None else {"SPACES_ZERO_GPU": value}
     assert on_zero_gpu(env) is zero is boolean(value) and Settings.from_env(env).zero_gpu is zero
     assert Settings.from_env(env).serving_device == ("cpu" if zero else "auto")
+
+
+def test_the_zero_gpu_call_cap_is_a_positive_number_of_seconds():
+    assert Settings().zerogpu_max_s == 300 and Settings.from_env({"FTDEMO_ZEROGPU_MAX_S": "120"}).zerogpu_max_s == 120
+    for bad in ("0", "2m"):
+        with pytest.raises(InvalidInputError, match="FTDEMO_ZEROGPU_MAX_S"):
+            Settings.from_env({"FTDEMO_ZEROGPU_MAX_S": bad})

@@ -270,3 +270,12 @@ def test_bf16_autocast_trains_on_the_cpu(fast_config):
     assert result.config.precision == "bf16" and result.device.startswith("cpu")
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert result.metrics["validation"]["accuracy"] >= 0.8 and result.metrics["test"]["macro_f1"] > 0
+
+
+def test_the_step_estimate_made_before_tokenizing_is_close_to_the_plan(fast_config):
+    """ZeroGPU's duration is asked for from this estimate (ftdemo.jobs.zerogpu); its margin covers the rest."""
+    for epochs in (2, 0):
+        cfg = fast_config(epochs=epochs)
+        result = train(toy_single(), ["neg", "pos"], TaskType.SINGLE_LABEL, cfg)
+        estimate = cfg.estimated_steps(160)
+        assert estimate / 1.5 <= result.timings["steps"] <= 1.5 * estimate, (estimate, result.timings["steps"])
