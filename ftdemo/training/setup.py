@@ -38,6 +38,15 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def card_token_budget(total_memory: int, hidden: int, layers: int, precision: str) -> int:
+    """Padded tokens a training batch may hold on a GPU with `total_memory` bytes: a quarter of the card
+    for the activations backward keeps, about 34 bytes x hidden size per token and layer in bf16/fp16
+    (Korthikanti et al. 2022, "Reducing Activation Recomputation"; SDPA keeps no attention matrix),
+    twice that in fp32. The rest holds the weights, AdamW's state and the allocator's slack."""
+    per_token = (34 if precision in ("bf16", "fp16") else 68) * max(1, hidden) * max(1, layers)
+    return max(1, int(0.25 * total_memory / per_token))
+
+
 def cpu_threads(requested: int = 0) -> int:
     """Threads for CPU math: the request, else every core this process may run on.
 
