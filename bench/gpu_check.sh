@@ -5,7 +5,7 @@
 # scikit-learn. See ftdemo/benchmarks/gpu_check.py and docs/benchmarks.md ("The GPU path").
 #
 #   bench/gpu_check.sh prepare                       # here: writes .gpucheck/ (MiniLM in fp16, SST-2) to carry
-#   bench/gpu_check.sh OUT.json [--n-train 4000 ...] # on the GPU machine: results to OUT.json, a summary to stdout
+#   bench/gpu_check.sh OUT.json [--n-train 8000 ...] # on the GPU machine: results to OUT.json, a summary to stdout
 #   bench/gpu_check.sh OUT.json --device cpu --tiny  # the same steps on tiny sizes, on a CPU
 #
 # PYTHON picks the interpreter (default: python3).

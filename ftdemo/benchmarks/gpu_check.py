@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,8 @@ from ftdemo.tasks import LabelledText
 
 CARRY_DIR = REPO_ROOT / ".gpucheck"  # what `prepare` writes and the GPU machine reads (git-ignored)
 SHARED_SST2 = REPO_ROOT.parent / "shared" / "data" / "sst2_train.tsv"
-BERT_BASE = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
-TINY_BERT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+BERT_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
+TINY_BERT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
 
 
 def prepare(out_dir: Path = CARRY_DIR, print_fn: Callable[[str], None] = print) -> Path:
@@ -63,7 +63,7 @@ def prepare(out_dir: Path = CARRY_DIR, print_fn: Callable[[str], None] = print) 
     model.to(torch.float16).save_pretrained(minilm)
     AutoTokenizer.from_pretrained(bundled_model_path()).save_pretrained(minilm)
     if SHARED_SST2.is_file():
-        shutil.copy(SHARED_SST2, out_dir / SHARED_SST2.name)
+        shutil.copyfile(SHARED_SST2, out_dir / SHARED_SST2.name)
     size = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
     print_fn(f"wrote {out_dir} ({size / 2 ** 20:.0f} MiB): carry it to the GPU machine")
     return out_dir
@@ -97,7 +97,7 @@ def random_bert(out_dir: Path, tokenizer_dir: Path, sizes: dict[str, int]) -> Pa
 
 
 def run_check(out_path: str | Path, *, device: str = "cuda", tiny: bool = False, data: str | None = None,
-              minilm: str | None = None, n_train: int = 4000, n_eval: int = 1000, epochs: int = 2,
+              minilm: str | None = None, n_train: int = 8000, n_eval: int = 1000, epochs: int = 2,
               n_version: int = 5000, print_fn: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure everything the module docstring lists, write it to `out_path` as JSON and return it."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -113,14 +113,14 @@ def run_check(out_path: str | Path, *, device: str = "cuda", tiny: bool = False,
     if data is None and (CARRY_DIR / SHARED_SST2.name).is_file():
         data = str(CARRY_DIR / SHARED_SST2.name)
     report: dict[str, Any] = {
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "host": platform.node(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
         "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
         "cuda": torch.version.cuda, "precision": "bf16", "tiny": tiny, "epochs": epochs, "models": {}}
     t0 = time.perf_counter()
     torch.ones(1, device=dev).add_(1).cpu()  # the first CUDA call starts the context (a training child pays it too)
     report["device_start_s"] = time.perf_counter() - t0
     report["device"] = describe_device(dev)
-    peak = measured_matmul_flops(dev, torch.bfloat16, 512 if tiny else 8192)
+    peak = measured_matmul_flops(dev, torch.bfloat16, 8192 if dev.type == "cuda" else 512)
     report["bf16_matmul_peak_tflops"] = peak / 1e12
     print_fn(f"{report['device']}: bf16 matmul peak {peak / 1e12:,.1f} TFLOP/s (measured), "
              f"device start {report['device_start_s']:.1f} s")
@@ -196,7 +196,8 @@ def time_to_version(cfg: Any, rows: list[tuple[str, str]], models_dir: Path) -> 
     t = result.timings
     return {"labels": len(rows), "seconds": seconds, "load_s": t["load_s"], "tokenize_s": t["tokenize_s"],
             "train_s": t["train_s"], "eval_s": t["eval_s"], "save_s": seconds - t["total_s"],
-            "steps": int(t["steps"]), "epochs_run": len(result.history), "s_per_step": t["train_s"] / max(1.0, t["steps"]),
+            "steps": int(t["steps"]), "epochs_run": len(result.history),
+            "s_per_step": t["train_s"] / max(1.0, t["steps"]),
             "batch_tokens": int(t["batch_tokens"]), "validation_accuracy": result.metrics["validation"]["accuracy"],
             "test_accuracy": result.metrics["test"].get("accuracy"), "saved": info.name}
 
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a tiny random BERT and few rows: every step in seconds")
     parser.add_argument("--data", help="TSV/CSV with sentence (or text) and label; 'synthetic' for generated rows")
     parser.add_argument("--minilm", help="the MiniLM checkpoint (default: .gpucheck/minilm, else the bundled one)")
-    parser.add_argument("--n-train", type=int, default=4000, help="rows for the engine/Trainer comparison")
+    parser.add_argument("--n-train", type=int, default=8000, help="rows for the engine/Trainer comparison")
     parser.add_argument("--n-eval", type=int, default=1000, help="held-out rows both are scored on")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of the comparison")
     parser.add_argument("--n-version", type=int, default=5000, help="labels for the time to a saved version")

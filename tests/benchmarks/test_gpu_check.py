@@ -48,11 +48,12 @@ def test_the_gpu_check_runs_without_gradio_sqlalchemy_or_datasets(tmp_path):
     out = tmp_path / "gpu_check.json"
     done = subprocess.run([str(REPO / "bench" / "gpu_check.sh"), str(out), "--device", "cpu", "--tiny",
                            "--data", "synthetic", "--n-train", "120", "--n-eval", "40", "--epochs", "1",
-                           "--n-version", "80"], env=env, capture_output=True, text=True, timeout=600)
+                           "--n-version", "80"], env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "hidden packages our code asked for: []" in done.stdout
     report = json.loads(out.read_text())
-    assert report["precision"] == "bf16" and report["device"].startswith("cpu") and report["bf16_matmul_peak_tflops"] > 0
+    assert report["precision"] == "bf16" and report["device"].startswith("cpu")
+    assert report["bf16_matmul_peak_tflops"] > 0
     row = report["models"]["tiny-bert"]
     for key in ("engine_examples_per_s", "reference_examples_per_s", "engine_tokens_per_s", "engine_useful_mfu",
                 "reference_useful_mfu", "speed_ratio", "engine_s_per_step", "engine_accuracy", "reference_accuracy"):
