@@ -9,15 +9,14 @@ import time
 
 import pytest
 from polling import wait_for
+from test_liveness import ADMIN, _labelled, _long  # the same admin, dataset and endless run as there
 
 from ftdemo.jobs import liveness
 from ftdemo.jobs.supervisor import JobRunner
 from ftdemo.jobs.zerogpu import UNKNOWN_LAYERS, ZeroGpuRunner, gpu_seconds, train_on_gpu
-from ftdemo.services import Actor, Services
+from ftdemo.services import Services
 from ftdemo.store.schema import TrainingRun
-from ftdemo.training.config import MAX_EPOCHS, TrainConfig
-
-ADMIN = Actor("ada", "admin")
+from ftdemo.training.config import TrainConfig
 
 
 @pytest.fixture
@@ -28,22 +27,9 @@ def zero_services(settings):
     sv.close()
 
 
-def _labelled(services: Services, name: str = "kw", n: int = 120) -> str:
-    services.datasets.create(name, "single_label", ["pos", "neg"], actor=ADMIN)
-    for i in range(n):
-        services.annotate.add(name, f"review {i} says it was {'good' if i % 2 else 'bad'} overall",
-                              labels=["pos" if i % 2 else "neg"], actor=ADMIN)
-    return name
-
-
 def _finished(services: Services, run_id: int, timeout: float = 120) -> dict:
     return wait_for(lambda: (r := services.training.run(run_id))["status"] not in ("queued", "running") and r,
                     timeout=timeout)
-
-
-def _long(fast_options: dict) -> dict:
-    """A run that would take minutes (always stopped by the test)."""
-    return {**fast_options, "epochs": MAX_EPOCHS, "early_stopping_patience": 0, "log_every": 1}
 
 
 def test_the_services_pick_the_gpu_call_on_zero_gpu_and_a_child_process_elsewhere(settings, zero_services):
