@@ -1,4 +1,5 @@
-"""Settings from environment variables (FTDEMO_*), with defaults that run offline.
+"""Settings from environment variables (FTDEMO_*, and the few that Gradio and Hugging Face Spaces set:
+GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, SPACE_ID, SPACES_ZERO_GPU), with defaults that run offline.
 
 Only this module reads the environment; everything else takes a Settings.
 """
@@ -33,6 +34,14 @@ def users_file_path(env: Mapping[str, str] | None = None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def on_zero_gpu(env: Mapping[str, str] | None = None) -> bool:
+    """Is this a Hugging Face Space on ZeroGPU hardware? The platform sets SPACES_ZERO_GPU=true there, and
+    the `spaces` package reads it the same way (so both agree): CUDA then exists only inside functions
+    decorated with `spaces.GPU`, and `spaces` must be imported before torch."""
+    env = os.environ if env is None else env
+    return (env.get("SPACES_ZERO_GPU") or "").strip().lower() in ("1", "t", "true")
+
+
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
     """On a Space with persistent storage, keep the database and models there; else ./data."""
     env = os.environ if env is None else env
@@ -59,6 +68,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     allow_unsafe_fs: bool = False  # FTDEMO_ALLOW_UNSAFE_FS=1: accept SQLite on a network/FUSE filesystem
+    zero_gpu: bool = field(default_factory=on_zero_gpu)  # a ZeroGPU Space: train inside spaces.GPU calls
+    zerogpu_max_s: int = 300  # the longest GPU call a training run asks ZeroGPU for (its per-call cap)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -74,6 +85,10 @@ class Settings:
             raise InvalidInputError("FTDEMO_SESSION_HOURS must be a positive number of hours, e.g. 12")
         if not self.login_backoff_s > 0:
             raise InvalidInputError("FTDEMO_LOGIN_BACKOFF_S must be a positive number of seconds, e.g. 1")
+        if self.zerogpu_max_s < 1:
+            raise InvalidInputError("FTDEMO_ZEROGPU_MAX_S must be a positive number of seconds, e.g. 300")
+        if not 0 <= self.port <= 65535:
+            raise InvalidInputError(f"FTDEMO_PORT (or GRADIO_SERVER_PORT) must be a port from 0 to 65535, got {self.port}")
 
     @property
     def models_dir(self) -> Path:
@@ -85,6 +100,12 @@ class Settings:
 
     def resolved_base_model(self) -> str:
         return self.base_model or bundled_model_path()
+
+    @property
+    def serving_device(self) -> str:
+        """Where the app's own process runs predictions: on ZeroGPU torch reports a GPU that exists only
+        inside spaces.GPU calls, so the app serves on the CPU there; elsewhere the one device rule ("auto")."""
+        return "cpu" if self.zero_gpu else "auto"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -99,8 +120,11 @@ class Settings:
         if env.get("FTDEMO_USERS") or users_file:
             kwargs["users"] = merge_users(parse_users(env.get("FTDEMO_USERS", "")).values(),
                                           load_users_file(users_file).values() if users_file else ())
+        # where to listen: FTDEMO_* first, then Gradio's own variables (a Space sets GRADIO_SERVER_NAME=0.0.0.0)
+        port_var = next((name for name in ("FTDEMO_PORT", "GRADIO_SERVER_PORT") if env.get(name)), "FTDEMO_PORT")
+        host_var = next((name for name in ("FTDEMO_HOST", "GRADIO_SERVER_NAME") if env.get(name)), "FTDEMO_HOST")
         for key, name in (("max_text_chars", "FTDEMO_MAX_TEXT_CHARS"), ("max_upload_mb", "FTDEMO_MAX_UPLOAD_MB"),
-                          ("port", "FTDEMO_PORT")):
+                          ("zerogpu_max_s", "FTDEMO_ZEROGPU_MAX_S"), ("port", port_var)):
             if env.get(name):
                 try:
                     kwargs[key] = int(env[name])
@@ -115,8 +139,9 @@ class Settings:
                     kwargs[key] = float(env[name])
                 except ValueError:
                     raise InvalidInputError(f"{name} must be a number such as {example}") from None
-        if env.get("FTDEMO_HOST"):
-            kwargs["host"] = env["FTDEMO_HOST"]
+        if env.get(host_var):
+            kwargs["host"] = env[host_var]
+        kwargs["zero_gpu"] = on_zero_gpu(env)
         if env.get("FTDEMO_SEED_DEMO"):
             kwargs["seed_demo"] = env["FTDEMO_SEED_DEMO"].strip().lower() not in ("0", "false", "no")
         if env.get("FTDEMO_ALLOW_UNSAFE_FS"):

@@ -74,3 +74,43 @@ def test_every_ftdemo_variable_the_code_reads_is_in_the_readme_table():
     table = {m for line in (REPO_ROOT / "README.md").read_text(encoding="utf-8").splitlines()
              if line.startswith("| `FTDEMO_") for m in re.findall(r"FTDEMO_[A-Z][A-Z_]*[A-Z]", line)}
     assert used and used <= table, f"missing from the README's configuration table: {sorted(used - table)}"
+
+
+@pytest.mark.parametrize(("env", "host", "port"), [
+    ({}, "127.0.0.1", 7860),
+    ({"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "7861"}, "0.0.0.0", 7861),  # what a Space sets
+    ({"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "7861", "FTDEMO_HOST": "127.0.0.2",
+      "FTDEMO_PORT": "8000"}, "127.0.0.2", 8000),  # FTDEMO_* first
+    ({"GRADIO_SERVER_PORT": "7861", "FTDEMO_HOST": "::1"}, "::1", 7861),  # each one on its own
+])
+def test_where_to_listen_honours_gradios_variables_after_ours(env, host, port):
+    s = Settings.from_env(env)
+    assert (s.host, s.port) == (host, port)
+    assert Settings.from_env(env, host="10.0.0.1", port=9000).port == 9000  # `serve --host/--port` win
+
+
+@pytest.mark.parametrize(("env", "says"), [({"GRADIO_SERVER_PORT": "http"}, "GRADIO_SERVER_PORT must be a whole number"),
+                                           ({"FTDEMO_PORT": "eighty", "GRADIO_SERVER_PORT": "1"}, "FTDEMO_PORT"),
+                                           ({"GRADIO_SERVER_PORT": "70000"}, "port from 0 to 65535")])
+def test_a_bad_port_names_the_variable_it_came_from(env, says):
+    with pytest.raises(InvalidInputError, match=says):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(("value", "zero"), [("true", True), ("True", True), ("1", True), ("t", True),
+                                             ("false", False), ("0", False), ("", False), (None, False)])
+def test_zero_gpu_is_detected_as_the_spaces_package_detects_it(value, zero):
+    from spaces.config import boolean  # the package's own reading of SPACES_ZERO_GPU
+
+    from ftdemo.settings import on_zero_gpu
+
+    env = {} if value is None else {"SPACES_ZERO_GPU": value}
+    assert on_zero_gpu(env) is zero is boolean(value) and Settings.from_env(env).zero_gpu is zero
+    assert Settings.from_env(env).serving_device == ("cpu" if zero else "auto")
+
+
+def test_the_zero_gpu_call_cap_is_a_positive_number_of_seconds():
+    assert Settings().zerogpu_max_s == 300 and Settings.from_env({"FTDEMO_ZEROGPU_MAX_S": "120"}).zerogpu_max_s == 120
+    for bad in ("0", "2m"):
+        with pytest.raises(InvalidInputError, match="FTDEMO_ZEROGPU_MAX_S"):
+            Settings.from_env({"FTDEMO_ZEROGPU_MAX_S": bad})

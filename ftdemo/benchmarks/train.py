@@ -59,12 +59,10 @@ def run_train_bench(data_path: str | None = None, n_train: int = 1000, epochs: i
     per_sample accuracies with their means, and everything printed.
     """
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    import datasets
     import torch
     import transformers
 
-    datasets.disable_progress_bars()  # a benchmark prints its numbers, not progress bars
-    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()  # a benchmark prints its numbers, not progress bars
 
     from ftdemo.settings import bundled_model_path
     from ftdemo.training.config import TrainConfig
@@ -238,12 +236,16 @@ def synthetic_rows(n: int, seed: int) -> list[tuple[str, str]]:
 
 
 def run_reference(rows: Sequence[LabelledText], labels: list[str], model_name: str, *, epochs: int,
-                  batch_size: int, lr: float, seed: int, eval_rows: list[tuple[str, str]]) -> dict[str, Any]:
-    """The Hugging Face Trainer on the same rows: group_by_length + DataCollatorWithPadding, defaults otherwise."""
+                  batch_size: int, lr: float, seed: int, eval_rows: list[tuple[str, str]],
+                  precision: str | None = None) -> dict[str, Any]:
+    """The Hugging Face Trainer on the same rows: group_by_length + DataCollatorWithPadding, defaults otherwise.
+
+    The rows are a plain list of tokenized dicts (a torch-style dataset), so the reference runs where
+    `datasets` is not installed (the GPU check's machine); the Trainer samples and collates them as it
+    would a `datasets.Dataset`. precision: "bf16" or "fp32"; None = bf16 on a CUDA card that has it."""
     import tempfile
 
     import torch
-    from datasets import Dataset
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -258,23 +260,28 @@ def run_reference(rows: Sequence[LabelledText], labels: list[str], model_name: s
 
     tokenizer = AutoTokenizer.from_pretrained(model_name)
     index = {lab: i for i, lab in enumerate(labels)}
-    ds = Dataset.from_dict({"text": [ex.text for ex in rows], "label": [index[ex.labels[0]] for ex in rows]})
-    ds = ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=256), batched=True, remove_columns=["text"])
+    enc = tokenizer([ex.text for ex in rows], truncation=True, max_length=256)
+    train_set = [{**{key: enc[key][i] for key in enc}, "label": index[ex.labels[0]]} for i, ex in enumerate(rows)]
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_pretrained(
-        model_name, num_labels=len(labels), attn_implementation="sdpa", use_safetensors=True)
+        model_name, num_labels=len(labels), attn_implementation="sdpa", use_safetensors=True, dtype=torch.float32)
     cuda = torch.cuda.is_available()
+    bf16 = precision == "bf16" if precision else cuda and torch.cuda.is_bf16_supported()
+    fields = TrainingArguments.__dataclass_fields__  # how this transformers release asks for length grouping
+    grouping = ({"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in fields
+                else {"group_by_length": True})
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(
             output_dir=tmp, num_train_epochs=epochs, per_device_train_batch_size=batch_size, learning_rate=lr,
-            seed=seed, train_sampling_strategy="group_by_length", save_strategy="no", logging_strategy="no",
-            report_to="none", disable_tqdm=True, use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported())
-        trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=DataCollatorWithPadding(tokenizer))
+            seed=seed, save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
+            use_cpu=not cuda, bf16=bf16, **grouping)
+        trainer = Trainer(model=model, args=args, train_dataset=train_set,
+                          data_collator=DataCollatorWithPadding(tokenizer))
         trainer.remove_callback(PrinterCallback)  # it prints the final log dict to stdout, which --json must own
         t0, cpu0 = time.perf_counter(), time.process_time()
         trainer.train()
         train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
-    lengths = [len(x) for x in ds["input_ids"]]
+    lengths = [len(x) for x in enc["input_ids"]]
     order = get_length_grouped_indices(lengths, batch_size, generator=torch.Generator().manual_seed(seed))
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     return {
@@ -319,11 +326,12 @@ def peak_flops() -> tuple[float, str]:
         for key, tflops in GPU_BF16_PEAK_TFLOPS.items():
             if all(part in name for part in key.split()):
                 return tflops * 1e12, f"{name}: dense bf16 spec {tflops:g} TFLOP/s"
-        return _measured_mm(torch.device("cuda"), torch.bfloat16, 8192), f"{name}: measured bf16 matmul"
-    return _measured_mm(torch.device("cpu"), torch.float32, 2048), f"cpu: measured fp32 matmul ({torch.get_num_threads()} threads)"
+        return measured_matmul_flops(torch.device("cuda"), torch.bfloat16, 8192), f"{name}: measured bf16 matmul"
+    return measured_matmul_flops(torch.device("cpu"), torch.float32, 2048), f"cpu: measured fp32 matmul ({torch.get_num_threads()} threads)"
 
 
-def _measured_mm(device: Any, dtype: Any, n: int) -> float:
+def measured_matmul_flops(device: Any, dtype: Any, n: int) -> float:
+    """FLOP/s of an n x n x n matrix product on `device` in `dtype`: the best of 8 timings of 3 products."""
     import torch
 
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)

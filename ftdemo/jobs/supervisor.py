@@ -108,15 +108,7 @@ class JobRunner:
         """The child is gone: if it left its run live (it died without recording an outcome), end it."""
         with self._lock:
             self._procs.pop(run_id, None)
-        with self.db.write() as s:
-            run = run_repo.get_run(s, run_id)
-            if run.status in run_repo.LIVE:
-                if run.cancel_requested:
-                    run.status, run.error = "cancelled", "cancelled (the process was stopped)"
-                else:
-                    run.status, run.error = status, error
-                run.finished_at = utcnow()
-                log.error("training run %s: %s", run_id, run.error)
+        end_if_live(self.db, run_id, status, error)
 
     def wait(self, run_id: int, timeout: float | None = None) -> None:
         with self._lock:
@@ -141,3 +133,17 @@ class JobRunner:
                 proc.kill()
                 proc.join(5)
             self._record_exit(run_id, proc, "interrupted", SHUTDOWN_ERROR)
+
+
+def end_if_live(db: Database, run_id: int, status: str, error: str) -> None:
+    """What ran a run is gone: if the run is still live (nothing recorded its outcome), end it with
+    `status` and `error`, or as 'cancelled' when a cancel had been asked for."""
+    with db.write() as s:
+        run = run_repo.get_run(s, run_id)
+        if run.status in run_repo.LIVE:
+            if run.cancel_requested:
+                run.status, run.error = "cancelled", "cancelled (the process was stopped)"
+            else:
+                run.status, run.error = status, error
+            run.finished_at = utcnow()
+            log.error("training run %s: %s", run_id, run.error)

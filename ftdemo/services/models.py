@@ -155,7 +155,7 @@ class ModelService(Service):
         if not rows:
             raise InvalidInputError(f"{Path(path).name} has no labelled rows this dataset knows "
                                     f"({len(plan.errors)} rows had errors); check --label-col")
-        predictor = Predictor(model_dir, device="auto")
+        predictor = Predictor(model_dir, device=self.settings.serving_device)
         try:
             preds = predictor.predict_many([(c.text, c.text_pair) for c in rows])
         finally:

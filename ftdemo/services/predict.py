@@ -76,7 +76,7 @@ class PredictService(Service):
             if version is None:
                 current = self._active.get(dataset)
                 if current is None:
-                    current = self._active[dataset] = Predictor(path)
+                    current = self._active[dataset] = Predictor(path, device=self.settings.serving_device)
                     log.info("serving %s of %r", name, dataset)
                 elif current.version != name:
                     current.swap(path)
@@ -84,7 +84,7 @@ class PredictService(Service):
                 return current
             key = (dataset, name)
             if key not in self._pinned:
-                self._pinned[key] = Predictor(path)
+                self._pinned[key] = Predictor(path, device=self.settings.serving_device)
                 while len(self._pinned) > MAX_PINNED:
                     self._pinned.popitem(last=False)[1].close()
             self._pinned.move_to_end(key)

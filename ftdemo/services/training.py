@@ -1,4 +1,5 @@
-"""Training runs: snapshot the current labels, start (child process or in-process), watch, cancel."""
+"""Training runs: snapshot the current labels, start (a child process, a ZeroGPU call, or in-process for the
+CLI), watch, cancel."""
 
 from __future__ import annotations
 
@@ -52,14 +53,26 @@ class TrainingService(Service):
         super().__init__(db, settings)
         self.annotate = annotate
         self._runner = runner
+        if settings.zero_gpu and runner is None:  # ZeroGPU wants its spaces.GPU function defined before launch
+            self._runner = self._make_runner()
 
     @property
     def runner(self) -> Any:
         if self._runner is None:
-            from ftdemo.jobs.supervisor import JobRunner
-
-            self._runner = JobRunner(self.db, self.settings.models_dir, margin=self.settings.activation_margin)
+            self._runner = self._make_runner()
         return self._runner
+
+    def _make_runner(self) -> Any:
+        """Where the app's runs train: a child process each (CPU, a local or dedicated GPU), or on a ZeroGPU
+        Space inside a `spaces.GPU` call from this process (CUDA exists only there). Same runs either way."""
+        if self.settings.zero_gpu:
+            from ftdemo.jobs.zerogpu import ZeroGpuRunner
+
+            return ZeroGpuRunner(self.db, self.settings.models_dir, margin=self.settings.activation_margin,
+                                 max_seconds=self.settings.zerogpu_max_s)
+        from ftdemo.jobs.supervisor import JobRunner
+
+        return JobRunner(self.db, self.settings.models_dir, margin=self.settings.activation_margin)
 
     def _prepare(self, dataset: str, options: dict[str, Any], actor: Actor) -> int:
         """Validate options and data, then create a queued run with its frozen snapshot."""
@@ -91,7 +104,7 @@ class TrainingService(Service):
             return repo.active_label_names(ds), TaskType(ds.task)
 
     def start(self, dataset: str, options: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
-        """Queue a run and start its child process; returns the run (poll `run()` / `events()`)."""
+        """Queue a run and start it (`runner`); returns the run at once (poll `run()` / `events()`)."""
         run_id = self._prepare(dataset, options, actor)
         try:
             self.runner.launch(run_id)

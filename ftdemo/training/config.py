@@ -140,6 +140,14 @@ class TrainConfig:
         wanted = -(-AUTO_EPOCHS_TARGET_STEPS // max(1, steps_per_epoch))  # ceiling division
         return max(AUTO_EPOCHS_MIN, min(AUTO_EPOCHS_MAX, wanted))
 
+    def estimated_steps(self, n_examples: int) -> int:
+        """Optimizer steps a run on `n_examples` labelled examples plans, estimated before tokenizing: the
+        training split's share in batches of at most the example cap, times the epochs that gives. Token-
+        budget batches of long texts hold fewer examples, so a run may take somewhat more."""
+        n_train = max(1, round(n_examples * (1 - self.val_fraction - self.test_fraction)))
+        per_epoch = -(-n_train // self.resolved_max_batch_examples)  # ceiling division
+        return per_epoch * self.resolved_epochs(per_epoch)
+
     def __post_init__(self) -> None:
         _check_types(self)
         self.device = self.device.lower()

@@ -26,6 +26,9 @@ __all__ = [
 ]
 
 
+CHUNK_BATCHES = 50  # training batches are cut from length-sorted chunks of about this many batches
+
+
 @dataclass
 class Features:
     """Tokenized examples as plain lists of ints (no padding); one row per example."""
@@ -78,7 +81,8 @@ def tokenize(examples: Sequence[LabelledText], tokenizer: Any, labels: Sequence[
 
 
 def token_budget_batches(lengths: Sequence[int], max_tokens: int, *, seed: int | None = None,
-                         max_examples: int = 0, chunk_batches: int = 50) -> list[list[int]]:
+                         max_examples: int = 0, chunk_batches: int = CHUNK_BATCHES,
+                         chunk_examples: int = 0) -> list[list[int]]:
     """Group example indices into batches whose padded size (count x longest) stays within max_tokens.
 
     Training (seed given): shuffle all indices, cut them into mega-chunks of about
@@ -87,6 +91,9 @@ def token_budget_batches(lengths: Sequence[int], max_tokens: int, *, seed: int |
     and after batching keeps the order random from epoch to epoch (a fully sorted pass
     would feed the model a length curriculum). Evaluation (seed None): one global sort.
     An example longer than the budget gets a batch of its own. Every index appears once.
+    A chunk holds `chunk_examples` indices if given, else as many as `chunk_batches` batches of
+    mean-length texts fill; give it when `max_examples`, not the budget, bounds the batches (a GPU's
+    budget), so that chunks stay as small, and batches as varied, as with the CPU's budget.
     """
     if max_tokens < 1:
         raise InvalidInputError(f"the token budget per batch must be positive, got {max_tokens}")
@@ -100,7 +107,7 @@ def token_budget_batches(lengths: Sequence[int], max_tokens: int, *, seed: int |
     else:
         rng.shuffle(order)
         mean_len = max(1.0, sum(lengths) / n)
-        chunk = max(1, int(chunk_batches * max_tokens / mean_len))
+        chunk = chunk_examples or max(1, int(chunk_batches * max_tokens / mean_len))
         chunks = [order[i:i + chunk] for i in range(0, n, chunk)]
     batches: list[list[int]] = []
     for part in chunks:
@@ -161,5 +168,8 @@ def collate(features: Features, batch: Sequence[int], *, pad_id: int, multi_labe
     else:
         out["labels"] = torch.tensor([features.targets[i][0] for i in batch], dtype=torch.long)
     if device is not None and str(device) != "cpu":
-        out = {k: v.to(device, non_blocking=True) for k, v in out.items()}
+        # from pinned memory a copy to the GPU is truly asynchronous: the loop queues the next batch
+        # while the card still works on this one (it never waits on the host between steps)
+        pin = torch.device(device).type == "cuda"
+        out = {k: (v.pin_memory() if pin else v).to(device, non_blocking=True) for k, v in out.items()}
     return out

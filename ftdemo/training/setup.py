@@ -38,6 +38,15 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def card_token_budget(total_memory: int, hidden: int, layers: int, precision: str) -> int:
+    """Padded tokens a training batch may hold on a GPU with `total_memory` bytes: a quarter of the card
+    for the activations backward keeps, about 34 bytes x hidden size per token and layer in bf16/fp16
+    (Korthikanti et al. 2022, "Reducing Activation Recomputation"; SDPA keeps no attention matrix),
+    twice that in fp32. The rest holds the weights, AdamW's state and the allocator's slack."""
+    per_token = (34 if precision in ("bf16", "fp16") else 68) * max(1, hidden) * max(1, layers)
+    return max(1, int(0.25 * total_memory / per_token))
+
+
 def cpu_threads(requested: int = 0) -> int:
     """Threads for CPU math: the request, else every core this process may run on.
 
@@ -56,7 +65,9 @@ def load_classifier(base_model: str, labels: Sequence[str], task: TaskType) -> A
     """A sequence classifier with our label maps and problem type in its config, SDPA attention.
 
     Safetensors only and no remote code: a base model is data, never something to execute.
-    ignore_mismatched_sizes lets a previous classifier (other labels) serve as the base.
+    ignore_mismatched_sizes lets a previous classifier (other labels) serve as the base. The weights
+    are always fp32, whatever dtype the checkpoint was saved in (transformers would keep a bf16 or fp16
+    file's): they are the master copy AdamW updates, and bf16/fp16 reach the math only through autocast.
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
@@ -67,7 +78,7 @@ def load_classifier(base_model: str, labels: Sequence[str], task: TaskType) -> A
             label2id={lab: i for i, lab in enumerate(labels)}, problem_type=problem, trust_remote_code=False)
         return AutoModelForSequenceClassification.from_pretrained(
             base_model, config=config, attn_implementation="sdpa", use_safetensors=True, trust_remote_code=False,
-            ignore_mismatched_sizes=True)
+            ignore_mismatched_sizes=True, dtype=torch.float32)
     except (OSError, ValueError) as err:
         raise InvalidInputError(
             f"cannot load base model {base_model!r} (needs a local folder or, online, a Hub id with "

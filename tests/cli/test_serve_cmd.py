@@ -1,7 +1,10 @@
-"""`serve` start-up: it refuses an unsafe database location, and states its storage when it starts."""
+"""`serve` and app.py start-up: an unsafe database location is refused, storage is stated, Gradio's port
+variable is honoured, and on ZeroGPU `spaces` loads before torch."""
 
 import logging
 import socket
+
+import pytest
 
 from ftdemo.cli import main
 from ftdemo.settings import Settings
@@ -100,3 +103,70 @@ def test_preflight_warns_when_a_space_has_no_persistent_storage(tmp_path, monkey
     with caplog.at_level(logging.WARNING, logger="ftdemo"):
         preflight(Settings(data_dir=tmp_path / "ephemeral"))
     assert "lost when the Space restarts" in caplog.text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_spaces_entry_listens_on_gradio_server_port(tmp_path):
+    """A Space (or a user) that sets GRADIO_SERVER_PORT gets the app there, as with any Gradio app."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    from polling import wait_for
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTDEMO_", "GRADIO_", "SPACE"))}
+    env.update(GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", FTDEMO_DATA_DIR=str(tmp_path),
+               FTDEMO_SEED_DEMO="0", GRADIO_ANALYTICS_ENABLED="False")
+    app = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parents[2] / "app.py")], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def answers() -> bool:
+            assert app.poll() is None, "app.py exited"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        assert wait_for(answers, timeout=120, every=0.5)
+    finally:
+        app.terminate()
+        app.wait(30)
+
+
+FAKE_SPACES = """
+import sys
+print("loaded before spaces:", sorted(m for m in ("torch", "gradio") if m in sys.modules))
+raise SystemExit(0)  # the start stops here: only the order matters
+"""
+
+
+@pytest.mark.parametrize("entry", ["app.py", "serve"])
+def test_on_zero_gpu_the_entry_points_import_spaces_before_torch(entry, tmp_path):
+    """ZeroGPU patches torch when `spaces` is imported and refuses to start if CUDA came first. A stand-in
+    `spaces` (first on the path) reports what was loaded when it was imported, and ends the start."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fake = tmp_path / "fake"
+    (fake / "spaces").mkdir(parents=True)
+    (fake / "spaces" / "__init__.py").write_text(FAKE_SPACES)
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTDEMO_", "GRADIO_", "SPACE"))}
+    env.update(SPACES_ZERO_GPU="true", PYTHONPATH=os.pathsep.join([str(fake), str(root)]),
+               FTDEMO_DATA_DIR=str(tmp_path / "data"))
+    command = [str(root / "app.py")] if entry == "app.py" else ["-m", "ftdemo", "serve", "--port", str(_free_port())]
+    done = subprocess.run([sys.executable, *command], env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "loaded before spaces: []" in done.stdout

@@ -115,3 +115,31 @@ def test_snapshot_hash_ignores_order_but_sees_labels_and_text():
     assert snapshot_hash(a) == snapshot_hash(a[::-1])
     assert snapshot_hash(a) != snapshot_hash([a[0], LabelledText(2, "y", None, ("p",))])
     assert snapshot_hash(a) != snapshot_hash([a[0], LabelledText(2, "y!", None, ("n",))])
+
+
+def test_a_card_sized_budget_keeps_batches_as_varied_as_the_cpus():
+    """On a GPU the budget fits batch_size of the longest texts, so the example cap alone cuts batches; sorted
+    chunks of 50 capped batches then mix lengths as the CPU's do, where one global sort would not."""
+    lengths, cap = _lengths(3000), 16
+    cpu_budget = round(cap * sum(lengths) / len(lengths))
+    card_budget = cap * max(lengths)
+
+    def spread(batches):  # the length range each batch spans, summed: how varied batches are
+        return sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches)
+
+    cpu = token_budget_batches(lengths, cpu_budget, seed=0, max_examples=cap)
+    card = token_budget_batches(lengths, card_budget, seed=0, max_examples=cap, chunk_examples=50 * cap)
+    one_sort = token_budget_batches(lengths, card_budget, seed=0, max_examples=cap)
+    assert all(len(b) <= cap for b in card) and sorted(i for b in card for i in b) == list(range(len(lengths)))
+    assert len(card) <= len(cpu)  # batches of long texts stay whole: fewer steps
+    assert spread(card) > 0.8 * spread(cpu) and spread(one_sort) < 0.6 * spread(cpu)
+
+
+def test_a_card_budget_is_a_quarter_of_the_card_over_the_activations_a_token_keeps():
+    from ftdemo.training.setup import card_token_budget
+
+    gib = 2 ** 30
+    t4, h100 = card_token_budget(16 * gib, 768, 12, "bf16"), card_token_budget(80 * gib, 768, 12, "bf16")
+    assert 32 * 256 < t4 < h100 == pytest.approx(5 * t4, rel=1e-3)  # BERT-base, batch 32 x 256 fits a 16 GB card
+    assert card_token_budget(16 * gib, 768, 12, "fp32") == pytest.approx(t4 / 2, rel=1e-3)
+    assert card_token_budget(16 * gib, 384, 6, "bf16") == pytest.approx(4 * t4, rel=1e-3)  # MiniLM-sized

@@ -249,3 +249,33 @@ def test_lazy_plans_give_the_same_batches_as_plans_made_up_front(fast_config, mo
                 for batch in data.token_budget_batches(train_features.lengths, budget, seed=config.seed + epoch,
                                                        max_examples=config.resolved_max_batch_examples)]
     assert trained == expected and result.timings["steps"] == len(expected)
+
+
+def test_bf16_autocast_trains_on_the_cpu(fast_config):
+    """The GPU's precision path (bf16 autocast, fp32 weights and loss) runs here too: torch has bf16
+    autocast on the CPU, so CI exercises the branch a CUDA run takes by default."""
+    seen: set[torch.dtype] = set()
+
+    def record(module, _inputs, output):
+        if isinstance(module, torch.nn.Linear) and module.training:
+            seen.add(output.dtype)
+
+    hook = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        result = train(toy_single(), ["neg", "pos"], TaskType.SINGLE_LABEL, fast_config(device="cpu", precision="bf16"))
+    finally:
+        hook.remove()
+    assert seen == {torch.bfloat16}  # the training forward ran under autocast
+    assert {p.dtype for p in result.model.parameters()} == {torch.float32}  # master weights stay fp32
+    assert result.config.precision == "bf16" and result.device.startswith("cpu")
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.metrics["validation"]["accuracy"] >= 0.8 and result.metrics["test"]["macro_f1"] > 0
+
+
+def test_the_step_estimate_made_before_tokenizing_is_close_to_the_plan(fast_config):
+    """ZeroGPU's duration is asked for from this estimate (ftdemo.jobs.zerogpu); its margin covers the rest."""
+    for epochs in (2, 0):
+        cfg = fast_config(epochs=epochs)
+        result = train(toy_single(), ["neg", "pos"], TaskType.SINGLE_LABEL, cfg)
+        estimate = cfg.estimated_steps(160)
+        assert estimate / 1.5 <= result.timings["steps"] <= 1.5 * estimate, (estimate, result.timings["steps"])

@@ -103,3 +103,15 @@ def test_a_classifier_checkpoint_keeps_its_trained_pooler(tmp_path):
     before = model.bert.pooler.dense.weight.detach().clone()
     assert not setup.reinit_pooler(model)
     assert torch.equal(model.bert.pooler.dense.weight, before)
+
+
+def test_a_half_precision_checkpoint_trains_with_fp32_weights(tmp_path):
+    """Many checkpoints are saved in bf16 or fp16; AdamW must still update an fp32 master copy."""
+    from transformers import BertForSequenceClassification
+
+    from ftdemo.tasks import TaskType
+
+    path = _tiny_checkpoint(tmp_path, BertForSequenceClassification)
+    BertForSequenceClassification.from_pretrained(path, dtype=torch.float32).to(torch.bfloat16).save_pretrained(path)
+    model = setup.load_classifier(path, ["a", "b"], TaskType.SINGLE_LABEL)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
