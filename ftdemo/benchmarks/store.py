@@ -7,7 +7,8 @@
 2. adds a second annotator's label to 0.6·N of the labelled examples (85% agree with the first), so
    the dataset holds N examples and 1.5·N annotations;
 3. times `stats`, `next` (in order and shuffled), `label` and the Data tab's first page, each
-   `--samples` times after one warm-up call: p50 and p95 in ms;
+   `--samples` times after one warm-up call: p50 and p95 in ms; a page in the middle and a text
+   search a tenth as often;
 4. imports another N fresh rows into a second dataset in a child process while LABELLERS threads
    label (next → label, a short pause between): the longest a label write took, how many failed;
 5. exports the first dataset to CSV in a child process: rows/s and peak memory.
@@ -65,7 +66,7 @@ def _services(db_url: str, data_dir: str) -> Any:
 
 
 def _child(job: str, db_url: str, data_dir: str, dataset: str, path: str, results: Any) -> None:
-    """Runs in a fresh (spawned) process, so its peak memory is the job's own."""
+    """Runs in a fresh (spawned) process, so its peak memory is the job's own; reports on `results`."""
     from ftdemo.services import Actor
 
     sv = _services(db_url, data_dir)
@@ -74,40 +75,38 @@ def _child(job: str, db_url: str, data_dir: str, dataset: str, path: str, result
     t0 = time.perf_counter()
     try:
         if job == "import":
-            report = sv.transfer.import_file(dataset, path, actor=admin, text_col="text", label_col="label")
+            report = sv.transfer.import_file(dataset, path, actor=admin, text_col="text", label_col="label",
+                                             upload=False)
             rows = report.imported
         else:
             rows = sv.transfer.export(dataset, path, actor=admin)["exported"]
-        results.put({"rows": rows, "seconds": time.perf_counter() - t0, "peak_mb": peak_mb(), "rest_mb": rest})
+        results.send({"rows": rows, "seconds": time.perf_counter() - t0, "peak_mb": peak_mb(), "rest_mb": rest})
     except BaseException as err:  # noqa: BLE001 - the parent reports it
-        results.put({"error": f"{type(err).__name__}: {err}"})
+        results.send({"error": f"{type(err).__name__}: {err}"})
     finally:
+        results.close()
         sv.close()
 
 
-def in_child(job: str, db_url: str, data_dir: str, dataset: str, path: Path) -> tuple[Any, dict[str, Any]]:
-    """Start `job` in a child process; returns (process, a result box filled when it ends)."""
+def in_child(job: str, db_url: str, data_dir: str, dataset: str, path: Path) -> tuple[Any, Any]:
+    """Start `job` in a child process: (the process, the end of the pipe its result comes from)."""
     ctx = multiprocessing.get_context("spawn")
-    results = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(job, db_url, data_dir, dataset, str(path), results), daemon=True)
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(job, db_url, data_dir, dataset, str(path), send), daemon=True)
     proc.start()
-    box: dict[str, Any] = {}
-
-    def collect() -> None:
-        box.update(results.get())
-
-    waiter = threading.Thread(target=collect, daemon=True)
-    waiter.start()
-    box["_waiter"] = waiter
-    return proc, box
+    send.close()  # the child holds the only sending end: the parent sees EOF if it dies without a word
+    return proc, receive
 
 
-def finish(proc: Any, box: dict[str, Any]) -> dict[str, Any]:
-    box.pop("_waiter").join()
+def finish(proc: Any, receive: Any) -> dict[str, Any]:
+    try:
+        result = receive.recv()
+    except EOFError:
+        result = {"error": f"it ended with exit code {proc.join() or proc.exitcode} and no report"}
     proc.join()
-    if "error" in box:
-        raise RuntimeError(f"the benchmark's child process failed: {box['error']}")
-    return box
+    if "error" in result:
+        raise RuntimeError(f"the benchmark's child process failed: {result['error']}")
+    return result
 
 
 def timings(call: Callable[[], Any], samples: int) -> list[float]:
@@ -222,6 +221,7 @@ def run_store_bench(examples: int = 1_000_000, *, db_url: str | None = None, see
             print_fn(f"  {examples:,} examples, {annotations:,} annotations, {stats.conflicts:,} conflicts")
 
             labeller = Actor("timer", "annotator")
+            few = max(3, samples // 10)
 
             def label_write_ms() -> float:
                 ex = sv.annotate.next(a, labeller)
@@ -235,6 +235,10 @@ def run_store_bench(examples: int = 1_000_000, *, db_url: str | None = None, see
                 "next_shuffled": timings(lambda: sv.annotate.next(a, labeller, order="shuffled", seed=7), samples),
                 "label": [label_write_ms() for _ in range(samples + 1)][1:],  # the write only; the first warms up
                 "search": timings(lambda: sv.annotate.search(a, limit=50), samples),  # the Data tab's first page
+                # a page in the middle (OFFSET walks the index) and a text filter (LIKE '%…%' reads every
+                # text): the Data tab's slow cases, timed fewer times
+                "search_deep_page": timings(lambda: sv.annotate.search(a, limit=50, offset=examples // 2), few),
+                "search_text": timings(lambda: sv.annotate.search(a, text="refund today", limit=50), few),
             }
             for name, ms in measured.items():
                 p50, p95 = p50_p95(ms)
@@ -243,9 +247,9 @@ def run_store_bench(examples: int = 1_000_000, *, db_url: str | None = None, see
 
             print_fn(f"importing {examples:,} more rows while {labellers} people label ...")
             write_csv(second, examples, seed + 1, start=examples)
-            proc, box = in_child("import", url, tmp, b, second)
+            proc, pipe = in_child("import", url, tmp, b, second)
             during = labellers_during(sv, a, proc.is_alive, labellers, pause_s)
-            imp2 = finish(proc, box)
+            imp2 = finish(proc, pipe)
             writes = during["writes"]
             out.update(max_label_stall_ms=round(max(writes, default=0.0), 1),
                        label_during_import_p50_ms=round(statistics.median(writes), 2) if writes else None,

@@ -159,12 +159,13 @@ def add_examples(session: Session, ds: Dataset, items: Sequence[NewExample], *, 
                          import_id=import_id))
         positions.append(i)
     ids: list[int | None] = [None] * len(items)
-    # Insert in chunks with RETURNING so each item knows its id (SQLite ≥3.35 and PostgreSQL support it).
-    for start in range(0, len(rows), 500):
-        chunk = rows[start:start + 500]
-        new_ids = session.execute(insert(Example).returning(Example.id, sort_by_parameter_order=True), chunk).scalars().all()
-        for pos, new_id in zip(positions[start:start + 500], new_ids):
-            ids[pos] = new_id
+    # Core INSERT … RETURNING (SQLite ≥3.35, PostgreSQL), batched into multi-row statements: each row
+    # comes back with its content hash, unique within the dataset, so no row order has to be kept
+    # (asking for the order makes SQLAlchemy send SQLite one statement per row).
+    table = Example.__table__
+    by_hash = dict(session.execute(insert(table).returning(table.c.content_hash, table.c.id), rows).all()) if rows else {}
+    for pos, row in zip(positions, rows):
+        ids[pos] = by_hash[row["content_hash"]]
     derived.add_examples(session, ds, [i for i in ids if i is not None])
     return ids
 
@@ -432,18 +433,22 @@ def add_label_annotations(session: Session, ds: Dataset, labelled: Sequence[tupl
     """Bulk-append one 'label' annotation per (example_id, label names) — for imports of many rows."""
     ids_by_name = {lab.name: lab.id for lab in ds.labels}
     now = utcnow()
+    ann, links = Annotation.__table__, AnnotationLabel.__table__
     written = 0
-    for start in range(0, len(labelled), 500):
-        chunk = labelled[start:start + 500]
-        ann_ids = session.execute(
-            insert(Annotation).returning(Annotation.id, sort_by_parameter_order=True),
-            [dict(example_id=ex_id, annotator=annotator, kind="label", created_at=now, origin=origin)
-             for ex_id, _ in chunk],
-        ).scalars().all()
-        links = [dict(annotation_id=a, label_id=ids_by_name[name]) for a, (_, names) in zip(ann_ids, chunk)
-                 for name in names]
-        if links:
-            session.execute(insert(AnnotationLabel), links)
+    for start in range(0, len(labelled), 2000):
+        chunk = labelled[start:start + 2000]
+        rows = [dict(example_id=ex_id, annotator=annotator, kind="label", created_at=now, origin=origin,
+                     reverts_id=None) for ex_id, _ in chunk]
+        if len({ex_id for ex_id, _ in chunk}) == len(chunk):
+            # one row per example: RETURNING the example id says which row got which id, in any order
+            by_example = dict(session.execute(insert(ann).returning(ann.c.example_id, ann.c.id), rows).all())
+            ann_ids = [by_example[ex_id] for ex_id, _ in chunk]
+        else:  # an example twice: the ids must come back in the rows' order (slower: a statement per row)
+            ann_ids = session.execute(insert(ann).returning(ann.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        chosen = [dict(annotation_id=a, label_id=ids_by_name[name]) for a, (_, names) in zip(ann_ids, chunk)
+                  for name in names]
+        if chosen:
+            session.execute(insert(links), chosen)
         derived.record_annotations(session, ds, [(a, ex_id, annotator, "label") for a, (ex_id, _) in zip(ann_ids, chunk)])
         written += len(ann_ids)
     return written

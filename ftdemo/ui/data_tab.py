@@ -77,10 +77,12 @@ def browse(services: Services, dataset: str | None, filters: Filters, page: int 
     kwargs = dict(text=filters.text.strip(), label=None if filters.label in (ANY, UNLABELLED) else filters.label,
                   annotator=filters.annotator or None, unlabelled=filters.label == UNLABELLED,
                   include_deleted=filters.include_deleted)
-    _, total = services.annotate.search(dataset, limit=1, **kwargs)
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(max(1, int(page or 1)), pages)
+    page = max(1, int(page or 1))
     views, total = services.annotate.search(dataset, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **kwargs)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page > pages:  # past the end (rows went away meanwhile): the last page; one search in the usual case
+        page = pages
+        views, total = services.annotate.search(dataset, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **kwargs)
     return Page(table_frame(views, pair=pair), total, page, pages)
 
 

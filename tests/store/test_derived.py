@@ -165,3 +165,16 @@ def test_export_pages_of_any_size_give_every_live_example_once_with_its_labels(s
     for ex_id, _, _, labels, hist in whole:
         assert labels == (current[ex_id].labels if ex_id in current else ())
         assert [h["id"] for h in hist] == sorted(h["id"] for h in hist)
+
+
+def test_bulk_annotations_keep_their_order_when_an_example_comes_twice(services, admin) -> None:
+    services.datasets.create("bulk", "single_label", LABELS, actor=admin)
+    a, b = (services.annotate.add("bulk", t, actor=admin).id for t in ("one", "two"))
+    with services.db.write() as s:
+        ds = repo.get_dataset(s, "bulk")
+        repo.add_label_annotations(s, ds, [(a, ["pos"]), (b, ["neg"]), (a, ["neu"])], annotator="imp")
+        repo.add_label_annotations(s, ds, [(b, ["pos"])], annotator="imp")
+    assert [h["labels"] for h in services.annotate.get("bulk", a).history] == [["pos"], ["neu"]]
+    assert services.annotate.get("bulk", a).labels == ["neu"] and services.annotate.get("bulk", b).labels == ["pos"]
+    with services.db.write() as s:
+        assert derived.check(s, repo.get_dataset(s, "bulk")) == []
