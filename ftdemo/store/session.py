@@ -1,11 +1,20 @@
-"""Engine and transactions, with the SQLite specifics of both (pragmas, write locks, online copy).
+"""Engine and transactions, with each backend's specifics (pragmas, write locks, online copy).
 
 Where a SQLite file may live is filesystem.py's business, swapping the file for a backup restore.py's.
+
+Every write transaction holds the database's one write lock from its first statement to its end, so
+it reads what the writer before it committed: a label saved twice at once is one row, a text added
+twice at once is one example and one "already in the dataset", never a constraint error.
 
 SQLite gets WAL (readers never block the writer), a 10 s busy timeout, foreign keys, and
 `synchronous=FULL` (a committed label survives power loss, at the cost of one extra fsync per
 commit). Writes open with `BEGIN IMMEDIATE`, so two writers queue on the busy timeout at the start
 of a transaction instead of failing with 'database is locked' when a read lock would be upgraded.
+
+PostgreSQL runs READ COMMITTED (each statement sees what committed before it) and a write takes a
+transaction-scoped advisory lock first (`pg_advisory_xact_lock`, released at commit or rollback), waiting
+at most the same 10 s (`lock_timeout`). Row locks or SERIALIZABLE would need every caller to re-run its
+transaction on a conflict; one lock keeps SQLite's semantics, and label writes are short.
 """
 
 from __future__ import annotations
@@ -27,10 +36,17 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 _WRITE = "ftdemo_write"
+# The advisory lock's key (any bigint, the same in every ftdemo process; a lock is scoped to one database).
+PG_WRITE_LOCK_KEY = int.from_bytes(b"ftdemo-w", "big") >> 1
+PG_LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock wait that ran past lock_timeout
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def is_postgresql(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -59,8 +75,17 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _install_postgresql_write_lock(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get(_WRITE, False):
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {BUSY_TIMEOUT_MS}")
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK_KEY})")
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for any SQLAlchemy URL; SQLite files get their directory created and the pragmas."""
+    """An engine for any SQLAlchemy URL; SQLite files get their directory created and the pragmas,
+    PostgreSQL READ COMMITTED and the write lock."""
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None:
@@ -68,7 +93,17 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
         _install_sqlite_pragmas(engine)
         return engine
+    if is_postgresql(url):
+        # explicit: under a server default of REPEATABLE READ a writer's snapshot would predate the lock
+        engine = create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+        _install_postgresql_write_lock(engine)
+        return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _busy(err: OperationalError) -> bool:
+    """Whether the write lock was still held by another writer when the wait ran out."""
+    return getattr(err.orig, "sqlstate", None) == PG_LOCK_NOT_AVAILABLE or "locked" in str(err.orig).lower()
 
 
 class Database:
@@ -101,11 +136,11 @@ class Database:
         while True:
             session = self._writer()
             try:
-                session.connection()  # BEGIN IMMEDIATE happens here: waits for the write lock
+                session.connection()  # the write lock is taken here (BEGIN IMMEDIATE, the advisory lock)
             except OperationalError as err:
                 session.close()
                 attempt += 1
-                if "locked" in str(err).lower() and attempt <= retries:
+                if _busy(err) and attempt <= retries:
                     time.sleep(0.05 * attempt)
                     continue
                 raise StorageError(f"the database is busy ({err.orig}); try again in a moment") from err

@@ -1,6 +1,7 @@
 """Schema changes go through migrations, and a database made by the first one survives upgrades."""
 
 import sqlite3
+import threading
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -50,3 +51,28 @@ def test_opening_twice_is_idempotent(db_url):
     Database(db_url).dispose()
     db = Database(db_url)
     assert current_revision(db.engine) == head_revision()
+
+
+def test_app_instances_starting_together_migrate_once(db_url):
+    """Several app processes starting at once on an empty database: one migrates, the others wait for the
+    write lock and find the schema at head (on PostgreSQL they would otherwise race to CREATE TABLE)."""
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            barrier.wait(10)
+            Database(db_url).dispose()
+        except BaseException as err:  # noqa: BLE001 - any error fails the test below
+            errors.append(err)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a start still hangs after 2 minutes"
+    assert errors == []
+    db = Database(db_url, migrate=False)
+    assert current_revision(db.engine) == head_revision()
+    db.dispose()
