@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.orm import Session
@@ -21,6 +21,21 @@ from ftdemo.tasks import (
     validate_dataset_name,
     validate_label_name,
 )
+
+# --- rows by id -----------------------------------------------------------------------------------
+
+# The ids a row can have on every backend: an INTEGER key is 32 bits on PostgreSQL (64 on SQLite), and
+# PostgreSQL answers a larger one with an error, not with "no such row".
+MAX_ID = 2**31 - 1
+T = TypeVar("T")
+
+
+def get_by_id(session: Session, table: type[T], row_id: int) -> T | None:
+    """`session.get` for an id from outside (a request, a file on disk): None when no row can have it."""
+    if not 0 < row_id <= MAX_ID:
+        return None
+    return session.get(table, row_id)
+
 
 # --- datasets and labels -----------------------------------------------------------------------
 
@@ -143,7 +158,7 @@ def add_examples(session: Session, ds: Dataset, items: Sequence[NewExample], *, 
 
 
 def get_example(session: Session, ds: Dataset, example_id: int, *, include_deleted: bool = False) -> Example:
-    ex = session.get(Example, example_id)
+    ex = get_by_id(session, Example, example_id)
     if ex is None or ex.dataset_id != ds.id or (ex.deleted_at is not None and not include_deleted):
         raise NotFoundError(f"example {example_id} is not in dataset {ds.name!r} (see `examples {ds.name}`)")
     return ex
