@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -155,8 +155,17 @@ class Database:
             session.close()
 
     # --- diagnostics -------------------------------------------------------------------------
+    def server_version(self) -> str:
+        """What keeps the data, e.g. 'SQLite 3.40.1' or 'PostgreSQL 15.18'."""
+        with self.engine.connect() as conn:
+            if is_sqlite(self.url):
+                return f"SQLite {conn.exec_driver_sql('SELECT sqlite_version()').scalar()}"
+            name = {"postgresql": "PostgreSQL"}.get(conn.dialect.name, conn.dialect.name)
+            return f"{name} {'.'.join(str(part) for part in conn.dialect.server_version_info or ())}".strip()
+
     def integrity_check(self) -> str:
-        """'ok' when SQLite's integrity check passes (other backends: 'ok' if a query works)."""
+        """'ok' when SQLite's integrity check passes. A server (PostgreSQL) checks its own pages (checksums,
+        WAL replay) and has no such query: 'ok' there means it answers."""
         with self.engine.connect() as conn:
             if is_sqlite(self.url):
                 return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
@@ -171,6 +180,26 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def not_a_sqlite_file(url: str, command: str) -> str:
+    """Why `backup` / `restore` (which copy SQLite files) refuse `url`, and what to use instead."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"{command} copies SQLite files, and {url} is an in-memory database: there is no file to copy"
+    if parsed.get_backend_name() != "postgresql":
+        return (f"{command} copies SQLite files, and this is a {parsed.get_backend_name()} database: use its own "
+                f"{command} tools, and copy the models directory beside it")
+    # the same database as a libpq URI (no driver, no password: pg_dump reads PGPASSWORD or ~/.pgpass)
+    uri = URL.create("postgresql", username=parsed.username, host=parsed.host, port=parsed.port,
+                     database=parsed.database, query=parsed.query).render_as_string(hide_password=False)
+    if command == "backup":
+        return (f"backup copies SQLite files, and this is a PostgreSQL database: back it up with pg_dump, safe "
+                f"while the app runs (pg_dump -Fc -f ftdemo.dump '{uri}'), and copy the models directory beside it; "
+                f"see the README, 'Storage, durability and backups'")
+    return (f"restore replaces SQLite files, and this is a PostgreSQL database: stop the app, then pg_restore "
+            f"(pg_restore --clean --if-exists -d '{uri}' ftdemo.dump) and put the models directory back; see the "
+            f"README, 'Storage, durability and backups'")
 
 
 def copy_sqlite_file(src: Path, dest: Path, *, what: str) -> None:
@@ -198,9 +227,10 @@ def copy_sqlite_file(src: Path, dest: Path, *, what: str) -> None:
 def backup(source: Database | str, dest: str | Path) -> Path:
     """Online copy of a SQLite database (a Database or its URL; SQLite's backup API: consistent while
     writers run). `dest`: a new file, or a directory for a time-stamped one. Returns the file."""
-    src_path = sqlite_path(source if isinstance(source, str) else source.url)
+    url = source if isinstance(source, str) else source.url
+    src_path = sqlite_path(url)
     if src_path is None:
-        raise StorageError("backup works on SQLite files; for PostgreSQL use pg_dump")
+        raise StorageError(not_a_sqlite_file(url, "backup"))
     if not src_path.is_file():
         raise StorageError(f"there is no database at {src_path} to back up; check FTDEMO_DATA_DIR / FTDEMO_DB_URL")
     target = Path(dest)
