@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -97,7 +98,7 @@ def pg_admin() -> Iterator[Any]:
     url = os.environ.get(PG_URL_ENV, "").strip()
     if not url:
         reason = (f"no PostgreSQL server for the tests: set {PG_URL_ENV}=postgresql+psycopg://USER@HOST/postgres "
-                  "(a throwaway one: `.ci/postgres start /tmp/ftdemo-pg` prints it; `.ci/postgres stop` removes it)")
+                  "(a throwaway one: `.ci/postgres start /tmp/ftdemo-pg` prints it, `.ci/postgres stop /tmp/ftdemo-pg` removes it)")
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; CI must run the PostgreSQL tests, and .ci/run starts the server", pytrace=False)
         pytest.skip(reason)
@@ -143,6 +144,22 @@ def pg_template(pg_admin: Any) -> Iterator[str]:
     _pg_drop(pg_admin, url)
 
 
+@pytest.fixture(scope="session")
+def pg_database(pg_admin: Any, pg_template: str) -> Callable[..., contextlib.AbstractContextManager[str]]:
+    """`with pg_database(migrated=True) as url:` a fresh PostgreSQL database (a copy of the migrated one, or
+    empty), dropped at the end of the block: for fixtures of any scope."""
+
+    @contextlib.contextmanager
+    def database(*, migrated: bool = True) -> Iterator[str]:
+        url = _pg_database(pg_admin, pg_template if migrated else None)
+        try:
+            yield url
+        finally:
+            _pg_drop(pg_admin, url)
+
+    return database
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     """Which database a test runs on; tests asking for it (through the fixtures below) run on both."""
@@ -155,10 +172,8 @@ def empty_db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    admin = request.getfixturevalue("pg_admin")
-    url = _pg_database(admin)
-    yield url
-    _pg_drop(admin, url)
+    with request.getfixturevalue("pg_database")(migrated=False) as url:
+        yield url
 
 
 @pytest.fixture
@@ -168,10 +183,8 @@ def migrated_db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest
         shutil.copy(request.getfixturevalue("migrated_db"), tmp_path / "ftdemo.db")
         yield f"sqlite:///{tmp_path / 'ftdemo.db'}"
         return
-    admin = request.getfixturevalue("pg_admin")
-    url = _pg_database(admin, request.getfixturevalue("pg_template"))
-    yield url
-    _pg_drop(admin, url)
+    with request.getfixturevalue("pg_database")() as url:
+        yield url
 
 
 @pytest.fixture
