@@ -98,7 +98,8 @@ def pg_admin() -> Iterator[Any]:
     url = os.environ.get(PG_URL_ENV, "").strip()
     if not url:
         reason = (f"no PostgreSQL server for the tests: set {PG_URL_ENV}=postgresql+psycopg://USER@HOST/postgres "
-                  "(a throwaway one: `.ci/postgres start /tmp/ftdemo-pg` prints it, `.ci/postgres stop /tmp/ftdemo-pg` removes it)")
+                  "(a throwaway one: `.ci/postgres start /tmp/ftdemo-pg` prints it, "
+                  "`.ci/postgres stop /tmp/ftdemo-pg` removes it)")
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; CI must run the PostgreSQL tests, and .ci/run starts the server", pytrace=False)
         pytest.skip(reason)
