@@ -111,7 +111,8 @@ def pg_admin() -> Iterator[Any]:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as err:  # a variable that names no working server is a broken setup: fail, never skip
-        pytest.fail(f"{PG_URL_ENV}={url} names no server that answers: {err}", pytrace=False)
+        shown = engine.url.render_as_string(hide_password=True)
+        pytest.fail(f"{PG_URL_ENV}={shown} names no server that answers: {err}", pytrace=False)
     yield engine
     engine.dispose()
 
