@@ -149,6 +149,7 @@ def test_csv_export_has_no_byte_order_mark_unless_for_excel(services, admin, tmp
     assert services.datasets.stats("copy").label_counts == {"pos": 1, "neg": 0}
 
 
+@pytest.mark.slow  # ~25 s on 2 cores
 @pytest.mark.parametrize("backend", ["postgresql"])  # SQLite (Debian's build) takes 250,000 parameters
 def test_a_70000_row_import_is_counted_and_searched(services, admin, tmp_path):
     """More labelled rows than PostgreSQL takes bound parameters in one statement (65,535), read back at once

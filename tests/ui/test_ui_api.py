@@ -188,6 +188,7 @@ def pg_app(tmp_path_factory, serve_app, pg_database) -> Iterator[tuple[str, Serv
             yield app_url, services
 
 
+@pytest.mark.slow  # 2,000 gradio requests: ~100 s on 2 cores (gradio's own time; the database's is a fraction)
 def test_twenty_clients_label_concurrently_on_postgresql(pg_app) -> None:
     """20 gradio_client clients × 100 labels against the app on PostgreSQL: every write there exactly once."""
     url, services = pg_app
