@@ -3,12 +3,18 @@
 - `tiny_model_dir`: a saved random tiny BERT to fine-tune from or to serve (session-scoped);
   `tiny_models(**kw)`: more of them (named labels, multi-label thresholds, pairs; see tests/tiny.py);
 - `fast_options`: training options that finish in about a second on `tiny_model_dir`;
-- `settings` / `services`: real services on a temp-file SQLite copy of one migrated database;
+- `settings` / `services`: real services on a fresh copy of one migrated database (`app_db_url`: SQLite;
+  tests/store and tests/services run on both backends, see below);
   `admin` / `annotator`: the two roles; `serve_app`: the real Gradio app on a free port.
+- `backend`: the one parametrised fixture, "sqlite" and "postgresql"; `empty_db_url` / `migrated_db_url`
+  give a fresh database on it. PostgreSQL is the server named by FTDEMO_TEST_PG_URL (`.ci/run` starts a
+  throwaway one with `.ci/postgres`); without it those tests skip, except under CI, where they fail.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -61,9 +67,15 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, migrated_db: Path) -> Settings:
+def app_db_url(tmp_path: Path, migrated_db: Path) -> str:
+    """The database `settings` uses: a SQLite copy of the migrated one (tests/services: both backends)."""
     shutil.copy(migrated_db, tmp_path / "ftdemo.db")
-    return Settings(data_dir=tmp_path, seed_demo=False)
+    return f"sqlite:///{tmp_path / 'ftdemo.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, app_db_url: str) -> Settings:
+    return Settings(data_dir=tmp_path, db_url=app_db_url, seed_demo=False)
 
 
 @pytest.fixture
@@ -71,6 +83,110 @@ def services(settings: Settings) -> Iterator[Services]:
     sv = Services(settings)
     yield sv
     sv.close()
+
+
+# --- the two backends ----------------------------------------------------------------------------
+
+PG_URL_ENV = "FTDEMO_TEST_PG_URL"
+_pg_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Any]:
+    """An AUTOCOMMIT engine on the maintenance database of the test server (FTDEMO_TEST_PG_URL), which
+    makes and drops the test databases. Skips without the variable; under CI (CI set) that fails."""
+    url = os.environ.get(PG_URL_ENV, "").strip()
+    if not url:
+        reason = (f"no PostgreSQL server for the tests: set {PG_URL_ENV}=postgresql+psycopg://USER@HOST/postgres "
+                  "(a throwaway one: `.ci/postgres start /tmp/ftdemo-pg` prints it, "
+                  "`.ci/postgres stop /tmp/ftdemo-pg` removes it)")
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the PostgreSQL tests, and .ci/run starts the server", pytrace=False)
+        pytest.skip(reason)
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as err:  # a variable that names no working server is a broken setup: fail, never skip
+        shown = engine.url.render_as_string(hide_password=True)
+        pytest.fail(f"{PG_URL_ENV}={shown} names no server that answers: {err}", pytrace=False)
+    yield engine
+    engine.dispose()
+
+
+def _pg_database(admin: Any, template_url: str | None = None) -> str:
+    """CREATE DATABASE (a copy of the database at `template_url`, or empty); returns its URL."""
+    from sqlalchemy.engine import make_url
+
+    name = f"ftdemo_test_{os.getpid()}_{next(_pg_names)}"
+    template = f' TEMPLATE "{make_url(template_url).database}"' if template_url else ""
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"{template}')
+    return admin.url.set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_drop(admin: Any, url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    with admin.connect() as conn:  # FORCE: a connection a test left open must not keep the database
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin: Any) -> Iterator[str]:
+    """One migrated PostgreSQL database; each test gets a copy (CREATE DATABASE … TEMPLATE)."""
+    from ftdemo.store import Database
+
+    url = _pg_database(pg_admin)
+    Database(url).dispose()  # migrates; no connection may stay open on a template
+    yield url
+    _pg_drop(pg_admin, url)
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_admin: Any, pg_template: str) -> Callable[..., contextlib.AbstractContextManager[str]]:
+    """`with pg_database(migrated=True) as url:` a fresh PostgreSQL database (a copy of the migrated one, or
+    empty), dropped at the end of the block: for fixtures of any scope."""
+
+    @contextlib.contextmanager
+    def database(*, migrated: bool = True) -> Iterator[str]:
+        url = _pg_database(pg_admin, pg_template if migrated else None)
+        try:
+            yield url
+        finally:
+            _pg_drop(pg_admin, url)
+
+    return database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database a test runs on; tests asking for it (through the fixtures below) run on both."""
+    return request.param
+
+
+@pytest.fixture
+def empty_db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty (unmigrated) database on `backend`, dropped after the test."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    with request.getfixturevalue("pg_database")(migrated=False) as url:
+        yield url
+
+
+@pytest.fixture
+def migrated_db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh copy of the migrated database on `backend`, dropped after the test."""
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("migrated_db"), tmp_path / "ftdemo.db")
+        yield f"sqlite:///{tmp_path / 'ftdemo.db'}"
+        return
+    with request.getfixturevalue("pg_database")() as url:
+        yield url
 
 
 @pytest.fixture

@@ -63,6 +63,7 @@ class JobRunner:
                  grace_s: float = CANCEL_GRACE_S) -> None:
         self.db, self.models_dir, self.margin, self.grace_s = db, Path(models_dir), margin, grace_s
         self._procs: dict[int, mp.process.BaseProcess] = {}
+        self._watchers: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._shutting_down = False
 
@@ -76,7 +77,10 @@ class JobRunner:
             self._procs[run_id] = proc
         with self.db.write() as s:
             run_repo.get_run(s, run_id).pid = proc.pid
-        threading.Thread(target=self._watch, args=(run_id, proc), name=f"watch-run-{run_id}", daemon=True).start()
+        watcher = threading.Thread(target=self._watch, args=(run_id, proc), name=f"watch-run-{run_id}", daemon=True)
+        with self._lock:
+            self._watchers = [t for t in self._watchers if t.is_alive()] + [watcher]
+        watcher.start()
         return int(proc.pid or 0)
 
     def alive(self) -> list[int]:
@@ -133,6 +137,12 @@ class JobRunner:
                 proc.kill()
                 proc.join(5)
             self._record_exit(run_id, proc, "interrupted", SHUTDOWN_ERROR)
+        # a watcher whose child just ended may still be recording it: let it finish before the caller
+        # disposes of the database (a write after that opens a new connection, to a database maybe gone)
+        with self._lock:
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            watcher.join(5)
 
 
 def end_if_live(db: Database, run_id: int, status: str, error: str) -> None:

@@ -60,7 +60,8 @@ class ModelService(Service):
                         log.warning("model version %s/%s has unreadable metadata; left unregistered", ds.name,
                                     info.name)
                         continue
-                    run = s.get(TrainingRun, meta["run_id"]) if isinstance(meta.get("run_id"), int) else None
+                    run_id = meta.get("run_id")
+                    run = repo.get_by_id(s, TrainingRun, run_id) if isinstance(run_id, int) else None
                     v = run_repo.add_version(s, ds, info.name, str(meta.get("base_model", "")),
                                              meta.get("metrics") or {},
                                              run_id=run.id if run is not None and run.dataset_id == ds.id else None)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ftdemo.errors import DatabaseInUseError, StorageError
 from ftdemo.store.filesystem import check_sqlite_location
-from ftdemo.store.session import BUSY_TIMEOUT_MS, copy_sqlite_file, sqlite_path
+from ftdemo.store.session import BUSY_TIMEOUT_MS, copy_sqlite_file, not_a_sqlite_file, sqlite_path
 
 SIDE_FILES = ("-wal", "-shm", "-journal")
 REQUIRED_TABLES = ("alembic_version", "datasets", "examples", "annotations")
@@ -109,7 +109,7 @@ def restore(src: str | Path, db_url: str, *, allow_unsafe_fs: bool = False) -> R
     src = Path(src).resolve()
     target = sqlite_path(db_url)
     if target is None:
-        raise StorageError("restore works on SQLite files; for PostgreSQL use pg_restore")
+        raise StorageError(not_a_sqlite_file(db_url, "restore"))
     target = target.resolve()
     if src == target:
         raise StorageError(f"{src} is the database itself; restore from a backup file")

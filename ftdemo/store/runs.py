@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, object_session
 
 from ftdemo.errors import InvalidInputError, NotFoundError
+from ftdemo.store.repo import get_by_id
 from ftdemo.store.schema import Dataset, ModelVersion, RunEvent, TrainingRun, utcnow
 
 LIVE = ("queued", "running")
@@ -51,7 +52,7 @@ def live_runs(session: Session) -> list[TrainingRun]:
 
 
 def get_run(session: Session, run_id: int) -> TrainingRun:
-    run = session.get(TrainingRun, run_id)
+    run = get_by_id(session, TrainingRun, run_id)
     if run is None:
         raise NotFoundError(f"training run {run_id} does not exist")
     return run

@@ -1,6 +1,10 @@
-"""Engine and transactions, with the SQLite specifics of both (pragmas, write locks, online copy).
+"""Engine and transactions, with each backend's specifics (pragmas, write locks, online copy).
 
 Where a SQLite file may live is filesystem.py's business, swapping the file for a backup restore.py's.
+
+Every write transaction holds the database's one write lock from its first statement to its end, so
+it reads what the writer before it committed: a label saved twice at once is one row, a text added
+twice at once is one example and one "already in the dataset", never a constraint error.
 
 SQLite gets WAL (readers never block the writer), a 10 s busy timeout, foreign keys, and
 `synchronous=FULL` (a committed label survives power loss, at the cost of one extra fsync per
@@ -8,6 +12,11 @@ commit). Writes open with `BEGIN IMMEDIATE`, so two writers queue at the start o
 instead of failing with 'database is locked' when a read lock would be upgraded; the wait polls
 every few milliseconds (see `_begin_immediate`) so that short writes slip in between an import's
 chunks.
+
+PostgreSQL runs READ COMMITTED (each statement sees what committed before it) and a write takes a
+transaction-scoped advisory lock first (`pg_advisory_xact_lock`, released at commit or rollback), waiting
+at most the same 10 s (`lock_timeout`). Row locks or SERIALIZABLE would need every caller to re-run its
+transaction on a conflict; one lock keeps SQLite's semantics, and label writes are short.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,10 +38,17 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 _WRITE = "ftdemo_write"
+# The advisory lock's key (any bigint, the same in every ftdemo process; a lock is scoped to one database).
+PG_WRITE_LOCK_KEY = int.from_bytes(b"ftdemo-w", "big") >> 1
+PG_LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock wait that ran past lock_timeout
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def is_postgresql(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -86,8 +102,17 @@ def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
         conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
+def _install_postgresql_write_lock(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get(_WRITE, False):
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {BUSY_TIMEOUT_MS}")
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK_KEY})")
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for any SQLAlchemy URL; SQLite files get their directory created and the pragmas."""
+    """An engine for any SQLAlchemy URL; SQLite files get their directory created and the pragmas,
+    PostgreSQL READ COMMITTED and the write lock."""
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None:
@@ -95,7 +120,17 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
         _install_sqlite_pragmas(engine)
         return engine
+    if is_postgresql(url):
+        # explicit: under a server default of REPEATABLE READ a writer's snapshot would predate the lock
+        engine = create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+        _install_postgresql_write_lock(engine)
+        return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _busy(err: OperationalError) -> bool:
+    """Whether the write lock was still held by another writer when the wait ran out."""
+    return getattr(err.orig, "sqlstate", None) == PG_LOCK_NOT_AVAILABLE or "locked" in str(err.orig).lower()
 
 
 class Database:
@@ -123,12 +158,13 @@ class Database:
     def write(self) -> Iterator[Session]:
         """One write transaction: commits on success, rolls back on error.
 
-        On SQLite it starts by waiting for the write lock (polling, up to the busy timeout); a lock
-        still held after that (a very long writer elsewhere) is a StorageError the user can retry.
+        It starts by waiting for the write lock (SQLite: polling, up to the busy timeout; PostgreSQL: in
+        the advisory lock's queue, up to lock_timeout); a lock still held after that (a very long writer
+        elsewhere) is a StorageError the user can retry.
         """
         session = self._writer()
         try:
-            session.connection()  # BEGIN IMMEDIATE happens here: waits for the write lock
+            session.connection()  # the write lock is taken here (BEGIN IMMEDIATE, the advisory lock)
         except OperationalError as err:
             session.close()
             raise StorageError(f"the database is busy ({err.orig}); try again in a moment") from err
@@ -142,8 +178,17 @@ class Database:
             session.close()
 
     # --- diagnostics -------------------------------------------------------------------------
+    def server_version(self) -> str:
+        """What keeps the data, e.g. 'SQLite 3.40.1' or 'PostgreSQL 15.18'."""
+        with self.engine.connect() as conn:
+            if is_sqlite(self.url):
+                return f"SQLite {conn.exec_driver_sql('SELECT sqlite_version()').scalar()}"
+            name = {"postgresql": "PostgreSQL"}.get(conn.dialect.name, conn.dialect.name)
+            return f"{name} {'.'.join(str(part) for part in conn.dialect.server_version_info or ())}".strip()
+
     def integrity_check(self) -> str:
-        """'ok' when SQLite's integrity check passes (other backends: 'ok' if a query works)."""
+        """'ok' when SQLite's integrity check passes. A server (PostgreSQL) checks its own pages (checksums,
+        WAL replay) and has no such query: 'ok' there means it answers."""
         with self.engine.connect() as conn:
             if is_sqlite(self.url):
                 return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
@@ -158,6 +203,26 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def not_a_sqlite_file(url: str, command: str) -> str:
+    """Why `backup` / `restore` (which copy SQLite files) refuse `url`, and what to use instead."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"{command} copies SQLite files, and {url} is an in-memory database: there is no file to copy"
+    if parsed.get_backend_name() != "postgresql":
+        return (f"{command} copies SQLite files, and this is a {parsed.get_backend_name()} database: use its own "
+                f"{command} tools, and copy the models directory beside it")
+    # the same database as a libpq URI (no driver, no password: pg_dump reads PGPASSWORD or ~/.pgpass)
+    uri = URL.create("postgresql", username=parsed.username, host=parsed.host, port=parsed.port,
+                     database=parsed.database, query=parsed.query).render_as_string(hide_password=False)
+    if command == "backup":
+        return (f"backup copies SQLite files, and this is a PostgreSQL database: back it up with pg_dump, safe "
+                f"while the app runs (pg_dump -Fc -f ftdemo.dump '{uri}'), and copy the models directory beside it; "
+                f"see the README, 'Storage, durability and backups'")
+    return (f"restore replaces SQLite files, and this is a PostgreSQL database: stop the app, then pg_restore "
+            f"(pg_restore --clean --if-exists -d '{uri}' ftdemo.dump) and put the models directory back; see the "
+            f"README, 'Storage, durability and backups'")
 
 
 def copy_sqlite_file(src: Path, dest: Path, *, what: str) -> None:
@@ -185,9 +250,10 @@ def copy_sqlite_file(src: Path, dest: Path, *, what: str) -> None:
 def backup(source: Database | str, dest: str | Path) -> Path:
     """Online copy of a SQLite database (a Database or its URL; SQLite's backup API: consistent while
     writers run). `dest`: a new file, or a directory for a time-stamped one. Returns the file."""
-    src_path = sqlite_path(source if isinstance(source, str) else source.url)
+    url = source if isinstance(source, str) else source.url
+    src_path = sqlite_path(url)
     if src_path is None:
-        raise StorageError("backup works on SQLite files; for PostgreSQL use pg_dump")
+        raise StorageError(not_a_sqlite_file(url, "backup"))
     if not src_path.is_file():
         raise StorageError(f"there is no database at {src_path} to back up; check FTDEMO_DATA_DIR / FTDEMO_DB_URL")
     target = Path(dest)

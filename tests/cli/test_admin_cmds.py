@@ -101,3 +101,39 @@ def test_backup_while_labelling_then_restore(tmp_path):
     finally:
         reopened.close()
     assert _rows(Path(report["previous"])) == live_rows  # the replaced database is kept whole
+
+
+def test_backup_and_restore_refuse_a_postgresql_url_and_name_its_tools(tmp_path, capsys):
+    """They copy SQLite files; on PostgreSQL they say what to use instead (without the password) and
+    touch nothing. No server needed: they refuse before connecting."""
+    from ftdemo.cli import main
+
+    url = "postgresql+psycopg://ftdemo:s3cret@db.example:5433/labels"
+    assert main(["backup", str(tmp_path / "backups") + "/", "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "pg_dump -Fc -f ftdemo.dump 'postgresql://ftdemo@db.example:5433/labels'" in err
+    assert "models directory" in err and "s3cret" not in err and len(err.strip().splitlines()) == 1
+    assert main(["restore", str(tmp_path / "ftdemo.dump"), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "pg_restore --clean --if-exists -d 'postgresql://ftdemo@db.example:5433/labels' ftdemo.dump" in err
+    assert "stop the app" in err and "s3cret" not in err
+    assert list(tmp_path.iterdir()) == []  # no backup directory made, nothing restored
+
+
+def test_doctor_names_the_database_and_hides_a_password(migrated_db_url, backend, tmp_path, monkeypatch, capsys):
+    from sqlalchemy.engine import make_url
+
+    from ftdemo.cli import main
+    from ftdemo.store.migrate import head_revision
+
+    monkeypatch.setenv("FTDEMO_DATA_DIR", str(tmp_path))
+    url = migrated_db_url
+    if backend == "postgresql":  # the test server trusts its socket: any password gets in
+        url = make_url(url).set(password="s3cret").render_as_string(hide_password=False)
+    assert main(["doctor", "--db", url, "--json"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    report = json.loads(out)
+    assert report["database"].startswith({"sqlite": "SQLite 3.", "postgresql": "PostgreSQL "}[backend])
+    assert report["integrity"] == "ok" and report["schema"].startswith(head_revision())
+    assert report["journal_mode"] == {"sqlite": "wal", "postgresql": "n/a"}[backend]
+    assert "s3cret" not in out and report["problems"] == []

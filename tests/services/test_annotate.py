@@ -196,3 +196,14 @@ def test_undo_from_one_face_leaves_the_others_alone(services, sent, admin):
     assert undone.restored == "no label of yours"
     assert services.annotate.get("sent", sent[1]).labels == ["neg"]
     assert services.annotate.undo("sent", actor=admin, origin="label") is None
+
+
+@pytest.mark.parametrize("example_id", [0, -1, 2**31, 2**63 - 1])
+def test_an_id_no_row_can_have_is_not_found(services, sent, admin, example_id):
+    """PostgreSQL's INTEGER ids are 32 bits: a larger id (typed into the API) is 'not found' there too,
+    not an 'integer out of range' error from the server."""
+    with pytest.raises(NotFoundError, match=f"example {example_id} is not in dataset 'sent'"):
+        services.annotate.label("sent", example_id, "pos", actor=admin)
+    with pytest.raises(NotFoundError, match=f"training run {example_id} does not exist"):
+        services.training.run(example_id)
+    assert services.annotate.label("sent", sent[0], "pos", actor=admin).labels == ["pos"]  # nothing broken

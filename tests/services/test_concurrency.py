@@ -4,6 +4,7 @@ import threading
 
 from sqlalchemy import text
 
+from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor
 from ftdemo.store import repo
 
@@ -40,3 +41,44 @@ def test_concurrent_label_writes_land_exactly_once(services, admin):
     st = services.datasets.stats("c")
     assert st.labelled == THREADS * WRITES and st.label_counts == {"a": 1000, "b": 1000}
     assert services.db.integrity_check() == "ok"
+
+
+def test_racing_writes_of_one_annotator_duplicate_nothing(services, admin):
+    """The same annotator's label on the same example from 8 threads at once (two tabs, a retried request)
+    is one row, and the same text added by 8 threads at once is one example: each write transaction reads
+    what the one before it committed (SQLite: BEGIN IMMEDIATE; PostgreSQL: the advisory write lock)."""
+    services.datasets.create("r", "single_label", "a,b", actor=admin)
+    with services.db.write() as s:
+        ids = repo.add_examples(s, repo.get_dataset(s, "r"), [repo.NewExample(f"t{i}") for i in range(40)],
+                                created_by="x")
+    barrier = threading.Barrier(THREADS)
+    errors: list[BaseException] = []
+    refused: list[str] = []
+
+    def worker() -> None:
+        actor = Actor("same", "annotator")
+        try:
+            barrier.wait(10)
+            for example_id in ids:
+                services.annotate.label("r", example_id, "a", actor=actor)
+            for i in range(10):
+                try:
+                    services.annotate.add("r", f"new {i}", actor=admin)
+                except InvalidInputError as err:
+                    refused.append(str(err))
+        except BaseException as err:  # noqa: BLE001 - any error fails the test below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    with services.db.read() as s:
+        per_example = s.execute(text("SELECT example_id, count(*) FROM annotations GROUP BY 1")).all()
+        added = s.execute(text("SELECT text FROM examples WHERE text LIKE 'new %'")).scalars().all()
+    assert sorted(per_example) == [(i, 1) for i in ids]
+    assert sorted(added) == [f"new {i}" for i in range(10)]
+    assert len(refused) == 10 * (THREADS - 1) and all("already in the dataset" in m for m in refused)

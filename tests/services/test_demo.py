@@ -1,10 +1,8 @@
-from ftdemo.services import Services
 from ftdemo.services.demo import DEMOS, seed_demo_datasets
-from ftdemo.settings import Settings
 
 
-def test_demo_datasets_cover_every_task_and_import_cleanly(tmp_path):
-    sv = Services(Settings(data_dir=tmp_path))
+def test_demo_datasets_cover_every_task_and_import_cleanly(services):
+    sv = services
     assert seed_demo_datasets(sv) == [d.name for d in DEMOS]
     infos = {i.name: i for i in sv.datasets.list()}
     assert {i.task for i in infos.values()} == {"single_label", "multi_label", "pair"}

@@ -15,6 +15,8 @@ from ftdemo.store import runs as run_repo
 from ftdemo.training.config import MAX_EPOCHS
 
 FAST = {**FAST_TRAIN, "epochs": 2, "log_every": 1}
+# nothing of a run may still write once the services are closed (on PostgreSQL the test's database is dropped then)
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
 
 def LONG(model_dir):  # noqa: N802 - a config constant that needs the fixture's path

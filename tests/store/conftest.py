@@ -4,8 +4,9 @@ from ftdemo.store import Database
 
 
 @pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'test.db'}"
+def db_url(empty_db_url: str) -> str:
+    """An empty database on each backend (tests/conftest.py: `backend`)."""
+    return empty_db_url
 
 
 @pytest.fixture

@@ -1,6 +1,12 @@
-"""Online backup while writers run: the copy is consistent and holds every committed row."""
+"""Online backup while writers run: the copy is consistent and holds every committed row. PostgreSQL is
+backed up with its own tools, as `backup` / `restore` say when asked to copy one."""
 
+import os
+import re
+import shlex
+import shutil
 import sqlite3
+import subprocess
 import threading
 
 import pytest
@@ -8,6 +14,7 @@ import pytest
 from ftdemo.errors import StorageError
 from ftdemo.services import Actor, Services
 from ftdemo.settings import Settings
+from ftdemo.store.restore import restore
 from ftdemo.store.session import backup
 
 
@@ -79,3 +86,45 @@ def test_backup_of_a_large_database_finishes_under_constant_writes(tmp_path):
     assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert copy.execute("SELECT count(*) FROM padding").fetchone()[0] >= 6000
     copy.close()
+
+
+def _client_program(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        reason = f"{name} is not installed (Debian: apt-get install -y postgresql-client)"
+        if os.environ.get("CI"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return found
+
+
+def _run_suggested(refusal: StorageError, program: str, cwd) -> None:
+    """Run the command a refusal suggests, as an operator would paste it."""
+    command = shlex.split(re.search(rf"\(({program} [^)]*)\)", str(refusal)).group(1))
+    done = subprocess.run([_client_program(program), *command[1:]], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_postgresql_is_backed_up_with_pg_dump_and_restored_with_pg_restore(migrated_db_url, tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", db_url=migrated_db_url, seed_demo=False)
+    sv = Services(settings)
+    admin = Actor("a", "admin")
+    sv.datasets.create("d", "single_label", "x,y", actor=admin)
+    for i in range(3):
+        sv.annotate.add("d", f"kept {i}", labels=["x"], actor=admin)
+    with pytest.raises(StorageError, match="pg_dump") as refused:
+        backup(sv.db, tmp_path / "backups/")
+    _run_suggested(refused.value, "pg_dump", tmp_path)  # while the app has the database open
+    sv.annotate.add("d", "after the dump", labels=["y"], actor=admin)
+    sv.close()
+
+    with pytest.raises(StorageError, match="pg_restore") as refused:
+        restore(tmp_path / "ftdemo.dump", settings.db_url)
+    _run_suggested(refused.value, "pg_restore", tmp_path)
+    sv = Services(settings)
+    assert sv.datasets.stats("d").label_counts == {"x": 3, "y": 0}
+    assert sv.annotate.add("d", "after the restore", labels=["y"], actor=admin).labels == ["y"]  # ids carry on
+    assert sv.db.integrity_check() == "ok"
+    sv.close()

@@ -1,14 +1,17 @@
 """Schema changes go through migrations, and a database made by the first one survives upgrades."""
 
-import sqlite3
+import datetime as dt
+import threading
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import text
 
+from ftdemo.services import Actor
 from ftdemo.store import Database
 from ftdemo.store.migrate import current_revision, head_revision, upgrade
 from ftdemo.store.schema import Base
+from ftdemo.store.session import make_engine
 
 
 def test_migrated_schema_matches_the_orm(fresh_db):
@@ -17,36 +20,76 @@ def test_migrated_schema_matches_the_orm(fresh_db):
     assert current_revision(fresh_db.engine) == head_revision()
 
 
-def test_database_made_by_first_migration_upgrades_with_every_row(tmp_path):
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(create_engine(url), "0001")
-    con = sqlite3.connect(tmp_path / "old.db")
-    con.execute("INSERT INTO datasets VALUES (1, 'old', 'single_label', '', '2025-01-01 00:00:00', 'u')")
-    con.executemany("INSERT INTO labels VALUES (?, 1, ?, ?, 0, '2025-01-01 00:00:00')", [(1, "pos", 0), (2, "neg", 1)])
-    con.executemany(
-        "INSERT INTO examples (id, dataset_id, text, text_pair, content_hash, source, meta, created_at, created_by)"
-        " VALUES (?, 1, ?, NULL, ?, 'old', NULL, '2025-01-01 00:00:00', 'u')",
-        [(i, f"text {i}", f"{i:064x}") for i in range(1, 51)])
-    con.executemany("INSERT INTO annotations VALUES (?, ?, 'u', 'label', '2025-01-01 00:00:00', NULL)",
-                    [(i, i) for i in range(1, 51)])
-    con.executemany("INSERT INTO annotation_labels VALUES (?, ?)", [(i, 1 + i % 2) for i in range(1, 51)])
-    con.commit()
-    con.close()
+def test_database_made_by_first_migration_upgrades_with_every_row(db_url, tmp_path):
+    """Rows written at revision 0001 (as that version of the app wrote them: ids from the database) are all
+    there at head, and the app goes on writing (on PostgreSQL, the id sequences carry on past them)."""
+    old_engine = make_engine(db_url)
+    upgrade(old_engine, "0001")
+    then = dt.datetime(2025, 1, 1)
+    with old_engine.begin() as conn:
+        ds_id = conn.execute(text("INSERT INTO datasets (name, task, description, created_at, created_by) "
+                                  "VALUES ('old', 'single_label', '', :t, 'u') RETURNING id"), {"t": then}).scalar_one()
+        conn.execute(text("INSERT INTO labels (dataset_id, name, position, retired, created_at) "
+                          "VALUES (:d, :n, :p, :r, :t)"),
+                     [{"d": ds_id, "n": n, "p": p, "r": False, "t": then} for p, n in enumerate(("pos", "neg"))])
+        conn.execute(text("INSERT INTO examples (dataset_id, text, text_pair, content_hash, source, meta, created_at, "
+                          "created_by) VALUES (:d, :x, NULL, :h, 'old', NULL, :t, 'u')"),
+                     [{"d": ds_id, "x": f"text {i}", "h": f"{i:064x}", "t": then} for i in range(1, 51)])
+        example_ids = conn.execute(text("SELECT id FROM examples ORDER BY id")).scalars().all()
+        conn.execute(text("INSERT INTO annotations (example_id, annotator, kind, created_at, reverts_id) "
+                          "VALUES (:e, 'u', 'label', :t, NULL)"), [{"e": e, "t": then} for e in example_ids])
+        ann_ids = conn.execute(text("SELECT id FROM annotations ORDER BY id")).scalars().all()
+        label_ids = dict(conn.execute(text("SELECT name, id FROM labels")).all())
+        conn.execute(text("INSERT INTO annotation_labels (annotation_id, label_id) VALUES (:a, :l)"),
+                     [{"a": a, "l": label_ids["pos" if i % 2 else "neg"]} for i, a in enumerate(ann_ids)])
+    old_engine.dispose()
 
-    db = Database(url)  # opening the app's database migrates it to head
+    db = Database(db_url)  # opening the app's database migrates it to head
     assert current_revision(db.engine) == head_revision()
     from ftdemo.services import Services
     from ftdemo.settings import Settings
 
-    sv = Services(Settings(data_dir=tmp_path, db_url=url), db=db)
+    sv = Services(Settings(data_dir=tmp_path, db_url=db_url), db=db)
     st = sv.datasets.stats("old")
     assert (st.examples, st.labelled) == (50, 50)
     assert st.label_counts == {"pos": 25, "neg": 25}
     assert len(sv.annotate.snapshot("old")) == 50
+    assert [h["annotator"] for h in sv.annotate.get("old", example_ids[0]).history] == ["u"]
+    new = sv.annotate.add("old", "written after the upgrade", labels=["pos"], actor=Actor("v"))
+    assert new.id > max(example_ids) and sv.datasets.stats("old").labelled == 51
+    with db.read() as s:
+        old_rows = s.execute(text("SELECT origin, count(*) FROM annotations WHERE annotator = 'u' GROUP BY 1"))
+        assert old_rows.all() == [("", 50)]  # 0003's new column, filled in for every old row
     assert db.integrity_check() == "ok"
+    sv.close()
 
 
 def test_opening_twice_is_idempotent(db_url):
     Database(db_url).dispose()
     db = Database(db_url)
     assert current_revision(db.engine) == head_revision()
+
+
+def test_app_instances_starting_together_migrate_once(db_url):
+    """Several app processes starting at once on an empty database: one migrates, the others wait for the
+    write lock and find the schema at head (on PostgreSQL they would otherwise race to CREATE TABLE)."""
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            barrier.wait(10)
+            Database(db_url).dispose()
+        except BaseException as err:  # noqa: BLE001 - any error fails the test below
+            errors.append(err)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a start still hangs after 2 minutes"
+    assert errors == []
+    db = Database(db_url, migrate=False)
+    assert current_revision(db.engine) == head_revision()
+    db.dispose()

@@ -5,15 +5,32 @@ import pytest
 from sqlalchemy import text
 
 from ftdemo.errors import StorageError
-from ftdemo.store.session import BUSY_TIMEOUT_MS, sqlite_path
+from ftdemo.store import Database
+from ftdemo.store import session as session_module
+from ftdemo.store.session import BUSY_TIMEOUT_MS, PG_WRITE_LOCK_KEY, sqlite_path
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_sqlite_pragmas_are_set_on_every_connection(fresh_db):
     with fresh_db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS >= 5000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_postgresql_writes_hold_the_advisory_lock_under_read_committed(fresh_db):
+    with fresh_db.read() as s:
+        assert s.execute(text("SHOW transaction_isolation")).scalar() == "read committed"
+        assert s.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar() == 0
+    with fresh_db.write() as s:
+        assert s.execute(text("SHOW lock_timeout")).scalar() == f"{BUSY_TIMEOUT_MS // 1000}s"
+        held = s.execute(text("SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
+                              "WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted")).scalars().all()
+        assert held == [PG_WRITE_LOCK_KEY]
+    with fresh_db.read() as s:  # released at commit
+        assert s.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar() == 0
 
 
 def test_write_takes_the_write_lock_at_begin(fresh_db):
@@ -61,6 +78,7 @@ def hold_write_lock(path, seconds: float) -> threading.Thread:
     return t
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_writer_gets_the_lock_when_another_connection_lets_go(fresh_db):
     holder = hold_write_lock(sqlite_path(fresh_db.url), 0.3)
     with fresh_db.write() as s:  # polls for the lock, then writes
@@ -69,17 +87,6 @@ def test_a_writer_gets_the_lock_when_another_connection_lets_go(fresh_db):
     holder.join()
     with fresh_db.engine.connect() as conn:  # polling set the busy timeout back for everyone else
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
-
-
-def test_a_lock_held_past_the_busy_timeout_is_a_storage_error(fresh_db, monkeypatch):
-    monkeypatch.setattr("ftdemo.store.session.BUSY_TIMEOUT_MS", 200)
-    holder = hold_write_lock(sqlite_path(fresh_db.url), 1.5)
-    with pytest.raises(StorageError, match="busy.*try again"):
-        with fresh_db.write():
-            pass
-    holder.join()
-    with fresh_db.write() as s:  # and the database works afterwards
-        assert s.execute(text("SELECT count(*) FROM datasets")).scalar() == 0
 
 
 def test_write_rolls_back_on_error(fresh_db):
@@ -92,9 +99,34 @@ def test_write_rolls_back_on_error(fresh_db):
         assert s.execute(text("SELECT count(*) FROM datasets")).scalar() == 0
 
 
-def test_integrity_and_journal_mode(fresh_db):
+def test_a_writer_that_never_gets_the_lock_is_told_the_database_is_busy(db_url, monkeypatch):
+    monkeypatch.setattr(session_module, "BUSY_TIMEOUT_MS", 200)  # read when a connection or write begins
+    db = Database(db_url)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.write():
+            holding.set()
+            release.wait(30)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(StorageError, match="the database is busy"):
+            with db.write():
+                pass
+    finally:
+        release.set()
+        t.join()
+    with db.write() as s:  # and once the lock is free, writes go through again
+        s.execute(text("SELECT 1"))
+    db.dispose()
+
+
+def test_integrity_and_journal_mode(fresh_db, backend):
     assert fresh_db.integrity_check() == "ok"
-    assert fresh_db.journal_mode() == "wal"
+    assert fresh_db.journal_mode() == {"sqlite": "wal", "postgresql": "n/a"}[backend]
 
 
 def test_sqlite_path_parsing(tmp_path):

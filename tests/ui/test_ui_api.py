@@ -169,6 +169,53 @@ def test_four_clients_label_concurrently(open_app) -> None:
     assert services.db.integrity_check() == "ok"
 
 
+CLIENTS, LABELS_EACH = 20, 100
+
+
+@pytest.fixture(scope="module")
+def pg_app(tmp_path_factory, serve_app, pg_database) -> Iterator[tuple[str, Services]]:
+    """The app on a PostgreSQL database with one example per label the clients below will write."""
+    from ftdemo.store import repo
+
+    with pg_database() as url:
+        services = Services(Settings(data_dir=tmp_path_factory.mktemp("api-pg"), db_url=url, seed_demo=False))
+        services.datasets.create("api", "single_label", ["pos", "neg"], actor=Actor("setup"))
+        with services.db.write() as s:
+            repo.add_examples(s, repo.get_dataset(s, "api"),
+                              [repo.NewExample(f"text number {i}") for i in range(CLIENTS * LABELS_EACH)],
+                              created_by="setup")
+        with serve_app(services, close_services=True) as app_url:
+            yield app_url, services
+
+
+@pytest.mark.slow  # 2,000 gradio requests: ~100 s on 2 cores (gradio's own time; the database's is a fraction)
+def test_twenty_clients_label_concurrently_on_postgresql(pg_app) -> None:
+    """20 gradio_client clients × 100 labels against the app on PostgreSQL: every write there exactly once."""
+    url, services = pg_app
+
+    def work(k: int) -> list[int]:
+        client = gradio_client.Client(url, verbose=False)
+        written = []
+        for i in range(LABELS_EACH):
+            example_id = 1 + k * LABELS_EACH + i  # each client its own slice
+            written.append(client.predict("api", example_id, "pos" if i % 2 else "neg", f"client{k}",
+                                          api_name="/label")["id"])
+        return written
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        acknowledged = [example_id for ids in pool.map(work, range(CLIENTS)) for example_id in ids]
+    from sqlalchemy import text
+
+    with services.db.read() as s:
+        rows = s.execute(text("SELECT annotator, example_id, count(*) FROM annotations GROUP BY 1, 2")).all()
+    assert sorted(acknowledged) == list(range(1, CLIENTS * LABELS_EACH + 1))
+    assert {(a, e) for a, e, _ in rows} == {(f"client{(e - 1) // LABELS_EACH}", e) for e in acknowledged}
+    assert all(n == 1 for _, _, n in rows)
+    stats = services.datasets.stats("api")
+    assert stats.labelled == CLIENTS * LABELS_EACH and stats.label_counts == {"pos": 1000, "neg": 1000}
+    assert services.db.integrity_check() == "ok"
+
+
 def test_with_auth_the_login_is_the_annotator(auth_app) -> None:
     url, services = auth_app
     client = gradio_client.Client(url, auth=("ann", "pw-b"), verbose=False)
