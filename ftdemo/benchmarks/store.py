@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import random
-import resource
 import statistics
 import tempfile
 import threading
@@ -32,6 +31,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ftdemo.processes import peak_rss_mb
 
 LABELS = ("positive", "negative", "neutral", "mixed")
 LABELLERS = 5
@@ -54,10 +55,6 @@ def write_csv(path: Path, n: int, seed: int, *, start: int = 0) -> None:
             out.writerow([f"ticket {i}: {words}", label])
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kB
-
-
 def _services(db_url: str, data_dir: str) -> Any:
     from ftdemo.services import Services
     from ftdemo.settings import Settings
@@ -70,7 +67,7 @@ def _child(job: str, db_url: str, data_dir: str, dataset: str, path: str, result
     from ftdemo.services import Actor
 
     sv = _services(db_url, data_dir)
-    rest = peak_mb()
+    rest = peak_rss_mb()
     admin = Actor("bench", "admin")
     t0 = time.perf_counter()
     try:
@@ -80,7 +77,7 @@ def _child(job: str, db_url: str, data_dir: str, dataset: str, path: str, result
             rows = report.imported
         else:
             rows = sv.transfer.export(dataset, path, actor=admin)["exported"]
-        results.send({"rows": rows, "seconds": time.perf_counter() - t0, "peak_mb": peak_mb(), "rest_mb": rest})
+        results.send({"rows": rows, "seconds": time.perf_counter() - t0, "peak_mb": peak_rss_mb(), "rest_mb": rest})
     except BaseException as err:  # noqa: BLE001 - the parent reports it
         results.send({"error": f"{type(err).__name__}: {err}"})
     finally:

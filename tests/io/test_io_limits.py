@@ -47,18 +47,19 @@ def arrow_bomb_dir(path, batches=30, rows=10_000, width=1000):
 
 
 PEAK_SCRIPT = """
-import resource, sys
+import sys
 import datasets, pyarrow.parquet  # imported up front: only the read itself is measured
 from ftdemo.errors import InvalidInputError
 from ftdemo.io import read_rows
 import ftdemo.io.arrow_readers
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+from ftdemo.processes import peak_rss_mb
+before = peak_rss_mb()
 try:
     table = read_rows(sys.argv[1])
     outcome = f"read {len(table.rows)} rows"
 except InvalidInputError as err:
     outcome = f"refused: {err}"
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+print(int(peak_rss_mb() - before))
 print(outcome)
 """
 

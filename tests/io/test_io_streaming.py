@@ -17,22 +17,24 @@ REPO = Path(__file__).resolve().parents[2]
 ROWS = 250_000
 
 READ = """
-import resource, sys
+import sys
 from ftdemo.io import iter_rows
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+from ftdemo.processes import peak_rss_mb
+before = peak_rss_mb()
 n = sum(len(t.rows) for t in iter_rows(sys.argv[1], max_bytes=None, chunk_rows=1000))
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, n)
+print(int(peak_rss_mb() - before), n)
 """
 
 WRITE = """
-import resource, sys
+import sys
 import pyarrow.parquet
 from ftdemo.io import ExportRecord, export_stream
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+from ftdemo.processes import peak_rss_mb
+before = peak_rss_mb()
 history = [{"annotator": "ann", "kind": "label", "labels": ["pos"], "created_at": "2026-01-01T00:00:00Z"}]
 records = (ExportRecord(i, f"text number {i} " + "word " * 12, None, ["pos"], history) for i in range(int(sys.argv[2])))
 path, n = export_stream(records, sys.argv[1], with_pair=False)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, n)
+print(int(peak_rss_mb() - before), n)
 """
 
 
