@@ -204,7 +204,7 @@ def test_a_run_polls_to_done_and_a_reloaded_page_sees_it(services, kw, admin, ru
 def test_render_disables_train_while_a_run_is_live(services, kw, admin, runner, tiny_model_dir) -> None:
     run = start_run(services, kw, {**FAST, "base_model": str(tiny_model_dir)}, admin)
     watch, screen = poll(services, kw, None, force=True)
-    names = ["progress", "loss_plot", "metric_plot", "history", "details_box", "details", "train", "cancel", "busy",
+    names = ["progress", "loss_plot", "metric_plot", "history", "details_box", "details", "train", "cancel", "retry", "busy",
              "timer", "watch"]
     out = render(screen, watch, {n: n for n in names})
     assert out["train"]["interactive"] is False and out["cancel"]["visible"] is True
