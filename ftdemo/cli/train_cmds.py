@@ -68,7 +68,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("retry", parents=[common],
                        help="train a failed, cancelled or interrupted run again (same data and settings)")
-    p.add_argument("run_id", type=whole_number(1, MAX_INT64), metavar="RUN_ID")
+    p.add_argument("run_id", type=whole_number(1, MAX_INT64))
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(handler=retry)
 
