@@ -119,7 +119,14 @@ class _Progress:
         if not self._cancel and now - self._last_poll >= CANCEL_POLL_S:
             self._last_poll = now
             with self.db.read() as s:
-                self._cancel = bool(s.scalar(select(TrainingRun.cancel_requested).where(TrainingRun.id == self.run_id)))
+                cancel, status = s.execute(select(TrainingRun.cancel_requested, TrainingRun.status)
+                                           .where(TrainingRun.id == self.run_id)).one()
+            self._cancel = bool(cancel)
+            if status not in run_repo.LIVE:
+                # given up by another process (this one was cut off from the database for longer than the lease)
+                # and maybe retried elsewhere: stop rather than save a version nobody waits for
+                self.stop.request(f"this run was already ended as {status!r} elsewhere")
+                return True
         return self._cancel
 
 

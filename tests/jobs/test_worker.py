@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from polling import wait_for
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
 from ftdemo.jobs import liveness
@@ -138,3 +139,22 @@ def test_a_waiting_run_is_cancelled_at_once_and_never_claimed(app, admin, fast_o
     assert cancelled["status"] == "cancelled" and "before a worker took it" in cancelled["error"]
     assert claim(app.db, "w") is None
     assert app.training.retry(run["id"], actor=admin)["waiting_for_worker"]  # and it can be run again
+
+
+def test_a_worker_whose_run_was_given_up_stops_without_saving(app, admin, fast_options) -> None:
+    """Cut off from the database for longer than the lease, a worker's run is marked 'interrupted' (and may
+    be retried elsewhere): when the worker reads that, it stops and saves nothing."""
+    kw = _labelled(app, "kw")
+    run = app.training.start(kw, {**fast_options, "epochs": 100, "early_stopping_patience": 0}, actor=admin)
+    worker = _worker(app)
+    thread = threading.Thread(target=worker.serve, kwargs={"once": True}, daemon=True)
+    thread.start()
+    wait_for(lambda: any(kind == "epoch" for _, kind, _ in app.training.events(run["id"])), timeout=60)
+    with app.db.write() as s:  # what the reaper does to a run whose heartbeat stopped
+        row = run_repo.get_run(s, run["id"])
+        row.status, row.error = "interrupted", "given up"
+    thread.join(30)
+    assert not thread.is_alive() and worker.stop.is_set()
+    final = app.training.run(run["id"])
+    assert (final["status"], final["error"], final["version"]) == ("interrupted", "given up", "")
+    assert app.models.list(kw) == []
