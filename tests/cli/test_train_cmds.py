@@ -8,9 +8,9 @@ import os
 import platform
 
 import pytest
+from tiny import keyword_dataset
 
 from ftdemo.jobs.runner import StopRequest
-from ftdemo.store import repo
 
 HERE = f"{platform.node()}:{os.getpid()}"  # in-process: the CLI's "process" is this one
 
@@ -18,12 +18,7 @@ HERE = f"{platform.node()}:{os.getpid()}"  # in-process: the CLI's "process" is 
 @pytest.fixture
 def interrupted(services, admin, fast_options) -> dict:
     """Dataset 'kw' and one run of it, stopped before its first batch."""
-    services.datasets.create("kw", "single_label", "pos,neg", actor=admin)
-    with services.db.write() as s:
-        ds = repo.get_dataset(s, "kw")
-        ids = repo.add_examples(s, ds, [repo.NewExample(f"kw {i} is {'good' if i % 2 else 'bad'}") for i in range(40)],
-                                created_by="t")
-        repo.add_label_annotations(s, ds, [(i, ["pos" if k % 2 else "neg"]) for k, i in enumerate(ids)], annotator="t")
+    keyword_dataset(services, "kw", n=40)
     stop = StopRequest()
     stop.request("the test stopped it")
     run = services.training.train_sync("kw", fast_options, actor=admin, stop=stop)

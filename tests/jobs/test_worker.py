@@ -10,11 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 from polling import wait_for
+from tiny import keyword_dataset
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
 from ftdemo.jobs import liveness
 from ftdemo.jobs.worker import Worker, WorkerQueue, claim
-from ftdemo.services import Actor, Services
+from ftdemo.services import Services
 from ftdemo.services.training import where
 from ftdemo.store import repo
 from ftdemo.store import runs as run_repo
@@ -39,23 +40,13 @@ def app(settings) -> Iterator[Services]:
     sv.close()
 
 
-def _labelled(sv: Services, name: str, n: int = 60) -> str:
-    sv.datasets.create(name, "single_label", "pos,neg", actor=Actor.local())
-    with sv.db.write() as s:
-        ds = repo.get_dataset(s, name)
-        ids = repo.add_examples(s, ds, [repo.NewExample(f"{name} {i} is {'good' if i % 2 else 'bad'}") for i in range(n)],
-                                created_by="t")
-        repo.add_label_annotations(s, ds, [(i, ["pos" if k % 2 else "neg"]) for k, i in enumerate(ids)], annotator="t")
-    return name
-
-
 def _worker(sv: Services) -> Worker:
     return Worker(sv.db, sv.settings.models_dir, device="cpu", lease_s=LEASE_S, poll_s=0.1)
 
 
 def test_the_app_only_queues_and_a_run_waits_for_a_worker(app, admin, fast_options) -> None:
     assert isinstance(app.training.runner, WorkerQueue)
-    kw, other = _labelled(app, "kw"), _labelled(app, "other")
+    kw, other = keyword_dataset(app, "kw"), keyword_dataset(app, "other")
     run = app.training.start(kw, fast_options, actor=admin)
     assert run["status"] == "queued" and run["waiting_for_worker"] and run["worker"] is None
     assert where(run) == "waiting for a worker"
@@ -71,7 +62,7 @@ def test_the_app_only_queues_and_a_run_waits_for_a_worker(app, admin, fast_optio
 
 
 def test_a_worker_trains_the_queued_run_and_the_app_serves_it(app, admin, fast_options) -> None:
-    kw = _labelled(app, "kw")
+    kw = keyword_dataset(app, "kw")
     worker = _worker(app)
     assert worker.serve(once=True) == []  # nothing queued: back at once
     run = app.training.start(kw, fast_options, actor=admin)
@@ -82,7 +73,7 @@ def test_a_worker_trains_the_queued_run_and_the_app_serves_it(app, admin, fast_o
 
 
 def test_two_claimers_never_take_the_same_run(app, admin) -> None:
-    kw = _labelled(app, "kw", n=4)
+    kw = keyword_dataset(app, "kw", n=4)
     with app.db.write() as s:
         ds = repo.get_dataset(s, kw)
         ids = {run_repo.create_run(s, ds, {}, {"items": [], "labels": []}, "h", created_by="t", for_workers=True).id
@@ -109,7 +100,7 @@ def test_two_claimers_never_take_the_same_run(app, admin) -> None:
 
 def test_a_silent_workers_run_is_interrupted_after_the_lease_and_a_retry_trains_it(app, admin, annotator,
                                                                                     fast_options) -> None:
-    kw = _labelled(app, "kw")
+    kw = keyword_dataset(app, "kw")
     run = app.training.start(kw, fast_options, actor=admin)
     assert claim(app.db, "gpu-box:4242") == run["id"]  # a worker took it …
     assert app.training.run(run["id"])["status"] == "queued"  # … and beats: alive within the lease
@@ -133,7 +124,7 @@ def test_a_silent_workers_run_is_interrupted_after_the_lease_and_a_retry_trains_
 
 
 def test_a_waiting_run_is_cancelled_at_once_and_never_claimed(app, admin, fast_options) -> None:
-    kw = _labelled(app, "kw")
+    kw = keyword_dataset(app, "kw")
     run = app.training.start(kw, fast_options, actor=admin)
     cancelled = app.training.cancel(run["id"], actor=admin)
     assert cancelled["status"] == "cancelled" and "before a worker took it" in cancelled["error"]
@@ -144,7 +135,7 @@ def test_a_waiting_run_is_cancelled_at_once_and_never_claimed(app, admin, fast_o
 def test_a_worker_whose_run_was_given_up_stops_without_saving(app, admin, fast_options) -> None:
     """Cut off from the database for longer than the lease, a worker's run is marked 'interrupted' (and may
     be retried elsewhere): when the worker reads that, it stops and saves nothing."""
-    kw = _labelled(app, "kw")
+    kw = keyword_dataset(app, "kw")
     run = app.training.start(kw, {**fast_options, "epochs": 100, "early_stopping_patience": 0}, actor=admin)
     worker = _worker(app)
     thread = threading.Thread(target=worker.serve, kwargs={"once": True}, daemon=True)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 from polling import wait_for
+from tiny import keyword_dataset
 
-from ftdemo.services import Actor, Services
+from ftdemo.services import Services
 from ftdemo.settings import Settings
-from ftdemo.store import repo
 from ftdemo.store import runs as run_repo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,16 +35,6 @@ def app(pg_database, tmp_path: Path) -> Iterator[Services]:
                                run_lease_s=LEASE_S, models_root=tmp_path / "shared-models"))
         yield sv
         sv.close()
-
-
-def _labelled(sv: Services, name: str, n: int = 60) -> str:
-    sv.datasets.create(name, "single_label", "pos,neg", actor=Actor.local())
-    with sv.db.write() as s:
-        ds = repo.get_dataset(s, name)
-        ids = repo.add_examples(s, ds, [repo.NewExample(f"{name} {i} is {'good' if i % 2 else 'bad'}") for i in range(n)],
-                                created_by="t")
-        repo.add_label_annotations(s, ds, [(i, ["pos" if k % 2 else "neg"]) for k, i in enumerate(ids)], annotator="t")
-    return name
 
 
 def _start_worker(settings: Settings, log: Path) -> subprocess.Popen:
@@ -64,7 +54,7 @@ def _final(sv: Services, run_id: int, timeout: float) -> dict:
 @pytest.mark.slow
 def test_two_workers_share_the_queue_survive_a_kill_and_the_app_serves_what_they_train(app, admin, fast_options,
                                                                                          tmp_path) -> None:
-    alpha, beta = _labelled(app, "alpha"), _labelled(app, "beta")
+    alpha, beta = keyword_dataset(app, "alpha"), keyword_dataset(app, "beta")
     logs = [tmp_path / f"worker-{i}.log" for i in range(2)]
     procs = [_start_worker(app.settings, log) for log in logs]
     names = {f"{platform.node()}:{p.pid}": p for p in procs}
