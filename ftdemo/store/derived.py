@@ -337,21 +337,22 @@ def backfill(db: Any) -> list[str]:
 
 
 def stored(session: Session, ds: Dataset) -> dict[str, object]:
-    """Every derived row of a dataset, in a comparable form."""
+    """Every derived row of a dataset, in a comparable form (floats rounded in Python: PostgreSQL has
+    no round() for double precision)."""
     def rows(q):  # noqa: ANN001, ANN202
-        return sorted(tuple(r) for r in session.execute(q))
+        return sorted(tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in session.execute(q))
 
     return {
         "annotator_states": rows(select(AnnotatorState.example_id, AnnotatorState.annotator,
                                         AnnotatorState.annotation_id, AnnotatorState.kind)
                                  .where(AnnotatorState.dataset_id == ds.id)),
         "example_states": rows(select(ExampleState.example_id, ExampleState.live, ExampleState.labelled,
-                                      ExampleState.annotators, func.round(ExampleState.agreement, 6))
+                                      ExampleState.annotators, ExampleState.agreement)
                                .where(ExampleState.dataset_id == ds.id)),
         "current_labels": rows(select(CurrentLabel.example_id, CurrentLabel.label_id)
                                .where(CurrentLabel.dataset_id == ds.id)),
         "dataset_stats": rows(select(DatasetStats.examples, DatasetStats.labelled, DatasetStats.multi_annotated,
-                                     DatasetStats.conflicts, func.round(DatasetStats.agreement_sum, 4))
+                                     DatasetStats.conflicts, DatasetStats.agreement_sum)
                               .where(DatasetStats.dataset_id == ds.id)),
         "label_stats": [r for r in rows(select(LabelStats.label_id, LabelStats.n)
                                         .where(LabelStats.dataset_id == ds.id)) if r[1]],

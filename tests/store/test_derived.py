@@ -27,6 +27,12 @@ LABELS = ["pos", "neg", "neu"]
 PEOPLE = [Actor(n, "admin") for n in ("ada", "bo", "cy")]
 
 
+@pytest.fixture
+def app_db_url(migrated_db_url: str) -> str:
+    """The services run on SQLite and on PostgreSQL (tests/conftest.py: `backend`)."""
+    return migrated_db_url
+
+
 def workload(services: Services, dataset: str, task: str, seed: int) -> None:
     """Labels, relabels, skips, clears, undos, deletes and restores, retire and un-retire, by three people."""
     rng = random.Random(seed)

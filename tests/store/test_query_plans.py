@@ -22,6 +22,12 @@ BIG = ("examples", "annotations", "annotation_labels", "annotator_states", "exam
 BOB = Actor("bob", "annotator")
 
 
+@pytest.fixture
+def app_db_url(migrated_db_url: str) -> str:
+    """The services run on SQLite and on PostgreSQL (tests/conftest.py: `backend`)."""
+    return migrated_db_url
+
+
 @contextmanager
 def captured(services: Services) -> Iterator[list[tuple[str, object]]]:
     statements: list[tuple[str, object]] = []
