@@ -21,6 +21,13 @@ SPACES_PERSISTENT_DIR = Path("/data")  # Hugging Face Spaces mounts persistent s
 TRAINING_MODES = ("local", "workers")  # FTDEMO_TRAINING: a child process of the app, or training workers
 DEFAULT_RUN_LEASE_S = 30.0  # fifteen missed heartbeats (one every 2 s): the process running a run is gone
 MIN_RUN_LEASE_S = 10.0  # five beats: a shorter lease would interrupt live runs on a busy machine
+DEFAULT_LEASE_S = 300.0  # an example handed out stays that annotator's for 5 minutes (a long read, a break)
+# Fine-tune automatically every 200 new labels (0: never). On for a first-time user, who then sees the whole
+# loop (labels -> model -> explanations) without finding the Train tab; 200 because that is about where a
+# fine-tune begins to beat the instant model's suggestions (docs/benchmarks.md, label efficiency) and, at a
+# label every few seconds, a run every 10-15 minutes keeps a 2-core CPU free for labelling most of the time.
+# The activation guard still decides whether a run's model goes live. Per dataset in the Data tab.
+DEFAULT_RETRAIN_EVERY = 200
 
 
 def bundled_model_path() -> str:
@@ -76,6 +83,8 @@ class Settings:
     models_root: Path | None = None  # FTDEMO_MODELS_DIR (e.g. a mount shared with training workers)
     training: str = "local"  # FTDEMO_TRAINING: "local" (a child process per run) or "workers" (queue only)
     run_lease_s: float = DEFAULT_RUN_LEASE_S  # a live run silent for longer is marked 'interrupted'
+    lease_s: float = DEFAULT_LEASE_S  # how long an example handed out by the queue is kept from other annotators
+    retrain_every: int = DEFAULT_RETRAIN_EVERY  # datasets without their own setting fine-tune every N new labels
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -102,6 +111,12 @@ class Settings:
         if not self.run_lease_s >= MIN_RUN_LEASE_S:
             raise InvalidInputError(f"FTDEMO_RUN_LEASE_S must be at least {MIN_RUN_LEASE_S:.0f} seconds (a run beats "
                                     f"every 2 s), e.g. {DEFAULT_RUN_LEASE_S:.0f}")
+        if not self.lease_s > 0:
+            raise InvalidInputError(f"FTDEMO_LEASE_S must be a positive number of seconds an example handed out stays "
+                                    f"with its annotator, e.g. {DEFAULT_LEASE_S:.0f}")
+        if isinstance(self.retrain_every, bool) or not isinstance(self.retrain_every, int) or self.retrain_every < 0:
+            raise InvalidInputError(f"FTDEMO_RETRAIN_EVERY must be a whole number of new labels after which a dataset "
+                                    f"fine-tunes again, e.g. {DEFAULT_RETRAIN_EVERY}, or 0 to never do it automatically")
         if not 0 <= self.port <= 65535:
             raise InvalidInputError(f"FTDEMO_PORT (or GRADIO_SERVER_PORT) must be a port from 0 to 65535, got {self.port}")
 
@@ -145,7 +160,8 @@ class Settings:
         port_var = next((name for name in ("FTDEMO_PORT", "GRADIO_SERVER_PORT") if env.get(name)), "FTDEMO_PORT")
         host_var = next((name for name in ("FTDEMO_HOST", "GRADIO_SERVER_NAME") if env.get(name)), "FTDEMO_HOST")
         for key, name in (("max_text_chars", "FTDEMO_MAX_TEXT_CHARS"), ("max_upload_mb", "FTDEMO_MAX_UPLOAD_MB"),
-                          ("zerogpu_max_s", "FTDEMO_ZEROGPU_MAX_S"), ("port", port_var)):
+                          ("zerogpu_max_s", "FTDEMO_ZEROGPU_MAX_S"), ("retrain_every", "FTDEMO_RETRAIN_EVERY"),
+                          ("port", port_var)):
             if env.get(name):
                 try:
                     kwargs[key] = int(env[name])
@@ -155,7 +171,8 @@ class Settings:
                                    ("temp_file_hours", "FTDEMO_TEMP_FILE_HOURS", "1"),
                                    ("session_hours", "FTDEMO_SESSION_HOURS", "12"),
                                    ("login_backoff_s", "FTDEMO_LOGIN_BACKOFF_S", "1"),
-                                   ("run_lease_s", "FTDEMO_RUN_LEASE_S", "30")):
+                                   ("run_lease_s", "FTDEMO_RUN_LEASE_S", "30"),
+                                   ("lease_s", "FTDEMO_LEASE_S", "300")):
             if env.get(name):
                 try:
                     kwargs[key] = float(env[name])

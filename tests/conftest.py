@@ -29,6 +29,9 @@ from ftdemo.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in the tests may touch the Hub
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# no surprise training runs: a test that wants the automatic fine-tune turns it on (tests/services/test_retrain.py);
+# this reaches the app processes and CLI commands the tests start (Settings.from_env)
+os.environ.setdefault("FTDEMO_RETRAIN_EVERY", "0")
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +78,7 @@ def app_db_url(tmp_path: Path, migrated_db: Path) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, app_db_url: str) -> Settings:
-    return Settings(data_dir=tmp_path, db_url=app_db_url, seed_demo=False)
+    return Settings(data_dir=tmp_path, db_url=app_db_url, seed_demo=False, retrain_every=0)
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
-"""Labelling: the queue, label/skip/undo, adding, editing and browsing examples."""
+"""Labelling: the queue (with leases), label/skip/undo, bulk labelling, adding, editing and browsing examples."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -11,10 +14,15 @@ from ftdemo.errors import InvalidInputError
 from ftdemo.services.base import Actor, Service, require_admin
 from ftdemo.services.queue import QueueService
 from ftdemo.settings import Settings
-from ftdemo.store import Database, repo
+from ftdemo.store import Database, leases, repo
 from ftdemo.store.consensus import UNLABELLED
 from ftdemo.store.schema import Dataset, Example
 from ftdemo.tasks import LabelledText, TaskType, check_labels_for_task, normalize_text
+
+log = logging.getLogger(__name__)
+
+MAX_BULK = 10_000  # examples one bulk action may label: one write transaction of a few seconds at most
+MAX_MODEL_NAME = 64  # annotations.suggestion_model
 
 
 @dataclass
@@ -52,8 +60,60 @@ class Undone:
     """What an undo did: the example as it is now, the action undone and the state put back (in words)."""
 
     example: ExampleView
-    action: str  # e.g. "label “pos”", "skip"
+    action: str  # e.g. "label “pos”", "skip", "label “pos” on 40 examples"
     restored: str  # e.g. "label “neg”", "no label of yours"
+    examples: int = 1  # how many examples it put back (a bulk action: all of its examples, in one step)
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What one bulk label action did: `labelled` rows written (all tagged `batch`; undo reverts them in one
+    step), `unchanged` examples that already carried exactly these labels of the actor, and the ids that
+    were not labelled: `missing` (no such example in the dataset) and `deleted` ones."""
+
+    batch: str | None  # None when nothing was written
+    labels: list[str]
+    labelled: int
+    unchanged: int
+    missing: list[int] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        parts = [f"labelled {self.labelled} example{'s' * (self.labelled != 1)} {', '.join(self.labels)}"]
+        if self.unchanged:
+            parts.append(f"{self.unchanged} already had {'these labels' if len(self.labels) > 1 else 'this label'}")
+        if self.missing:
+            parts.append(f"{len(self.missing)} not in the dataset (ids {_ids(self.missing)})")
+        if self.deleted:
+            parts.append(f"{len(self.deleted)} deleted, left alone (ids {_ids(self.deleted)})")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "message": self.message}
+
+
+def _ids(ids: list[int], shown: int = 10) -> str:
+    return ", ".join(map(str, ids[:shown])) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+def parse_suggestion(suggestion: Any) -> repo.Shown | None:
+    """The suggestion a face showed, as recorded with the annotation: {"labels": [...], "model": "...",
+    "probability": ...} (or a Suggestion's to_dict(), whose "label" also names a single one); None: none shown."""
+    if suggestion is None:
+        return None
+    example = '{"labels": ["positive"], "model": "instant", "probability": 0.9}'
+    if not isinstance(suggestion, dict):
+        raise InvalidInputError(f"suggestion must be a JSON object such as {example}, or null")
+    labels = suggestion.get("labels", [suggestion["label"]] if isinstance(suggestion.get("label"), str) else None)
+    if not isinstance(labels, (list, tuple)) or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in labels) \
+            or len(labels) > 100:
+        raise InvalidInputError(f"a suggestion's labels must be a list of label names, as in {example}")
+    model = suggestion.get("model", "")
+    if not isinstance(model, str) or len(model) > MAX_MODEL_NAME:
+        raise InvalidInputError(f"a suggestion's model must be the name of the model that made it (at most "
+                                f"{MAX_MODEL_NAME} characters), e.g. \"instant\" or \"v0003\"")
+    return repo.Shown(tuple(dict.fromkeys(labels)), model)
 
 
 def _describe(kind: str, labels: list[str]) -> str:
@@ -66,14 +126,31 @@ class AnnotationService(Service):
     def __init__(self, db: Database, settings: Settings, queue: QueueService) -> None:
         super().__init__(db, settings)
         self.queue = queue
+        # called with the dataset's name after each write that added labels (Services wires the retraining
+        # trigger here, so this module needs no training import); an error in one is logged, never raised
+        self.listeners: list[Callable[[str], None]] = []
+
+    def _labelled(self, dataset: str) -> None:
+        for listener in self.listeners:
+            try:
+                listener(dataset)
+            except Exception:  # the label is saved; what follows it must not turn the click into an error
+                log.exception("after new labels in %r, %s failed", dataset, getattr(listener, "__qualname__", listener))
 
     # --- queue ---------------------------------------------------------------------------------
     def next(self, dataset: str, actor: Actor, *, order: str = "in_order", seed: int = 0,
-             exclude: list[int] | None = None) -> ExampleView | None:
-        """The next example for this annotator, or None when the queue is empty."""
-        with self.db.read() as s:
+             exclude: list[int] | None = None, overlap: bool = False) -> ExampleView | None:
+        """The next example for this annotator, or None when the queue is empty.
+
+        It is leased to them for FTDEMO_LEASE_S seconds: other annotators are not handed it until they label
+        or skip it, ask for another, or the lease runs out. `overlap`: examples others hold may be handed out
+        too (several annotators on the same examples, for agreement). One write transaction: the database's
+        write lock serves two annotators asking at once one after the other, so they never get the same one."""
+        with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
-            ids = self.queue.next_ids(s, ds, actor, order=order, seed=seed, limit=1, exclude=exclude or ())
+            ids = self.queue.next_ids(s, ds, actor, order=order, seed=seed, limit=1, exclude=exclude or (),
+                                      overlap=overlap)
+            leases.take(s, ds, actor.name, ids[0] if ids else None, self.settings.lease_s)
             return _views(s, ds, [repo.get_example(s, ds, ids[0])])[0] if ids else None
 
     def get(self, dataset: str, example_id: int, *, with_history: bool = True) -> ExampleView:
@@ -84,13 +161,16 @@ class AnnotationService(Service):
 
     # --- annotate ------------------------------------------------------------------------------
     def label(self, dataset: str, example_id: int, labels: list[str] | str, *, actor: Actor,
-              origin: str = "") -> ExampleView:
+              origin: str = "", suggestion: dict[str, Any] | None = None) -> ExampleView:
         """Record `actor`'s labels for an example (appends a row; earlier rows stay as history).
 
         Labels equal to the actor's current ones add nothing: history records changes, not saves.
-        `origin`: the face it came from ("label" for the Label tab, whose undo acts on its own actions)."""
+        `origin`: the face it came from ("label" for the Label tab, whose undo acts on its own actions).
+        `suggestion`: what the face showed ({"labels": [...], "model": "...", "probability": p}; see
+        parse_suggestion), recorded with the row as accepted (the same labels) or changed."""
         names = labels.split(",") if isinstance(labels, str) else list(labels)
         names = [n.strip() for n in names if n.strip()]
+        shown = parse_suggestion(suggestion)
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
             ex = repo.get_example(s, ds, int(example_id))
@@ -99,15 +179,57 @@ class AnnotationService(Service):
                 raise InvalidInputError("choose at least one label, or skip the example")
             ids = [lab.id for lab in ds.labels if lab.name in chosen]
             now = repo.current_state(s, ex.id, actor.name)
-            if now is None or now.kind != "label" or sorted(l.label_id for l in now.labels) != sorted(ids):
-                repo.append_annotation(s, ex, actor.name, "label", ids, origin=origin)
-            return _views(s, ds, [ex])[0]
+            added = now is None or now.kind != "label" or sorted(l.label_id for l in now.labels) != sorted(ids)
+            if added:
+                repo.append_annotation(s, ex, actor.name, "label", ids, origin=origin, shown=shown, chosen=chosen)
+                repo.count_new_labels(s, ds, 1)
+            leases.release(s, ds, actor.name, {ex.id})
+            view = _views(s, ds, [ex])[0]
+        if added:
+            self._labelled(dataset)
+        return view
+
+    def label_many(self, dataset: str, example_ids: Sequence[int], labels: list[str] | str, *, actor: Actor,
+                   origin: str = "") -> BulkResult:
+        """Give many examples the same labels in one action: one annotation row each (none where the actor's
+        labels already are these), all with one batch id, so `undo` takes the whole action back in one step.
+
+        At most MAX_BULK ids; ids that are not examples of the dataset, or deleted ones, are reported in the
+        result and left alone. Bulk-inserted with their derived state, like an import."""
+        names = labels.split(",") if isinstance(labels, str) else list(labels)
+        names = [n.strip() for n in names if n.strip()]
+        ids = list(dict.fromkeys(int(i) for i in example_ids))
+        if not ids:
+            raise InvalidInputError("choose at least one example to label")
+        if len(ids) > MAX_BULK:
+            raise InvalidInputError(f"{len(ids)} examples are more than one bulk action may label ({MAX_BULK}); "
+                                    f"label them in parts of at most {MAX_BULK}")
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            chosen = check_labels_for_task(TaskType(ds.task), names, repo.active_label_names(ds))
+            if not chosen:
+                raise InvalidInputError("choose at least one label for the examples")
+            want = frozenset(lab.id for lab in ds.labels if lab.name in chosen)
+            found = repo.existing_examples(s, ds, ids)
+            live = [i for i in ids if found.get(i)]
+            states = repo.own_states(s, live, actor.name)
+            todo = [i for i in live if states.get(i) != ("label", want)]
+            batch = uuid.uuid4().hex if todo else None
+            repo.add_label_annotations(s, ds, [(i, chosen) for i in todo], annotator=actor.name, origin=origin,
+                                       batch=batch)
+            repo.count_new_labels(s, ds, len(todo))
+            leases.release(s, ds, actor.name, set(live))
+        if todo:
+            self._labelled(dataset)
+        return BulkResult(batch, chosen, len(todo), len(live) - len(todo), [i for i in ids if i not in found],
+                          [i for i in ids if found.get(i) is False])
 
     def skip(self, dataset: str, example_id: int, *, actor: Actor, origin: str = "") -> ExampleView:
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
             ex = repo.get_example(s, ds, int(example_id))
             repo.append_annotation(s, ex, actor.name, "skip", origin=origin)
+            leases.release(s, ds, actor.name, {ex.id})
             return _views(s, ds, [ex])[0]
 
     def clear(self, dataset: str, example_id: int, *, actor: Actor, origin: str = "") -> ExampleView:
@@ -125,13 +247,16 @@ class AnnotationService(Service):
         appending a row with the state before it.
 
         Returns what was undone and the example (so the UI can show it again and say what changed),
-        or None if nothing is left to undo.
+        or None if nothing is left to undo. A bulk action (label_many) is undone as a whole: every example
+        of it goes back to its state before, in one step, and `examples` says how many.
         """
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
             last = repo.last_undoable(s, ds.id, actor.name, origin)
             if last is None:
                 return None
+            if last.batch is not None:
+                return self._undo_batch(s, ds, actor, last.batch, last.origin)
             ex = repo.get_example(s, ds, last.example_id, include_deleted=True)
             before = repo.state_before(s, last)
             names = {lab.id: lab.name for lab in ds.labels}
@@ -143,7 +268,25 @@ class AnnotationService(Service):
                 repo.append_annotation(s, ex, actor.name, before.kind, [l.label_id for l in before.labels],
                                        reverts_id=last.id, origin=last.origin)
                 restored = _describe(before.kind, [names[l.label_id] for l in before.labels])
+            if last.kind == "label":
+                repo.count_new_labels(s, ds, -1)
             return Undone(_views(s, ds, [ex])[0], undone, restored)
+
+    def _undo_batch(self, s: Session, ds: Dataset, actor: Actor, batch: str, origin: str) -> Undone:
+        """Append, for every row of the bulk action not undone yet, the state before it (one bulk insert)."""
+        rows = repo.batch_rows(s, batch)
+        before = repo.states_before(s, rows)
+        items = [repo.NewAnnotation(r.example_id, "clear", (), r.id) if r.id not in before else
+                 repo.NewAnnotation(r.example_id, before[r.id].kind, tuple(l.label_id for l in before[r.id].labels), r.id)
+                 for r in rows]
+        repo.append_annotations(s, ds, items, annotator=actor.name, origin=origin, batch=batch)
+        repo.count_new_labels(s, ds, -sum(r.kind == "label" for r in rows))
+        names = {lab.id: lab.name for lab in ds.labels}
+        first = rows[0]
+        action = _describe(first.kind, [names[l.label_id] for l in first.labels])
+        view = _views(s, ds, [repo.get_example(s, ds, first.example_id, include_deleted=True)])[0]
+        return Undone(view, f"{action} on {len(rows)} example{'s' * (len(rows) != 1)}",
+                      "the labels each had before", examples=len(rows))
 
     # --- examples ------------------------------------------------------------------------------
     def add(self, dataset: str, text: str, text_pair: str | None = None, labels: list[str] | None = None, *,
@@ -169,7 +312,11 @@ class AnnotationService(Service):
             if chosen:
                 repo.append_annotation(s, ex, actor.name, "label", [l.id for l in ds.labels if l.name in chosen],
                                        origin=origin)
-            return _views(s, ds, [ex])[0]
+                repo.count_new_labels(s, ds, 1)
+            view = _views(s, ds, [ex])[0]
+        if chosen:
+            self._labelled(dataset)
+        return view
 
     def edit(self, dataset: str, example_id: int, text: str, text_pair: str | None = None, *,
              actor: Actor) -> ExampleView:
@@ -207,6 +354,16 @@ class AnnotationService(Service):
             ds = repo.get_dataset(s, dataset)
             rows = [s.get(Example, i) for i in repo.conflicts(s, ds, limit)]
             return _views(s, ds, [r for r in rows if r is not None], with_history=True)
+
+    def acceptance(self, dataset: str) -> list[dict[str, Any]]:
+        """How often each model's suggestions were taken, per model that made them ("instant", "v0003", …):
+        {model, shown, accepted, changed, rate} (rate: accepted / shown), from the annotations made with a
+        suggestion on screen and not undone. One grouped query over those rows only."""
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            return [{"model": model, "shown": acc + chg, "accepted": acc, "changed": chg,
+                     "rate": round(acc / (acc + chg), 4) if acc + chg else None}
+                    for model, acc, chg in repo.acceptance(s, ds)]
 
     def annotators(self, dataset: str) -> list[str]:
         with self.db.read() as s:

@@ -85,8 +85,9 @@ class QueueService(Service):
         self.predict = predict
 
     def next_ids(self, session: Session, ds: Dataset, actor: Actor, *, order: str = "in_order", seed: int = 0,
-                 limit: int = 1, exclude: list[int] | tuple[int, ...] = ()) -> list[int]:
-        """Up to `limit` example ids for `actor`, best first, inside the caller's read transaction."""
+                 limit: int = 1, exclude: list[int] | tuple[int, ...] = (), overlap: bool = False) -> list[int]:
+        """Up to `limit` example ids for `actor`, best first, inside the caller's transaction (`overlap`: with
+        those other annotators hold leases on)."""
         chosen = get_order(order)
-        candidates = repo.queue_candidates(ds, actor.name, exclude=exclude)
+        candidates = repo.queue_candidates(ds, actor.name, exclude=exclude, overlap=overlap)
         return chosen.pick(QueueRequest(session, ds, candidates, actor.name, int(seed), int(limit), self))

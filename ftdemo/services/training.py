@@ -117,8 +117,9 @@ class TrainingService(Service):
         return self._queue(dataset, config.to_dict(), snap, digest, actor, for_workers=for_workers)
 
     def _queue(self, dataset: str, config: dict[str, Any], snapshot: dict[str, Any], digest: str, actor: Actor, *,
-               for_workers: bool) -> int:
-        """Create the queued run, unless a live one holds the place it needs (one_run_at_a_time)."""
+               for_workers: bool, current_labels: bool = True) -> int:
+        """Create the queued run, unless a live one holds the place it needs (one_run_at_a_time);
+        `current_labels`: False for a retry (its frozen data holds none of the labels made since)."""
         self.reap()  # a dead run must not block this one
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
@@ -128,7 +129,7 @@ class TrainingService(Service):
                 raise InvalidInputError(f"training run {live[0].id} is still {live[0].status}; wait for it or "
                                         f"cancel it before starting another ({scope})")
             return run_repo.create_run(s, ds, config, snapshot, digest, created_by=actor.name,
-                                       for_workers=for_workers).id
+                                       for_workers=for_workers, current_labels=current_labels).id
 
     def _launch(self, run_id: int) -> None:
         """Hand a queued run to the runner; a run that cannot start is failed with the reason."""
@@ -187,7 +188,7 @@ class TrainingService(Service):
 
         TrainConfig.from_dict(old["config"])  # a run recorded by an older ftdemo may hold settings now refused
         return self._queue(old["dataset"], old["config"], snapshot, old["snapshot_hash"], actor,
-                           for_workers=for_workers)
+                           for_workers=for_workers, current_labels=False)
 
     def train_sync(self, dataset: str, options: dict[str, Any], *, actor: Actor,
                    on_event: Callable[[Any], None] | None = None, stop: Any = None) -> dict[str, Any]:

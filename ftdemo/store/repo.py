@@ -7,12 +7,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Select, and_, case, func, insert, or_, select, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ftdemo.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from ftdemo.store import derived
+from ftdemo.store import derived, leases
 from ftdemo.store.consensus import AnnotatorState, Consensus
 from ftdemo.store.schema import (
     Annotation,
@@ -237,17 +237,70 @@ def soft_delete_example(session: Session, ex: Example, *, restore: bool = False)
 # --- annotations ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Shown:
+    """The suggestion an annotator saw when acting: its label names and the model that made them."""
+
+    labels: tuple[str, ...]
+    model: str = ""
+
+    def outcome(self, chosen: Iterable[str]) -> str:
+        """'accepted' when the chosen labels are the suggested ones, else 'changed'."""
+        return "accepted" if set(chosen) == set(self.labels) else "changed"
+
+
 def append_annotation(session: Session, ex: Example, annotator: str, kind: str, label_ids: Iterable[int] = (),
-                      *, reverts_id: int | None = None, origin: str = "") -> Annotation:
-    """Append one action; `origin` names the face it came from ("label", "data", "api", "cli", "import")."""
+                      *, reverts_id: int | None = None, origin: str = "", shown: Shown | None = None,
+                      chosen: Sequence[str] = ()) -> Annotation:
+    """Append one action; `origin` names the face it came from ("label", "data", "api", "cli", "import");
+    `shown`: the suggestion on screen, recorded with whether `chosen` (the label names) took it."""
     if kind not in ("label", "skip", "clear"):
         raise InvalidInputError(f"unknown annotation kind {kind!r}")
     ann = Annotation(example_id=ex.id, annotator=annotator, kind=kind, reverts_id=reverts_id, origin=origin)
+    if shown is not None:
+        ann.suggested, ann.suggestion_model = list(shown.labels), shown.model
+        ann.suggestion_outcome = shown.outcome(chosen)
     ann.labels = [AnnotationLabel(label_id=i) for i in label_ids]
     session.add(ann)
     session.flush()
     derived.record_annotations(session, session.get(Dataset, ex.dataset_id), [(ann.id, ex.id, annotator, kind)])
     return ann
+
+
+@dataclass(frozen=True)
+class NewAnnotation:
+    """One row of a bulk append."""
+
+    example_id: int
+    kind: str = "label"
+    label_ids: tuple[int, ...] = ()
+    reverts_id: int | None = None
+
+
+def append_annotations(session: Session, ds: Dataset, items: Sequence[NewAnnotation], *, annotator: str,
+                       origin: str, batch: str | None = None) -> list[int]:
+    """Bulk-append one annotator's rows (imports, bulk labelling and its undo), with their derived state;
+    returns the new ids in the items' order. `batch` tags the rows of one bulk action."""
+    now = utcnow()
+    ann, links = Annotation.__table__, AnnotationLabel.__table__
+    out: list[int] = []
+    for start in range(0, len(items), 2000):
+        chunk = items[start:start + 2000]
+        rows = [dict(example_id=it.example_id, annotator=annotator, kind=it.kind, created_at=now, origin=origin,
+                     reverts_id=it.reverts_id, batch=batch) for it in chunk]
+        if len({it.example_id for it in chunk}) == len(chunk):
+            # one row per example: RETURNING the example id says which row got which id, in any order
+            by_example = dict(session.execute(insert(ann).returning(ann.c.example_id, ann.c.id), rows).all())
+            ann_ids = [by_example[it.example_id] for it in chunk]
+        else:  # an example twice: the ids must come back in the rows' order (slower: a statement per row)
+            ann_ids = session.execute(insert(ann).returning(ann.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        chosen = [dict(annotation_id=a, label_id=lab) for a, it in zip(ann_ids, chunk) for lab in it.label_ids]
+        if chosen:
+            session.execute(insert(links), chosen)
+        derived.record_annotations(session, ds, [(a, it.example_id, annotator, it.kind) for a, it in zip(ann_ids, chunk)])
+        out += ann_ids
+    _after_bulk_insert(session, ["annotations", "annotation_labels", "annotator_states", "current_labels"], len(out))
+    return out
 
 
 def last_undoable(session: Session, dataset_id: int, annotator: str, origin: str | None = None) -> Annotation | None:
@@ -325,14 +378,18 @@ def history(session: Session, ds: Dataset, example_ids: Sequence[int]) -> dict[i
                 .join(Annotation, Annotation.id == AnnotationLabel.annotation_id)
                 .where(Annotation.example_id.in_(part))):
             chosen[ann_id].append(label_id)
-        for ann_id, ex_id, annotator, kind, created_at, reverts_id in session.execute(
+        for ann_id, ex_id, annotator, kind, created_at, reverts_id, suggested, model, outcome, batch in session.execute(
                 select(Annotation.id, Annotation.example_id, Annotation.annotator, Annotation.kind,
-                       Annotation.created_at, Annotation.reverts_id)
+                       Annotation.created_at, Annotation.reverts_id, Annotation.suggested, Annotation.suggestion_model,
+                       Annotation.suggestion_outcome, Annotation.batch)
                 .where(Annotation.example_id.in_(part)).order_by(Annotation.id)):
             out[ex_id].append({"id": ann_id, "annotator": annotator, "kind": kind,
                                "labels": [names[i] for i in sorted(chosen.get(ann_id, ()), key=order.__getitem__)],
                                "created_at": created_at.isoformat(timespec="seconds") + "Z",
-                               "reverts_id": reverts_id})
+                               "reverts_id": reverts_id,
+                               # the suggestion on screen (None: none), its model, accepted | changed | ""
+                               "suggested": suggested, "suggestion_model": model, "suggestion_outcome": outcome,
+                               "batch": batch})
     return out
 
 
@@ -389,8 +446,9 @@ def label_counts(session: Session, ds: Dataset) -> dict[str, int]:
     return {lab.name: int(n.get(lab.id, 0)) for lab in ds.labels if not lab.retired}
 
 
-def queue_candidates(ds: Dataset, annotator: str, *, exclude: Sequence[int] = ()) -> Select:
-    """Example ids an annotator may be offered: live, unlabelled by anyone, not skipped by this annotator.
+def queue_candidates(ds: Dataset, annotator: str, *, exclude: Sequence[int] = (), overlap: bool = False) -> Select:
+    """Example ids an annotator may be offered: live, unlabelled by anyone, not skipped by this annotator, not
+    held by another annotator's unexpired lease (unless `overlap`: several annotators label the same examples).
 
     A query of `ExampleState.example_id` (index ix_example_states_queue), ordered by nothing: how
     candidates are ranked is the queue service's business (it can see models).
@@ -403,6 +461,8 @@ def queue_candidates(ds: Dataset, annotator: str, *, exclude: Sequence[int] = ()
                                               ExampleState.example_id.not_in(skipped))
     if exclude:
         q = q.where(ExampleState.example_id.not_in(list(exclude)))
+    if not overlap:
+        q = q.where(ExampleState.example_id.not_in(leases.held_by_others(ds, annotator)))
     return q
 
 
@@ -467,28 +527,86 @@ def labelled_snapshot(session: Session, ds: Dataset) -> list[tuple[int, str, str
 
 
 def add_label_annotations(session: Session, ds: Dataset, labelled: Sequence[tuple[int, Sequence[str]]],
-                          *, annotator: str, origin: str = "import") -> int:
-    """Bulk-append one 'label' annotation per (example_id, label names) — for imports of many rows."""
+                          *, annotator: str, origin: str = "import", batch: str | None = None) -> int:
+    """Bulk-append one 'label' annotation per (example_id, label names) — for imports of many rows and bulk
+    labelling (`batch`: the bulk action's id)."""
     ids_by_name = {lab.name: lab.id for lab in ds.labels}
-    now = utcnow()
-    ann, links = Annotation.__table__, AnnotationLabel.__table__
-    written = 0
-    for start in range(0, len(labelled), 2000):
-        chunk = labelled[start:start + 2000]
-        rows = [dict(example_id=ex_id, annotator=annotator, kind="label", created_at=now, origin=origin,
-                     reverts_id=None) for ex_id, _ in chunk]
-        if len({ex_id for ex_id, _ in chunk}) == len(chunk):
-            # one row per example: RETURNING the example id says which row got which id, in any order
-            by_example = dict(session.execute(insert(ann).returning(ann.c.example_id, ann.c.id), rows).all())
-            ann_ids = [by_example[ex_id] for ex_id, _ in chunk]
-        else:  # an example twice: the ids must come back in the rows' order (slower: a statement per row)
-            ann_ids = session.execute(insert(ann).returning(ann.c.id, sort_by_parameter_order=True), rows).scalars().all()
-        chosen = [dict(annotation_id=a, label_id=ids_by_name[name]) for a, (_, names) in zip(ann_ids, chunk)
-                  for name in names]
-        if chosen:
-            session.execute(insert(links), chosen)
-        derived.record_annotations(session, ds, [(a, ex_id, annotator, "label") for a, (ex_id, _) in zip(ann_ids, chunk)])
-        written += len(ann_ids)
-    _after_bulk_insert(session, ["annotations", "annotation_labels", "annotator_states", "current_labels"], written)
-    return written
+    items = [NewAnnotation(ex_id, "label", tuple(ids_by_name[name] for name in names)) for ex_id, names in labelled]
+    return len(append_annotations(session, ds, items, annotator=annotator, origin=origin, batch=batch))
 
+
+def count_new_labels(session: Session, ds: Dataset, n: int) -> int:
+    """Add `n` (less than 0: labels undone) to the labels made since the dataset's last training run, never
+    below 0; returns the new count."""
+    if n:
+        moved = Dataset.labels_since_run + n
+        session.execute(update(Dataset).where(Dataset.id == ds.id)
+                        .values(labels_since_run=case((moved < 0, 0), else_=moved)))
+    return int(session.scalar(select(Dataset.labels_since_run).where(Dataset.id == ds.id)) or 0)
+
+
+# --- bulk actions and suggestions ----------------------------------------------------------------------
+
+
+def existing_examples(session: Session, ds: Dataset, example_ids: Sequence[int]) -> dict[int, bool]:
+    """Which of these ids are examples of the dataset, and whether each is live (not deleted)."""
+    out: dict[int, bool] = {}
+    ids = [i for i in example_ids if 0 < i <= MAX_ID]
+    for part in derived.chunks(ids):
+        out.update((i, deleted is None) for i, deleted in session.execute(
+            select(Example.id, Example.deleted_at).where(Example.dataset_id == ds.id, Example.id.in_(part))))
+    return out
+
+
+def own_states(session: Session, example_ids: Sequence[int], annotator: str) -> dict[int, tuple[str, frozenset[int]]]:
+    """The annotator's current (kind, label ids) on each of these examples (those they never acted on left out)."""
+    out: dict[int, tuple[str, set[int]]] = {}
+    for part in derived.chunks(list(example_ids)):
+        q = (select(AnnotatorStateRow.example_id, AnnotatorStateRow.kind, AnnotationLabel.label_id)
+             .outerjoin(AnnotationLabel, AnnotationLabel.annotation_id == AnnotatorStateRow.annotation_id)
+             .where(AnnotatorStateRow.example_id.in_(part), AnnotatorStateRow.annotator == annotator))
+        for ex_id, kind, label_id in session.execute(q):
+            entry = out.setdefault(ex_id, (kind, set()))
+            if label_id is not None:
+                entry[1].add(label_id)
+    return {ex: (kind, frozenset(labels)) for ex, (kind, labels) in out.items()}
+
+
+def batch_rows(session: Session, batch: str) -> list[Annotation]:
+    """The rows of a bulk action that are not undone yet (the action itself, not undo rows), in id order."""
+    undone = select(Annotation.reverts_id).where(Annotation.reverts_id.is_not(None), Annotation.batch == batch)
+    return list(session.scalars(select(Annotation).where(Annotation.batch == batch, Annotation.reverts_id.is_(None),
+                                                         Annotation.id.not_in(undone)).order_by(Annotation.id)))
+
+
+def states_before(session: Session, rows: Sequence[Annotation]) -> dict[int, Annotation]:
+    """For each row (by its id), the same annotator's latest earlier row on the same example (rows with no
+    earlier state are left out): `state_before` for many rows, set-based (ix_annotations_example_annotator)."""
+    earlier = aliased(Annotation)
+    out: dict[int, Annotation] = {}
+    for part in derived.chunks([r.id for r in rows]):
+        pairs = dict(session.execute(
+            select(Annotation.id, func.max(earlier.id))
+            .join(earlier, and_(earlier.example_id == Annotation.example_id, earlier.annotator == Annotation.annotator,
+                                earlier.id < Annotation.id))
+            .where(Annotation.id.in_(part)).group_by(Annotation.id)).all())
+        found = {a.id: a for a in session.scalars(select(Annotation).where(Annotation.id.in_(list(pairs.values()))))}
+        out.update((row_id, found[prev]) for row_id, prev in pairs.items())
+    return out
+
+
+OUTCOMES = ("accepted", "changed")
+
+
+def acceptance(session: Session, ds: Dataset) -> list[tuple[str, int, int]]:
+    """(model, accepted, changed) of the dataset's annotations made with a suggestion on screen, undone ones
+    left out; one grouped query through ix_annotations_suggestion (it reads only rows that had a suggestion)."""
+    undone = select(Annotation.reverts_id).where(Annotation.reverts_id.is_not(None))
+    accepted = func.sum(case((Annotation.suggestion_outcome == "accepted", 1), else_=0))
+    rows = session.execute(
+        select(Annotation.suggestion_model, accepted, func.count())
+        .join(Example, Example.id == Annotation.example_id)
+        .where(Annotation.suggestion_outcome.in_(OUTCOMES), Example.dataset_id == ds.id,
+               Annotation.id.not_in(undone))
+        .group_by(Annotation.suggestion_model).order_by(Annotation.suggestion_model)).all()
+    return [(model, int(acc or 0), int(n) - int(acc or 0)) for model, acc, n in rows]

@@ -44,8 +44,12 @@ def waiting_for_worker(run: TrainingRun) -> bool:
 
 
 def create_run(session: Session, ds: Dataset, config: dict[str, Any], snapshot: dict[str, Any], snapshot_hash: str,
-               *, created_by: str, for_workers: bool = False) -> TrainingRun:
-    """A queued run; `for_workers`: it waits for a training worker to claim it (else the caller starts it)."""
+               *, created_by: str, for_workers: bool = False, current_labels: bool = True) -> TrainingRun:
+    """A queued run; `for_workers`: it waits for a training worker to claim it (else the caller starts it).
+    `current_labels`: it trains on the labels as they are now (not a retry's frozen data), so the count of
+    labels made since the dataset's last run starts again (services/retrain.py)."""
+    if current_labels:
+        session.execute(update(Dataset).where(Dataset.id == ds.id).values(labels_since_run=0))
     run = TrainingRun(dataset_id=ds.id, status="queued", config=config, snapshot=snapshot,
                       snapshot_hash=snapshot_hash, created_by=created_by, environment={}, progress={}, metrics={},
                       timings={}, error="", version="", for_workers=for_workers)

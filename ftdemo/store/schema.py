@@ -47,6 +47,10 @@ class Dataset(Base):
     # what the texts are called here ("" = the task's default: Text, or Premise / Hypothesis for pairs)
     text_name: Mapped[str] = mapped_column(String(40), default="", server_default="")
     pair_name: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # fine-tune every N new labels: None = the app's FTDEMO_RETRAIN_EVERY, 0 = never (services/retrain.py)
+    retrain_every: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # labels made (label, bulk label, typed with a label) since the dataset's last training run was created
+    labels_since_run: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     labels: Mapped[list["Label"]] = relationship(
         back_populates="dataset", order_by="Label.position", cascade="all, delete-orphan"
@@ -102,13 +106,16 @@ class Example(Base):
 class Annotation(Base):
     """One annotator action on one example: 'label' (with label rows), 'skip', or 'clear'.
 
-    Undo appends a row restoring the annotator's previous state (`reverts_id` names the undone row).
+    Undo appends a row restoring the annotator's previous state (`reverts_id` names the undone row); the rows
+    of one bulk action share a `batch` and are undone together.
     """
 
     __tablename__ = "annotations"
     __table_args__ = (Index("ix_annotations_example_annotator", "example_id", "annotator", "id"),
                       Index("ix_annotations_annotator_id", "annotator", "id"),  # undo: an annotator's latest
-                      Index("ix_annotations_reverts_id", "reverts_id"))
+                      Index("ix_annotations_reverts_id", "reverts_id"),
+                      Index("ix_annotations_batch", "batch"),  # undo of a bulk action: its rows
+                      Index("ix_annotations_suggestion", "suggestion_outcome", "suggestion_model"))  # acceptance
 
     id: Mapped[int] = mapped_column(primary_key=True)
     example_id: Mapped[int] = mapped_column(ForeignKey("examples.id", ondelete="CASCADE"))
@@ -118,6 +125,12 @@ class Annotation(Base):
     reverts_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id"), nullable=True)
     # which face made it: "label" (Label tab), "data" (Data tab), "api", "cli", "import", "" (before 0003)
     origin: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # the suggestion shown when it was made: label names (None: none shown), the model that made it ("instant"
+    # or a version), and "accepted" (chosen as suggested) or "changed"; "" for rows without one
+    suggested: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    suggestion_model: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    suggestion_outcome: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    batch: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the bulk action it is part of
 
     labels: Mapped[list["AnnotationLabel"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
@@ -214,6 +227,23 @@ class ModelVersion(Base):
 
     def __repr__(self) -> str:
         return f"ModelVersion(id={self.id}, version={self.version!r}, status={self.status!r})"
+
+
+class Lease(Base):
+    """An example handed out to an annotator, held for them until `expires_at` (FTDEMO_LEASE_S), so two
+    annotators are not given the same example at once. One per annotator and dataset: the next hand-out
+    replaces it, labelling or skipping the example releases it."""
+
+    __tablename__ = "leases"
+    __table_args__ = (Index("ix_leases_example_id", "example_id"),)
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    annotator: Mapped[str] = mapped_column(String(100), primary_key=True)
+    example_id: Mapped[int] = mapped_column(ForeignKey("examples.id", ondelete="CASCADE"))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    def __repr__(self) -> str:
+        return f"Lease(example_id={self.example_id}, annotator={self.annotator!r}, expires_at={self.expires_at})"
 
 
 # --- derived state (store/derived.py keeps it in the same transaction as each change; `rebuild` recomputes it

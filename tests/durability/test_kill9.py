@@ -71,7 +71,7 @@ class Launcher:
     def _env(self, port: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FTDEMO_")}
         env.update(FTDEMO_DATA_DIR=str(self.data_dir), FTDEMO_PORT=str(port), FTDEMO_HOST="127.0.0.1",
-                   FTDEMO_SEED_DEMO="0", PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1",
+                   FTDEMO_SEED_DEMO="0", FTDEMO_RETRAIN_EVERY="0", PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1",
                    GRADIO_ANALYTICS_ENABLED="False")
         return env
 
