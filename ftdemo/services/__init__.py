@@ -8,6 +8,7 @@ from ftdemo.services.datasets import DatasetInfo, DatasetService, Stats
 from ftdemo.services.models import ModelService
 from ftdemo.services.predict import PredictService
 from ftdemo.services.queue import QueueService
+from ftdemo.services.retrain import RetrainService
 from ftdemo.services.training import TrainingService
 from ftdemo.services.transfer import ImportReport, TransferService
 from ftdemo.settings import Settings
@@ -32,6 +33,8 @@ class Services:
         self.annotate = AnnotationService(self.db, settings, self.queue)
         self.transfer = TransferService(self.db, settings)
         self.training = TrainingService(self.db, settings, self.annotate)
+        self.retrain = RetrainService(self.db, settings, self.training)
+        self.annotate.listeners.append(self.retrain.after_labels)  # fine-tune every N new labels
 
     def registry_cleanup(self) -> list[str]:
         """At start: remove temp dirs left by a save that was killed midway (never listed, never loaded),
