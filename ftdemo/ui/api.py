@@ -1,9 +1,12 @@
-"""The documented API (for gradio_client and scripts): datasets, next, label, stats, train, run, models.
+"""The documented API (for gradio_client and scripts): datasets, next, label, label_many, stats, train, run, models.
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860/", auth=("alice", "pw"))   # auth only when FTDEMO_USERS is set
-    ex = c.predict("sentiment", "alice", api_name="/next")
+    ex = c.predict("sentiment", "alice", api_name="/next")       # leased to alice for FTDEMO_LEASE_S seconds
     c.predict("sentiment", ex["id"], "positive", "alice", api_name="/label")
+    c.predict("sentiment", ex["id"], "positive", "alice", {"labels": ["positive"], "model": "instant"},
+              api_name="/label")                                 # with the suggestion that was shown
+    c.predict("sentiment", [4, 8, 15], "negative", "alice", api_name="/label_many")   # undone as one step
     run = c.predict("sentiment", {"epochs": 3}, "alice", api_name="/train")   # admins only; starts a run
     c.predict(run["id"], api_name="/run")        # poll: status queued → running → succeeded/failed/cancelled
                                                  # (queued with "waiting_for_worker" under FTDEMO_TRAINING=workers)
@@ -26,6 +29,7 @@ from typing import Any
 import gradio as gr
 
 from ftdemo.errors import FtdemoError, InvalidInputError
+from ftdemo.services.annotate import MAX_BULK
 from ftdemo.services.queue import ORDERS
 from ftdemo.ui.context import UIContext
 
@@ -100,26 +104,48 @@ def register_api(ctx: UIContext) -> None:
         """Every dataset with its task, labels and counts."""
         return [info.to_dict() for info in services.datasets.list()]
 
-    def next_example(dataset: str, annotator: str = "", order: str = "in_order", seed: int = 0,
+    def next_example(dataset: str, annotator: str = "", order: str = "in_order", seed: int = 0, overlap: bool = False,
                      request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
         """The next example for this annotator (unlabelled, not skipped by them), or null when done.
 
-        order: ORDERS_DOC."""
+        order: ORDERS_DOC. The example is leased to the annotator for FTDEMO_LEASE_S seconds (others are not
+        handed it meanwhile); overlap: true also hands out examples other annotators hold (double annotation)."""
         dataset, order = string(dataset, "dataset"), string(order, "order")
         seed = 0 if seed is None else whole_number(seed, "seed", -MAX_SEED - 1, MAX_SEED)
+        if overlap is not None and not isinstance(overlap, bool):
+            raise InvalidInputError(f"overlap must be true or false; got {_shown(overlap)}")
         actor = ctx.actor(request, string(annotator, "annotator", optional=True))
-        view = services.annotate.next(dataset, actor, order=order, seed=seed)
+        view = services.annotate.next(dataset, actor, order=order, seed=seed, overlap=bool(overlap))
         return view.to_dict() if view else None
 
     def label(dataset: str, example_id: int, labels_csv: str, annotator: str = "",
-              request: gr.Request = None) -> dict:  # type: ignore[assignment]
+              suggestion: dict[str, Any] | None = None, request: gr.Request = None) -> dict:  # type: ignore[assignment]
         """Record labels for one example; labels_csv is "positive" or "a,b" for multi-label datasets.
 
+        suggestion: the suggestion shown while labelling, if any ({"labels": [...], "model": "instant",
+        "probability": 0.9}, e.g. what /next returned), recorded as accepted or changed.
         Returns the example with its current (consensus) labels."""
         dataset, labels_csv = string(dataset, "dataset"), string(labels_csv, "labels_csv")
         example_id = whole_number(example_id, "example_id", 1, MAX_ID)
         actor = ctx.actor(request, string(annotator, "annotator", optional=True))
-        return services.annotate.label(dataset, example_id, labels_csv, actor=actor, origin="api").to_dict()
+        return services.annotate.label(dataset, example_id, labels_csv, actor=actor, origin="api",
+                                       suggestion=suggestion).to_dict()
+
+    def label_many(dataset: str, example_ids: list[int], labels_csv: str, annotator: str = "",
+                   request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """Give many examples the same labels in one action (at most MAX_BULK_DOC ids); one undo takes it back.
+
+        Returns {batch, labels, labelled, unchanged, missing, deleted, message}: ids that are not examples of
+        the dataset (missing) or deleted ones are reported and left alone."""
+        dataset, labels_csv = string(dataset, "dataset"), string(labels_csv, "labels_csv")
+        if not isinstance(example_ids, list):
+            raise InvalidInputError(f"example_ids must be a JSON list of example ids; got {_shown(example_ids)}")
+        if len(example_ids) > MAX_BULK:
+            raise InvalidInputError(f"{len(example_ids)} example ids are more than one call may label ({MAX_BULK}); "
+                                    f"send them in parts")
+        ids = [whole_number(i, "each of example_ids", 1, MAX_ID) for i in example_ids]
+        actor = ctx.actor(request, string(annotator, "annotator", optional=True))
+        return services.annotate.label_many(dataset, ids, labels_csv, actor=actor, origin="api").to_dict()
 
     def stats(dataset: str) -> dict:
         """Labelled/unlabelled counts, counts per label, annotators and agreement."""
@@ -154,6 +180,8 @@ def register_api(ctx: UIContext) -> None:
     gr.api(endpoint(ctx.anyone(datasets)), api_name="datasets")
     gr.api(endpoint(ctx.anyone(next_example)), api_name="next")
     gr.api(endpoint(ctx.anyone(label)), api_name="label")
+    label_many.__doc__ = (label_many.__doc__ or "").replace("MAX_BULK_DOC", f"{MAX_BULK:,}")
+    gr.api(endpoint(ctx.anyone(label_many)), api_name="label_many")
     gr.api(endpoint(ctx.anyone(stats)), api_name="stats")
     gr.api(endpoint(ctx.admin("train models")(train)), api_name="train")
     gr.api(endpoint(ctx.anyone(run)), api_name="run")
