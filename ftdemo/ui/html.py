@@ -10,12 +10,14 @@ import html
 from collections.abc import Sequence
 
 from ftdemo.services import DatasetInfo, ExampleView, Stats
+from ftdemo.services.retrain import RetrainStatus
 
 CSS = """
 .ftd-header h1 { margin: 0; font-size: 1.5rem; }
 .ftd-header p { margin: .15rem 0 0; color: var(--body-text-color-subdued); }
 .ftd-card { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
   padding: 1.1rem 1.3rem; background: var(--block-background-fill); min-height: 7rem; }
+.ftd-retrain { font-size: .85rem; color: var(--body-text-color-subdued); margin-top: .2rem; }
 .ftd-meta { font-size: .85rem; color: var(--body-text-color-subdued); margin-bottom: .5rem; }
 .ftd-text { font-size: 1.15rem; line-height: 1.55; white-space: pre-wrap; overflow-wrap: anywhere; }
 /* user text may carry right-to-left overrides: isolate it so it cannot reorder what is around it */
@@ -147,6 +149,19 @@ def progress(stats: Stats | None) -> str:
         f'<div class="ftd-bar"><div style="width:{pct:.1f}%"></div></div>'
         f'<div class="ftd-chips">{chips}</div></div>'
     )
+
+
+def retrain_countdown(status: RetrainStatus | None) -> str:
+    """'37 labels until the next automatic fine-tune' (a services.retrain.RetrainStatus; '' when it is off)."""
+    if status is None or not status.every:
+        return ""
+    if status.running:
+        text = "a fine-tune of this dataset is running; the next automatic one follows it"
+    elif status.remaining:
+        text = f"{status.remaining} label{'s' * (status.remaining != 1)} until the next automatic fine-tune"
+    else:
+        text = "an automatic fine-tune is due" + (f": {status.waiting}" if status.waiting else "")
+    return f'<div class="ftd-retrain" id="ftd-retrain">{esc(text)}</div>'
 
 
 def key_hint(multi: bool) -> str:

@@ -14,6 +14,7 @@ import gradio as gr
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, DatasetInfo, ExampleView, Services, Stats
 from ftdemo.services.queue import ORDERS
+from ftdemo.services.retrain import RetrainStatus
 from ftdemo.ui import html, js
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 
@@ -29,6 +30,7 @@ class LabelScreen:
     example: ExampleView | None = None
     stats: Stats | None = None
     message: str = ""
+    retrain: RetrainStatus | None = None  # the countdown to the next automatic fine-tune
     error: bool = False
 
     @property
@@ -52,7 +54,8 @@ def load_screen(services: Services, dataset: str | None, actor: Actor, *, order:
     info = services.datasets.info(dataset)
     if example is None:
         example = services.annotate.next(dataset, actor, order=order, seed=int(seed or 0))
-    return LabelScreen(info, example, services.datasets.stats(dataset), message)
+    return LabelScreen(info, example, services.datasets.stats(dataset), message,
+                       retrain=services.retrain.status(dataset))
 
 
 def _current(services: Services, dataset: str, example_id: int | None) -> ExampleView | None:
@@ -132,7 +135,7 @@ def render(screen: LabelScreen, e: dict[str, Any]) -> dict[Any, Any]:
     else:
         card = html.example_card(ex, info)
     out: dict[Any, Any] = {
-        e["progress"]: html.progress(screen.stats),
+        e["progress"]: html.progress(screen.stats) + html.retrain_countdown(screen.retrain),
         e["card"]: card,
         e["example_id"]: ex.id if ex else None,
         e["shown_labels"]: labels,

@@ -1,4 +1,4 @@
-"""Data tab panel: create a dataset; add, rename and retire labels (admins only)."""
+"""Data tab panel: create a dataset; add, rename and retire labels; when it fine-tunes automatically (admins only)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import gradio as gr
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, DatasetInfo, Services
+from ftdemo.services.retrain import RetrainStatus
 from ftdemo.ui import html
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 
@@ -45,6 +46,20 @@ def edit_labels(services: Services, dataset: str | None, action: str, actor: Act
     raise InvalidInputError(f"unknown label action {action!r}")
 
 
+def set_retrain_every(services: Services, dataset: str | None, every: float | None, actor: Actor
+                      ) -> tuple[RetrainStatus, str]:
+    """Fine-tune `dataset` automatically after every `every` new labels (0: never; empty: the app's default)."""
+    if not dataset:
+        raise InvalidInputError("choose a dataset first")
+    if every is not None and (every != int(every)):
+        raise InvalidInputError(f"type a whole number of labels, e.g. 200 (0: never); got {every}")
+    status = services.retrain.set_every(dataset, None if every is None else int(every), actor=actor)
+    if not status.every:
+        return status, "no automatic fine-tunes: train from the Train tab"
+    return status, (f"fine-tunes automatically after every {status.every} new labels"
+                    f"{' (the app default)' if status.default else ''}; {status.remaining} to go")
+
+
 def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
     services = ctx.services
     with gr.Accordion("Datasets and labels", open=False) as panel:
@@ -69,6 +84,11 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
                     add = gr.Button("Add as new label", size="sm")
                     rename = gr.Button("Rename", size="sm")
                     retire = gr.Button("Retire", size="sm", variant="stop")
+                with gr.Row(equal_height=True):
+                    every = gr.Number(label="Fine-tune automatically after every N new labels", precision=0,
+                                      minimum=0, info="0: never; empty: the app's default (FTDEMO_RETRAIN_EVERY)",
+                                      scale=2, elem_id="ftd-retrain-every")
+                    save_every = gr.Button("Save", size="sm", scale=0, min_width=80)
         message = gr.HTML()
 
     def _labels_view(info: DatasetInfo | None) -> dict:
@@ -78,10 +98,22 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
         text = f'<div class="ftd-msg ok">{html.esc(", ".join(info.labels))}{retired}</div>'
         return {current: text, existing: gr.update(choices=info.labels + info.retired_labels, value=None)}
 
+    def _every_view(dataset: str | None) -> dict:
+        if not dataset:
+            return {every: None}
+        status = services.retrain.status(dataset)
+        return {every: None if status.default else status.every}
+
     @guard(message)
     @ctx.anyone
     def on_dataset(dataset: str | None) -> dict:
-        return _labels_view(services.datasets.info(dataset) if dataset else None)
+        return {**_labels_view(services.datasets.info(dataset) if dataset else None), **_every_view(dataset)}
+
+    @guard(message)
+    @ctx.admin("change when a dataset fine-tunes automatically")
+    def on_every(dataset: str | None, value: float | None, who: str, bump: int, request: gr.Request) -> dict:
+        _, note = set_retrain_every(services, dataset, value, ctx.actor(request, who))
+        return {**_every_view(dataset), message: html.message(note), ctx.refresh: (bump or 0) + 1}
 
     @guard(message)
     @ctx.admin("create datasets")
@@ -102,7 +134,8 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
 
     quiet = dict(show_progress="hidden", **PRIVATE)
     for trigger in (ctx.dataset.change, ctx.refresh.change):
-        trigger(on_dataset, [ctx.dataset], [current, existing, message], **quiet)  # message: errors only
+        trigger(on_dataset, [ctx.dataset], [current, existing, every, message], **quiet)  # message: errors only
+    save_every.click(on_every, [ctx.dataset, every, ctx.annotator, ctx.refresh], [every, message, ctx.refresh], **quiet)
     create.click(on_create, [name, task, labels, description, ctx.annotator],
                  [ctx.dataset, name, labels, description, message], **quiet)
     for button, action in ((add, "add"), (rename, "rename"), (retire, "retire")):
@@ -111,4 +144,4 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
     ctx.admin_only.append(panel)
     return dict(panel=panel, name=name, task=task, labels=labels, description=description, create=create,
                 current=current, existing=existing, new_name=new_name, add=add, rename=rename, retire=retire,
-                message=message)
+                every=every, save_every=save_every, message=message)

@@ -222,3 +222,11 @@ def test_button_text_numbers_only_the_first_nine() -> None:
 def test_screen_mode_is_empty_without_info() -> None:
     assert LabelScreen().mode == ""
     assert isinstance(gr.update(visible=True), dict)  # render() relies on gr.update being a plain dict
+
+
+def test_progress_counts_down_to_the_next_automatic_fine_tune(services, reviews, admin) -> None:
+    assert "ftd-retrain" not in render(load_screen(services, reviews, ANNA), _elems())["progress"]  # off in tests
+    services.retrain.set_every(reviews, 3, actor=admin)
+    submit_labels(services, reviews, 1, ["pos"], ANNA)
+    out = render(load_screen(services, reviews, ANNA), _elems())
+    assert "2 labels until the next automatic fine-tune" in out["progress"]

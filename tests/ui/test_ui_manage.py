@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ftdemo.errors import AlreadyExistsError, InvalidInputError, PermissionDeniedError
-from ftdemo.ui.manage_panel import create_dataset, edit_labels
+from ftdemo.ui.manage_panel import create_dataset, edit_labels, set_retrain_every
 
 
 def test_admin_creates_a_dataset(services, admin) -> None:
@@ -55,3 +55,16 @@ def test_label_edits_need_input_and_an_admin(services, reviews, admin, annotator
         edit_labels(services, None, "add", admin, new_name="x")
     with pytest.raises(PermissionDeniedError, match="only an admin can edit labels"):
         edit_labels(services, reviews, "add", annotator, new_name="x")
+
+
+def test_admin_sets_when_a_dataset_fine_tunes_automatically(services, reviews, admin, annotator) -> None:
+    status, note = set_retrain_every(services, reviews, 50.0, admin)
+    assert (status.every, status.default) == (50, False) and "after every 50 new labels" in note
+    status, note = set_retrain_every(services, reviews, 0, admin)
+    assert status.every == 0 and "no automatic fine-tunes" in note
+    status, _ = set_retrain_every(services, reviews, None, admin)
+    assert status.default  # back to the app's default (off in the tests' settings)
+    with pytest.raises(InvalidInputError, match="whole number"):
+        set_retrain_every(services, reviews, 2.5, admin)
+    with pytest.raises(PermissionDeniedError, match="only an admin"):
+        set_retrain_every(services, reviews, 10, annotator)
