@@ -127,3 +127,16 @@ def test_training_workers_settings(tmp_path):
     for bad in ("soon", "3"):  # a lease shorter than five heartbeats would interrupt live runs
         with pytest.raises(InvalidInputError, match="FTDEMO_RUN_LEASE_S"):
             Settings.from_env({"FTDEMO_RUN_LEASE_S": bad})
+
+
+def test_leases_and_automatic_fine_tunes_are_configurable_and_checked():
+    s = Settings.from_env({"FTDEMO_LEASE_S": "90", "FTDEMO_RETRAIN_EVERY": "0"})
+    assert (s.lease_s, s.retrain_every) == (90.0, 0)
+    assert (Settings().lease_s, Settings().retrain_every) == (300.0, 200)  # the defaults a first-time user gets
+    for env, match in (({"FTDEMO_LEASE_S": "0"}, "FTDEMO_LEASE_S must be a positive number of seconds"),
+                       ({"FTDEMO_LEASE_S": "nan"}, "FTDEMO_LEASE_S must be a positive number"),
+                       ({"FTDEMO_LEASE_S": "soon"}, "FTDEMO_LEASE_S must be a number"),
+                       ({"FTDEMO_RETRAIN_EVERY": "-1"}, "FTDEMO_RETRAIN_EVERY must be a whole number .* or 0"),
+                       ({"FTDEMO_RETRAIN_EVERY": "2.5"}, "FTDEMO_RETRAIN_EVERY must be a whole number")):
+        with pytest.raises(InvalidInputError, match=match):
+            Settings.from_env(env)

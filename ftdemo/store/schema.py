@@ -127,7 +127,7 @@ class Annotation(Base):
     origin: Mapped[str] = mapped_column(String(16), default="", server_default="")
     # the suggestion shown when it was made: label names (None: none shown), the model that made it ("instant"
     # or a version), and "accepted" (chosen as suggested) or "changed"; "" for rows without one
-    suggested: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    suggested: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     suggestion_model: Mapped[str] = mapped_column(String(64), default="", server_default="")
     suggestion_outcome: Mapped[str] = mapped_column(String(8), default="", server_default="")
     batch: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the bulk action it is part of

@@ -60,6 +60,13 @@ def test_database_made_by_first_migration_upgrades_with_every_row(db_url, tmp_pa
     with db.read() as s:
         old_rows = s.execute(text("SELECT origin, count(*) FROM annotations WHERE annotator = 'u' GROUP BY 1"))
         assert old_rows.all() == [("", 50)]  # 0003's new column, filled in for every old row
+        # 0006's: no suggestion shown, no bulk action, the app's retraining interval; one label made since
+        assert s.execute(text("SELECT count(*) FROM annotations WHERE annotator = 'u' AND suggested IS NULL AND "
+                              "suggestion_model = '' AND suggestion_outcome = '' AND batch IS NULL")).scalar() == 50
+        assert s.execute(text("SELECT retrain_every, labels_since_run FROM datasets WHERE name = 'old'")).one() == (None, 1)
+    assert sv.annotate.next("old", Actor("v")) is None  # every example labelled; the lease table answers
+    sv.annotate.label("old", example_ids[0], "neg", actor=Actor("v"), suggestion={"labels": ["pos"], "model": "v0001"})
+    assert sv.annotate.acceptance("old") == [{"model": "v0001", "shown": 1, "accepted": 0, "changed": 1, "rate": 0.0}]
     assert db.integrity_check() == "ok"
     sv.close()
 

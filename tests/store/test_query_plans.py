@@ -96,14 +96,18 @@ def hot(services, admin) -> Callable[[Callable[[], object]], list[str]]:
     return check
 
 
-@pytest.mark.parametrize("path", ["next", "next shuffled", "label", "relabel", "skip", "stats", "search",
-                                  "search by label", "search by annotator", "unlabelled", "history"])
+@pytest.mark.parametrize("path", ["next", "next shuffled", "next overlap", "label", "relabel", "label suggested", "skip",
+                                  "stats", "search", "search by label", "search by annotator", "unlabelled", "history",
+                                  "label many", "undo label many", "acceptance", "retrain status"])
 def test_hot_paths_use_indexes(services, admin, hot, path) -> None:
     first = services.annotate.search("big", limit=1)[0][0].id
     calls: dict[str, Callable[[], object]] = {
         "next": lambda: services.annotate.next("big", BOB),
         "next shuffled": lambda: services.annotate.next("big", BOB, order="shuffled", seed=11),
+        "next overlap": lambda: services.annotate.next("big", BOB, overlap=True),
         "label": lambda: services.annotate.label("big", first + 3, "pos", actor=BOB),
+        "label suggested": lambda: services.annotate.label("big", first + 3, "pos", actor=BOB,
+                                                           suggestion={"labels": ["neg"], "model": "instant"}),
         "relabel": lambda: services.annotate.label("big", first, "pos", actor=BOB),
         "skip": lambda: services.annotate.skip("big", first + 4, actor=BOB),
         "stats": lambda: services.datasets.stats("big"),
@@ -112,6 +116,14 @@ def test_hot_paths_use_indexes(services, admin, hot, path) -> None:
         "search by annotator": lambda: services.annotate.search("big", annotator="bob", limit=50),
         "unlabelled": lambda: services.annotate.search("big", unlabelled=True, limit=50),
         "history": lambda: services.annotate.get("big", first, with_history=True),
+        "label many": lambda: services.annotate.label_many("big", [first + 5, first + 6, first + 7], "neg", actor=BOB),
+        "undo label many": lambda: services.annotate.undo("big", actor=BOB),
+        "acceptance": lambda: services.annotate.acceptance("big"),
+        "retrain status": lambda: services.retrain.status("big"),
     }
+    if path == "undo label many":
+        services.annotate.label_many("big", [first, first + 5, first + 6], "neg", actor=BOB)
+    if path == "acceptance":
+        services.annotate.label("big", first + 8, "neg", actor=BOB, suggestion={"labels": ["neg"], "model": "v0001"})
     # an example's history is sorted by annotation id: a handful of rows, found through the index
     assert hot(calls[path], small_sorts=path == "history") == []
