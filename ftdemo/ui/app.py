@@ -79,7 +79,8 @@ def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
         refresh = gr.State(0)
         ctx = UIContext(services=services, demo=demo, dataset=dataset, annotator=annotator, seed=seed,
                         refresh=refresh)
-        with gr.Tabs(elem_id="ftd-tabs"):
+        with gr.Tabs(elem_id="ftd-tabs") as tabs:
+            ctx.tabs = tabs
             for name, create in TABS:
                 ctx.elems[name] = create(ctx)
         register_api(ctx)

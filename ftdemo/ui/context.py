@@ -42,6 +42,7 @@ class UIContext:
     annotator: gr.Textbox  # typed name (hidden when auth is on)
     seed: gr.BrowserState  # per-browser seed for the shuffled queue
     refresh: gr.State  # bumped when datasets/labels/examples change outside the current tab
+    tabs: gr.Tabs | None = None  # the tab bar, for buttons that lead to another tab
     elems: dict[str, dict[str, Any]] = field(default_factory=dict)  # tab name -> its components
     admin_only: list[Any] = field(default_factory=list)  # hidden for annotators (services enforce it too)
 

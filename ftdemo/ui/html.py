@@ -17,6 +17,10 @@ CSS = """
 .ftd-header p { margin: .15rem 0 0; color: var(--body-text-color-subdued); }
 .ftd-card { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
   padding: 1.1rem 1.3rem; background: var(--block-background-fill); min-height: 7rem; }
+.ftd-suggestion { font-size: .9rem; margin-top: .7rem; padding-top: .55rem; border-top: 1px dashed var(--border-color-primary); }
+.ftd-suggestion kbd, .ftd-assist kbd { border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 0 .3rem;
+  font-family: var(--font-mono); font-size: .75rem; }
+.ftd-assist { font-size: .8rem; color: var(--body-text-color-subdued); }
 .ftd-retrain { font-size: .85rem; color: var(--body-text-color-subdued); margin-top: .2rem; }
 .ftd-meta { font-size: .85rem; color: var(--body-text-color-subdued); margin-bottom: .5rem; }
 .ftd-text { font-size: 1.15rem; line-height: 1.55; white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -116,8 +120,9 @@ def empty(text: str) -> str:
     return f'<div class="ftd-card"><div class="ftd-empty">{esc(text)}</div></div>'
 
 
-def example_card(example: ExampleView, info: DatasetInfo) -> str:
-    """One example to label: both texts for pair datasets, its current labels if any."""
+def example_card(example: ExampleView, info: DatasetInfo, extra: str = "") -> str:
+    """One example to label: both texts for pair datasets, its current labels if any; `extra`: HTML made by
+    ftdemo (the model's suggestion) shown under the texts."""
     meta = [f"#{example.id}"]
     if example.source:
         meta.append(esc(example.source))
@@ -133,7 +138,7 @@ def example_card(example: ExampleView, info: DatasetInfo) -> str:
         )
     else:
         body = f'<div class="ftd-text">{esc(example.text)}</div>'
-    return f'<div class="ftd-card" data-example-id="{example.id}">{head}{body}</div>'
+    return f'<div class="ftd-card" data-example-id="{example.id}">{head}{body}{extra}</div>'
 
 
 def progress(stats: Stats | None) -> str:

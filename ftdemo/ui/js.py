@@ -3,9 +3,9 @@ Predict tab answering as you type.
 
 The script only clicks elements the Python side created (by elem_id), so every shortcut goes through
 the same event handlers as a mouse click. Label keys are ignored while typing in a text field, with
-a modifier held, or when the Label tab is not on screen. In the Predict tab a pause in typing or
-Enter clicks Predict (Shift+Enter adds a line), and the answers on screen are marked stale from the
-first keystroke until the answer for the current text arrives.
+a modifier held, or when the Label tab is not on screen; Enter accepts the model's suggestion. In the
+Predict tab a pause in typing or Enter clicks Predict (Shift+Enter adds a line), and the answers on
+screen are marked stale from the first keystroke until the answer for the current text arrives.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ PANEL_ID = "ftd-label-panel"
 MULTI_ID = "ftd-multi"  # CheckboxGroup (multi-label)
 RADIO_ID = "ftd-radio"  # Radio (single-label datasets with more labels than buttons)
 SUBMIT_ID = "ftd-submit"
+ACCEPT_ID = "ftd-accept"  # accepts the model's suggestion (single-label and pair buttons); Enter clicks it
 SKIP_ID = "ftd-skip"
 UNDO_ID = "ftd-undo"
 CARD_ID = "ftd-card"  # its HTML carries data-example-id of the example on screen
@@ -68,7 +69,10 @@ KEYBOARD_JS = """
       }
     } else if (key === "Enter") {
       if (ev.target && ev.target.tagName === "BUTTON") return;  // a focused button handles Enter itself
-      target = byId("%(submit)s");
+      // the suggestion's button when there is one (label buttons), else Submit (checkboxes and radio,
+      // which start with the suggestion ticked)
+      const accept = byId("%(accept)s");
+      target = shown(accept) ? accept : byId("%(submit)s");
     } else if (key === "s" || key === "S") {
       target = byId("%(skip)s");
     } else if (key === "u" || key === "U") {
@@ -125,7 +129,7 @@ KEYBOARD_JS = """
 }
 """ % {
     "panel": PANEL_ID, "button_prefix": LABEL_BUTTON_ID.replace("{n}", ""), "multi": MULTI_ID, "radio": RADIO_ID,
-    "submit": SUBMIT_ID, "skip": SKIP_ID, "undo": UNDO_ID, "card": CARD_ID, "ptext": PREDICT_TEXT_ID,
+    "submit": SUBMIT_ID, "accept": ACCEPT_ID, "skip": SKIP_ID, "undo": UNDO_ID, "card": CARD_ID, "ptext": PREDICT_TEXT_ID,
     "ppair": PREDICT_PAIR_ID, "prun": PREDICT_RUN_ID, "answers": PREDICT_ANSWERS_ID, "pause": PREDICT_PAUSE_MS,
 }
 

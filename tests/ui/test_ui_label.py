@@ -149,7 +149,7 @@ def test_unknown_dataset_is_a_friendly_error(services) -> None:
 def _elems() -> dict:
     """Stand-ins for the tab's components: render() only uses them as dict keys."""
     names = ["progress", "card", "example_id", "shown_labels", "message", "keys", "multi", "radio", "submit", "skip",
-             "undo", "add_text", "add_pair", "add_labels"]
+             "undo", "add_text", "add_pair", "add_labels", "shown_suggestion", "accept", "done"]
     e: dict = {n: n for n in names}
     e["buttons"] = [f"button{i}" for i in range(MAX_BUTTONS)]
     return e
