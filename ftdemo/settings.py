@@ -85,6 +85,7 @@ class Settings:
     run_lease_s: float = DEFAULT_RUN_LEASE_S  # a live run silent for longer is marked 'interrupted'
     lease_s: float = DEFAULT_LEASE_S  # how long an example handed out by the queue is kept from other annotators
     retrain_every: int = DEFAULT_RETRAIN_EVERY  # datasets without their own setting fine-tune every N new labels
+    queue_order: str = "default"  # the Label tab's queue order at first (a name of services/queue.py ORDERS)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -180,6 +181,8 @@ class Settings:
                     raise InvalidInputError(f"{name} must be a number such as {example}") from None
         if env.get(host_var):
             kwargs["host"] = env[host_var]
+        if env.get("FTDEMO_QUEUE_ORDER"):
+            kwargs["queue_order"] = env["FTDEMO_QUEUE_ORDER"].strip()
         kwargs["zero_gpu"] = on_zero_gpu(env)
         if env.get("FTDEMO_SEED_DEMO"):
             kwargs["seed_demo"] = env["FTDEMO_SEED_DEMO"].strip().lower() not in ("0", "false", "no")

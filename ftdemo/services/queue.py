@@ -114,6 +114,9 @@ class QueueService(Service):
         super().__init__(db, settings)
         self.predict = predict
         self.assist = assist
+        if settings.queue_order not in BY_NAME:  # checked at start, not at the first click
+            raise InvalidInputError(f"FTDEMO_QUEUE_ORDER: unknown queue order {settings.queue_order!r}; "
+                                    f"choose one of: {', '.join(BY_NAME)}")
 
     def next_ids(self, session: Session, ds: Dataset, actor: Actor, *, order: str = "in_order", seed: int = 0,
                  limit: int = 1, exclude: list[int] | tuple[int, ...] = (), overlap: bool = False) -> list[int]:

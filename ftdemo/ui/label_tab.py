@@ -22,7 +22,6 @@ from ftdemo.ui.similar_panel import create_similar_panel
 
 ORIGIN = "label"  # recorded with every annotation made here; U undoes only these
 MAX_BUTTONS = 12  # more labels than this: a radio list + submit (number keys still pick the first 9)
-DEFAULT_ORDER = "default"  # the queue order the tab starts with: the one the label-efficiency benchmark chose
 STATUS_EVERY_S = 4.0  # how often the assist line (embeddings, models, acceptance) is refreshed
 
 
@@ -229,7 +228,7 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
                 gr.HTML(scale=1)  # spacer: keeps the queue picker at the right
                 suggest_on = gr.Checkbox(True, label="Suggestions", scale=0, min_width=130, container=False,
                                          elem_id="ftd-suggest-on")
-                order = gr.Dropdown([(o.title, o.name) for o in ORDERS], value=DEFAULT_ORDER, label="Queue",
+                order = gr.Dropdown([(o.title, o.name) for o in ORDERS], value=ctx.settings.queue_order, label="Queue",
                                     show_label=False, scale=0, container=False, min_width=260, elem_id="ftd-order")
             with gr.Row(visible=False) as done:
                 review = gr.Button("Review in the Data tab", scale=0, min_width=200)

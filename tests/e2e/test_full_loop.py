@@ -54,7 +54,8 @@ needs_chromium = pytest.mark.skipif(not chromium.CHROMIUM.exists(),
 @pytest.fixture
 def fresh_app(tmp_path: Path, serve_app) -> Iterator[tuple[str, Services]]:
     """The real app over an empty data directory, served on a free port."""
-    services = Services(Settings(data_dir=tmp_path / "data", seed_demo=False))
+    # queue in order: the loop labels the first unlabelled reviews (KEYED)
+    services = Services(Settings(data_dir=tmp_path / "data", seed_demo=False, queue_order="in_order"))
     with serve_app(services, close_services=True) as url:
         yield url, services
 

@@ -15,6 +15,8 @@ from polling import wait_for
 
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 XSS = "<img src=x onerror=alert(1)>"
+MOODS = ["so glad the sun is out", "I am sad about the rain", "glad to see you", "a sad grey day",
+         "glad and grateful", "sad news today", "glad it worked out", "sad to say goodbye"]
 
 pytestmark = [
     pytest.mark.e2e,
@@ -32,7 +34,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[tuple[s
     from ftdemo.services import Actor, Services
     from ftdemo.settings import Settings
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("e2e"), seed_demo=False)
+    # the tests follow examples in the order they were added (the app starts on the model-ranked order)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("e2e"), seed_demo=False, queue_order="in_order")
     services = Services(settings)
     admin = Actor("setup", "admin")
     services.datasets.create("topics", "multi_label", ["sports", "politics", "tech"], actor=admin)
@@ -40,6 +43,13 @@ def app(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[tuple[s
         services.annotate.add("topics", text, actor=admin)
     services.datasets.create("nli", "pair", ["entailment", "neutral", "contradiction"], actor=admin)
     services.annotate.add("nli", "A man is sleeping on a sofa.", "A person is resting.", actor=admin)
+    # a dataset the model can already help with: six labelled examples, the rest waiting, embeddings ready
+    services.datasets.create("moods", "single_label", ["happy", "sad"], actor=admin)
+    for i, text in enumerate(MOODS):
+        view = services.annotate.add("moods", text, actor=admin)
+        if i < 6:
+            services.annotate.label("moods", view.id, "happy" if "glad" in text else "sad", actor=Actor("seed"))
+    services.assist.ensure_embeddings("moods", wait=True)
     with serve_app(services, close_services=True) as url:
         yield url, services
 
@@ -148,24 +158,51 @@ def test_multi_label_toggle_submit_skip_undo(app, page) -> None:
     page.locator("#ftd-card").click()
     choose_dataset(page, "topics")
     expect(count(page)).to_have_text("0 / 3 labelled")
-    expect(page.locator("#ftd-card")).to_contain_text("Cup final tonight")
+    # the page opened on topics as "anonymous", who holds "Cup final tonight" (#1) for FTDEMO_LEASE_S:
+    # two people are never handed the same example, so mia gets the next one
+    expect(page.locator("#ftd-card")).to_contain_text("Parliament votes on chips")
     page.keyboard.press("1")
     page.keyboard.press("3")
     expect(page.locator("#ftd-multi input[type=checkbox]:checked")).to_have_count(2)
     shot(page, "label-multi")
     page.keyboard.press("Enter")
     expect(count(page)).to_have_text("1 / 3 labelled")
-    assert services.annotate.get("topics", 1).labels == ["sports", "tech"]
+    assert services.annotate.get("topics", 2).labels == ["sports", "tech"]
 
-    page.keyboard.press("s")  # skip "Parliament votes…"
-    expect(page.locator("#ftd-card")).to_contain_text("New phone launched")
+    page.keyboard.press("s")  # skip "New phone launched": nothing else is free for mia
+    expect(page.locator("#ftd-card")).to_contain_text("Nothing left to label in “topics” for you")
     page.keyboard.press("u")  # undo the skip: it comes back
-    expect(page.locator("#ftd-card")).to_contain_text("Parliament votes on chips")
+    expect(page.locator("#ftd-card")).to_contain_text("New phone launched")
+    page.locator("#ftd-multi input[type=checkbox]:checked").evaluate_all("boxes => boxes.forEach(b => b.click())")
+    expect(page.locator("#ftd-multi input[type=checkbox]:checked")).to_have_count(0)
     page.keyboard.press("2")
     page.keyboard.press("Enter")
     expect(count(page)).to_have_text("2 / 3 labelled")
-    assert services.annotate.get("topics", 2).labels == ["politics"]
+    assert services.annotate.get("topics", 3).labels == ["politics"]
     assert services.datasets.stats("topics").annotators == {"mia": 2}
+
+
+def test_enter_accepts_the_suggestion_and_the_acceptance_is_recorded(app, page) -> None:
+    _, services = app
+    choose_dataset(page, "moods")
+    expect(count(page)).to_have_text("6 / 8 labelled")
+    suggestion = page.locator("#ftd-suggestion")
+    expect(suggestion).to_contain_text("by the instant model")
+    expect(page.locator("#ftd-accept")).to_be_visible()
+    shown = int(page.locator("#ftd-card [data-example-id]").get_attribute("data-example-id"))
+    suggested = services.annotate.suggestion("moods", shown)["labels"]
+    expect(suggestion).to_contain_text(f"Suggested: {suggested[0]}")
+    shot(page, "label-suggestion")
+    page.locator("#ftd-card").click()
+    page.keyboard.press("Enter")
+    expect(count(page)).to_have_text("7 / 8 labelled")
+    expect(page.locator("#ftd-label-msg")).to_contain_text(f"#{shown} labelled {suggested[0]} (the suggestion)")
+    last = services.annotate.get("moods", shown).history[-1]
+    assert (last["labels"], last["suggested"], last["suggestion_model"], last["suggestion_outcome"]) == \
+        (suggested, suggested, "instant", "accepted")
+    [row] = services.annotate.acceptance("moods")
+    assert (row["model"], row["accepted"], row["changed"]) == ("instant", 1, 0)
+    expect(page.locator("#ftd-assist")).to_contain_text("accepted: the instant model 100% of 1")
 
 
 def test_pair_example_shows_both_texts_and_fast_keys_label_once(app, page) -> None:
@@ -226,7 +263,7 @@ def auth_app(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[st
     from ftdemo.services import Actor, Services
     from ftdemo.settings import Settings, User
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("e2e-auth"), seed_demo=False,
+    settings = Settings(data_dir=tmp_path_factory.mktemp("e2e-auth"), seed_demo=False, queue_order="in_order",
                         users={"ada": User("ada", "pw-a", "admin"), "ann": User("ann", "pw-b", "annotator")})
     services = Services(settings)
     services.datasets.create("reviews", "single_label", ["good", "bad"], actor=Actor("ada"))
