@@ -5,7 +5,7 @@
     ex = c.predict("sentiment", "alice", api_name="/next")       # leased to alice for FTDEMO_LEASE_S seconds
     c.predict("sentiment", ex["id"], "positive", "alice", api_name="/label")
     c.predict("sentiment", ex["id"], "positive", "alice", {"labels": ["positive"], "model": "instant"},
-              api_name="/label")                                 # with the suggestion that was shown
+              api_name="/label_with_suggestion")                 # and the suggestion that was shown
     c.predict("sentiment", [4, 8, 15], "negative", "alice", api_name="/label_many")   # undone as one step
     run = c.predict("sentiment", {"epochs": 3}, "alice", api_name="/train")   # admins only; starts a run
     c.predict(run["id"], api_name="/run")        # poll: status queued → running → succeeded/failed/cancelled
@@ -104,26 +104,33 @@ def register_api(ctx: UIContext) -> None:
         """Every dataset with its task, labels and counts."""
         return [info.to_dict() for info in services.datasets.list()]
 
-    def next_example(dataset: str, annotator: str = "", order: str = "in_order", seed: int = 0, overlap: bool = False,
+    # A new argument, even an optional one, would break callers of the plain HTTP API (gradio answers a call
+    # with fewer values than the function's parameters with an error): new arguments come as new endpoints.
+    def next_example(dataset: str, annotator: str = "", order: str = "in_order", seed: int = 0,
                      request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
         """The next example for this annotator (unlabelled, not skipped by them), or null when done.
 
-        order: ORDERS_DOC. The example is leased to the annotator for FTDEMO_LEASE_S seconds (others are not
-        handed it meanwhile); overlap: true also hands out examples other annotators hold (double annotation)."""
+        order: ORDERS_DOC. The example is leased to the annotator for FTDEMO_LEASE_S seconds: other annotators
+        are not handed it until they label or skip it, ask for another, or the lease runs out."""
         dataset, order = string(dataset, "dataset"), string(order, "order")
         seed = 0 if seed is None else whole_number(seed, "seed", -MAX_SEED - 1, MAX_SEED)
-        if overlap is not None and not isinstance(overlap, bool):
-            raise InvalidInputError(f"overlap must be true or false; got {_shown(overlap)}")
         actor = ctx.actor(request, string(annotator, "annotator", optional=True))
-        view = services.annotate.next(dataset, actor, order=order, seed=seed, overlap=bool(overlap))
+        view = services.annotate.next(dataset, actor, order=order, seed=seed)
         return view.to_dict() if view else None
 
     def label(dataset: str, example_id: int, labels_csv: str, annotator: str = "",
-              suggestion: dict[str, Any] | None = None, request: gr.Request = None) -> dict:  # type: ignore[assignment]
+              request: gr.Request = None) -> dict:  # type: ignore[assignment]
         """Record labels for one example; labels_csv is "positive" or "a,b" for multi-label datasets.
 
-        suggestion: the suggestion shown while labelling, if any ({"labels": [...], "model": "instant",
-        "probability": 0.9}, e.g. what /next returned), recorded as accepted or changed.
+        Returns the example with its current (consensus) labels."""
+        return label_with_suggestion(dataset, example_id, labels_csv, annotator, None, request)
+
+    def label_with_suggestion(dataset: str, example_id: int, labels_csv: str, annotator: str = "",
+                              suggestion: dict[str, Any] | None = None,
+                              request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """/label, with the suggestion shown while labelling ({"labels": [...], "model": "instant",
+        "probability": 0.9}, e.g. the one /next returned; null: none), recorded as accepted or changed.
+
         Returns the example with its current (consensus) labels."""
         dataset, labels_csv = string(dataset, "dataset"), string(labels_csv, "labels_csv")
         example_id = whole_number(example_id, "example_id", 1, MAX_ID)
@@ -180,6 +187,7 @@ def register_api(ctx: UIContext) -> None:
     gr.api(endpoint(ctx.anyone(datasets)), api_name="datasets")
     gr.api(endpoint(ctx.anyone(next_example)), api_name="next")
     gr.api(endpoint(ctx.anyone(label)), api_name="label")
+    gr.api(endpoint(ctx.anyone(label_with_suggestion)), api_name="label_with_suggestion")
     label_many.__doc__ = (label_many.__doc__ or "").replace("MAX_BULK_DOC", f"{MAX_BULK:,}")
     gr.api(endpoint(ctx.anyone(label_many)), api_name="label_many")
     gr.api(endpoint(ctx.anyone(stats)), api_name="stats")
