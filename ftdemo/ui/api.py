@@ -1,12 +1,14 @@
-"""The documented API (for gradio_client and scripts): datasets, next, label, label_many, stats, train, run,
-models, suggest, similar.
+"""The documented API (for gradio_client and scripts): datasets, next, next_with_options, label,
+label_with_suggestion, label_many, stats, train, run, models, suggest, similar.
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860/", auth=("alice", "pw"))   # auth only when FTDEMO_USERS is set
     ex = c.predict("sentiment", "alice", api_name="/next")       # leased to alice for FTDEMO_LEASE_S seconds
+    c.predict("sentiment", "alice", "default", 0, {"suggest": False, "overlap": True},
+              api_name="/next_with_options")                     # no suggestion; examples others hold too
     c.predict("sentiment", ex["id"], "positive", "alice", api_name="/label")
     c.predict("sentiment", ex["id"], "positive", "alice", {"labels": ["positive"], "model": "instant"},
-              api_name="/label")                                 # with the suggestion that was shown
+              api_name="/label_with_suggestion")                 # and the suggestion that was shown
     c.predict("sentiment", [4, 8, 15], "negative", "alice", api_name="/label_many")   # undone as one step
     run = c.predict("sentiment", {"epochs": 3}, "alice", api_name="/train")   # admins only; starts a run
     c.predict(run["id"], api_name="/run")        # poll: status queued → running → succeeded/failed/cancelled
@@ -79,6 +81,24 @@ def string(value: Any, name: str, *, optional: bool = False) -> str:
     return value
 
 
+NEXT_OPTIONS = {"suggest": True, "overlap": False}  # /next_with_options: each option and its default
+
+
+def next_options(options: Any) -> dict[str, bool]:
+    """The options of /next_with_options, checked: a JSON object of true/false values, unknown keys refused."""
+    if options is None:
+        return dict(NEXT_OPTIONS)
+    if not isinstance(options, dict):
+        raise InvalidInputError(f"options must be a JSON object such as {{\"suggest\": false}}; got {_shown(options)}")
+    unknown = sorted(set(options) - set(NEXT_OPTIONS))
+    if unknown:
+        raise InvalidInputError(f"unknown option {unknown[0]!r}; the options are: {', '.join(NEXT_OPTIONS)}")
+    for key, value in options.items():
+        if not isinstance(value, bool):
+            raise InvalidInputError(f"option {key!r} must be true or false; got {_shown(value)}")
+    return {**NEXT_OPTIONS, **options}
+
+
 def endpoint(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap an API function: an error the caller can fix comes back as a gr.Error carrying its message;
     any other exception is a bug: logged with its traceback, answered with UNEXPECTED (gradio would
@@ -107,22 +127,31 @@ def register_api(ctx: UIContext) -> None:
         """Every dataset with its task, labels and counts."""
         return [info.to_dict() for info in services.datasets.list()]
 
-    def next_example(dataset: str, annotator: str = "", order: str = "in_order", seed: int = 0, overlap: bool = False,
-                     suggest: bool = True, request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
+    # A new argument, even an optional one, would break callers of the plain HTTP API (gradio answers a call
+    # with fewer values than the function's parameters with an error): new arguments come as new endpoints.
+    def next_example(dataset: str, annotator: str = "", order: str = "in_order", seed: int = 0,
+                     request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
         """The next example for this annotator (unlabelled, not skipped by them), or null when done; with the
         model's "suggestion" ({label, labels, probabilities, model, probability}, or null while there is no
-        model) unless suggest is false.
+        model).
 
-        order: ORDERS_DOC. The example is leased to the annotator for FTDEMO_LEASE_S seconds (others are not
-        handed it meanwhile); overlap: true also hands out examples other annotators hold (double annotation)."""
+        order: ORDERS_DOC. The example is leased to the annotator for FTDEMO_LEASE_S seconds: other annotators
+        are not handed it until they label or skip it, ask for another, or the lease runs out."""
         dataset, order = string(dataset, "dataset"), string(order, "order")
         seed = 0 if seed is None else whole_number(seed, "seed", -MAX_SEED - 1, MAX_SEED)
-        for flag, value in (("overlap", overlap), ("suggest", suggest)):
-            if value is not None and not isinstance(value, bool):
-                raise InvalidInputError(f"{flag} must be true or false; got {_shown(value)}")
+        return next_with_options(dataset, annotator, order, seed, None, request)
+
+    def next_with_options(dataset: str, annotator: str = "", order: str = "in_order", seed: int = 0,
+                          options: dict[str, Any] | None = None,
+                          request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
+        """/next with options (a JSON object, every key optional): "suggest": false leaves the suggestion out
+        (a gold-standard set must not be anchored by the model); "overlap": true also hands out examples other
+        annotators hold (several annotators on the same examples, for agreement)."""
+        dataset, order = string(dataset, "dataset"), string(order, "order")
+        seed = 0 if seed is None else whole_number(seed, "seed", -MAX_SEED - 1, MAX_SEED)
+        flags = next_options(options)
         actor = ctx.actor(request, string(annotator, "annotator", optional=True))
-        view = services.annotate.next(dataset, actor, order=order, seed=seed, overlap=bool(overlap),
-                                      suggest=suggest is not False)
+        view = services.annotate.next(dataset, actor, order=order, seed=seed, **flags)
         return view.to_dict() if view else None
 
     def suggest(dataset: str, text: str, text_pair: str = "") -> dict | None:
@@ -148,11 +177,18 @@ def register_api(ctx: UIContext) -> None:
                                        limit=limit, text_filter=string(text_filter, "text_filter", optional=True))
 
     def label(dataset: str, example_id: int, labels_csv: str, annotator: str = "",
-              suggestion: dict[str, Any] | None = None, request: gr.Request = None) -> dict:  # type: ignore[assignment]
+              request: gr.Request = None) -> dict:  # type: ignore[assignment]
         """Record labels for one example; labels_csv is "positive" or "a,b" for multi-label datasets.
 
-        suggestion: the suggestion shown while labelling, if any ({"labels": [...], "model": "instant",
-        "probability": 0.9}, e.g. what /next returned), recorded as accepted or changed.
+        Returns the example with its current (consensus) labels."""
+        return label_with_suggestion(dataset, example_id, labels_csv, annotator, None, request)
+
+    def label_with_suggestion(dataset: str, example_id: int, labels_csv: str, annotator: str = "",
+                              suggestion: dict[str, Any] | None = None,
+                              request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """/label, with the suggestion shown while labelling ({"labels": [...], "model": "instant",
+        "probability": 0.9}, e.g. the one /next returned; null: none), recorded as accepted or changed.
+
         Returns the example with its current (consensus) labels."""
         dataset, labels_csv = string(dataset, "dataset"), string(labels_csv, "labels_csv")
         example_id = whole_number(example_id, "example_id", 1, MAX_ID)
@@ -208,7 +244,9 @@ def register_api(ctx: UIContext) -> None:
         "ORDERS_DOC", " or ".join(f'"{o.name}" ({o.title.lower()})' for o in ORDERS))
     gr.api(endpoint(ctx.anyone(datasets)), api_name="datasets")
     gr.api(endpoint(ctx.anyone(next_example)), api_name="next")
+    gr.api(endpoint(ctx.anyone(next_with_options)), api_name="next_with_options")
     gr.api(endpoint(ctx.anyone(label)), api_name="label")
+    gr.api(endpoint(ctx.anyone(label_with_suggestion)), api_name="label_with_suggestion")
     label_many.__doc__ = (label_many.__doc__ or "").replace("MAX_BULK_DOC", f"{MAX_BULK:,}")
     gr.api(endpoint(ctx.anyone(label_many)), api_name="label_many")
     gr.api(endpoint(ctx.anyone(stats)), api_name="stats")

@@ -54,7 +54,7 @@ def test_label_with_the_suggestion_shown_and_label_many(open_app) -> None:
     client = gradio_client.Client(url, verbose=False)
     example = client.predict("api", "yan", "in_order", 0, api_name="/next")
     shown = {"labels": ["pos"], "model": "instant", "probability": 0.93}
-    client.predict("api", example["id"], "neg", "yan", shown, api_name="/label")
+    client.predict("api", example["id"], "neg", "yan", shown, api_name="/label_with_suggestion")
     last = services.annotate.get("api", example["id"]).history[-1]
     assert (last["suggested"], last["suggestion_model"], last["suggestion_outcome"]) == (["pos"], "instant", "changed")
     ids = [e.id for e in services.annotate.search("api", limit=5, offset=150)[0]]
@@ -70,7 +70,9 @@ def test_two_annotators_are_handed_different_examples_unless_overlap(open_app) -
     client = gradio_client.Client(url, verbose=False)
     first = client.predict("api", "uma", "shuffled", 5, api_name="/next")
     assert client.predict("api", "vic", "shuffled", 5, api_name="/next")["id"] != first["id"]
-    assert client.predict("api", "wes", "shuffled", 5, True, api_name="/next")["id"] == first["id"]
+    assert client.predict("api", "uma", "shuffled", 5, api_name="/next")["id"] == first["id"]  # still uma's
+    both = client.predict("api", "wes", "shuffled", 5, {"overlap": True}, api_name="/next_with_options")
+    assert both["id"] == first["id"]  # double annotation asked for: uma's lease does not keep it from wes
 
 
 def test_errors_come_back_as_messages(open_app) -> None:
@@ -106,8 +108,9 @@ BAD_ARGUMENTS = [  # (endpoint, arguments, what the refusal says)
     ("/label", ("api", 0, "pos", "zoe"), "example_id must be a whole number"),
     ("/label", ("api", 1, 5, "zoe"), "labels_csv must be text"),
     ("/label", ("api", 1, "pos", ["zoe"]), "annotator must be text"),
-    ("/label", ("api", 1, "pos", "zoe", "pos"), "suggestion must be a JSON object"),
-    ("/label", ("api", 1, "pos", "zoe", {"labels": "pos"}), "a suggestion's labels must be a list"),
+    ("/label_with_suggestion", ("api", 1, "pos", "zoe", "pos"), "suggestion must be a JSON object"),
+    ("/label_with_suggestion", ("api", 1, "pos", "zoe", {"labels": "pos"}), "a suggestion's labels must be a list"),
+    ("/label_with_suggestion", ("api", "abc", "pos", "zoe", None), "example_id must be a whole number"),
     ("/label_many", ("api", "1,2", "pos", "zoe"), "example_ids must be a JSON list"),
     ("/label_many", ("api", [1, "x"], "pos", "zoe"), "each of example_ids must be a whole number"),
     ("/label_many", ("api", [1, BIG], "pos", "zoe"), "each of example_ids must be a whole number"),
@@ -118,7 +121,9 @@ BAD_ARGUMENTS = [  # (endpoint, arguments, what the refusal says)
     ("/next", ("api", "zoe", "in_order", "x"), "seed must be a whole number"),
     ("/next", ("api", "zoe", "in_order", BIG), "seed must be a whole number"),
     ("/next", ("api", "zoe", 3, 0), "order must be text"),
-    ("/next", ("api", "zoe", "in_order", 0, "yes"), "overlap must be true or false"),
+    ("/next_with_options", ("api", "zoe", "in_order", 0, "yes"), "options must be a JSON object"),
+    ("/next_with_options", ("api", "zoe", "in_order", 0, {"overlap": "yes"}), "option 'overlap' must be true or false"),
+    ("/next_with_options", ("api", "zoe", "in_order", 0, {"sugest": False}), "unknown option 'sugest'"),
     ("/stats", (123,), "dataset must be text"),
     ("/models", (None,), "dataset must be text"),
     ("/train", ("api", {"epochs": 1}, 7), "annotator must be text"),

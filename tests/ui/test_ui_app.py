@@ -22,8 +22,8 @@ def test_build_ui_has_the_tabs_and_api(services, reviews) -> None:
     assert list(ctx.elems) == [name for name, _ in TABS] == ["label", "data", "train", "models", "predict"]
     assert len(ctx.elems["label"]["buttons"]) >= 9
     api_names = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
-    assert api_names == {"datasets", "next", "label", "label_many", "stats", "train", "run", "models", "predict",
-                         "explain"}
+    assert api_names == {"datasets", "next", "next_with_options", "label", "label_with_suggestion", "label_many",
+                         "stats", "train", "run", "models", "predict", "explain", "suggest", "similar"}
     assert ctx.admin_only  # import/export/dataset panels are hidden for annotators
 
 

@@ -43,8 +43,8 @@ def test_next_takes_the_new_orders_and_carries_the_suggestion(client, app, order
     example = client.predict("api", "", order, 0, api_name="/next")
     assert example["id"] in ids[12:] and example["labels"] == []
     assert example["suggestion"]["model"] == "instant" and example["suggestion"]["label"] in ("pos", "neg")
-    plain = client.predict("api", "", order, 0, False, api_name="/next")
-    assert plain["suggestion"] is None
+    plain = client.predict("api", "", order, 0, {"suggest": False}, api_name="/next_with_options")
+    assert plain["suggestion"] is None and plain["id"] in ids[12:]
 
 
 def test_suggest_a_typed_text(client) -> None:
