@@ -68,7 +68,7 @@ def test_similar_by_example_and_by_text_with_a_filter(client, app) -> None:
     ("/suggest", ("api", "  "), "give an example id or a text"),
     ("/suggest", ("nope", "hello"), "no dataset named"),
     ("/next", ("api", "", "best", 0), "unknown queue order"),
-    ("/next", ("api", "", "default", 0, "yes"), "suggest must be true or false"),
+    ("/next_with_options", ("api", "", "default", 0, {"suggest": "yes"}), "option 'suggest' must be true or false"),
 ])
 def test_bad_arguments_are_refused_with_a_reason(client, endpoint, arguments, refusal) -> None:
     with pytest.raises(gradio_client.exceptions.AppError, match=refusal):
