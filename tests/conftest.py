@@ -56,6 +56,13 @@ def tiny_model_dir(tiny_models: Callable[..., Path]) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_encoder_dir(tiny_models: Callable[..., Path]) -> Path:
+    """A random tiny BertModel (no classification head): the base checkpoint of tests that embed examples
+    (the bundled MiniLM takes seconds to load)."""
+    return tiny_models("encoder", model_class="BertModel")
+
+
+@pytest.fixture(scope="session")
 def fast_options(tiny_model_dir: Path) -> dict[str, Any]:
     """Training options (TrainConfig names) for a run of about a second on the tiny model."""
     return {**FAST_TRAIN, "base_model": str(tiny_model_dir)}
@@ -79,6 +86,12 @@ def app_db_url(tmp_path: Path, migrated_db: Path) -> str:
 @pytest.fixture
 def settings(tmp_path: Path, app_db_url: str) -> Settings:
     return Settings(data_dir=tmp_path, db_url=app_db_url, seed_demo=False, retrain_every=0)
+
+
+@pytest.fixture
+def assist_settings(settings: Settings, tiny_encoder_dir: Path) -> Settings:
+    """`settings` whose base checkpoint, which embeds the examples, is the tiny encoder."""
+    return settings.replace(base_model=str(tiny_encoder_dir))
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from ftdemo.store import repo
 
 
 @pytest.fixture
-def reviews(cli, settings, tiny_models, monkeypatch):  # type: ignore[no-untyped-def]
+def reviews(cli, settings, tiny_encoder_dir, monkeypatch):  # type: ignore[no-untyped-def]
     """A dataset of 30 texts, 12 labelled; the tiny BERT stands in for the base checkpoint."""
-    monkeypatch.setenv("FTDEMO_BASE_MODEL", str(tiny_models("cli-base", model_class="BertModel")))
+    monkeypatch.setenv("FTDEMO_BASE_MODEL", str(tiny_encoder_dir))
     assert cli("datasets", "create", "reviews", "--task", "single_label", "--labels", "pos,neg")[0] == 0
     sv = Services(settings)
     try:

@@ -3,8 +3,6 @@ examples, quality, and the model-ranked queue orders through AnnotationService.n
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from polling import wait_for
@@ -13,12 +11,6 @@ from ftdemo.services import Actor, Services
 from ftdemo.store import repo
 
 WORDS = ["good", "bad"]
-
-
-@pytest.fixture
-def assist_settings(settings, tiny_models):  # type: ignore[no-untyped-def]
-    """The tiny random BERT stands in for the base checkpoint (the bundled MiniLM takes seconds to load)."""
-    return dataclasses.replace(settings, base_model=str(tiny_models("assist-base", model_class="BertModel")))
 
 
 @pytest.fixture

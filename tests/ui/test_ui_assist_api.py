@@ -15,9 +15,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queue
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, serve_app, tiny_models) -> Iterator[tuple[str, Services, list[int]]]:
+def app(tmp_path_factory, serve_app, tiny_encoder_dir) -> Iterator[tuple[str, Services, list[int]]]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("assist-api"), seed_demo=False,
-                        base_model=str(tiny_models("api-base", model_class="BertModel")),
+                        base_model=str(tiny_encoder_dir),
                         users={"ada": User("ada", "pw-a", "admin"), "ann": User("ann", "pw-b", "annotator")})
     services = Services(settings)
     services.datasets.create("api", "single_label", ["pos", "neg"], actor=Actor("setup"))

@@ -4,8 +4,6 @@ with bulk labelling and its undo."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from ftdemo.errors import InvalidInputError
@@ -28,10 +26,8 @@ ELEMS = {n: n for n in ["progress", "card", "example_id", "shown_labels", "messa
 
 
 @pytest.fixture
-def sv(settings, tiny_models):  # type: ignore[no-untyped-def]
-    """Services whose base checkpoint is a tiny random BERT encoder (MiniLM would take seconds to load)."""
-    services = Services(dataclasses.replace(settings, base_model=str(tiny_models("assist-base",
-                                                                                 model_class="BertModel"))))
+def sv(assist_settings):  # type: ignore[no-untyped-def]
+    services = Services(assist_settings)
     yield services
     services.close()
 
