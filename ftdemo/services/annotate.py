@@ -149,7 +149,9 @@ class AnnotationService(Service):
         It is leased to them for FTDEMO_LEASE_S seconds: other annotators are not handed it until they label
         or skip it, ask for another, or the lease runs out. `overlap`: examples others hold may be handed out
         too (several annotators on the same examples, for agreement). One write transaction: the database's
-        write lock serves two annotators asking at once one after the other, so they never get the same one."""
+        write lock serves two annotators asking at once one after the other, so they never get the same one
+        (a model order's ranking is brought up to date before it, outside the lock)."""
+        self.queue.prepare(dataset, order, seed=seed)
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
             ids = self.queue.next_ids(s, ds, actor, order=order, seed=seed, limit=1, exclude=exclude or (),

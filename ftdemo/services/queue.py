@@ -87,14 +87,15 @@ class Order:
     name: str  # the value the API and the UI send
     title: str  # what the Label tab shows
     pick: Callable[[QueueRequest], list[int]]
+    ranks_by: str | None = None  # the assist strategy whose ranking `pick` follows (None: SQL order only)
 
 
 ORDERS: tuple[Order, ...] = (
     Order("in_order", "Unlabelled first, in order", _in_order),
     Order("shuffled", "Unlabelled first, shuffled", _shuffled),
-    Order("uncertain", "Where the model is least sure", _ranked("uncertain")),
-    Order("diverse", "Covering the data (one per cluster)", _ranked("diverse")),
-    Order("default", "Covering first, then least sure (recommended)", _ranked("default")),
+    Order("uncertain", "Where the model is least sure", _ranked("uncertain"), "uncertain"),
+    Order("diverse", "Covering the data (one per cluster)", _ranked("diverse"), "diverse"),
+    Order("default", "Covering first, then least sure (recommended)", _ranked("default"), "default"),
 )
 BY_NAME = {o.name: o for o in ORDERS}
 
@@ -117,6 +118,13 @@ class QueueService(Service):
         if settings.queue_order not in BY_NAME:  # checked at start, not at the first click
             raise InvalidInputError(f"FTDEMO_QUEUE_ORDER: unknown queue order {settings.queue_order!r}; "
                                     f"choose one of: {', '.join(BY_NAME)}")
+
+    def prepare(self, dataset: str, order: str, *, seed: int = 0) -> None:
+        """Bring a model order's ranking up to date before the caller opens its write transaction, so a
+        re-ranking (up to a second on a large pool) never holds the write lock that labellers wait for."""
+        ranks_by = get_order(order).ranks_by
+        if ranks_by is not None and self.assist is not None:
+            self.assist.ranked_ids(dataset, ranks_by, seed=int(seed))
 
     def next_ids(self, session: Session, ds: Dataset, actor: Actor, *, order: str = "in_order", seed: int = 0,
                  limit: int = 1, exclude: list[int] | tuple[int, ...] = (), overlap: bool = False) -> list[int]:
