@@ -252,7 +252,7 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
     e: dict[str, Any] = dict(
         tab=tab, progress=progress, card=card, buttons=buttons, multi=multi, radio=radio, accept=accept,
         submit=submit, skip=skip, undo=undo, suggest_on=suggest_on, order=order, done=done, keys=keys,
-        message=message, status=status, similar=similar, add_text=add_text, add_pair=add_pair,
+        message=message, status=status, status_timer=status_timer, similar=similar, add_text=add_text, add_pair=add_pair,
         add_labels=add_labels, add_button=add_button, example_id=example_id, shown_labels=shown_labels,
         shown_suggestion=shown_suggestion,
     )

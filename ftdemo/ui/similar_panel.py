@@ -136,4 +136,4 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
     select_all.click(on_select_all, [found_ids], [results], show_progress="hidden", **PRIVATE)
     select_none.click(on_select_none, None, [results], show_progress="hidden", **PRIVATE)
     return dict(query=query, text_filter=text_filter, limit=limit, find=find, results=results, labels=labels,
-                apply=apply, undo=undo, note=note, select_all=select_all, select_none=select_none)
+                apply=apply, undo=undo, note=note, select_all=select_all, select_none=select_none, found_ids=found_ids)

@@ -52,7 +52,8 @@ class Running:
 
 
 def make_settings(data_dir: Path, **changes: Any) -> Settings:
-    return Settings(data_dir=data_dir, seed_demo=False, **changes)
+    # the Label tab in queue order: the tests look for the examples they added, first first
+    return Settings(data_dir=data_dir, seed_demo=False, **{"queue_order": "in_order", **changes})
 
 
 @contextlib.contextmanager

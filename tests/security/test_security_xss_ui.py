@@ -62,11 +62,24 @@ def visit(ui: tuple, services: Any, dataset: str, upload_path: Path) -> dict[str
     demo, ctx = ui
     e, out = ctx.elems, {}
     label = handler(demo, e["label"]["tab"], "select", "label_tab")
-    screen = label(dataset, "", "in_order", 0, None)
+    services.assist.ensure_embeddings(dataset, wait=True)  # so the suggestion and similar examples are there
+    screen = label(dataset, "", "in_order", 0, True, None)
     collect(screen, out)
     shown = value_of(screen[e["label"]["example_id"]])
-    collect(handler(demo, e["label"]["buttons"][0], "click")(dataset, "", "in_order", 0, shown,
-                                                             services.datasets.info(dataset).labels, None), out)
+    suggestion = screen[e["label"]["shown_suggestion"]]  # a state's value: the suggestion dict itself
+    assert suggestion is not None and "Suggested:" in screen[e["label"]["card"]], "the visit shows no suggestion"
+    collect(handler(demo, e["label"]["buttons"][0], "click")(dataset, "", "in_order", 0, True, shown,
+                                                             services.datasets.info(dataset).labels, suggestion,
+                                                             None), out)
+    collect({e["label"]["status"]: handler(demo, e["label"]["status_timer"], "tick")(dataset, True)}, out)
+    similar = e["label"]["similar"]
+    found = handler(demo, similar["find"], "click")(dataset, "", "", 10, shown)
+    collect(found, out)
+    ids = value_of(found[similar["found_ids"]])
+    first_label = services.datasets.info(dataset).labels[0]
+    collect(handler(demo, similar["apply"], "click")(dataset, "", ids[:3], first_label, "", "", 10, shown, 0, None),
+            out)
+    collect(handler(demo, similar["undo"], "click")(dataset, "", 0, None), out)
     collect(handler(demo, e["data"]["tab"], "select", "data_tab")(dataset, "", "", "", False), out)
     first = services.annotate.search(dataset, limit=1)[0][0]
     pick = gr.SelectData(None, {"index": [0, 1], "value": first.text, "row_value": [first.id, first.text]})
@@ -187,7 +200,7 @@ def test_error_messages_and_toasts_are_escaped(ui, xss_world, monkeypatch, key) 
     dataset = payload if payload and payload not in xss_world.datasets.names() else f"missing {payload}"
     out: dict[str, list[Any]] = {}
     e = ctx.elems
-    collect(handler(demo, e["label"]["tab"], "select", "label_tab")(dataset, "", "in_order", 0, None), out)
+    collect(handler(demo, e["label"]["tab"], "select", "label_tab")(dataset, "", "in_order", 0, True, None), out)
     collect(handler(demo, e["models"]["tab"], "select", "models_tab")(dataset, None, "validation"), out)
     collect(handler(demo, e["predict"]["tab"], "select", "predict_tab")(dataset, "", None, 0, 0, None), out)
     collect(handler(demo, e["data"]["transfer"]["export"], "click")(dataset, "csv", payload, None), out)
@@ -213,7 +226,7 @@ def test_payload_dataset_names_on_every_tab(ui, xss_world, key) -> None:
             validate_dataset_name(name)
         return
     e, out = ctx.elems, {}
-    collect(handler(demo, e["label"]["tab"], "select", "label_tab")(name, "", "in_order", 0, None), out)
+    collect(handler(demo, e["label"]["tab"], "select", "label_tab")(name, "", "in_order", 0, True, None), out)
     collect(handler(demo, e["models"]["tab"], "select", "models_tab")(name, None, "validation"), out)
     collect(handler(demo, e["predict"]["tab"], "select", "predict_tab")(name, "", None, 0, 0, None), out)
     collect(handler(demo, e["train"]["tab"], "select", "train_tab")(name, Watch(), None), out)
