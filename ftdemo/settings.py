@@ -84,7 +84,10 @@ class Settings:
     training: str = "local"  # FTDEMO_TRAINING: "local" (a child process per run) or "workers" (queue only)
     run_lease_s: float = DEFAULT_RUN_LEASE_S  # a live run silent for longer is marked 'interrupted'
     lease_s: float = DEFAULT_LEASE_S  # how long an example handed out by the queue is kept from other annotators
-    retrain_every: int = DEFAULT_RETRAIN_EVERY  # datasets without their own setting fine-tune every N new labels
+    # datasets without their own setting fine-tune every N new labels (0: never). The app's configuration
+    # (from_env: app.py, serve, the CLI) starts from DEFAULT_RETRAIN_EVERY; Settings made in code (scripts,
+    # benchmarks, tests) start from off, so nothing trains behind the back of code that did not ask for it.
+    retrain_every: int = 0
     queue_order: str = "default"  # the Label tab's queue order at first (a name of services/queue.py ORDERS)
 
     def __post_init__(self) -> None:
@@ -188,6 +191,7 @@ class Settings:
             kwargs["seed_demo"] = env["FTDEMO_SEED_DEMO"].strip().lower() not in ("0", "false", "no")
         if env.get("FTDEMO_ALLOW_UNSAFE_FS"):
             kwargs["allow_unsafe_fs"] = env["FTDEMO_ALLOW_UNSAFE_FS"].strip().lower() not in ("0", "false", "no")
+        kwargs.setdefault("retrain_every", DEFAULT_RETRAIN_EVERY)
         kwargs.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**kwargs)  # type: ignore[arg-type]
 

@@ -132,7 +132,9 @@ def test_training_workers_settings(tmp_path):
 def test_leases_and_automatic_fine_tunes_are_configurable_and_checked():
     s = Settings.from_env({"FTDEMO_LEASE_S": "90", "FTDEMO_RETRAIN_EVERY": "0"})
     assert (s.lease_s, s.retrain_every) == (90.0, 0)
-    assert (Settings().lease_s, Settings().retrain_every) == (300.0, 200)  # the defaults a first-time user gets
+    first_run = Settings.from_env({})  # what a first-time user of app.py, serve or the CLI gets
+    assert (first_run.lease_s, first_run.retrain_every) == (300.0, 200)
+    assert Settings().retrain_every == 0  # Settings made in code (scripts, benchmarks) never train unasked
     for env, match in (({"FTDEMO_LEASE_S": "0"}, "FTDEMO_LEASE_S must be a positive number of seconds"),
                        ({"FTDEMO_LEASE_S": "nan"}, "FTDEMO_LEASE_S must be a positive number"),
                        ({"FTDEMO_LEASE_S": "soon"}, "FTDEMO_LEASE_S must be a number"),
