@@ -18,6 +18,9 @@ from ftdemo.users import ROLES, User, load_users_file, merge_users, parse_users 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES_DIR = REPO_ROOT / "data"
 SPACES_PERSISTENT_DIR = Path("/data")  # Hugging Face Spaces mounts persistent storage here
+TRAINING_MODES = ("local", "workers")  # FTDEMO_TRAINING: a child process of the app, or training workers
+DEFAULT_RUN_LEASE_S = 30.0  # fifteen missed heartbeats (one every 2 s): the process running a run is gone
+MIN_RUN_LEASE_S = 10.0  # five beats: a shorter lease would interrupt live runs on a busy machine
 
 
 def bundled_model_path() -> str:
@@ -70,6 +73,9 @@ class Settings:
     allow_unsafe_fs: bool = False  # FTDEMO_ALLOW_UNSAFE_FS=1: accept SQLite on a network/FUSE filesystem
     zero_gpu: bool = field(default_factory=on_zero_gpu)  # a ZeroGPU Space: train inside spaces.GPU calls
     zerogpu_max_s: int = 300  # the longest GPU call a training run asks ZeroGPU for (its per-call cap)
+    models_root: Path | None = None  # FTDEMO_MODELS_DIR (e.g. a mount shared with training workers)
+    training: str = "local"  # FTDEMO_TRAINING: "local" (a child process per run) or "workers" (queue only)
+    run_lease_s: float = DEFAULT_RUN_LEASE_S  # a live run silent for longer is marked 'interrupted'
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -87,12 +93,23 @@ class Settings:
             raise InvalidInputError("FTDEMO_LOGIN_BACKOFF_S must be a positive number of seconds, e.g. 1")
         if self.zerogpu_max_s < 1:
             raise InvalidInputError("FTDEMO_ZEROGPU_MAX_S must be a positive number of seconds, e.g. 300")
+        if self.models_root is not None:
+            self.models_root = Path(self.models_root)
+        self.training = self.training.strip().lower()
+        if self.training not in TRAINING_MODES:
+            raise InvalidInputError(f"FTDEMO_TRAINING must be 'local' (the app trains in a child process) or 'workers' "
+                                    f"(the app queues runs for `python -m ftdemo worker`), got {self.training!r}")
+        if not self.run_lease_s >= MIN_RUN_LEASE_S:
+            raise InvalidInputError(f"FTDEMO_RUN_LEASE_S must be at least {MIN_RUN_LEASE_S:.0f} seconds (a run beats "
+                                    f"every 2 s), e.g. {DEFAULT_RUN_LEASE_S:.0f}")
         if not 0 <= self.port <= 65535:
             raise InvalidInputError(f"FTDEMO_PORT (or GRADIO_SERVER_PORT) must be a port from 0 to 65535, got {self.port}")
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        """Where model versions live: FTDEMO_MODELS_DIR, else <data_dir>/models. The app and every training
+        worker must see the same directory (a worker saves a version there, the app serves it)."""
+        return self.models_root if self.models_root is not None else self.data_dir / "models"
 
     @property
     def auth_enabled(self) -> bool:
@@ -114,6 +131,10 @@ class Settings:
         kwargs["data_dir"] = Path(env["FTDEMO_DATA_DIR"]) if env.get("FTDEMO_DATA_DIR") else default_data_dir(env)
         if env.get("FTDEMO_DB_URL"):
             kwargs["db_url"] = env["FTDEMO_DB_URL"]
+        if env.get("FTDEMO_MODELS_DIR"):
+            kwargs["models_root"] = Path(env["FTDEMO_MODELS_DIR"]).expanduser()
+        if env.get("FTDEMO_TRAINING"):
+            kwargs["training"] = env["FTDEMO_TRAINING"]
         if env.get("FTDEMO_BASE_MODEL"):
             kwargs["base_model"] = env["FTDEMO_BASE_MODEL"]
         users_file = users_file_path(env)
@@ -133,7 +154,8 @@ class Settings:
         for key, name, example in (("activation_margin", "FTDEMO_ACTIVATION_MARGIN", "0.01"),
                                    ("temp_file_hours", "FTDEMO_TEMP_FILE_HOURS", "1"),
                                    ("session_hours", "FTDEMO_SESSION_HOURS", "12"),
-                                   ("login_backoff_s", "FTDEMO_LOGIN_BACKOFF_S", "1")):
+                                   ("login_backoff_s", "FTDEMO_LOGIN_BACKOFF_S", "1"),
+                                   ("run_lease_s", "FTDEMO_RUN_LEASE_S", "30")):
             if env.get(name):
                 try:
                     kwargs[key] = float(env[name])

@@ -114,3 +114,16 @@ def test_the_zero_gpu_call_cap_is_a_positive_number_of_seconds():
     for bad in ("0", "2m"):
         with pytest.raises(InvalidInputError, match="FTDEMO_ZEROGPU_MAX_S"):
             Settings.from_env({"FTDEMO_ZEROGPU_MAX_S": bad})
+
+
+def test_training_workers_settings(tmp_path):
+    s = Settings.from_env({"FTDEMO_DATA_DIR": str(tmp_path), "FTDEMO_TRAINING": "Workers",
+                           "FTDEMO_MODELS_DIR": str(tmp_path / "shared"), "FTDEMO_RUN_LEASE_S": "12.5"})
+    assert (s.training, s.models_dir, s.run_lease_s) == ("workers", tmp_path / "shared", 12.5)
+    default = Settings.from_env({"FTDEMO_DATA_DIR": str(tmp_path)})
+    assert (default.training, default.models_dir, default.run_lease_s) == ("local", tmp_path / "models", 30.0)
+    with pytest.raises(InvalidInputError, match="FTDEMO_TRAINING must be 'local'.*or 'workers'"):
+        Settings.from_env({"FTDEMO_TRAINING": "cluster"})
+    for bad in ("soon", "3"):  # a lease shorter than five heartbeats would interrupt live runs
+        with pytest.raises(InvalidInputError, match="FTDEMO_RUN_LEASE_S"):
+            Settings.from_env({"FTDEMO_RUN_LEASE_S": bad})

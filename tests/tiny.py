@@ -59,3 +59,18 @@ def build_tiny_model(out_dir: Path, *, task: str = "single_label", labels: Seque
         meta = {"task": task, "labels": list(labels or ()), **({"thresholds": thresholds} if thresholds else {})}
         (Path(out_dir) / "metadata.json").write_text(json.dumps(meta))
     return Path(out_dir)
+
+
+def keyword_dataset(services: Any, name: str, n: int = 60) -> str:
+    """Create dataset `name` with `n` labelled texts whose label is decided by one word (pos: "good", neg: "bad"):
+    toy data the tiny models learn in a second. Written in one transaction; returns the name."""
+    from ftdemo.services import Actor
+    from ftdemo.store import repo
+
+    services.datasets.create(name, "single_label", "pos,neg", actor=Actor.local())
+    with services.db.write() as s:
+        ds = repo.get_dataset(s, name)
+        ids = repo.add_examples(s, ds, [repo.NewExample(f"{name} {i} is {'good' if i % 2 else 'bad'}") for i in range(n)],
+                                created_by="t")
+        repo.add_label_annotations(s, ds, [(i, ["pos" if k % 2 else "neg"]) for k, i in enumerate(ids)], annotator="t")
+    return name

@@ -75,6 +75,7 @@ def doctor(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     report["schema"] = f"{current_revision(sv.db.engine)} (this ftdemo: {head_revision()})"
     report["data_dir"] = str(sv.settings.data_dir)
     report["models_dir"] = str(sv.settings.models_dir)
+    report["training"] = sv.settings.training  # local: the app's child processes; workers: `python -m ftdemo worker`
     report["base_model"] = sv.settings.resolved_base_model()
     report["auth"] = "on" if sv.settings.auth_enabled else "off"
     report["active_models"] = {}

@@ -1,4 +1,4 @@
-"""Training and model commands: train, train-file, runs, models, activate, rollback, eval."""
+"""Training and model commands: train, train-file, runs, retry, models, activate, rollback, eval."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from ftdemo.cli.common import option_range, shown
+from ftdemo.cli.common import MAX_INT64, option_range, shown, whole_number
 from ftdemo.services import Actor
 from ftdemo.training.config import MAX_BATCH, MAX_EPOCHS
 
@@ -62,9 +62,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     _train_options(p)
     p.set_defaults(handler=train_file, needs_services=False)
 
-    p = sub.add_parser("runs", parents=[common], help="training runs of a dataset")
+    p = sub.add_parser("runs", parents=[common], help="training runs of a dataset, and where each trains")
     p.add_argument("name")
     p.set_defaults(handler=runs)
+
+    p = sub.add_parser("retry", parents=[common],
+                       help="train a failed, cancelled or interrupted run again (same data and settings)")
+    p.add_argument("run_id", type=whole_number(1, MAX_INT64))
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(handler=retry)
 
     p = sub.add_parser("models", parents=[common], help="model versions of a dataset")
     p.add_argument("name")
@@ -118,13 +124,20 @@ def stop_on_signals(stop: Any) -> Iterator[None]:
 
 
 def train(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
-    from ftdemo.errors import FtdemoError
     from ftdemo.jobs.runner import StopRequest
 
     stop = StopRequest()
     with stop_on_signals(stop):
         run = sv.training.train_sync(args.name, _options(args), actor=Actor.local("cli"), on_event=_progress(args),
                                      stop=stop)
+    return outcome(run)
+
+
+def outcome(run: dict[str, Any]) -> tuple[str, Any]:
+    """A run this process trained, as the CLI reports it (train, retry, worker --once): the version and its
+    scores; a run that did not succeed exits 2 with its error, an interrupted one 130."""
+    from ftdemo.errors import FtdemoError
+
     if run["status"] == "interrupted":
         raise KeyboardInterrupt  # the run is recorded; the CLI says "interrupted" and exits 130
     payload = _result_payload(run)
@@ -148,10 +161,27 @@ def train_file(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
 
 
 def runs(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    from ftdemo.services.training import where
+
     items = sv.training.runs(args.name)
-    lines = [f"#{r['id']:<4} {r['status']:<12} {r['version'] or '-':<7} {r['created_at']}  {shown(r['error'][:60])}"
-             for r in items]
+    lines = [f"#{r['id']:<4} {r['status']:<12} {r['version'] or '-':<7} {r['created_at']}  "
+             f"{shown(where(r) or '-'):<24} {shown(r['error'][:60])}" for r in items]
     return "\n".join(lines) or "no training runs yet", items
+
+
+def retry(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    """With FTDEMO_TRAINING=workers the retry is queued for a worker; else this process trains it, like train."""
+    from ftdemo.jobs.runner import StopRequest
+    from ftdemo.services.training import where
+
+    if sv.training.workers:
+        run = sv.training.retry(args.run_id, actor=Actor.local("cli"))
+        return f"run #{run['id']} queued (a retry of run #{args.run_id}): {where(run) or run['status']}", run
+    stop = StopRequest()
+    with stop_on_signals(stop):
+        run = sv.training.retry_sync(args.run_id, actor=Actor.local("cli"), on_event=_progress(args), stop=stop)
+    text, payload = outcome(run)
+    return f"run #{run['id']} (a retry of run #{args.run_id}): {text}", payload
 
 
 def models(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:

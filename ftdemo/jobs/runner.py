@@ -1,9 +1,9 @@
 """One training run from the store's point of view: snapshot in, model version and rows out.
 
-`execute_run` is what the training child process (supervisor.py) and the synchronous CLI `train`
-both call: it reads the run's frozen snapshot, trains with the engine, saves a registry version,
-applies the activation guard and records everything (progress, metrics, errors) as rows, while a
-heartbeat (liveness.py) tells every other process that the run is alive.
+`execute_run` is what the training child process (supervisor.py), a training worker (worker.py) and the
+synchronous CLI `train` all call: it reads the run's frozen snapshot, trains with the engine, saves a
+registry version, applies the activation guard and records everything (progress, metrics, errors) as
+rows, while a heartbeat (liveness.py) tells every other process that the run is alive.
 
 Every way of stopping a run ends it within a batch or two, in a final status: a cancel from the UI
 or the API becomes 'cancelled'; a signal (Ctrl-C, SIGTERM) or the death of the app that started it
@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 1.0  # at most one progress row per second (evals and the end always land)
 CANCEL_POLL_S = 0.5
+
+
+def process_name() -> str:
+    """This process as a run's `worker`: "host:pid", what an admin needs to find it."""
+    return f"{platform.node()}:{os.getpid()}"
 
 
 def environment() -> dict[str, Any]:
@@ -84,6 +89,10 @@ class StopRequest:
     def is_set(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, timeout_s: float) -> bool:
+        """Sleep up to `timeout_s`, waking at once when a stop is asked for; whether one was."""
+        return self._event.wait(timeout_s)
+
 
 class _Progress:
     """Engine callback → run_events rows, throttled; cancel flag ← the run row, polled; a StopRequest."""
@@ -110,16 +119,25 @@ class _Progress:
         if not self._cancel and now - self._last_poll >= CANCEL_POLL_S:
             self._last_poll = now
             with self.db.read() as s:
-                self._cancel = bool(s.scalar(select(TrainingRun.cancel_requested).where(TrainingRun.id == self.run_id)))
+                cancel, status = s.execute(select(TrainingRun.cancel_requested, TrainingRun.status)
+                                           .where(TrainingRun.id == self.run_id)).one()
+            self._cancel = bool(cancel)
+            if status not in run_repo.LIVE:
+                # given up by another process (this one was cut off from the database for longer than the lease)
+                # and maybe retried elsewhere: stop rather than save a version nobody waits for
+                self.stop.request(f"this run was already ended as {status!r} elsewhere")
+                return True
         return self._cancel
 
 
 def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 0.0,
                 on_event: Callable[[Any], None] | None = None, stop: StopRequest | None = None,
-                parent_pid: int | None = None) -> dict[str, Any]:
+                parent_pid: int | None = None, device: str | None = None) -> dict[str, Any]:
     """Train run `run_id` to the end and record the outcome. Returns the run as a dict.
 
     `margin`: the activation guard's allowance (validation macro-F1 may drop by this much).
+    `device`: where this process trains, whatever the run's settings say (a worker's --device); None: the
+    run's own `device` setting.
     `stop`: set from outside (signals) to end the run as 'interrupted'. `parent_pid`: the app that
     started this process; when it dies the run stops as 'interrupted' too.
     Never raises for training failures: they become status 'failed' with the error text. Raises only
@@ -134,6 +152,7 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
         run = s.get(TrainingRun, run_id)
         assert run is not None, f"run {run_id} does not exist"
         run.status, run.started_at, run.pid, run.environment = "running", utcnow(), os.getpid(), environment()
+        run.worker = run.worker or process_name()  # a worker wrote its name when it claimed the run
     progress = _Progress(db, run_id, stop)
     callbacks = [progress] + ([on_event] if on_event else [])
     orphaned = lambda: stop.request("the app that started this run stopped")  # noqa: E731
@@ -142,7 +161,7 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
             with db.read() as s:
                 run = s.get(TrainingRun, run_id)
                 examples, labels, task, dataset = load_snapshot(db, run)
-                config = TrainConfig.from_dict(run.config)
+                config = TrainConfig.from_dict({**run.config, **({"device": device} if device else {})})
             log.info("training run %s of %r started: %d labelled examples, %d labels", run_id, dataset,
                      len(examples), len(labels))
             result = train(examples, labels, task, config, callbacks=callbacks, should_stop=progress.should_stop)
@@ -178,7 +197,12 @@ def register_version(session: Session, run_id: int, version: str, base_model: st
                      *, margin: float) -> dict[str, Any]:
     """Record a new version and apply the activation guard; returns {'active': bool, 'reason': str}."""
     ds = session.get(Dataset, run_repo.get_run(session, run_id).dataset_id)
-    v = run_repo.add_version(session, ds, version, base_model, metrics, run_id=run_id)
+    # an app starting meanwhile may have found the version on disk and registered it (ModelService.reconcile)
+    v = run_repo.find_version(session, ds, version)
+    if v is None:
+        v = run_repo.add_version(session, ds, version, base_model, metrics, run_id=run_id)
+    else:
+        v.run_id, v.base_model, v.metrics = run_id, base_model, metrics
     current = run_repo.active_version(session, ds)
     ok, reason = activation_decision(metrics, current.metrics if current is not None else None, margin)
     if ok:

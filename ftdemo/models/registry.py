@@ -67,7 +67,7 @@ class Registry:
         it cannot override the identity keys (format, dataset, version, created_at).
         """
         ds_dir = self._dataset_dir(dataset, create=True)
-        tmp = ds_dir / f"{_TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = ds_dir / _scratch_name(_TEMP_PREFIX)
         tmp.mkdir()
         try:
             result.model.save_pretrained(tmp)
@@ -98,7 +98,7 @@ class Registry:
         """Remove a version. Renamed out of sight first, so it is never seen half-deleted.
         Whether it may be deleted (e.g. it is active) is the caller's decision."""
         path = self.path(dataset, version)
-        trash = path.parent / f"{_TRASH_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        trash = path.parent / _scratch_name(_TRASH_PREFIX)
         os.rename(path, trash)
         _fsync_dir(path.parent)
         shutil.rmtree(trash, ignore_errors=True)
@@ -244,14 +244,24 @@ def _created_at(path: Path) -> str:
         return ""
 
 
+def _scratch_name(prefix: str) -> str:
+    """A temp or trash directory's name: prefix, pid, a random part, host (see _abandoned)."""
+    return f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}-{_slug(platform.node())}"
+
+
 def _abandoned(path: Path) -> bool:
+    parts = path.name.split("-", 3)  # the host comes last: it may hold dashes itself
     try:
-        pid = int(path.name.split("-")[1])
+        pid = int(parts[1])
         age = time.time() - path.stat().st_mtime
     except (IndexError, ValueError, OSError):
         return True
     if age > STALE_TEMP_S:
         return True
+    if len(parts) == 4 and parts[3] != _slug(platform.node()):
+        # a training worker on another machine writing to a shared models directory: its pid means nothing
+        # here, so only the age tells an abandoned directory from a save in progress
+        return False
     if pid == os.getpid():
         return False  # ours: a save in another thread of this process may be writing it
     return not pid_alive(pid)

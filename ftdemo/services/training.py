@@ -1,11 +1,11 @@
-"""Training runs: snapshot the current labels, start (a child process, a ZeroGPU call, or in-process for the
-CLI), watch, cancel."""
+"""Training runs: snapshot the current labels, start (a child process, a ZeroGPU call, a queue for training
+workers, or in-process for the CLI), watch, cancel, retry."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ftdemo.errors import InvalidInputError
@@ -13,6 +13,7 @@ from ftdemo.services.annotate import AnnotationService
 from ftdemo.services.base import Actor, Service, require_admin
 from ftdemo.store import repo
 from ftdemo.store import runs as run_repo
+from ftdemo.store.schema import utcnow
 from ftdemo.tasks import LabelledText, TaskType, validate_dataset_name
 from ftdemo.training.data import snapshot_hash
 
@@ -41,6 +42,14 @@ def brief_error(error: str | None) -> str | None:
     return _SERVER_PATH.sub(lambda m: f"…/{m.group(1)}", first)
 
 
+def where(run: Mapping[str, Any]) -> str:
+    """Where a run trains, for people: its process ("host:pid", a worker's or the app's child's), "waiting for
+    a worker" while no worker has claimed it, "" before its process starts."""
+    if run.get("waiting_for_worker"):
+        return "waiting for a worker"
+    return str(run.get("worker") or "")
+
+
 def _shown_to(actor: Actor | None, run: dict[str, Any]) -> dict[str, Any]:
     """The run as `actor` may read it (None: in full, for the CLI and the app's own bookkeeping)."""
     if actor is None or actor.is_admin:
@@ -53,8 +62,19 @@ class TrainingService(Service):
         super().__init__(db, settings)
         self.annotate = annotate
         self._runner = runner
-        if settings.zero_gpu and runner is None:  # ZeroGPU wants its spaces.GPU function defined before launch
-            self._runner = self._make_runner()
+        if settings.zero_gpu and not self.workers and runner is None:
+            self._runner = self._make_runner()  # ZeroGPU wants its spaces.GPU function defined before launch
+
+    @property
+    def workers(self) -> bool:
+        """FTDEMO_TRAINING=workers: runs are queued for training workers, this process trains none itself."""
+        return self.settings.training == "workers"
+
+    @property
+    def one_run_at_a_time(self) -> bool:
+        """Whether a live run of one dataset keeps every other from starting: this machine trains one run at
+        a time; training workers train runs of different datasets side by side (one per dataset)."""
+        return not self.workers
 
     @property
     def runner(self) -> Any:
@@ -63,8 +83,13 @@ class TrainingService(Service):
         return self._runner
 
     def _make_runner(self) -> Any:
-        """Where the app's runs train: a child process each (CPU, a local or dedicated GPU), or on a ZeroGPU
-        Space inside a `spaces.GPU` call from this process (CUDA exists only there). Same runs either way."""
+        """Where the app's runs train: with FTDEMO_TRAINING=workers on training workers (queued; nothing starts
+        here), else a child process each (CPU, a local or dedicated GPU), or on a ZeroGPU Space inside a
+        `spaces.GPU` call from this process (CUDA exists only there). Same runs either way."""
+        if self.workers:
+            from ftdemo.jobs.worker import WorkerQueue
+
+            return WorkerQueue()
         if self.settings.zero_gpu:
             from ftdemo.jobs.zerogpu import ZeroGpuRunner
 
@@ -74,7 +99,7 @@ class TrainingService(Service):
 
         return JobRunner(self.db, self.settings.models_dir, margin=self.settings.activation_margin)
 
-    def _prepare(self, dataset: str, options: dict[str, Any], actor: Actor) -> int:
+    def _prepare(self, dataset: str, options: dict[str, Any], actor: Actor, *, for_workers: bool) -> int:
         """Validate options and data, then create a queued run with its frozen snapshot."""
         require_admin(actor, "train models")
         validate_dataset_name(dataset)  # a name stored before the rule existed would fail only at save
@@ -89,23 +114,24 @@ class TrainingService(Service):
         make_splits(examples, info_labels, task, val_fraction=config.val_fraction,
                     test_fraction=config.test_fraction)  # refuses tiny data now, with which labels need more
         snap, digest = snapshot_of(examples, info_labels)
+        return self._queue(dataset, config.to_dict(), snap, digest, actor, for_workers=for_workers)
+
+    def _queue(self, dataset: str, config: dict[str, Any], snapshot: dict[str, Any], digest: str, actor: Actor, *,
+               for_workers: bool) -> int:
+        """Create the queued run, unless a live one holds the place it needs (one_run_at_a_time)."""
         self.reap()  # a dead run must not block this one
         with self.db.write() as s:
-            live = run_repo.live_runs(s)
+            ds = repo.get_dataset(s, dataset)
+            live = [r for r in run_repo.live_runs(s) if self.one_run_at_a_time or r.dataset_id == ds.id]
             if live:
+                scope = "one run at a time" if self.one_run_at_a_time else "one run per dataset at a time"
                 raise InvalidInputError(f"training run {live[0].id} is still {live[0].status}; wait for it or "
-                                        "cancel it before starting another (one run at a time)")
-            ds = repo.get_dataset(s, dataset)
-            return run_repo.create_run(s, ds, config.to_dict(), snap, digest, created_by=actor.name).id
+                                        f"cancel it before starting another ({scope})")
+            return run_repo.create_run(s, ds, config, snapshot, digest, created_by=actor.name,
+                                       for_workers=for_workers).id
 
-    def _labels_and_task(self, dataset: str) -> tuple[list[str], TaskType]:
-        with self.db.read() as s:
-            ds = repo.get_dataset(s, dataset)
-            return repo.active_label_names(ds), TaskType(ds.task)
-
-    def start(self, dataset: str, options: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
-        """Queue a run and start it (`runner`); returns the run at once (poll `run()` / `events()`)."""
-        run_id = self._prepare(dataset, options, actor)
+    def _launch(self, run_id: int) -> None:
+        """Hand a queued run to the runner; a run that cannot start is failed with the reason."""
         try:
             self.runner.launch(run_id)
         except Exception as err:
@@ -113,7 +139,55 @@ class TrainingService(Service):
                 run = run_repo.get_run(s, run_id)
                 run.status, run.error = "failed", f"could not start the training process: {err}"
             raise
+
+    def _labels_and_task(self, dataset: str) -> tuple[list[str], TaskType]:
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            return repo.active_label_names(ds), TaskType(ds.task)
+
+    def start(self, dataset: str, options: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
+        """Queue a run and start it (`runner`; with workers it waits for one); returns the run at once (poll
+        `run()` / `events()`)."""
+        run_id = self._prepare(dataset, options, actor, for_workers=self.workers)
+        self._launch(run_id)
         return self.run(run_id)
+
+    def retry(self, run_id: int, *, actor: Actor) -> dict[str, Any]:
+        """Run again what run `run_id` was to train (failed, cancelled or interrupted): a new run with its frozen
+        data and its settings, started like any run (with workers: queued for one). Returns the new run.
+
+        Same data, not today's labels: a retry finishes what was asked for; Train now trains on the labels
+        as they are now."""
+        new_id = self._requeue(run_id, actor, for_workers=self.workers)
+        self._launch(new_id)
+        return self.run(new_id)
+
+    def retry_sync(self, run_id: int, *, actor: Actor, on_event: Callable[[Any], None] | None = None,
+                   stop: Any = None) -> dict[str, Any]:
+        """retry(), trained in this process (the CLI without workers), like train_sync."""
+        from ftdemo.jobs.runner import execute_run
+
+        new_id = self._requeue(run_id, actor, for_workers=False)
+        return execute_run(self.db, new_id, self.settings.models_dir, margin=self.settings.activation_margin,
+                           on_event=on_event, stop=stop)
+
+    def _requeue(self, run_id: int, actor: Actor, *, for_workers: bool) -> int:
+        """A new queued run with the frozen data and settings of run `run_id`, which ended before its end."""
+        require_admin(actor, "retry training runs")
+        self.reap()  # a run whose process just died becomes retryable now, not after the next poll
+        with self.db.read() as s:
+            row = run_repo.get_run(s, run_id)
+            old, snapshot = run_repo.run_dict(row), dict(row.snapshot)
+        if old["status"] in run_repo.LIVE:
+            raise InvalidInputError(f"run {run_id} is still {old['status']}; cancel it before retrying it")
+        if old["status"] == "succeeded":
+            raise InvalidInputError(f"run {run_id} succeeded (it trained {old['version']}); start a new run to "
+                                    "train again on the current labels")
+        from ftdemo.training.config import TrainConfig
+
+        TrainConfig.from_dict(old["config"])  # a run recorded by an older ftdemo may hold settings now refused
+        return self._queue(old["dataset"], old["config"], snapshot, old["snapshot_hash"], actor,
+                           for_workers=for_workers)
 
     def train_sync(self, dataset: str, options: dict[str, Any], *, actor: Actor,
                    on_event: Callable[[Any], None] | None = None, stop: Any = None) -> dict[str, Any]:
@@ -123,7 +197,7 @@ class TrainingService(Service):
         'interrupted' within a batch."""
         from ftdemo.jobs.runner import execute_run
 
-        run_id = self._prepare(dataset, options, actor)
+        run_id = self._prepare(dataset, options, actor, for_workers=False)  # this process trains it, no worker
         return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,
                            on_event=on_event, stop=stop)
 
@@ -134,6 +208,9 @@ class TrainingService(Service):
             if run.status not in run_repo.LIVE:
                 raise InvalidInputError(f"run {run_id} is already {run.status}")
             run.cancel_requested = True
+            if run_repo.waiting_for_worker(run):  # no process would ever read the flag: end it here
+                run.status, run.finished_at = "cancelled", utcnow()
+                run.error = f"cancelled by {actor.name} before a worker took it"
         self.runner.cancel(run_id)
         return self.run(run_id)
 
@@ -167,7 +244,8 @@ class TrainingService(Service):
         the heartbeat's staleness limit, whoever started it."""
         from ftdemo.jobs.liveness import reap
 
-        return reap(self.db, self._runner.alive() if self._runner is not None else [])
+        return reap(self.db, self._runner.alive() if self._runner is not None else [],
+                    stale_s=self.settings.run_lease_s)
 
     recover = reap  # at start-up: runs a previous app process left 'running' (same rule)
 

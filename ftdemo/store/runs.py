@@ -28,7 +28,8 @@ def run_dict(run: TrainingRun, *, dataset: str | None = None) -> dict[str, Any]:
             "timings": run.timings, "error": run.error, "version": run.version,
             "cancel_requested": run.cancel_requested, "created_by": run.created_by,
             "created_at": _iso(run.created_at), "started_at": _iso(run.started_at),
-            "finished_at": _iso(run.finished_at)}
+            "finished_at": _iso(run.finished_at), "worker": run.worker,
+            "waiting_for_worker": waiting_for_worker(run)}
 
 
 def version_dict(v: ModelVersion) -> dict[str, Any]:
@@ -37,14 +38,46 @@ def version_dict(v: ModelVersion) -> dict[str, Any]:
             "created_at": _iso(v.created_at), "activated_at": _iso(v.activated_at)}
 
 
+def waiting_for_worker(run: TrainingRun) -> bool:
+    """Queued for training workers and not claimed by one yet: no process runs it, and none has died."""
+    return run.status == "queued" and bool(run.for_workers) and run.worker is None
+
+
 def create_run(session: Session, ds: Dataset, config: dict[str, Any], snapshot: dict[str, Any], snapshot_hash: str,
-               *, created_by: str) -> TrainingRun:
+               *, created_by: str, for_workers: bool = False) -> TrainingRun:
+    """A queued run; `for_workers`: it waits for a training worker to claim it (else the caller starts it)."""
     run = TrainingRun(dataset_id=ds.id, status="queued", config=config, snapshot=snapshot,
                       snapshot_hash=snapshot_hash, created_by=created_by, environment={}, progress={}, metrics={},
-                      timings={}, error="", version="")
+                      timings={}, error="", version="", for_workers=for_workers)
     session.add(run)
     session.flush()
     return run
+
+
+# a run a worker may claim (waiting_for_worker as SQL; a cancelled one is ended by the service, never claimed)
+_WAITING = (TrainingRun.status == "queued", TrainingRun.for_workers.is_(True), TrainingRun.worker.is_(None),
+            TrainingRun.cancel_requested.is_(False))
+
+
+def claim_queued(session: Session, worker: str) -> TrainingRun | None:
+    """The oldest run waiting for a worker, now claimed by `worker` (its name written, a first heartbeat, so
+    the liveness rule covers it from here on); None when none waits.
+
+    Call it inside a write transaction: on SQLite that is BEGIN IMMEDIATE, on PostgreSQL the write lock, so
+    two workers never claim one run. FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite has no row locks and
+    SQLAlchemy leaves the clause out) also keeps a claim from waiting on, or taking, a run whose row another
+    transaction holds."""
+    run = session.scalars(select(TrainingRun).where(*_WAITING).order_by(TrainingRun.id).limit(1)
+                          .with_for_update(skip_locked=True)).first()
+    if run is not None:
+        run.worker, run.heartbeat_at = worker, utcnow()
+        session.flush()
+    return run
+
+
+def any_waiting(session: Session) -> bool:
+    """Whether a run waits for a worker: the workers' idle poll, a read that takes no write lock."""
+    return session.scalar(select(TrainingRun.id).where(*_WAITING).limit(1)) is not None
 
 
 def live_runs(session: Session) -> list[TrainingRun]:
@@ -90,9 +123,14 @@ def active_version(session: Session, ds: Dataset) -> ModelVersion | None:
                                                       ModelVersion.status == "active")).first()
 
 
+def find_version(session: Session, ds: Dataset, version: str) -> ModelVersion | None:
+    """The row of `version` whatever its status (deleted included), or None."""
+    return session.scalars(select(ModelVersion).where(ModelVersion.dataset_id == ds.id,
+                                                      ModelVersion.version == version)).first()
+
+
 def get_version(session: Session, ds: Dataset, version: str) -> ModelVersion:
-    v = session.scalars(select(ModelVersion).where(ModelVersion.dataset_id == ds.id,
-                                                   ModelVersion.version == version)).first()
+    v = find_version(session, ds, version)
     if v is None or v.status == "deleted":
         known = ", ".join(x.version for x in versions(session, ds)) or "none yet"
         raise NotFoundError(f"{ds.name!r} has no model version {version!r}; versions: {known}")

@@ -9,7 +9,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -130,6 +142,8 @@ class TrainingRun(Base):
 
     status: queued → running → succeeded | failed | cancelled | interrupted. The process running it
     writes `heartbeat_at` every few seconds; a live run whose heartbeat stops is marked 'interrupted'.
+    A run queued `for_workers` (FTDEMO_TRAINING=workers) waits, with no process yet, until a training worker
+    claims it and writes its name into `worker`.
     """
 
     __tablename__ = "training_runs"
@@ -149,6 +163,9 @@ class TrainingRun(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # written while it runs
+    # where it runs: "host:pid" of the process training it (a worker, the app's child, the CLI); None before
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    for_workers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

@@ -6,6 +6,7 @@
     c.predict("sentiment", ex["id"], "positive", "alice", api_name="/label")
     run = c.predict("sentiment", {"epochs": 3}, "alice", api_name="/train")   # admins only; starts a run
     c.predict(run["id"], api_name="/run")        # poll: status queued → running → succeeded/failed/cancelled
+                                                 # (queued with "waiting_for_worker" under FTDEMO_TRAINING=workers)
     c.predict("sentiment", api_name="/models")   # versions, newest first; "active" marks the serving one
 
 With auth on, the signed-in user is the annotator and the `annotator` argument is ignored.
@@ -28,9 +29,10 @@ from ftdemo.errors import FtdemoError, InvalidInputError
 from ftdemo.services.queue import ORDERS
 from ftdemo.ui.context import UIContext
 
-# What /run and /models return: not the run's process details (pid, host) nor model directories on the server.
+# What /run and /models return: not the run's process details (pid, host, the worker's "host:pid") nor model
+# directories on the server; whether a queued run waits for a training worker, yes.
 RUN_KEYS = ("id", "dataset", "status", "version", "counts", "config", "progress", "metrics", "timings", "error",
-            "cancel_requested", "created_by", "created_at", "started_at", "finished_at")
+            "cancel_requested", "created_by", "created_at", "started_at", "finished_at", "waiting_for_worker")
 VERSION_KEYS = ("version", "status", "active", "run_id", "base_model", "metrics", "reason", "created_at",
                 "activated_at", "size_mb")
 MAX_ID = 2**63 - 1  # SQLite's largest integer: no row has a bigger id, and the driver overflows past it

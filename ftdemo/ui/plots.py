@@ -118,10 +118,14 @@ def progress_html(run: Mapping[str, Any] | None, events: Sequence[Mapping[str, A
     if status in LIVE and run.get("cancel_requested"):
         label = "cancelling"
     badge = f'<span class="ftd-status ftd-status-{esc(status)}">{esc(label)}</span>'
-    head = f'<span><b>Run #{int(run["id"])}</b> {badge}</span>'
+    worker = run.get("worker") if status in LIVE else None
+    on = f' <span class="ftd-where">on {esc(worker)}</span>' if worker else ""
+    head = f'<span><b>Run #{int(run["id"])}</b> {badge}{on}</span>'
     facts: list[str] = []
     right = ""
-    if status == "queued":
+    if status == "queued" and run.get("waiting_for_worker"):
+        facts.append("waiting for a worker (start one with <code>python -m ftdemo worker</code>)")
+    elif status == "queued":
         facts.append("starting the training process…")
     elif status == "running" and last is not None and last.get("kind") == "start":
         facts.append(f"preparing the first batch: {total} steps over {int(last.get('epochs') or 0)} epochs")

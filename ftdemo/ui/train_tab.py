@@ -1,5 +1,6 @@
 """Train tab (admins only): the data a run would train on, settings, Train now, live progress with
-loss and validation curves, cancel, and the history of runs.
+loss and validation curves, cancel, the history of runs (where each trained), and retry of a run that
+stopped before its end.
 
 Everything on screen is read from the store: a gr.Timer polls services.training (every second
 while any run is live, every few seconds otherwise), so a reloaded page or a second browser shows
@@ -16,6 +17,7 @@ import pandas as pd
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, Services
+from ftdemo.services.training import where
 from ftdemo.training.splits import MIN_PER_LABEL
 from ftdemo.ui import html, plots
 from ftdemo.ui.context import PRIVATE, UIContext, guard
@@ -30,7 +32,8 @@ from ftdemo.ui.train_form import (
 
 LIVE_S, IDLE_S = 1.0, 5.0  # poll interval while a run is live / otherwise
 HISTORY_LIMIT = 50
-HISTORY_COLUMNS = ["run", "status", "version", "started (UTC)", "duration", "val macro-F1", "error"]
+HISTORY_COLUMNS = ["run", "status", "version", "started (UTC)", "duration", "val macro-F1", "where", "error"]
+RETRYABLE = ("failed", "cancelled", "interrupted")  # what Retry offers to run again (TrainingService.retry)
 ERROR_CHARS = 90  # the table shows the start of an error; selecting the row shows all of it
 
 
@@ -53,7 +56,7 @@ class TrainScreen:
     run: dict[str, Any] | None = None  # the run on view (the newest, or one picked in the history)
     events: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
-    busy_elsewhere: dict[str, Any] | None = None  # a live run of another dataset (one run at a time)
+    busy_elsewhere: dict[str, Any] | None = None  # a live run of another dataset (when one run at a time)
     interval: float = IDLE_S
     changed: bool = True
     picked: bool = False  # the user chose this run: open its details
@@ -93,7 +96,7 @@ def poll(services: Services, dataset: str | None, watch: Watch | None, *, run_id
             watch.events.extend(payload for _, _, payload in new)
     live = services.training.live()
     mine = {r["id"] for r in history}
-    elsewhere = next((r for r in live if r["id"] not in mine), None)
+    elsewhere = next((r for r in live if r["id"] not in mine), None) if services.training.one_run_at_a_time else None
     interval = LIVE_S if live else IDLE_S
     shown = (watch.run_id, watch.after_id, tuple((r["id"], r["status"], r["cancel_requested"]) for r in history),
              elsewhere["id"] if elsewhere else None, interval)
@@ -118,6 +121,14 @@ def cancel_run(services: Services, watch: Watch | None, actor: Actor) -> dict[st
     if run_id is None:
         raise InvalidInputError("there is no run to cancel")
     return services.training.cancel(run_id, actor=actor)
+
+
+def retry_run(services: Services, watch: Watch | None, actor: Actor) -> dict[str, Any]:
+    """Run the watched run again (its data and settings) as a new run; the new run."""
+    run_id = watch.run_id if isinstance(watch, Watch) else None
+    if run_id is None:
+        raise InvalidInputError("there is no run to retry; pick one in the history")
+    return services.training.retry(run_id, actor=actor)
 
 
 def data_summary(services: Services, dataset: str | None) -> str:
@@ -154,7 +165,7 @@ def history_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
         rows.append([r["id"], r["status"], r.get("version") or "", plots.fmt_time(r.get("started_at")
                                                                                or r.get("created_at")),
                      plots.fmt_duration(plots.run_duration(r)) if r.get("finished_at") else "",
-                     plots.fmt_score(val.get("macro_f1")) if val else "",
+                     plots.fmt_score(val.get("macro_f1")) if val else "", where(r),
                      error[:ERROR_CHARS] + ("…" if len(error) > ERROR_CHARS else "")])
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
@@ -169,6 +180,7 @@ def run_details(run: dict[str, Any] | None) -> str:
     per_label = ", ".join(f"{lab} {n}" for lab, n in (counts.get("per_label") or {}).items())
     rows = [("Started by", f"{run.get('created_by') or '—'} at {plots.fmt_time(run.get('created_at'))} UTC"),
             ("Data", f"{counts.get('examples', 0)} examples" + (f": {per_label}" if per_label else "")),
+            ("Where", where(run) or "not started"),
             ("Base model", display_model(cfg.get("base_model") or "")),
             ("Settings", ", ".join(changed) or "the defaults")]
     timings = run.get("timings") or {}
@@ -198,6 +210,7 @@ def render(screen: TrainScreen, watch: Watch, e: dict[str, Any]) -> dict[Any, An
         return {e["watch"]: watch}
     run = screen.run
     live_here = run is not None and run["status"] in plots.LIVE
+    retryable = run is not None and run["status"] in RETRYABLE
     progress = plots.progress_html(run, screen.events) if screen.dataset else html.empty(html.NO_DATASET)
     if screen.busy_elsewhere is not None:
         progress = html.message(f"Run #{screen.busy_elsewhere['id']} of another dataset is training; one run at "
@@ -212,6 +225,7 @@ def render(screen: TrainScreen, watch: Watch, e: dict[str, Any]) -> dict[Any, An
         e["details"]: run_details(run),
         e["train"]: gr.update(interactive=bool(screen.dataset) and not screen.live),
         e["cancel"]: gr.update(visible=live_here, interactive=live_here and not run.get("cancel_requested")),
+        e["retry"]: gr.update(visible=retryable, interactive=retryable and not screen.live),
         e["timer"]: gr.update(value=screen.interval),
         e["watch"]: watch,
     }
@@ -232,6 +246,7 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
                 with gr.Row():
                     train = gr.Button("Train now", variant="primary", elem_id="ftd-train-start")
                     cancel = gr.Button("Cancel run", variant="stop", visible=False, elem_id="ftd-train-cancel")
+                    retry = gr.Button("Retry run", visible=False, elem_id="ftd-train-retry")
                 message = gr.HTML(elem_id="ftd-train-msg")
             with gr.Column(scale=3, min_width=400):
                 progress = gr.HTML(plots.progress_html(None, []), elem_id="ftd-train-progress")
@@ -245,10 +260,10 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         timer = gr.Timer(IDLE_S)
         watch = gr.State(Watch())
     ctx.admin_only.append(tab)
-    e: dict[str, Any] = dict(tab=tab, snapshot=snapshot, form=form, train=train, cancel=cancel,
+    e: dict[str, Any] = dict(tab=tab, snapshot=snapshot, form=form, train=train, cancel=cancel, retry=retry,
                              message=message, progress=progress, loss_plot=loss_plot, metric_plot=metric_plot,
                              history=history, details_box=details_box, details=details, timer=timer, watch=watch)
-    outputs = [progress, loss_plot, metric_plot, history, details_box, details, train, cancel, timer, watch]
+    outputs = [progress, loss_plot, metric_plot, history, details_box, details, train, cancel, retry, timer, watch]
     form_names = list(form)
 
     @guard(message)
@@ -288,6 +303,16 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         return {**render(screen, new, e), message: html.message(f"Cancelling run #{run['id']}…")}
 
     @guard(message)
+    @ctx.admin("retry training runs")
+    def on_retry(dataset: str | None, name: str, watch_: Watch, request: gr.Request) -> dict:
+        old = watch_.run_id if isinstance(watch_, Watch) else None
+        run = retry_run(services, watch_, ctx.actor(request, name))
+        new, screen = poll(services, dataset, watch_, run_id=run["id"], force=True)
+        screen.picked = False
+        note = f"Run #{run['id']} started: run #{old} again, on the same data with the same settings."
+        return {**render(screen, new, e), message: html.message(note)}
+
+    @guard(message)
     @ctx.anyone
     def on_pick(dataset: str | None, watch_: Watch, evt: gr.SelectData, request: gr.Request) -> dict:
         row = evt.row_value or []
@@ -304,6 +329,7 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
     train.click(on_train, [ctx.dataset, ctx.annotator, watch, *form.values()], [*outputs, snapshot, message],
                 trigger_mode="once", **quiet)
     cancel.click(on_cancel, [ctx.dataset, ctx.annotator, watch], [*outputs, message], **quiet)
+    retry.click(on_retry, [ctx.dataset, ctx.annotator, watch], [*outputs, message], trigger_mode="once", **quiet)
     history.select(on_pick, [ctx.dataset, watch], [*outputs, message], **quiet)
     @ctx.anyone
     def on_base_model(choice: str, current: int) -> Any:

@@ -1,24 +1,9 @@
 """The CLI on hostile or careless input: one-line errors with exit code 2, never a traceback; output that
-cannot smuggle terminal escapes. Runs `ftdemo.cli.main` in-process on a fresh database."""
+cannot smuggle terminal escapes. Runs `ftdemo.cli.main` in-process on a fresh database (the `cli` fixture)."""
 
 from __future__ import annotations
 
 import pytest
-
-from ftdemo.cli import main
-
-
-@pytest.fixture
-def cli(settings, monkeypatch, capsys):
-    """cli(*args) -> (exit code, stdout, stderr) of `python -m ftdemo ARGS --db <fresh database>`."""
-    monkeypatch.setenv("FTDEMO_DATA_DIR", str(settings.data_dir))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main([*args, "--db", settings.db_url])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def one_line_error(code: int, err: str) -> str:
@@ -55,6 +40,9 @@ def assert_nothing_raw(output: str) -> None:
     (("predict", "d", "hi", "--ig-steps", "100000"), "argument --ig-steps: must be from 1 to 1024"),
     (("bench", "train", "--threads", str(10 ** 6)), "argument --threads: must be from 0 to 512"),
     (("serve", "--port", "70000"), "argument --port: must be from 0 to 65535"),
+    (("retry", "0"), "argument run_id: must be from 1 to 9223372036854775807"),
+    (("worker", "--poll-s", "0"), "argument --poll-s: must be from 0.1 to 3600 seconds"),
+    (("worker", "--device", "tpu"), "argument --device: invalid choice: 'tpu'"),
     (("examples",), "the following arguments are required: name"),
 ])
 def test_bad_options_are_one_line_errors(cli, args, message):

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import platform
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from ftdemo.errors import InvalidInputError, NotFoundError, UnsafeModelError
+from ftdemo.models import registry
 from ftdemo.models.card import md
 from ftdemo.models.guard import activation_decision
 from ftdemo.models.inference import load_model_dir
@@ -104,6 +107,19 @@ def test_temp_dir_of_a_live_writer_is_left_alone(tmp_path):
     live = tmp_path / "reviews" / f".tmp-{os.getppid()}-abcd1234"
     live.mkdir(parents=True)
     assert Registry(tmp_path).clean_temp() == [] and live.exists()
+
+
+def test_temp_dir_of_a_writer_on_another_host_is_left_alone_until_stale(tmp_path):
+    """A shared models directory (FTDEMO_MODELS_DIR): a worker elsewhere saves a version while an app here
+    starts and cleans up. Its pid means nothing on this host; only the age says it was abandoned."""
+    elsewhere = tmp_path / "reviews" / ".tmp-999999-abcd1234-gpu-box-2"  # no such pid here: dead if local
+    here_dead = tmp_path / "reviews" / f".tmp-999999-abcd1234-{registry._slug(platform.node())}"
+    elsewhere.mkdir(parents=True)
+    here_dead.mkdir()
+    assert Registry(tmp_path, clean=False).clean_temp() == [here_dead] and elsewhere.exists()
+    old = time.time() - registry.STALE_TEMP_S - 60
+    os.utime(elsewhere, (old, old))
+    assert Registry(tmp_path, clean=False).clean_temp() == [elsewhere]
 
 
 def test_incomplete_version_dir_is_not_listed(tmp_path, result):

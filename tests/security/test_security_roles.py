@@ -60,6 +60,7 @@ def _csv(tmp: Path) -> Path:
 ACTIONS: dict[str, Callable[[Services, Actor, Path], Any]] = {
     "train": lambda s, a, tmp: s.training.train_sync(KW, {**FAST, "epochs": 0}, actor=a),
     "cancel a run": lambda s, a, tmp: s.training.cancel(1, actor=a),
+    "retry a run": lambda s, a, tmp: s.training.retry(1, actor=a),  # run 1 succeeded: an admin is told so
     "activate": lambda s, a, tmp: s.models.activate(KW, "v0001", actor=a),
     "roll back": lambda s, a, tmp: s.models.rollback(KW, actor=a),
     "delete a model version": lambda s, a, tmp: s.models.delete(KW, "v0002", actor=a),
@@ -150,6 +151,7 @@ def test_ui_events_refuse_annotators(running, tmp_path) -> None:
         "export": ("on_export", "transfer_panel", {0: KW, 1: "csv"}),
         "create": ("on_create", "manage_panel", {0: "by-bob", 1: "single_label", 2: "a, b"}),
         "train": ("on_train", "train_tab", {0: KW}),
+        "retry": ("on_retry", "train_tab", {0: KW}),
         "roll back": ("on_rollback", "models_tab", {0: KW}),
     }
     for what, (name, module, values) in attempts.items():

@@ -56,6 +56,23 @@ def test_activation_swaps_the_served_model_without_errors(services, admin, two_v
     assert seen <= {"v0001", "v0002"}
 
 
+def test_a_version_activated_by_another_instance_is_served_without_a_restart(services, admin, two_versions):
+    """Another app instance (or a training worker's guard) on the same database activates a version: this
+    instance serves it from its next request on (the active version is read from the database per request)."""
+    from ftdemo.services import Services
+
+    assert services.predict.predict(two_versions, "good stuff")["model_version"] == "v0001"
+    other = Services(services.settings)
+    try:
+        other.models.activate(two_versions, "v0002", actor=admin)
+        assert services.predict.predict(two_versions, "good stuff")["model_version"] == "v0002"
+        other.models.rollback(two_versions, actor=admin)
+        assert services.predict.predict(two_versions, "good stuff")["model_version"] == "v0001"
+    finally:
+        other.close()
+    assert services.predict.loaded() == [f"{two_versions}/v0001"]  # swapped in place: one model in memory
+
+
 def test_compare_mode_and_rollback(services, admin, two_versions):
     services.models.activate(two_versions, "v0002", actor=admin)
     a = services.predict.predict(two_versions, "good", version="v0001")

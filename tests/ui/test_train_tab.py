@@ -26,6 +26,7 @@ from ftdemo.ui.train_tab import (
     history_frame,
     poll,
     render,
+    retry_run,
     run_details,
     start_run,
 )
@@ -204,7 +205,7 @@ def test_a_run_polls_to_done_and_a_reloaded_page_sees_it(services, kw, admin, ru
 def test_render_disables_train_while_a_run_is_live(services, kw, admin, runner, tiny_model_dir) -> None:
     run = start_run(services, kw, {**FAST, "base_model": str(tiny_model_dir)}, admin)
     watch, screen = poll(services, kw, None, force=True)
-    names = ["progress", "loss_plot", "metric_plot", "history", "details_box", "details", "train", "cancel", "busy",
+    names = ["progress", "loss_plot", "metric_plot", "history", "details_box", "details", "train", "cancel", "retry", "busy",
              "timer", "watch"]
     out = render(screen, watch, {n: n for n in names})
     assert out["train"]["interactive"] is False and out["cancel"]["visible"] is True
@@ -218,6 +219,38 @@ def test_render_disables_train_while_a_run_is_live(services, kw, admin, runner, 
     assert final["status"] in ("cancelled", "succeeded")  # a tiny run may finish before it sees the flag
     if final["status"] == "cancelled":
         assert "cancelled" in plots.progress_html(final, seen[-1].events)
+
+
+def test_with_workers_a_run_waits_for_one_and_a_stopped_run_offers_retry(settings, admin, tiny_model_dir) -> None:
+    from ftdemo.services import Services
+
+    app = Services(settings.replace(training="workers"))  # FTDEMO_TRAINING=workers: the app only queues
+    try:
+        for name in ("kw", "other"):
+            app.datasets.create(name, "single_label", ["pos", "neg"], actor=admin)
+            for i in range(40):
+                app.annotate.add(name, f"{name} {i} is {'good' if i % 2 else 'bad'}", labels=["pos" if i % 2 else "neg"],
+                                 actor=admin)
+        options = {**FAST, "base_model": str(tiny_model_dir)}
+        start_run(app, "other", options, admin)
+        run = start_run(app, "kw", options, admin)  # another dataset's run does not hold this one back
+        watch, screen = poll(app, "kw", None, force=True)
+        assert screen.run["id"] == run["id"] and screen.busy_elsewhere is None
+        assert "waiting for a worker" in plots.progress_html(screen.run, screen.events)
+        assert history_frame(screen.history).iloc[0]["where"] == "waiting for a worker"
+        assert "waiting for a worker" in run_details(screen.run)
+        names = ["progress", "loss_plot", "metric_plot", "history", "details_box", "details", "train", "cancel",
+                 "retry", "timer", "watch"]
+        out = render(screen, watch, {n: n for n in names})
+        assert out["train"]["interactive"] is False and out["cancel"]["visible"] and not out["retry"]["visible"]
+        assert cancel_run(app, watch, admin)["status"] == "cancelled"  # no worker had it: cancelled at once
+        watch, screen = poll(app, "kw", watch, force=True)
+        out = render(screen, watch, {n: n for n in names})
+        assert out["retry"]["visible"] and out["retry"]["interactive"] and out["train"]["interactive"]
+        again = retry_run(app, watch, admin)
+        assert again["id"] != run["id"] and again["waiting_for_worker"] and again["config"] == run["config"]
+    finally:
+        app.close()
 
 
 def test_failed_runs_show_their_error_in_full_when_picked(services, kw, admin) -> None:
