@@ -52,10 +52,10 @@ def doctor(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     import sqlite3
 
     import torch
-    from sqlalchemy.engine import make_url
 
     from ftdemo.errors import FtdemoError
     from ftdemo.store.migrate import current_revision, head_revision
+    from ftdemo.store.session import public_url
 
     report: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__}
     for name in ("transformers", "gradio", "sqlalchemy", "datasets"):
@@ -66,7 +66,7 @@ def doctor(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     cuda = torch.cuda.is_available()
     report["device"] = torch.cuda.get_device_name(0) if cuda else "cpu"
     report["bf16"] = bool(cuda and torch.cuda.is_bf16_supported())
-    report["db_url"] = make_url(sv.settings.db_url).render_as_string(hide_password=True)  # a server's password: ***
+    report["db_url"] = public_url(sv.settings.db_url)  # a server's password: ***
     report["database"] = sv.db.server_version()
     report["sqlite_version"] = sqlite3.sqlite_version
     report["journal_mode"] = sv.db.journal_mode()

@@ -51,6 +51,11 @@ def is_postgresql(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 
 
+def public_url(url: str) -> str:
+    """The URL fit for logs and reports: a server's password shows as ***."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The database file of a SQLite URL (None for in-memory or other backends)."""
     parsed = make_url(url)

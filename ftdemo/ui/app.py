@@ -18,6 +18,7 @@ import gradio as gr
 from ftdemo.errors import FtdemoError
 from ftdemo.services import Services
 from ftdemo.settings import Settings
+from ftdemo.store.session import is_sqlite, public_url
 from ftdemo.ui import html
 from ftdemo.ui.access import RequireLogin, Sessions, file_route_blocklist, open_access_warning
 from ftdemo.ui.api import register_api
@@ -192,10 +193,10 @@ def launch(settings: Settings, *, prevent_thread_lock: bool = False) -> gr.Block
     if interrupted:
         log.warning("marked training runs %s as interrupted (the app stopped while they ran)", interrupted)
     services.registry_cleanup()
-    import sqlite3
-
-    log.info("database %s (SQLite %s, journal mode %s); models in %s", settings.db_url, sqlite3.sqlite_version,
-             services.db.journal_mode(), settings.models_dir)
+    engine = services.db.server_version()
+    if is_sqlite(settings.db_url):
+        engine += f", journal mode {services.db.journal_mode()}"
+    log.info("database %s (%s); models in %s", public_url(settings.db_url), engine, settings.models_dir)
     seed_demo(services)
     open_warning = open_access_warning(settings)
     if open_warning:

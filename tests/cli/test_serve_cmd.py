@@ -170,3 +170,22 @@ def test_on_zero_gpu_the_entry_points_import_spaces_before_torch(entry, tmp_path
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "loaded before spaces: []" in done.stdout
+
+
+def test_launch_on_postgresql_logs_the_server_but_never_its_password(pg_database, tmp_path, caplog):
+    from sqlalchemy.engine import make_url
+
+    from ftdemo.ui.app import launch
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pg_database() as url:
+        # the throwaway server trusts local connections, so a password in the URL is accepted and ignored
+        with_password = make_url(url).set(password="s3cret-pw").render_as_string(hide_password=False)
+        settings = Settings(data_dir=tmp_path, db_url=with_password, seed_demo=False, port=port)
+        with caplog.at_level(logging.INFO, logger="ftdemo"):
+            demo = launch(settings, prevent_thread_lock=True)
+        demo.close()
+    assert "s3cret-pw" not in caplog.text and ":***@" in caplog.text
+    assert "(PostgreSQL " in caplog.text and "journal mode" not in caplog.text
