@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ftdemo.models",),
     ("ftdemo.training",),
     ("ftdemo.explain",),
-    ("ftdemo.serving",),
+    ("ftdemo.serving", "ftdemo.assist"),
     ("ftdemo.jobs",),
     ("ftdemo.services",),
     ("ftdemo.ui", "ftdemo.cli", "ftdemo.benchmarks", "ftdemo.__main__"),
@@ -119,7 +119,7 @@ def test_nothing_below_the_ui_imports_gradio(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if owner(n) in
                                         ("ftdemo.training", "ftdemo.models", "ftdemo.explain", "ftdemo.serving",
-                                         "ftdemo.io")))
+                                         "ftdemo.assist", "ftdemo.io")))
 def test_the_engine_and_model_layers_never_touch_the_database(name: str) -> None:
     touched = {m for m in imports_of(name) if m.split(".")[0] in DATABASE_LIBRARIES or m.startswith("ftdemo.store")}
     assert not touched, f"{name} imports {sorted(touched)}"
