@@ -171,10 +171,10 @@ def instant_accuracy(model: Any, X: np.ndarray, gold: Sequence[tuple[str, ...]])
 
 def simulate(strategy: str, *, X_pool: np.ndarray, Y_pool: np.ndarray, X_eval: np.ndarray,
              gold_eval: Sequence[tuple[str, ...]], labels: Sequence[str], task: TaskType, start: Sequence[int],
-             budgets: Sequence[int], step: int, seed: int) -> tuple[list[dict[str, Any]], list[int]]:
+             budgets: Sequence[int], step: int, seed: int, policy: Any = None) -> tuple[list[dict[str, Any]], list[int]]:
     """Label pool rows in the order `strategy` ranks them, from the `start` rows up to the largest budget.
 
-    Returns the instant model's curve (one point per budget) and the pool rows in the order they were
+    policy: a `strategies.DefaultPolicy` for the default order (None: the app's own). Returns the instant model's curve (one point per budget) and the pool rows in the order they were
     labelled (its first b entries are the labels at budget b)."""
     from ftdemo.assist.instant import InstantModel
     from ftdemo.assist.strategies import rank
@@ -193,7 +193,7 @@ def simulate(strategy: str, *, X_pool: np.ndarray, Y_pool: np.ndarray, X_eval: n
             k = min(step, budget - len(order), len(unlabelled))
             ranked = rank(strategy, X_pool=X_pool[unlabelled], probs_pool=model.predict_proba(X_pool[unlabelled]),
                           X_labelled=X_pool[order], label_counts=label_counts(Y_pool[order], labels, task),
-                          task=task, k=k, seed=seed * 1_000_003 + len(order))
+                          task=task, k=k, seed=seed * 1_000_003 + len(order), **({"policy": policy} if policy else {}))
             chosen = unlabelled[np.asarray(ranked[:k], dtype=np.int64)]
             labelled[chosen] = True
             order.extend(int(i) for i in chosen)
@@ -263,6 +263,7 @@ def run_label_efficiency_bench(
         finetune_strategies: Sequence[str] = DEFAULT_FINETUNE_STRATEGIES, n_pool: int = 20000, n_eval: int = 2000,
         seed_labels: int = 10, step: int = 10, base_model: str | None = None,
         cache_dir: Path | None = DEFAULT_CACHE_DIR, num_threads: int = 0, speed: bool = True,
+        policy: dict[str, Any] | None = None,
         plot: str | Path | None = None, print_fn: Callable[[str], None] = print,
         progress: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
     """Run the simulation for every strategy and seed (seeds seed, seed+1, ...); print and return the numbers.
@@ -270,12 +271,20 @@ def run_label_efficiency_bench(
     The returned dict holds `curves` ({strategy: [{labels, instant_accuracy, finetune_accuracy, and their
     `_se`}]}: means over seeds), `auc`, `labels_to_match_random` (instant model) and the same with a
     `_finetune` suffix, `targets` (the issue's three checks, default against random), `per_seed` (every
-    seed's own curve and seed labels), `speed` and `timings`. `progress` gets a line per finished run."""
+    seed's own curve and seed labels), `default_policy`, `speed` and `timings`. `progress` gets a line per
+    finished run. policy: DefaultPolicy fields to try instead of the app's (tuning the default order)."""
+    from dataclasses import asdict, replace
+
+    from ftdemo.assist.strategies import DEFAULT_POLICY
     from ftdemo.benchmarks import label_efficiency_report as report
     from ftdemo.settings import bundled_model_path
 
     budgets, finetune_budgets = sorted(set(budgets)), sorted(set(finetune_budgets))
     _check_options(strategies, finetune_strategies, budgets, finetune_budgets, seeds, seed_labels, step)
+    try:
+        chosen_policy = replace(DEFAULT_POLICY, **(policy or {}))
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f"bad default policy {policy}: {err}") from None
     model = base_model or bundled_model_path()
     t_start = time.perf_counter()
     bench = draw_data(data, eval_file, task=task, n_pool=n_pool, n_eval=n_eval, seed=seed)
@@ -305,7 +314,8 @@ def run_label_efficiency_bench(
         start = seed_set(len(bench.pool), seed_labels, s)
         for name in strategies:
             curve, order = simulate(name, X_pool=X_pool, Y_pool=Y_pool, X_eval=X_eval, gold_eval=gold_eval,
-                                    labels=bench.labels, task=bench.task, start=start, budgets=points, step=step, seed=s)
+                                    labels=bench.labels, task=bench.task, start=start, budgets=points, step=step, seed=s,
+                                    policy=chosen_policy)
             runs[name].append({"seed": s, "seed_labels": start, "curve": curve, "finetunes": {}})
             orders[(name, s)] = order
             progress(f"seed {s} {name:<10} instant: " + "  ".join(
@@ -334,6 +344,7 @@ def run_label_efficiency_bench(
         "n_eval": len(bench.eval), "seeds": list(range(seed, seed + seeds)), "seed_labels": seed_labels,
         "step": step, "budgets": points, "finetune_budgets": finetune_budgets, "strategies": list(strategies),
         "finetune_strategies": [n for n in strategies if n in finetune_strategies], "base_model": model,
+        "default_policy": asdict(chosen_policy),
         "curves": curves, **lc.summarise(curves)}
     out["targets"] = check_targets(out)
     out["per_seed"] = runs

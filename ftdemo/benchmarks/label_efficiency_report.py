@@ -50,6 +50,7 @@ def format_report(out: dict[str, Any]) -> str:
         f"{out['n_eval']} held-out rows, seeds {out['seeds'][0]}..{out['seeds'][-1]} (mean ± SE)",
         f"  every strategy starts from the same {out['seed_labels']} random seed labels per seed; "
         f"{out['step']} labels between refits; model {out['base_model']}",
+        "  default order: " + ", ".join(f"{k}={v}" for k, v in out["default_policy"].items()),
     ]
     for metric in METRICS:
         if any(p[metric] is not None for curve in out["curves"].values() for p in curve):

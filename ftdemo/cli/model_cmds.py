@@ -18,6 +18,24 @@ def number_list(text: str) -> list[int]:
     return [BUDGET(part.strip()) for part in text.split(",") if part.strip()]
 
 
+def policy_fields(text: str) -> dict[str, object]:
+    """An argparse type: "min_per_label=3,explore=0.3,measure=entropy" (numbers as numbers)."""
+    out: dict[str, object] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {part[:40]!r}")
+        for kind in (int, float):
+            try:
+                out[key.strip()] = kind(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key.strip()] = value.strip()
+    return out
+
+
 def name_list(text: str) -> list[str]:
     """An argparse type: comma-separated names ("random,default"), in order, without repeats."""
     return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
@@ -96,6 +114,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=option_range("num_threads"), default=0, help="torch CPU threads for fine-tunes")
     p.add_argument("--no-speed", action="store_true", help="skip the embedding and ranking speed figures")
     p.add_argument("--plot", metavar="FILE.png", help="write the learning curves as a PNG")
+    p.add_argument("--policy", type=policy_fields, metavar="K=V,...",
+                   help="try other knobs of the default order (strategies.DefaultPolicy), e.g. explore=0.3")
     p.set_defaults(handler=bench_label_efficiency, needs_services=False)
 
 
@@ -159,7 +179,7 @@ def bench_label_efficiency(args: argparse.Namespace, _sv: Any) -> tuple[str, Any
         finetune_strategies=args.finetune_strategies, n_pool=args.n_pool, n_eval=args.n_eval,
         seed_labels=args.seed_labels, step=args.step, base_model=args.model,
         cache_dir=Path(args.cache_dir) if args.cache_dir else DEFAULT_CACHE_DIR, num_threads=args.threads,
-        speed=not args.no_speed, plot=args.plot, print_fn=quiet,
+        speed=not args.no_speed, plot=args.plot, policy=args.policy, print_fn=quiet,
         progress=lambda line: print(line, file=sys.stderr, flush=True))
     return "", out
 

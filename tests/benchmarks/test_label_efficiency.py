@@ -26,7 +26,7 @@ def test_the_command_runs_end_to_end_and_reports_every_promised_key(reviews, tin
     argv = ["bench", "label-efficiency", "--data", str(reviews), "--model", str(tiny_model_dir), "--n-pool", "150",
             "--n-eval", "40", "--budgets", "12,24,36", "--finetune-budgets", "36", "--seed-labels", "8",
             "--step", "6", "--seeds", "2", "--cache-dir", str(tmp_path / "cache"), "--threads", "1",
-            "--plot", str(plot), "--json"]
+            "--policy", "explore=0.3", "--plot", str(plot), "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)  # --json output is pure JSON (progress goes to stderr)
     for key in ("curves", "auc", "labels_to_match_random", "auc_finetune", "labels_to_match_random_finetune",
@@ -50,7 +50,8 @@ def test_the_command_runs_end_to_end_and_reports_every_promised_key(reviews, tin
     assert set(out["targets"]) >= {"instant_auc_larger", "instant_gain_at_100", "finetune_match_within_600"}
     assert plot.stat().st_size > 0 and plot.read_bytes()[:4] == b"\x89PNG"
     # a rerun embeds nothing: the pool and eval embeddings come from the cache
-    assert main(argv[:-3] + ["--no-speed", "--finetune-budgets", ""]) == 0
+    assert out["default_policy"]["explore"] == 0.3 and out["default_policy"]["min_per_label"] >= 0
+    assert main(argv[:-5] + ["--no-speed", "--finetune-budgets", ""]) == 0
     printed = capsys.readouterr()
     assert "(from the cache)" in printed.err and "labels to reach random's" in printed.out
 
@@ -112,3 +113,5 @@ def test_bad_options_are_refused_with_a_message(reviews, capsys):
     assert "unknown strategy 'smart'" in capsys.readouterr().err
     assert main(base + ["--budgets", "5,50", "--seed-labels", "10"]) == 2
     assert "at least the 10 seed labels" in capsys.readouterr().err
+    assert main(base + ["--policy", "explore=2"]) == 2
+    assert "bad default policy" in capsys.readouterr().err
