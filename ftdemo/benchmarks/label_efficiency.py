@@ -408,7 +408,8 @@ def speed_figures(encoder: Any, bench: BenchData, X_pool: np.ndarray, Y_pool: np
     embed(encoder, texts[:64], pairs[:64] if pairs else None)
     t0 = time.perf_counter()
     embed(encoder, texts, pairs)
-    out: dict[str, Any] = {"embed_texts": len(texts), "embed_texts_per_s": len(texts) / (time.perf_counter() - t0)}
+    out: dict[str, Any] = {"embed_texts": len(texts), "embed_texts_per_s": len(texts) / (time.perf_counter() - t0),
+                           "load_average": round(os.getloadavg()[0], 2)}  # other work on the machine slows both figures
     fit_rows = seed_set(len(X_pool), 200, 0)
     model = InstantModel.fit(X_pool[fit_rows], Y_pool[fit_rows], task=bench.task, labels=bench.labels, seed=0)
     X = np.resize(X_pool, (n_rank, X_pool.shape[1]))  # rows repeated: the ranking's cost, not its quality

@@ -73,7 +73,8 @@ def format_report(out: dict[str, Any]) -> str:
                      + ", ".join(f"{name} {s[f'rank_50k_ms_{name}']:.0f} ms" for name in out["strategies"]
                                  if f"rank_50k_ms_{name}" in s)
                      + (f"; next with suggestion p50 {s['next_with_suggestion_p50_ms']:.1f} ms"
-                        if s.get("next_with_suggestion_p50_ms") is not None else ""))
+                        if s.get("next_with_suggestion_p50_ms") is not None else "")
+                     + f" (load average {s['load_average']})")
     tm = out["timings"]
     lines.append(f"time: embeddings {tm['embed_s']:.0f} s, simulation {tm['simulate_s']:.0f} s, "
                  f"fine-tunes {tm['finetune_s']:.0f} s, total {tm['total_s']:.0f} s"
