@@ -30,3 +30,8 @@ def _val_f1(metrics: dict[str, Any] | None) -> float | None:
     val = metrics.get("validation", metrics)
     value = val.get("macro_f1") if isinstance(val, dict) else None
     return float(value) if isinstance(value, (int, float)) else None
+
+
+def validation_macro_f1(metrics: dict[str, Any] | None) -> float | None:
+    """A version's validation macro-F1 from its metrics (full or just the validation dict), None if absent."""
+    return _val_f1(metrics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ftdemo.services.annotate import AnnotationService, ExampleView
+from ftdemo.services.assist import AssistService
 from ftdemo.services.base import Actor, require_admin
 from ftdemo.services.datasets import DatasetInfo, DatasetService, Stats
 from ftdemo.services.models import ModelService
@@ -28,7 +29,8 @@ class Services:
         self.datasets = DatasetService(self.db, settings)
         self.models = ModelService(self.db, settings)
         self.predict = PredictService(self.db, settings, self.models)
-        self.queue = QueueService(self.db, settings, self.predict)
+        self.assist = AssistService(self.db, settings, self.models, self.predict)
+        self.queue = QueueService(self.db, settings, self.predict, self.assist)
         self.annotate = AnnotationService(self.db, settings, self.queue)
         self.transfer = TransferService(self.db, settings)
         self.training = TrainingService(self.db, settings, self.annotate)
@@ -42,6 +44,7 @@ class Services:
         return self.models.reconcile()
 
     def close(self) -> None:
+        self.assist.close()
         self.predict.close()
         self.training.close()
         self.db.dispose()

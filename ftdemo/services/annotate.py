@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ from ftdemo.store.consensus import UNLABELLED
 from ftdemo.store.schema import Dataset, Example
 from ftdemo.tasks import LabelledText, TaskType, check_labels_for_task, normalize_text
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class ExampleView:
@@ -28,11 +31,13 @@ class ExampleView:
     source: str = ""
     deleted: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    suggestion: dict[str, Any] | None = None  # the model's proposal (Suggestion.to_dict), when asked for
 
     def to_dict(self, *, full: bool = False) -> dict[str, Any]:
         if full:
             return asdict(self)
-        return {"id": self.id, "text": self.text, "text_pair": self.text_pair, "labels": self.labels}
+        return {"id": self.id, "text": self.text, "text_pair": self.text_pair, "labels": self.labels,
+                "suggestion": self.suggestion}
 
 
 def _views(s: Session, ds: Dataset, rows: list[Example], *, with_history: bool = False) -> list[ExampleView]:
@@ -69,12 +74,29 @@ class AnnotationService(Service):
 
     # --- queue ---------------------------------------------------------------------------------
     def next(self, dataset: str, actor: Actor, *, order: str = "in_order", seed: int = 0,
-             exclude: list[int] | None = None) -> ExampleView | None:
-        """The next example for this annotator, or None when the queue is empty."""
+             exclude: list[int] | None = None, suggest: bool = True) -> ExampleView | None:
+        """The next example for this annotator, or None when the queue is empty; with the model's
+        suggestion unless `suggest` is off (a gold-standard set must not be anchored by the model)."""
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
             ids = self.queue.next_ids(s, ds, actor, order=order, seed=seed, limit=1, exclude=exclude or ())
-            return _views(s, ds, [repo.get_example(s, ds, ids[0])])[0] if ids else None
+            view = _views(s, ds, [repo.get_example(s, ds, ids[0])])[0] if ids else None
+        if view is not None and suggest:
+            view.suggestion = self.suggestion(dataset, view.id)
+        return view
+
+    def suggestion(self, dataset: str, example_id: int) -> dict[str, Any] | None:
+        """The serving model's suggestion for an example as a dict, or None (no model yet, or it failed:
+        a suggestion is help, never a reason to withhold the example)."""
+        assist = self.queue.assist
+        if assist is None:
+            return None
+        try:
+            found = assist.suggest(dataset, example_id=example_id)
+        except Exception:  # noqa: BLE001 - e.g. a fine-tuned version that cannot load; logged, labelling goes on
+            log.warning("no suggestion for example %s of %r", example_id, dataset, exc_info=True)
+            return None
+        return found.to_dict() if found is not None else None
 
     def get(self, dataset: str, example_id: int, *, with_history: bool = True) -> ExampleView:
         with self.db.read() as s:

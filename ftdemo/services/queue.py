@@ -3,7 +3,10 @@
 The store only filters candidates (`repo.queue_candidates`: live, unlabelled, not skipped by this
 annotator); an order decides which candidate comes first. Orders are rows of one table (`ORDERS`)
 that the Label tab, the API and the CLI read. An order gets the candidates' query and the queue
-service, so an order that ranks by a model (uncertainty, diversity) can ask the predictor.
+service, so an order that ranks by a model (uncertain, diverse, default) can ask the assist service:
+it keeps a ranked list of example ids per order (recomputed when the embeddings or the instant model
+change, not per click), which the SQL candidates then filter. Before any embedding exists, or when
+the ranked ones are used up, those orders hand out the rest shuffled.
 
 Adding an order: a function `(QueueRequest) -> list[int]` and one row in ORDERS.
 """
@@ -11,7 +14,7 @@ Adding an order: a function `(QueueRequest) -> list[int]` and one row in ORDERS.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select
@@ -23,7 +26,10 @@ from ftdemo.store import derived, repo
 from ftdemo.store.schema import Dataset, ExampleState
 
 if TYPE_CHECKING:
+    from ftdemo.services.assist import AssistService
     from ftdemo.services.predict import PredictService
+
+RANK_CHECK = 100  # ranked ids checked against the candidates per query
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,26 @@ def _shuffled(req: QueueRequest) -> list[int]:
     return ids
 
 
+def _ranked(strategy: str) -> Callable[[QueueRequest], list[int]]:
+    """An order that follows the assist service's ranking for `strategy` (see assist.strategies)."""
+
+    def pick(req: QueueRequest) -> list[int]:
+        assist = req.queue.assist
+        ranked = assist.ranked_ids(req.dataset.name, strategy, seed=req.seed) if assist is not None else None
+        chosen: list[int] = []
+        for start in range(0, len(ranked or ()), RANK_CHECK):
+            part = ranked[start:start + RANK_CHECK]
+            ok = set(req.session.scalars(req.candidates.where(ExampleState.example_id.in_(part))))
+            chosen += [i for i in part if i in ok][: req.limit - len(chosen)]
+            if len(chosen) >= req.limit:
+                return chosen
+        # nothing embedded yet, or every ranked example is taken: the others, shuffled
+        rest = req.candidates.where(ExampleState.example_id.not_in(chosen)) if chosen else req.candidates
+        return chosen + _shuffled(replace(req, candidates=rest, limit=req.limit - len(chosen)))
+
+    return pick
+
+
 @dataclass(frozen=True)
 class Order:
     name: str  # the value the API and the UI send
@@ -66,6 +92,9 @@ class Order:
 ORDERS: tuple[Order, ...] = (
     Order("in_order", "Unlabelled first, in order", _in_order),
     Order("shuffled", "Unlabelled first, shuffled", _shuffled),
+    Order("uncertain", "Where the model is least sure", _ranked("uncertain")),
+    Order("diverse", "Covering the data (one per cluster)", _ranked("diverse")),
+    Order("default", "Covering first, then least sure (recommended)", _ranked("default")),
 )
 BY_NAME = {o.name: o for o in ORDERS}
 
@@ -78,11 +107,13 @@ def get_order(name: str) -> Order:
 
 
 class QueueService(Service):
-    """Hands out the next examples to label; `predict` is there for orders that rank by a model."""
+    """Hands out the next examples to label; `predict` and `assist` are there for orders that rank by a model."""
 
-    def __init__(self, db: Any, settings: Any, predict: "PredictService | None" = None) -> None:
+    def __init__(self, db: Any, settings: Any, predict: "PredictService | None" = None,
+                 assist: "AssistService | None" = None) -> None:
         super().__init__(db, settings)
         self.predict = predict
+        self.assist = assist
 
     def next_ids(self, session: Session, ds: Dataset, actor: Actor, *, order: str = "in_order", seed: int = 0,
                  limit: int = 1, exclude: list[int] | tuple[int, ...] = ()) -> list[int]:

@@ -1,0 +1,171 @@
+"""AssistService over a real database and a tiny encoder: the cache across restarts, suggestions, similar
+examples, quality, and the model-ranked queue orders through AnnotationService.next."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from polling import wait_for
+
+from ftdemo.services import Actor, Services
+from ftdemo.store import repo
+
+WORDS = ["good", "bad"]
+
+
+@pytest.fixture
+def assist_settings(settings, tiny_models):  # type: ignore[no-untyped-def]
+    """The tiny random BERT stands in for the base checkpoint (the bundled MiniLM takes seconds to load)."""
+    return dataclasses.replace(settings, base_model=str(tiny_models("assist-base", model_class="BertModel")))
+
+
+@pytest.fixture
+def sv(assist_settings):  # type: ignore[no-untyped-def]
+    services = Services(assist_settings)
+    yield services
+    services.close()
+
+
+def _dataset(sv: Services, name: str = "reviews", n: int = 40, labelled: int = 0, task: str = "single_label",
+             labels: str = "pos,neg") -> list[int]:
+    sv.datasets.create(name, task, labels, actor=Actor.local())
+    with sv.db.write() as s:
+        ds = repo.get_dataset(s, name)
+        pair = task == "pair"
+        ids = repo.add_examples(s, ds, [repo.NewExample(f"item {i} was {WORDS[i % 2]} " + "very " * (i % 5),
+                                                        f"claim {i}" if pair else None) for i in range(n)],
+                                created_by="t")
+        if labelled:
+            names = labels.split(",")
+            repo.add_label_annotations(s, ds, [(i, [names[k % 2]]) for k, i in enumerate(ids[:labelled])],
+                                       annotator="t")
+    return ids
+
+
+def test_cache_survives_a_restart_and_computes_only_new_examples(assist_settings) -> None:  # type: ignore[no-untyped-def]
+    first = Services(assist_settings)
+    try:
+        _dataset(first, n=30)
+        progress = first.assist.ensure_embeddings("reviews", wait=True)
+        assert (progress.done, progress.total, progress.complete) == (30, 30, True)
+        assert first.assist.embedded_texts == 30
+    finally:
+        first.close()
+    second = Services(assist_settings)
+    try:
+        assert second.assist.ensure_embeddings("reviews", wait=True).done == 30
+        assert second.assist.embedded_texts == 0  # all 30 came from disk
+        second.annotate.add("reviews", "a brand new text", actor=Actor.local())
+        second.annotate.add("reviews", "and another one", actor=Actor.local())
+        assert second.assist.ensure_embeddings("reviews", wait=True).done == 32
+        assert second.assist.embedded_texts == 2
+    finally:
+        second.close()
+
+
+def test_background_worker_fills_the_index_without_blocking(sv: Services) -> None:
+    _dataset(sv, n=20)
+    first = sv.assist.ensure_embeddings("reviews")  # returns at once; the worker embeds
+    assert first.total == 20
+    wait_for(lambda: sv.assist.progress("reviews").complete, timeout=60)
+    assert sv.assist.embedded_texts == 20
+
+
+def test_no_suggestion_without_labels_then_instant_suggestions(sv: Services) -> None:
+    ids = _dataset(sv, n=40)
+    sv.assist.ensure_embeddings("reviews", wait=True)
+    assert sv.assist.suggest("reviews", example_id=ids[0]) is None
+    with sv.db.write() as s:
+        ds = repo.get_dataset(s, "reviews")
+        repo.add_label_annotations(s, ds, [(i, ["pos" if k % 2 else "neg"]) for k, i in enumerate(ids[:20])],
+                                   annotator="t")
+    sv.assist.ensure_embeddings("reviews", wait=True)
+    got = sv.assist.suggest("reviews", example_id=ids[30])
+    assert got is not None and got.model == "instant" and got.labels[0] in ("pos", "neg")
+    assert set(got.probabilities) == {"pos", "neg"} and abs(sum(got.probabilities.values()) - 1) < 1e-3
+    d = got.to_dict()
+    assert set(d) >= {"label", "labels", "probabilities", "model"} and d["label"] == got.labels[0]
+    typed = sv.assist.suggest("reviews", text="a text nobody stored")
+    assert typed is not None and typed.model == "instant"
+    q = sv.assist.quality("reviews")
+    assert q["serving"] == "instant" and q["finetuned"] is None and q["labelled"] == 20
+    assert q["instant"]["folds"] == 5 and q["instant"]["n"] == 20
+
+
+def test_similar_examples_with_labels_and_the_text_filter(sv: Services) -> None:
+    ids = _dataset(sv, n=30, labelled=10)
+    sv.assist.ensure_embeddings("reviews", wait=True)
+    found = sv.assist.similar("reviews", example_id=ids[3], limit=5)
+    assert len(found) == 5 and ids[3] not in [f["id"] for f in found]
+    assert all(set(f) == {"id", "text", "text_pair", "labels", "suggestion", "score"} for f in found)
+    assert [f["score"] for f in found] == sorted((f["score"] for f in found), reverse=True)
+    assert any(f["labels"] for f in sv.assist.similar("reviews", example_id=ids[3], limit=29))
+    filtered = sv.assist.similar("reviews", text="item 4 was good", limit=50, text_filter="BAD")
+    assert filtered and all("bad" in f["text"] for f in filtered)
+    top = sv.assist.similar("reviews", text="item 0 was good", limit=1)[0]
+    assert top["id"] == ids[0] and top["score"] > 0.999  # the stored text itself
+
+
+def test_pair_datasets_embed_the_pair(sv: Services) -> None:
+    ids = _dataset(sv, "nli", n=20, labelled=10, task="pair", labels="yes,no")
+    sv.assist.ensure_embeddings("nli", wait=True)
+    got = sv.assist.suggest("nli", example_id=ids[15])
+    assert got is not None and got.labels[0] in ("yes", "no")
+    assert sv.assist.suggest("nli", text="item 1 was bad", text_pair="claim 1") is not None
+
+
+def test_multi_label_suggestions(sv: Services) -> None:
+    sv.datasets.create("tags", "multi_label", "a,b,c", actor=Actor.local())
+    with sv.db.write() as s:
+        ds = repo.get_dataset(s, "tags")
+        ids = repo.add_examples(s, ds, [repo.NewExample(f"thing {i} {WORDS[i % 2]}") for i in range(30)],
+                                created_by="t")
+        repo.add_label_annotations(s, ds, [(i, ["a", "b"] if k % 2 else ["a"]) for k, i in enumerate(ids[:20])],
+                                   annotator="t")
+    sv.assist.ensure_embeddings("tags", wait=True)
+    got = sv.assist.suggest("tags", example_id=ids[25])
+    assert got is not None and "a" in got.labels and set(got.probabilities) == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("order", ["uncertain", "diverse", "default"])
+def test_ranked_orders_hand_out_unlabelled_examples_with_a_suggestion(sv: Services, order: str) -> None:
+    ids = _dataset(sv, n=40, labelled=12)
+    me = Actor("ann", "annotator")
+    early = sv.annotate.next("reviews", me, order=order)  # nothing embedded yet: shuffled, never an error
+    assert early is not None and early.id in ids[12:]
+    sv.assist.ensure_embeddings("reviews", wait=True)
+    seen = []
+    for _ in range(5):
+        view = sv.annotate.next("reviews", me, order=order, exclude=seen)
+        assert view is not None and view.id in ids[12:] and view.id not in seen
+        assert view.suggestion is not None and view.suggestion["model"] == "instant"
+        assert view.to_dict()["suggestion"] == view.suggestion
+        seen.append(view.id)
+    assert sv.annotate.next("reviews", me, order=order, suggest=False).suggestion is None
+
+
+def test_uncertain_order_follows_the_instant_model(sv: Services) -> None:
+    ids = _dataset(sv, n=40, labelled=16)
+    sv.assist.ensure_embeddings("reviews", wait=True)
+    ranked = sv.assist.ranked_ids("reviews", "uncertain")
+    assert ranked and not set(ranked) & set(ids[:16])
+    idx = sv.assist._indexes["reviews"]
+    probs = idx.instant.predict_proba(idx.X[[idx.row[i] for i in ranked]])
+    margins = np.abs(probs[:, 0] - probs[:, 1])
+    assert np.all(np.diff(margins) >= -1e-9)  # least sure first
+    view = sv.annotate.next("reviews", Actor("ann", "annotator"), order="uncertain")
+    assert view.id == ranked[0]
+
+
+def test_every_ranked_example_labelled_falls_back_to_the_rest(sv: Services) -> None:
+    ids = _dataset(sv, n=12, labelled=4)
+    sv.assist.ensure_embeddings("reviews", wait=True)
+    ranked = sv.assist.ranked_ids("reviews", "diverse")
+    me = Actor("ann", "annotator")
+    for i in ranked:
+        sv.annotate.skip("reviews", i, actor=me)
+    rest = set(ids[4:]) - set(ranked)
+    view = sv.annotate.next("reviews", me, order="diverse")
+    assert (view is None) if not rest else (view.id in rest)
