@@ -11,12 +11,13 @@
    data draw, cached on disk (`cache_dir`) so that a rerun embeds nothing.
 3. Per seed, one random seed set of `seed_labels` pool rows, the same for every strategy. Then the
    simulated annotator labels what the queue ranks first, `step` labels between refits of the instant
-   model (the app refits it after every few labels, debounced): the instant model is
-   `ftdemo.assist.instant.InstantModel` and the ranking `ftdemo.assist.strategies.rank`, the very
-   function the queue orders of `services/queue.py` call, on the same inputs (pool embeddings, the
-   instant model's probabilities, the labelled embeddings, the label counts). What is not the app's:
-   no database, no leases, and a batch of `step` examples taken from one ranking instead of one
-   (ranking again after every single label would cost `step` times as much and changes little).
+   model. Shared with the app: the instant model (`ftdemo.assist.instant.InstantModel`, refit by the
+   assist service whenever labels change), the ranking (`ftdemo.assist.strategies.rank`, the one
+   function the queue orders of `services/queue.py` reach through `AssistService.ranked_ids`), its
+   inputs (pool embeddings, the instant model's probabilities, the labelled embeddings, the label
+   counts) and how long a ranking is asked for (`ranking_k`, the service's constants). Not the app's:
+   no database, leases or debounce timers; the next `step` examples are taken from one ranking (the
+   service, too, hands out a cached ranking until it is recomputed) and the rank seed changes per refit.
 4. At each budget, the instant model (fitted on exactly the labels so far) is scored on the eval rows;
    at the fine-tune budgets, for `finetune_strategies`, the engine fine-tunes the base model with
    TrainConfig's defaults (`ftdemo.training.train`, as `bench train` does; no test split, since the
@@ -190,17 +191,29 @@ def simulate(strategy: str, *, X_pool: np.ndarray, Y_pool: np.ndarray, X_eval: n
             unlabelled = np.flatnonzero(~labelled)
             if not len(unlabelled):
                 break
-            k = min(step, budget - len(order), len(unlabelled))
+            take = min(step, budget - len(order), len(unlabelled))
             ranked = rank(strategy, X_pool=X_pool[unlabelled], probs_pool=model.predict_proba(X_pool[unlabelled]),
                           X_labelled=X_pool[order], label_counts=label_counts(Y_pool[order], labels, task),
-                          task=task, k=k, seed=seed * 1_000_003 + len(order), **({"policy": policy} if policy else {}))
-            chosen = unlabelled[np.asarray(ranked[:k], dtype=np.int64)]
+                          task=task, k=ranking_k(strategy, len(order)), seed=seed * 1_000_003 + len(order),
+                          **({"policy": policy} if policy else {}))
+            chosen = unlabelled[np.asarray(ranked[:take], dtype=np.int64)]
             labelled[chosen] = True
             order.extend(int(i) for i in chosen)
         model = InstantModel.fit(X_pool[order], Y_pool[order], task=task, labels=labels, seed=seed)
         curve.append({"labels": len(order), "instant_accuracy": instant_accuracy(model, X_eval, gold_eval),
                       "finetune_accuracy": None})
     return curve, order
+
+
+def ranking_k(strategy: str, n_labelled: int) -> int:
+    """How long a ranking the assist service asks `strategies.rank` for (`AssistService.ranked_ids`, with an
+    instant model): RANK_K candidates, or for "diverse" one cluster per labelled example plus DIVERSE_MIN_K
+    (within bounds), so that uncovered clusters, largest first, lead the ranking as they do in the app."""
+    from ftdemo.services.assist import DIVERSE_MAX_K, DIVERSE_MIN_K, RANK_K
+
+    if strategy != "diverse":
+        return RANK_K
+    return min(DIVERSE_MAX_K, max(DIVERSE_MIN_K, n_labelled + DIVERSE_MIN_K))
 
 
 def label_counts(Y: np.ndarray, labels: Sequence[str], task: TaskType) -> dict[str, int]:
