@@ -45,7 +45,7 @@ def load_encoder(model: str | Path, device: str = "auto", *, max_length: int = E
     """The encoder of a save_pretrained directory: a fine-tuned version (its classifier's body) or a base
     checkpoint without a classification head (the loader adds a random head, which is never used)."""
     # the base checkpoint has no head: transformers warns that one was initialised; here that is expected
-    quiet = logging.getLogger("transformers.modeling_utils")
+    quiet = logging.getLogger("transformers")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:

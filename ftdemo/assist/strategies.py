@@ -25,7 +25,7 @@ from ftdemo.assist.instant import small_math
 from ftdemo.tasks import TaskType
 
 STRATEGIES = ("random", "uncertain", "diverse", "default")
-KMEANS_FIT_MAX = 5_000  # k-means is fitted on a sample of at most this many pool points, then assigns all
+KMEANS_FIT_MAX = 4_000  # k-means is fitted on a sample of at most this many pool points, then assigns all
 
 
 @dataclass(frozen=True)

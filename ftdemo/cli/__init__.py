@@ -30,12 +30,21 @@ def _common() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ftdemo.cli import admin_cmds, data_cmds, model_cmds, serve_cmd, train_cmds, users_cmd, worker_cmd
+    from ftdemo.cli import (
+        admin_cmds,
+        assist_cmds,
+        data_cmds,
+        model_cmds,
+        serve_cmd,
+        train_cmds,
+        users_cmd,
+        worker_cmd,
+    )
 
     parser = Parser(prog="python -m ftdemo", description="Label texts, fine-tune BERT classifiers, explain them.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common()
-    for module in (serve_cmd, worker_cmd, data_cmds, train_cmds, model_cmds, admin_cmds, users_cmd):
+    for module in (serve_cmd, worker_cmd, data_cmds, train_cmds, model_cmds, assist_cmds, admin_cmds, users_cmd):
         module.register(sub, common)
     return parser
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ftdemo.cli.common import MAX_INT64, ReportedError, shown, whole_number
+from ftdemo.cli.common import MAX_INT64, ReportedError, UsageError, shown, whole_number
 from ftdemo.services import Actor
 from ftdemo.services.datasets import LabelEdit
+from ftdemo.services.queue import ORDERS
 
 TEXT_PAGE = 20  # examples shown by the text answer unless --limit says otherwise (--json: all)
 MAX_PAGE = 1_000_000
@@ -61,6 +62,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=whole_number(1, MAX_PAGE),
                    help=f"at most this many examples (default: {TEXT_PAGE} in the text answer, all with --json)")
     p.add_argument("--offset", type=whole_number(0, MAX_INT64), default=0)
+    p.add_argument("--order", choices=[o.name for o in ORDERS],
+                   help="the unlabelled examples in the order the labelling queue hands them out: "
+                        + "; ".join(f"{o.name}: {o.title.lower()}" for o in ORDERS))
+    p.add_argument("--seed", type=whole_number(0, MAX_INT64), default=0, help="the queue's seed (with --order)")
     p.set_defaults(handler=examples)
 
     p = sub.add_parser("label", parents=[common], help="label one example")
@@ -135,6 +140,8 @@ def examples(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     """--json answers every match unless --limit is given (a script must not get a silent first page);
     the text answer shows a page of TEXT_PAGE and says how many there are."""
     limit = args.limit if args.limit is not None else (None if args.json else TEXT_PAGE)
+    if args.order:  # a queue has no "all": a page unless --limit says otherwise, --json too
+        return _queued(args, sv, args.limit or TEXT_PAGE)
     if args.conflicts:
         every = sv.annotate.conflicts(args.name, limit=None)
         views = every[args.offset:][:limit] if limit is not None else every[args.offset:]
@@ -148,6 +155,21 @@ def examples(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     lines = [f"{v.id:>6}  {shown(','.join(v.labels) or '-'):<16} {shown(v.text[:70])}"
              + (f"  ||  {shown(v.text_pair[:40])}" if v.text_pair else "") for v in views]
     lines.append(_shown_of(len(views), total, args.offset, "examples"))
+    return "\n".join(lines), [v.to_dict() for v in views]
+
+
+def _queued(args: argparse.Namespace, sv: Any, limit: int) -> tuple[str, Any]:
+    """`examples --order`: what the queue would hand out next, best first, with the model's suggestion."""
+    from ftdemo.cli.assist_cmds import wait_for_embeddings
+
+    if args.conflicts or args.label or args.search or args.offset:
+        raise UsageError("--order lists the labelling queue; leave out --conflicts, --label, --search and --offset")
+    wait_for_embeddings(sv, args.name)  # the model orders rank by them, and every order shows suggestions
+    views = sv.annotate.upcoming(args.name, Actor.local("cli"), order=args.order, seed=args.seed,
+                                 limit=limit)
+    lines = [f"{v.id:>6}  {shown(','.join(v.suggestion['labels']) + ' ?' if v.suggestion else '-'):<16} "
+             f"{shown(v.text[:70])}" + (f"  ||  {shown(v.text_pair[:40])}" if v.text_pair else "") for v in views]
+    lines.append(f"({len(views)} unlabelled examples, {args.order}; the column is the model's suggestion)")
     return "\n".join(lines), [v.to_dict() for v in views]
 
 

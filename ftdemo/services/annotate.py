@@ -6,6 +6,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ftdemo.errors import InvalidInputError
@@ -84,6 +85,19 @@ class AnnotationService(Service):
         if view is not None and suggest:
             view.suggestion = self.suggestion(dataset, view.id)
         return view
+
+    def upcoming(self, dataset: str, actor: Actor, *, order: str = "in_order", seed: int = 0, limit: int = 20,
+                 suggest: bool = True) -> list[ExampleView]:
+        """The next `limit` examples the queue would hand this annotator, best first, with suggestions (a
+        look ahead: nothing is handed out)."""
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            ids = self.queue.next_ids(s, ds, actor, order=order, seed=seed, limit=limit)
+            rows = {r.id: r for r in s.scalars(select(Example).where(Example.id.in_(ids)))} if ids else {}
+            views = _views(s, ds, [rows[i] for i in ids if i in rows])
+        for view in views if suggest else ():
+            view.suggestion = self.suggestion(dataset, view.id)
+        return views
 
     def suggestion(self, dataset: str, example_id: int) -> dict[str, Any] | None:
         """The serving model's suggestion for an example as a dict, or None (no model yet, or it failed:

@@ -36,7 +36,7 @@ CHECK_S = 1.0  # how often a caller's touch re-reads the marks (examples, labels
 REFIT_S = 0.5  # the instant model is refit at most this often
 RERANK_S = 2.0  # a ranking older than this is recomputed when the embeddings or the model changed
 RANK_K = 500  # ranked candidates kept per order; the SQL candidates filter them
-DIVERSE_MIN_K, DIVERSE_MAX_K = 50, 256  # clusters: the labelled count + DIVERSE_MIN_K, within these bounds
+DIVERSE_MIN_K, DIVERSE_MAX_K = 50, 128  # clusters: the labelled count + DIVERSE_MIN_K, within these bounds
 MAX_ENCODERS = 2
 
 

@@ -1,4 +1,5 @@
-"""The documented API (for gradio_client and scripts): datasets, next, label, stats, train, run, models.
+"""The documented API (for gradio_client and scripts): datasets, next, label, stats, train, run, models,
+suggest, similar.
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860/", auth=("alice", "pw"))   # auth only when FTDEMO_USERS is set
@@ -8,6 +9,8 @@
     c.predict(run["id"], api_name="/run")        # poll: status queued → running → succeeded/failed/cancelled
                                                  # (queued with "waiting_for_worker" under FTDEMO_TRAINING=workers)
     c.predict("sentiment", api_name="/models")   # versions, newest first; "active" marks the serving one
+    c.predict("sentiment", "great value", api_name="/suggest")   # {label, labels, probabilities, model} or null
+    c.predict("sentiment", 0, "great value", 10, "", api_name="/similar")   # nearest examples by meaning
 
 With auth on, the signed-in user is the annotator and the `annotator` argument is ignored.
 Errors a caller can fix come back as gradio_client AppError with the service's message; so do
@@ -101,15 +104,41 @@ def register_api(ctx: UIContext) -> None:
         return [info.to_dict() for info in services.datasets.list()]
 
     def next_example(dataset: str, annotator: str = "", order: str = "in_order", seed: int = 0,
-                     request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
-        """The next example for this annotator (unlabelled, not skipped by them), or null when done.
+                     suggest: bool = True, request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
+        """The next example for this annotator (unlabelled, not skipped by them), or null when done; with the
+        model's "suggestion" ({label, labels, probabilities, model, probability}, or null while there is no
+        model) unless suggest is false.
 
         order: ORDERS_DOC."""
         dataset, order = string(dataset, "dataset"), string(order, "order")
         seed = 0 if seed is None else whole_number(seed, "seed", -MAX_SEED - 1, MAX_SEED)
+        if suggest is not None and not isinstance(suggest, bool):
+            raise InvalidInputError(f"suggest must be true or false; got {_shown(suggest)}")
         actor = ctx.actor(request, string(annotator, "annotator", optional=True))
-        view = services.annotate.next(dataset, actor, order=order, seed=seed)
+        view = services.annotate.next(dataset, actor, order=order, seed=seed, suggest=suggest is not False)
         return view.to_dict() if view else None
+
+    def suggest(dataset: str, text: str, text_pair: str = "") -> dict | None:
+        """The model's suggestion for a typed text: {label, labels, probabilities, model, probability}
+        (model: "instant" or the fine-tuned version that serves), or null while there is no model yet."""
+        dataset, text = string(dataset, "dataset"), string(text, "text")
+        pair = string(text_pair, "text_pair", optional=True) or None
+        found = services.assist.suggest(dataset, text=text, text_pair=pair)
+        return found.to_dict() if found is not None else None
+
+    def similar(dataset: str, example_id: int = 0, text: str = "", limit: int = 20, text_filter: str = "",
+                text_pair: str = "") -> list[dict]:
+        """The examples nearest in meaning (cosine of embeddings) to an example (example_id) or a typed text,
+        each {id, text, text_pair, labels, suggestion, score}; text_filter keeps those containing it."""
+        dataset = string(dataset, "dataset")
+        example_id = None if example_id in (None, 0, "") else whole_number(example_id, "example_id", 1, MAX_ID)
+        text = string(text, "text", optional=True)
+        if example_id is None and not text.strip():
+            raise InvalidInputError("give an example_id or a text to find similar examples for")
+        limit = 20 if limit is None else whole_number(limit, "limit", 1, 500)
+        return services.assist.similar(dataset, example_id=example_id, text=text or None,
+                                       text_pair=string(text_pair, "text_pair", optional=True) or None,
+                                       limit=limit, text_filter=string(text_filter, "text_filter", optional=True))
 
     def label(dataset: str, example_id: int, labels_csv: str, annotator: str = "",
               request: gr.Request = None) -> dict:  # type: ignore[assignment]
@@ -158,6 +187,8 @@ def register_api(ctx: UIContext) -> None:
     gr.api(endpoint(ctx.admin("train models")(train)), api_name="train")
     gr.api(endpoint(ctx.anyone(run)), api_name="run")
     gr.api(endpoint(ctx.anyone(models)), api_name="models")
+    gr.api(endpoint(ctx.anyone(suggest)), api_name="suggest")
+    gr.api(endpoint(ctx.anyone(similar)), api_name="similar")
 
 
 def _run_view(run: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,65 @@
+"""Model-assisted labelling from the command line: suggest, similar (and the embeddings they wait for).
+
+The CLI has no background: it computes the embeddings that are missing before it answers, with a
+progress line on stderr (the on-disk cache makes the next call instant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ftdemo.cli.common import shown, terminal_text, whole_number
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("suggest", parents=[common],
+                       help="the label(s) the model suggests for a text (instant model or fine-tuned version)")
+    p.add_argument("name")
+    p.add_argument("text")
+    p.add_argument("--pair", help="the second text (sentence-pair datasets)")
+    p.set_defaults(handler=suggest)
+
+    p = sub.add_parser("similar", parents=[common], help="the examples nearest in meaning to a text")
+    p.add_argument("name")
+    p.add_argument("text")
+    p.add_argument("--pair", help="the second text (sentence-pair datasets)")
+    p.add_argument("--limit", type=whole_number(1, 500), default=10)
+    p.add_argument("--filter", default="", help="only examples whose text contains this")
+    p.set_defaults(handler=similar)
+
+
+def wait_for_embeddings(sv: Any, name: str) -> Any:
+    """Embed what the cache lacks, showing progress on stderr (only when there is something to do)."""
+    shown_any = False
+
+    def report(p: Any) -> None:
+        nonlocal shown_any
+        shown_any = True
+        print(f"\rembedding examples with {terminal_text(p.model, one_line=True)}: {p.done}/{p.total}",
+              end="", file=sys.stderr, flush=True)
+
+    progress = sv.assist.ensure_embeddings(name, wait=True, on_progress=report)
+    if shown_any:
+        print(file=sys.stderr)
+    return progress
+
+
+def suggest(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    wait_for_embeddings(sv, args.name)
+    found = sv.assist.suggest(args.name, text=args.text, text_pair=args.pair)
+    if found is None:
+        return (f"no suggestion yet: {shown(args.name)} has no model (label a few examples of each label, "
+                "or train one)"), None
+    top = ", ".join(f"{shown(lab)} {p:.2f}" for lab, p in sorted(found.probabilities.items(), key=lambda kv: -kv[1])[:5])
+    return f"{shown(', '.join(found.labels) or '(no label)')}  (by {shown(found.model)}; {top})", found.to_dict()
+
+
+def similar(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    wait_for_embeddings(sv, args.name)
+    found = sv.assist.similar(args.name, text=args.text, text_pair=args.pair, limit=args.limit,
+                              text_filter=args.filter)
+    lines = [f"{f['score']:.3f} {f['id']:>6}  {shown(','.join(f['labels']) or '-'):<16} {shown(f['text'][:70])}"
+             for f in found]
+    return "\n".join(lines) or "no similar examples (is the dataset empty?)", found
