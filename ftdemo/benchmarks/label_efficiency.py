@@ -172,8 +172,12 @@ def instant_accuracy(model: Any, X: np.ndarray, gold: Sequence[tuple[str, ...]])
 
 def simulate(strategy: str, *, X_pool: np.ndarray, Y_pool: np.ndarray, X_eval: np.ndarray,
              gold_eval: Sequence[tuple[str, ...]], labels: Sequence[str], task: TaskType, start: Sequence[int],
-             budgets: Sequence[int], step: int, seed: int, policy: Any = None) -> tuple[list[dict[str, Any]], list[int]]:
+             budgets: Sequence[int], step: int, seed: int, policy: Any = None,
+             step_share: float = 0.0) -> tuple[list[dict[str, Any]], list[int]]:
     """Label pool rows in the order `strategy` ranks them, from the `start` rows up to the largest budget.
+
+    Between refits it takes `step` rows, or `step_share` of the labels so far when that is more (a
+    batch of 10 matters at 50 labels, hardly at 900, and each refit costs the same).
 
     policy: a `strategies.DefaultPolicy` for the default order (None: the app's own). Returns the instant model's curve (one point per budget) and the pool rows in the order they were
     labelled (its first b entries are the labels at budget b)."""
@@ -191,7 +195,7 @@ def simulate(strategy: str, *, X_pool: np.ndarray, Y_pool: np.ndarray, X_eval: n
             unlabelled = np.flatnonzero(~labelled)
             if not len(unlabelled):
                 break
-            take = min(step, budget - len(order), len(unlabelled))
+            take = min(max(step, int(step_share * len(order))), budget - len(order), len(unlabelled))
             ranked = rank(strategy, X_pool=X_pool[unlabelled], probs_pool=model.predict_proba(X_pool[unlabelled]),
                           X_labelled=X_pool[order], label_counts=label_counts(Y_pool[order], labels, task),
                           task=task, k=ranking_k(strategy, len(order)), seed=seed * 1_000_003 + len(order),
@@ -274,9 +278,9 @@ def run_label_efficiency_bench(
         budgets: Sequence[int] = DEFAULT_BUDGETS, strategies: Sequence[str] = STRATEGIES, seeds: int = 3,
         seed: int = 0, finetune_budgets: Sequence[int] = DEFAULT_FINETUNE_BUDGETS,
         finetune_strategies: Sequence[str] = DEFAULT_FINETUNE_STRATEGIES, n_pool: int = 20000, n_eval: int = 2000,
-        seed_labels: int = 10, step: int = 10, base_model: str | None = None,
+        seed_labels: int = 10, step: int = 10, step_share: float = 0.05, base_model: str | None = None,
         cache_dir: Path | None = DEFAULT_CACHE_DIR, num_threads: int = 0, speed: bool = True,
-        policy: dict[str, Any] | None = None,
+        policy: dict[str, Any] | None = None, speed_pool: int = 50_000, speed_texts: int = 2000,
         plot: str | Path | None = None, print_fn: Callable[[str], None] = print,
         progress: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
     """Run the simulation for every strategy and seed (seeds seed, seed+1, ...); print and return the numbers.
@@ -328,7 +332,7 @@ def run_label_efficiency_bench(
         for name in strategies:
             curve, order = simulate(name, X_pool=X_pool, Y_pool=Y_pool, X_eval=X_eval, gold_eval=gold_eval,
                                     labels=bench.labels, task=bench.task, start=start, budgets=points, step=step, seed=s,
-                                    policy=chosen_policy)
+                                    policy=chosen_policy, step_share=step_share)
             runs[name].append({"seed": s, "seed_labels": start, "curve": curve, "finetunes": {}})
             orders[(name, s)] = order
             progress(f"seed {s} {name:<10} instant: " + "  ".join(
@@ -355,13 +359,13 @@ def run_label_efficiency_bench(
     out: dict[str, Any] = {
         "data": bench.source, "task": bench.task.value, "labels": bench.labels, "n_pool": len(bench.pool),
         "n_eval": len(bench.eval), "seeds": list(range(seed, seed + seeds)), "seed_labels": seed_labels,
-        "step": step, "budgets": points, "finetune_budgets": finetune_budgets, "strategies": list(strategies),
+        "step": step, "step_share": step_share, "budgets": points, "finetune_budgets": finetune_budgets, "strategies": list(strategies),
         "finetune_strategies": [n for n in strategies if n in finetune_strategies], "base_model": model,
         "default_policy": asdict(chosen_policy),
         "curves": curves, **lc.summarise(curves)}
     out["targets"] = check_targets(out)
     out["per_seed"] = runs
-    out["speed"] = speed_figures(encoder, bench, X_pool, Y_pool) if speed else None
+    out["speed"] = speed_figures(encoder, bench, pool=speed_pool, n_texts=speed_texts) if speed else None
     out["timings"] = {"embed_s": embed_s, "simulate_s": simulate_s, "finetune_s": finetune_s,
                       "total_s": time.perf_counter() - t_start}
     if plot:
@@ -407,33 +411,20 @@ def check_targets(out: dict[str, Any], strategy: str = "default") -> dict[str, A
     }
 
 
-def speed_figures(encoder: Any, bench: BenchData, X_pool: np.ndarray, Y_pool: np.ndarray, *,
-                  n_texts: int = 1000, n_rank: int = 50_000) -> dict[str, Any]:
-    """Embedding texts/s (pool texts, uncached, after a warm-up batch) and the time to rank `n_rank`
-    unlabelled rows with each strategy once their embeddings exist (instant model's probabilities
-    included), the pool's embeddings repeated to that many rows."""
+def speed_figures(encoder: Any, bench: BenchData, *, pool: int = 50_000, n_texts: int = 2000) -> dict[str, Any]:
+    """The assist speed figures (`benchmarks.assist_speed.measure`: embeddings of short texts/s, ranking
+    `pool` unlabelled examples per strategy, next example with its suggestion through the services at
+    `pool` examples), plus the embedding rate on this benchmark's own pool texts."""
     from ftdemo.assist.embedder import embed
-    from ftdemo.assist.instant import InstantModel
-    from ftdemo.assist.strategies import rank
+    from ftdemo.benchmarks.assist_speed import measure
 
     texts = [ex.text for ex in bench.pool[:n_texts]]
     pairs = [ex.text_pair for ex in bench.pool[:n_texts]] if bench.task.has_pair else None
-    embed(encoder, texts[:64], pairs[:64] if pairs else None)
+    embed(encoder, texts[:64], pairs[:64] if pairs else None)  # warm-up
     t0 = time.perf_counter()
     embed(encoder, texts, pairs)
-    out: dict[str, Any] = {"embed_texts": len(texts), "embed_texts_per_s": len(texts) / (time.perf_counter() - t0),
-                           "load_average": round(os.getloadavg()[0], 2)}  # other work on the machine slows both figures
-    fit_rows = seed_set(len(X_pool), 200, 0)
-    model = InstantModel.fit(X_pool[fit_rows], Y_pool[fit_rows], task=bench.task, labels=bench.labels, seed=0)
-    X = np.resize(X_pool, (n_rank, X_pool.shape[1]))  # rows repeated: the ranking's cost, not its quality
-    counts = label_counts(Y_pool[fit_rows], bench.labels, bench.task)
-    for name in STRATEGIES:
-        best = float("inf")
-        for _ in range(3):
-            t0 = time.perf_counter()
-            rank(name, X_pool=X, probs_pool=model.predict_proba(X), X_labelled=X_pool[fit_rows], label_counts=counts,
-                 task=bench.task, k=10, seed=0)
-            best = min(best, time.perf_counter() - t0)
-        out[f"rank_{n_rank // 1000}k_ms_{name}"] = best * 1000
-    out[f"rank_{n_rank // 1000}k_ms"] = out[f"rank_{n_rank // 1000}k_ms_default"]
+    own = len(texts) / (time.perf_counter() - t0)
+    out = measure(embed_n=n_texts, pool=pool)
+    out.update(embed_texts_per_s_this_data=round(own, 1), embed_texts_this_data=len(texts),
+               load_average=round(os.getloadavg()[0], 2))  # other work on the machine slows every figure
     return out

@@ -49,7 +49,7 @@ def format_report(out: dict[str, Any]) -> str:
         f"label efficiency: {out['data']} ({out['task']}, {len(out['labels'])} labels), pool {out['n_pool']}, "
         f"{out['n_eval']} held-out rows, seeds {out['seeds'][0]}..{out['seeds'][-1]} (mean ± SE)",
         f"  every strategy starts from the same {out['seed_labels']} random seed labels per seed; "
-        f"{out['step']} labels between refits; model {out['base_model']}",
+        f"{out['step']} labels between refits (or {out['step_share']:.0%} of those so far); model {out['base_model']}",
         "  default order: " + ", ".join(f"{k}={v}" for k, v in out["default_policy"].items()),
     ]
     for metric in METRICS:
@@ -69,11 +69,11 @@ def format_report(out: dict[str, Any]) -> str:
                          f"(≥ +2: {'met' if t['instant_gain_at_100_met'] else 'missed'})")
     s = out.get("speed")
     if s:
-        lines.append(f"speed: embeddings {s['embed_texts_per_s']:.0f} texts/s; ranking 50,000 unlabelled "
-                     + ", ".join(f"{name} {s[f'rank_50k_ms_{name}']:.0f} ms" for name in out["strategies"]
-                                 if f"rank_50k_ms_{name}" in s)
-                     + (f"; next with suggestion p50 {s['next_with_suggestion_p50_ms']:.1f} ms"
-                        if s.get("next_with_suggestion_p50_ms") is not None else "")
+        lines.append(f"speed: embeddings {s['embed_texts_per_s']:.0f} short texts/s ({s['embed_texts_per_s_this_data']:.0f} "
+                     f"on this pool's texts); ranking {s['pool']:,} unlabelled: "
+                     + ", ".join(f"{name} {ms:.0f} ms" for name, ms in s["rank_50k_ms_by_strategy"].items())
+                     + f"; next with suggestion p50 {s['next_with_suggestion_p50_ms']:.1f} ms "
+                       f"(p95 {s['next_with_suggestion_p95_ms']:.1f}) at {s['pool']:,} examples"
                      + f" (load average {s['load_average']})")
     tm = out["timings"]
     lines.append(f"time: embeddings {tm['embed_s']:.0f} s, simulation {tm['simulate_s']:.0f} s, "

@@ -108,11 +108,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--n-eval", type=whole_number(10, 10_000_000), default=2000, help="held-out rows scored")
     p.add_argument("--seed-labels", type=whole_number(1, 100_000), default=10,
                    help="random labels every strategy starts from")
-    p.add_argument("--step", type=whole_number(1, 10_000), default=10, help="labels taken between refits")
+    p.add_argument("--step", type=whole_number(1, 10_000), default=10, help="labels taken between refits, at least")
+    p.add_argument("--step-share", type=float, default=0.05,
+                   help="or this share of the labels so far, when more (0.05: 10 at 200, 40 at 800)")
     p.add_argument("--model", help="encoder and fine-tune base (default: bundled MiniLM)")
     p.add_argument("--cache-dir", help="embedding cache (default: ftdemo-bench-embeddings in the temp folder)")
     p.add_argument("--threads", type=option_range("num_threads"), default=0, help="torch CPU threads for fine-tunes")
-    p.add_argument("--no-speed", action="store_true", help="skip the embedding and ranking speed figures")
+    p.add_argument("--no-speed", action="store_true", help="skip the embedding, ranking and next-example speed figures")
+    p.add_argument("--speed-pool", type=whole_number(100, 10_000_000), default=50_000,
+                   help="examples ranked and served for the speed figures")
+    p.add_argument("--speed-texts", type=whole_number(64, 1_000_000), default=2000, help="texts embedded for them")
     p.add_argument("--plot", metavar="FILE.png", help="write the learning curves as a PNG")
     p.add_argument("--policy", type=policy_fields, metavar="K=V,...",
                    help="try other knobs of the default order (strategies.DefaultPolicy), e.g. explore=0.3")
@@ -177,9 +182,10 @@ def bench_label_efficiency(args: argparse.Namespace, _sv: Any) -> tuple[str, Any
         args.data, args.eval_file, task=args.task, budgets=args.budgets, strategies=args.strategies,
         seeds=args.seeds, seed=args.seed, finetune_budgets=args.finetune_budgets,
         finetune_strategies=args.finetune_strategies, n_pool=args.n_pool, n_eval=args.n_eval,
-        seed_labels=args.seed_labels, step=args.step, base_model=args.model,
+        seed_labels=args.seed_labels, step=args.step, step_share=args.step_share, base_model=args.model,
         cache_dir=Path(args.cache_dir) if args.cache_dir else DEFAULT_CACHE_DIR, num_threads=args.threads,
-        speed=not args.no_speed, plot=args.plot, policy=args.policy, print_fn=quiet,
+        speed=not args.no_speed, plot=args.plot, policy=args.policy, speed_pool=args.speed_pool,
+        speed_texts=args.speed_texts, print_fn=quiet,
         progress=lambda line: print(line, file=sys.stderr, flush=True))
     return "", out
 

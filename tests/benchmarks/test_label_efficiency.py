@@ -25,7 +25,7 @@ def test_the_command_runs_end_to_end_and_reports_every_promised_key(reviews, tin
     plot = tmp_path / "curves.png"
     argv = ["bench", "label-efficiency", "--data", str(reviews), "--model", str(tiny_model_dir), "--n-pool", "150",
             "--n-eval", "40", "--budgets", "12,24,36", "--finetune-budgets", "36", "--seed-labels", "8",
-            "--step", "6", "--seeds", "2", "--cache-dir", str(tmp_path / "cache"), "--threads", "1",
+            "--step", "6", "--step-share", "0", "--seeds", "2", "--speed-pool", "1000", "--speed-texts", "64", "--cache-dir", str(tmp_path / "cache"), "--threads", "1",
             "--policy", "explore=0.3", "--plot", str(plot), "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)  # --json output is pure JSON (progress goes to stderr)
@@ -47,6 +47,7 @@ def test_the_command_runs_end_to_end_and_reports_every_promised_key(reviews, tin
     assert out["per_seed"]["random"][0]["seed_labels"] != out["per_seed"]["random"][1]["seed_labels"]
     assert out["per_seed"]["default"][0]["finetunes"]["36"]["train_s"] > 0
     assert out["speed"]["embed_texts_per_s"] > 0 and out["speed"]["rank_50k_ms"] > 0
+    assert out["speed"]["next_with_suggestion_p50_ms"] > 0 and out["speed"]["pool"] == 1000
     assert set(out["targets"]) >= {"instant_auc_larger", "instant_gain_at_100", "finetune_match_within_600"}
     assert plot.stat().st_size > 0 and plot.read_bytes()[:4] == b"\x89PNG"
     # a rerun embeds nothing: the pool and eval embeddings come from the cache
