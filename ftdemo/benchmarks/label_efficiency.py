@@ -339,10 +339,12 @@ def run_label_efficiency_bench(
                 f"{p['labels']}:{p['instant_accuracy']:.3f}" for p in curve))
     simulate_s = time.perf_counter() - t0
 
-    # fine-tunes at their budgets, on the labels each strategy chose
+    # fine-tunes at their budgets, on the labels each strategy chose; seed by seed, so that a run cut
+    # short has every strategy's fine-tunes of its first seeds (in the progress lines)
     t0 = time.perf_counter()
-    for name in (n for n in strategies if n in finetune_strategies):
-        for run in runs[name]:
+    for nth in range(seeds):
+        for name in (n for n in strategies if n in finetune_strategies):
+            run = runs[name][nth]
             for point in run["curve"]:
                 if point["labels"] not in finetune_budgets:
                     continue
