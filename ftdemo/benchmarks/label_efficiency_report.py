@@ -91,6 +91,7 @@ def plot(out: dict[str, Any], path: str | Path) -> None:
 
     metrics = [m for m in METRICS if any(p[m] is not None for c in out["curves"].values() for p in c)]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.2), squeeze=False)
+    colours = {name: f"C{i}" for i, name in enumerate(out["curves"])}  # a strategy keeps its colour in every panel
     for ax, metric in zip(axes[0], metrics):
         for name, curve in out["curves"].items():
             pts = [p for p in curve if p[metric] is not None]
@@ -99,9 +100,9 @@ def plot(out: dict[str, Any], path: str | Path) -> None:
             x = [p["labels"] for p in pts]
             y = [p[metric] for p in pts]
             se = [p[f"{metric}_se"] or 0.0 for p in pts]
-            line, = ax.plot(x, y, marker="o", label=name)
+            ax.plot(x, y, marker="o", label=name, color=colours[name])
             ax.fill_between(x, [a - b for a, b in zip(y, se)], [a + b for a, b in zip(y, se)],
-                            color=line.get_color(), alpha=0.15)
+                            color=colours[name], alpha=0.15)
         ax.set_xscale("log")
         ticks = sorted({p["labels"] for c in out["curves"].values() for p in c if p[metric] is not None})
         ax.set_xticks(ticks, [str(t) for t in ticks])
