@@ -1,4 +1,4 @@
-"""Prediction and benchmark commands: predict, bench train, bench serve, bench store."""
+"""Prediction and benchmark commands: predict, bench train, bench serve, bench store, bench label-efficiency."""
 
 from __future__ import annotations
 
@@ -10,6 +10,35 @@ from ftdemo.cli.common import option_range, whole_number
 from ftdemo.explain.methods import METHODS, NAMES
 
 LAYERS = whole_number(-1000, 1000)  # the model says how many it has; this only keeps the number sane
+BUDGET = whole_number(1, 10_000_000)
+
+
+def number_list(text: str) -> list[int]:
+    """An argparse type: comma-separated label counts ("50,100,200"); "" is an empty list."""
+    return [BUDGET(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def policy_fields(text: str) -> dict[str, object]:
+    """An argparse type: "min_per_label=3,explore=0.3,measure=entropy" (numbers as numbers)."""
+    out: dict[str, object] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {part[:40]!r}")
+        for kind in (int, float):
+            try:
+                out[key.strip()] = kind(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def name_list(text: str) -> list[str]:
+    """An argparse type: comma-separated names ("random,default"), in order, without repeats."""
+    return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -60,6 +89,39 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--labellers", type=whole_number(1, 64), default=5)
     p.add_argument("--seed", type=whole_number(0, 2**31 - 1), default=0)
     p.set_defaults(handler=bench_store, needs_services=False)
+    p = b_sub.add_parser("label-efficiency", parents=[common],
+                         help="labels each queue order needs: a simulated annotator, instant and fine-tuned models")
+    p.add_argument("--data", required=True, help="labelled CSV/TSV/JSONL (text, label; a header line is optional)")
+    p.add_argument("--eval-file", help="held-out rows to score on (default: rows of --data never in the pool)")
+    p.add_argument("--task", choices=("single_label", "multi_label", "pair"), default="single_label")
+    p.add_argument("--budgets", type=number_list, default="50,100,200,500,1000",
+                   help="label counts at which the instant model is scored")
+    p.add_argument("--strategies", type=name_list, default="random,uncertain,diverse,default",
+                   help="queue orders to compare (random is the reference)")
+    p.add_argument("--seeds", type=whole_number(1, 100), default=3, help="seeds SEED, SEED+1, ...: mean ± SE over them")
+    p.add_argument("--seed", type=whole_number(0, 2**31 - 1), default=0, help="first seed; also draws pool and eval rows")
+    p.add_argument("--finetune-budgets", type=number_list, default="600,1000",
+                   help="label counts at which a fine-tune is scored ('' for none)")
+    p.add_argument("--finetune-strategies", type=name_list, default="random,default",
+                   help="strategies fine-tuned at those budgets (each fine-tune takes minutes on a CPU)")
+    p.add_argument("--n-pool", type=whole_number(10, 10_000_000), default=20000, help="rows the queue ranks")
+    p.add_argument("--n-eval", type=whole_number(10, 10_000_000), default=2000, help="held-out rows scored")
+    p.add_argument("--seed-labels", type=whole_number(1, 100_000), default=10,
+                   help="random labels every strategy starts from")
+    p.add_argument("--step", type=whole_number(1, 10_000), default=10, help="labels taken between refits, at least")
+    p.add_argument("--step-share", type=float, default=0.05,
+                   help="or this share of the labels so far, when more (0.05: 10 at 200, 40 at 800)")
+    p.add_argument("--model", help="encoder and fine-tune base (default: bundled MiniLM)")
+    p.add_argument("--cache-dir", help="embedding cache (default: ftdemo-bench-embeddings in the temp folder)")
+    p.add_argument("--threads", type=option_range("num_threads"), default=0, help="torch CPU threads for fine-tunes")
+    p.add_argument("--no-speed", action="store_true", help="skip the embedding, ranking and next-example speed figures")
+    p.add_argument("--speed-pool", type=whole_number(100, 10_000_000), default=50_000,
+                   help="examples ranked and served for the speed figures")
+    p.add_argument("--speed-texts", type=whole_number(64, 1_000_000), default=2000, help="texts embedded for them")
+    p.add_argument("--plot", metavar="FILE.png", help="write the learning curves as a PNG")
+    p.add_argument("--policy", type=policy_fields, metavar="K=V,...",
+                   help="try other knobs of the default order (strategies.DefaultPolicy), e.g. explore=0.3")
+    p.set_defaults(handler=bench_label_efficiency, needs_services=False)
 
 
 def predict(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
@@ -107,6 +169,24 @@ def bench_store(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
     quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout, flush=True))
     out = run_store_bench(args.examples, db_url=args.db, seed=args.seed, samples=args.samples,
                           labellers=args.labellers, print_fn=quiet)
+    return "", out
+
+
+def bench_label_efficiency(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from pathlib import Path
+
+    from ftdemo.benchmarks.label_efficiency import DEFAULT_CACHE_DIR, run_label_efficiency_bench
+
+    quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout))
+    out = run_label_efficiency_bench(
+        args.data, args.eval_file, task=args.task, budgets=args.budgets, strategies=args.strategies,
+        seeds=args.seeds, seed=args.seed, finetune_budgets=args.finetune_budgets,
+        finetune_strategies=args.finetune_strategies, n_pool=args.n_pool, n_eval=args.n_eval,
+        seed_labels=args.seed_labels, step=args.step, step_share=args.step_share, base_model=args.model,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else DEFAULT_CACHE_DIR, num_threads=args.threads,
+        speed=not args.no_speed, plot=args.plot, policy=args.policy, speed_pool=args.speed_pool,
+        speed_texts=args.speed_texts, print_fn=quiet,
+        progress=lambda line: print(line, file=sys.stderr, flush=True))
     return "", out
 
 
