@@ -210,14 +210,11 @@ def simulate(strategy: str, *, X_pool: np.ndarray, Y_pool: np.ndarray, X_eval: n
 
 
 def ranking_k(strategy: str, n_labelled: int) -> int:
-    """How long a ranking the assist service asks `strategies.rank` for (`AssistService.ranked_ids`, with an
-    instant model): RANK_K candidates, or for "diverse" one cluster per labelled example plus DIVERSE_MIN_K
-    (within bounds), so that uncovered clusters, largest first, lead the ranking as they do in the app."""
-    from ftdemo.services.assist import DIVERSE_MAX_K, DIVERSE_MIN_K, RANK_K
+    """How long a ranking the assist service asks `strategies.rank` for, with an instant model: the service's
+    own rule (`services.assist.ranking_length`), so the simulation ranks as the app does."""
+    from ftdemo.services.assist import ranking_length
 
-    if strategy != "diverse":
-        return RANK_K
-    return min(DIVERSE_MAX_K, max(DIVERSE_MIN_K, n_labelled + DIVERSE_MIN_K))
+    return ranking_length(strategy, n_labelled)
 
 
 def label_counts(Y: np.ndarray, labels: Sequence[str], task: TaskType) -> dict[str, int]:

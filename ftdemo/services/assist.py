@@ -57,6 +57,15 @@ class Suggestion:
                 "model": self.model, "probability": round(float(self.probability), 6)}
 
 
+def ranking_length(strategy: str, n_labelled: int, *, has_model: bool = True) -> int:
+    """How long a ranking the queue asks `strategies.rank` for: RANK_K candidates (the SQL candidates filter
+    them), or for "diverse" (and any order before there is an instant model) one cluster per labelled
+    example plus DIVERSE_MIN_K, within bounds, so that uncovered clusters lead the ranking."""
+    if strategy != "diverse" and has_model:
+        return RANK_K
+    return min(DIVERSE_MAX_K, max(DIVERSE_MIN_K, n_labelled + DIVERSE_MIN_K))
+
+
 class AssistService(Service):
     """Suggestions, rankings and similar examples over the embeddings it owns (see the module docstring)."""
 
@@ -190,8 +199,7 @@ class AssistService(Service):
                 for name in names:
                     counts[name] = counts.get(name, 0) + 1
             generation, ids = idx.generation, idx.ids
-        k = RANK_K if strategy != "diverse" and probs is not None else \
-            min(DIVERSE_MAX_K, max(DIVERSE_MIN_K, len(labelled) + DIVERSE_MIN_K))
+        k = ranking_length(strategy, len(labelled), has_model=probs is not None)
         order = strategies.rank(strategy, X_pool=X_pool, probs_pool=probs, X_labelled=X_lab, label_counts=counts,
                                 task=idx.task, k=k, seed=int(seed))
         ranked = [int(ids[pool_rows[i]]) for i in order]
