@@ -3,6 +3,7 @@
 import threading
 
 from sqlalchemy import text
+from threads import run_together
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor
@@ -16,22 +17,13 @@ def test_concurrent_label_writes_land_exactly_once(services, admin):
     with services.db.write() as s:
         ds = repo.get_dataset(s, "c")
         ids = repo.add_examples(s, ds, [repo.NewExample(f"t{i}") for i in range(THREADS * WRITES)], created_by="x")
-    errors: list[BaseException] = []
 
     def worker(k: int) -> None:
         actor = Actor(f"w{k}", "annotator")
-        try:
-            for j in range(WRITES):
-                services.annotate.label("c", ids[k * WRITES + j], "ab"[j % 2], actor=actor)
-        except BaseException as err:  # noqa: BLE001 - any error fails the test below
-            errors.append(err)
+        for j in range(WRITES):
+            services.annotate.label("c", ids[k * WRITES + j], "ab"[j % 2], actor=actor)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
+    errors = run_together(worker, [(k,) for k in range(THREADS)])
     assert errors == []
     with services.db.read() as s:
         rows = s.execute(text("SELECT example_id, annotator, count(*) FROM annotations GROUP BY 1, 2")).all()
@@ -52,29 +44,20 @@ def test_racing_writes_of_one_annotator_duplicate_nothing(services, admin):
         ids = repo.add_examples(s, repo.get_dataset(s, "r"), [repo.NewExample(f"t{i}") for i in range(40)],
                                 created_by="x")
     barrier = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
     refused: list[str] = []
 
     def worker() -> None:
         actor = Actor("same", "annotator")
-        try:
-            barrier.wait(10)
-            for example_id in ids:
-                services.annotate.label("r", example_id, "a", actor=actor)
-            for i in range(10):
-                try:
-                    services.annotate.add("r", f"new {i}", actor=admin)
-                except InvalidInputError as err:
-                    refused.append(str(err))
-        except BaseException as err:  # noqa: BLE001 - any error fails the test below
-            errors.append(err)
+        barrier.wait(10)
+        for example_id in ids:
+            services.annotate.label("r", example_id, "a", actor=actor)
+        for i in range(10):
+            try:
+                services.annotate.add("r", f"new {i}", actor=admin)
+            except InvalidInputError as err:
+                refused.append(str(err))
 
-    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
+    errors = run_together(worker, [() for _ in range(THREADS)])
     assert errors == []
     with services.db.read() as s:
         per_example = s.execute(text("SELECT example_id, count(*) FROM annotations GROUP BY 1")).all()

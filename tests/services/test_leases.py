@@ -4,6 +4,7 @@ import datetime as dt
 import threading
 
 from sqlalchemy import select, update
+from threads import run_together
 
 from ftdemo.services import Actor
 from ftdemo.store import repo
@@ -69,21 +70,13 @@ def test_annotators_asking_at_once_never_get_the_same_example(services):
     for _ in range(3):
         barrier = threading.Barrier(len(people))
         got: dict[str, int] = {}
-        errors: list[BaseException] = []
 
         def ask(actor: Actor) -> None:
-            try:
-                barrier.wait(10)
-                view = services.annotate.next("q", actor, order="shuffled", seed=3)
-                got[actor.name] = view.id
-            except BaseException as err:  # noqa: BLE001 - any error fails the test below
-                errors.append(err)
+            barrier.wait(10)
+            view = services.annotate.next("q", actor, order="shuffled", seed=3)
+            got[actor.name] = view.id
 
-        threads = [threading.Thread(target=ask, args=(p,)) for p in people]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        errors = run_together(ask, [(p,) for p in people])
         assert errors == [] and len(got) == len(people)
         assert len(set(got.values())) == len(people), got
         assert set(got.values()) <= set(ids)
