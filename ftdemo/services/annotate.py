@@ -100,6 +100,12 @@ def _ids(ids: list[int], shown: int = 10) -> str:
     return ", ".join(map(str, ids[:shown])) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
+def label_names(labels: list[str] | str) -> list[str]:
+    """Label names as given: a list, or "a,b" (the API's and the CLI's form); blanks dropped."""
+    names = labels.split(",") if isinstance(labels, str) else list(labels)
+    return [n.strip() for n in names if n.strip()]
+
+
 def parse_suggestion(suggestion: Any) -> repo.Shown | None:
     """The suggestion a face showed, as recorded with the annotation: {"labels": [...], "model": "...",
     "probability": ...} (or a Suggestion's to_dict(), whose "label" also names a single one); None: none shown."""
@@ -203,8 +209,7 @@ class AnnotationService(Service):
         `origin`: the face it came from ("label" for the Label tab, whose undo acts on its own actions).
         `suggestion`: what the face showed ({"labels": [...], "model": "...", "probability": p}; see
         parse_suggestion), recorded with the row as accepted (the same labels) or changed."""
-        names = labels.split(",") if isinstance(labels, str) else list(labels)
-        names = [n.strip() for n in names if n.strip()]
+        names = label_names(labels)
         shown = parse_suggestion(suggestion)
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
@@ -231,8 +236,7 @@ class AnnotationService(Service):
 
         At most MAX_BULK ids; ids that are not examples of the dataset, or deleted ones, are reported in the
         result and left alone. Bulk-inserted with their derived state, like an import."""
-        names = labels.split(",") if isinstance(labels, str) else list(labels)
-        names = [n.strip() for n in names if n.strip()]
+        names = label_names(labels)
         ids = list(dict.fromkeys(int(i) for i in example_ids))
         if not ids:
             raise InvalidInputError("choose at least one example to label")
