@@ -26,7 +26,7 @@ class AlreadyTrainedError(InvalidInputError):
     """A training run would train what a stored model version already holds: the same labelled snapshot
     with the same settings. `version` names that version."""
 
-    def __init__(self, message: str, version: str) -> None:
+    def __init__(self, message: str, version: str = "") -> None:
         super().__init__(message)
         self.version = version
 
