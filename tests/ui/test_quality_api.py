@@ -57,3 +57,17 @@ def test_the_panel_views_escape_names() -> None:
     assert "<img" not in summary and "0.500 (interval 0.10 to 0.90, 3 items)" in summary
     assert "No example has two or more annotators" in summary_html({"overlap_items": 0})
     assert conflicts_frame([]).columns.tolist() == ["id", "text", "labels now", "agreement"]
+
+
+def test_prune_from_the_models_tab_reports_what_it_did(services, admin) -> None:
+    from ftdemo.errors import InvalidInputError, PermissionDeniedError
+    from ftdemo.ui.models_tab import prune_versions
+
+    services.datasets.create("p", "single_label", ["pos", "neg"], actor=admin)
+    with pytest.raises(InvalidInputError, match="choose a dataset"):
+        prune_versions(services, None, 2, admin)
+    with pytest.raises(InvalidInputError, match="whole number"):
+        prune_versions(services, "p", 1.5, admin)
+    with pytest.raises(PermissionDeniedError):
+        prune_versions(services, "p", 2, Actor("ann", "annotator"))
+    assert prune_versions(services, "p", 2, admin).message.startswith("nothing to delete")
