@@ -2,11 +2,9 @@
 annotators; the queue reads it in `repo.queue_candidates`) and the agreement measures over the examples
 several annotators labelled (the maths: store/agreement.py).
 
-Cost of overlap: with a share above 0 the queue's candidates are an OR of two index ranges (unlabelled
-examples; overlap examples still short of k labels), which the database merges and sorts on each hand-out:
-on SQLite, 200,000 examples of which 100,000 unlabelled, `next` took 164 ms in order and 100 ms shuffled
-against 12 and 8 ms without overlap (median of 20, on a busy 2-core machine). Fine for thousands of examples,
-noticeable at hundreds of thousands.
+With a share above 0 the queue's candidates are an OR of two index ranges (unlabelled examples; overlap
+examples still short of k labels) that the database merges and sorts on each hand-out: fine for thousands
+of examples, noticeable at hundreds of thousands (docs/benchmarks.md, "Agreement").
 """
 
 from __future__ import annotations

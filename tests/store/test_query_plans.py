@@ -134,5 +134,5 @@ def test_hot_paths_use_indexes(services, admin, hot, path) -> None:
     # an example's history is sorted by annotation id: a handful of rows, found through the index. With an
     # overlap share the candidates are two index ranges (unlabelled; overlap examples still short of k labels)
     # that the database merges and sorts: no scan, but a sort of the unlabelled pool (a known cost, measured
-    # in services/agreement.py's docstring)
+    # in docs/benchmarks.md, "Agreement")
     assert hot(calls[path], small_sorts=path == "history" or path.startswith("next overlap share")) == []
