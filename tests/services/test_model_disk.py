@@ -41,6 +41,14 @@ def test_an_identical_retrain_stores_nothing_and_names_the_version(services, adm
     with pytest.raises(AlreadyTrainedError, match="v0001"):
         services.training.train_sync("same", fast, actor=admin)
 
+    # pruned, the newest version's number is not given again (its row stays, marked deleted)
+    services.models.activate("same", "v0002", actor=admin)
+    services.models.activate("same", "v0001", actor=admin)
+    assert services.models.prune("same", 0, actor=admin)["deleted"] == ["v0003"]
+    services.annotate.label("same", ids[1], "neg", actor=BOB)  # new labels
+    after = services.training.train_sync("same", fast, actor=admin)
+    assert after["status"] == "succeeded" and after["version"] == "v0004", after["error"]
+
 
 def test_the_automatic_retrain_does_not_ask_again_for_a_model_that_exists(services, admin, tiny_model_dir):
     ids = _labelled(services, admin, "auto")
