@@ -22,6 +22,15 @@ class InvalidInputError(FtdemoError):
     """Input that cannot be accepted as given (unknown label, wrong task shape, bad file)."""
 
 
+class AlreadyTrainedError(InvalidInputError):
+    """A training run would train what a stored model version already holds: the same labelled snapshot
+    with the same settings. `version` names that version."""
+
+    def __init__(self, message: str, version: str = "") -> None:
+        super().__init__(message)
+        self.version = version
+
+
 class PermissionDeniedError(FtdemoError):
     """The current user's role does not allow this action."""
 

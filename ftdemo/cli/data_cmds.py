@@ -77,6 +77,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("stats", parents=[common], help="counts per label, annotators, agreement")
     p.add_argument("name")
+    p.add_argument("--agreement", action="store_true",
+                   help="also Cohen's kappa per annotator pair, Fleiss' kappa and Krippendorff's alpha, with intervals")
     p.set_defaults(handler=stats)
 
 
@@ -191,4 +193,11 @@ def stats(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     lines += [f"  {shown(lab):<20} {n}" for lab, n in st.label_counts.items()]
     if st.multi_annotated:
         lines.append(f"  {st.multi_annotated} examples with ≥2 annotators, {st.conflicts} conflicts, agreement {st.agreement}")
-    return "\n".join(lines), st.to_dict()
+    payload = st.to_dict()
+    if args.agreement:  # new keys beside the old ones (agreement_cmds.agreement_report)
+        from ftdemo.cli.agreement_cmds import agreement_report
+
+        more, keys = agreement_report(sv, args.name)
+        lines += more
+        payload.update(keys)
+    return "\n".join(lines), payload

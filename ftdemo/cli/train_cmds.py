@@ -76,6 +76,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("name")
     p.set_defaults(handler=models)
 
+    p = sub.add_parser("prune", parents=[common],
+                       help="delete a dataset's model versions but the active one, the previous one and the last K")
+    p.add_argument("name")
+    p.add_argument("--keep", type=whole_number(0, 1000), required=True, help="recent versions to keep besides those two")
+    p.set_defaults(handler=prune)
+
     p = sub.add_parser("activate", parents=[common], help="make a model version the active one")
     p.add_argument("name")
     p.add_argument("version")
@@ -191,7 +197,18 @@ def models(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
         val = (m.get("metrics") or {}).get("validation") or {}
         lines.append(f"{m['version']:<7} {'ACTIVE' if m['active'] else m['status']:<10} "
                      f"val macro-F1 {val.get('macro_f1', 0):.4f} acc {val.get('accuracy', 0):.4f}  {shown(m['reason'])}")
+    if items:
+        lines.append(f"{items[0]['dataset_disk_mb']:.1f} MB on disk for {len(items)} version(s); "
+                     f"`python -m ftdemo prune {args.name} --keep K` deletes old ones")
     return "\n".join(lines) or "no model versions yet: run `python -m ftdemo train NAME`", items
+
+
+def prune(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    out = sv.models.prune(args.name, args.keep, actor=Actor.local("cli"))
+    text = (f"deleted {len(out['deleted'])} version(s) of {args.name}"
+            f"{' (' + ', '.join(out['deleted']) + ')' if out['deleted'] else ''}, freed {out['freed_mb']:.1f} MB; "
+            f"kept {', '.join(out['kept']) or 'none'} ({out['disk_mb']:.1f} MB on disk)")
+    return text, out
 
 
 def activate(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:

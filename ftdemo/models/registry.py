@@ -34,6 +34,9 @@ from ftdemo.tasks import validate_dataset_name
 
 FORMAT = 1
 _VERSION_DIR = re.compile(r"^v(\d{4,})$")
+# left where a deleted version was: its number is never given again (the store keeps the deleted version's
+# row under that name, and one name must mean one model)
+_DELETED_MARK = re.compile(r"^v(\d{4,})\.deleted$")
 _TEMP_PREFIX, _TRASH_PREFIX = ".tmp-", ".del-"
 STALE_TEMP_S = 24 * 3600  # a temp dir this old is abandoned even if its pid was reused
 
@@ -100,6 +103,7 @@ class Registry:
         path = self.path(dataset, version)
         trash = path.parent / _scratch_name(_TRASH_PREFIX)
         os.rename(path, trash)
+        _write_text(path.parent / f"{path.name}.deleted", "")
         _fsync_dir(path.parent)
         shutil.rmtree(trash, ignore_errors=True)
 
@@ -164,7 +168,8 @@ class Registry:
         return path
 
     def _next_version(self, ds_dir: Path) -> int:
-        numbers = [int(m.group(1)) for c in ds_dir.iterdir() if (m := _VERSION_DIR.match(c.name))]
+        numbers = [int(m.group(1)) for c in ds_dir.iterdir()
+                   if (m := _VERSION_DIR.match(c.name) or _DELETED_MARK.match(c.name))]
         return max(numbers, default=0) + 1
 
 

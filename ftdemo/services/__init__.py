@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ftdemo.services.agreement import AgreementService
 from ftdemo.services.annotate import AnnotationService, ExampleView
 from ftdemo.services.assist import AssistService
 from ftdemo.services.base import Actor, require_admin
@@ -33,6 +34,7 @@ class Services:
         self.assist = AssistService(self.db, settings, self.models, self.predict)
         self.queue = QueueService(self.db, settings, self.predict, self.assist)
         self.annotate = AnnotationService(self.db, settings, self.queue)
+        self.agreement = AgreementService(self.db, settings)  # overlap setting and agreement measures
         self.transfer = TransferService(self.db, settings)
         self.training = TrainingService(self.db, settings, self.annotate)
         self.retrain = RetrainService(self.db, settings, self.training)

@@ -18,6 +18,17 @@ from ftdemo.tasks import TaskType
 log = logging.getLogger(__name__)
 
 
+def prune_plan(versions: list[Any], keep: int) -> tuple[list[str], list[Any]]:
+    """Which versions (newest first, deleted ones left out) a prune keeps: the active one, the previously
+    active one (the latest activated among the others) and the newest `keep`; (kept names, the others)."""
+    keep_ids = {v.id for v in versions[:keep]}
+    keep_ids |= {v.id for v in versions if v.status == "active"}
+    earlier = [v for v in versions if v.status != "active" and v.activated_at is not None]
+    if earlier:
+        keep_ids.add(max(earlier, key=lambda v: v.activated_at).id)
+    return [v.version for v in versions if v.id in keep_ids], [v for v in versions if v.id not in keep_ids]
+
+
 class ModelService(Service):
     @property
     def registry(self) -> Any:
@@ -30,10 +41,12 @@ class ModelService(Service):
             ds = repo.get_dataset(s, dataset)
             out = [run_repo.version_dict(v) for v in run_repo.versions(s, ds)]
         reg = self.registry
+        disk_mb = self.disk_usage_mb(dataset) if out else 0.0
         for item in out:
             path = self._path_or_none(reg, dataset, item["version"])
             item["path"] = str(path) if path else None
             item["size_mb"] = round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1) if path else None
+            item["dataset_disk_mb"] = disk_mb  # every version of the dataset together (the same on each row)
         return out
 
     def reconcile(self) -> list[str]:
@@ -131,6 +144,31 @@ class ModelService(Service):
             self.registry.delete(dataset, version)
         except NotFoundError:
             pass  # files already gone: the row is what mattered
+
+    def prune(self, dataset: str, keep: int, *, actor: Actor) -> dict[str, Any]:
+        """Delete every version of the dataset but the active one, the previously active one (what rollback
+        goes back to) and the newest `keep`; their rows are marked deleted and their files removed. Returns
+        {kept, deleted, freed_mb, disk_mb}. Admins only."""
+        require_admin(actor, "delete model versions")
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise InvalidInputError(f"keep must be a whole number of recent versions to keep (0 or more); got {keep!r}")
+        before = self.disk_usage_mb(dataset)
+        with self.db.write() as s:
+            ds = repo.get_dataset(s, dataset)
+            kept, doomed = prune_plan(run_repo.versions(s, ds), keep)
+            for v in doomed:
+                run_repo.delete_version(s, ds, v)
+            deleted = [v.version for v in doomed]
+        for name in deleted:  # the rows first: a version whose files are going must not be loaded meanwhile
+            try:
+                self.registry.delete(dataset, name)
+            except NotFoundError:
+                pass  # files already gone: the row is what mattered
+        after = self.disk_usage_mb(dataset)
+        log.info("pruned %d model version(s) of %r (%s), freed %.1f MB", len(deleted), dataset,
+                 ", ".join(deleted) or "none", before - after)
+        return {"dataset": dataset, "kept": kept, "deleted": deleted, "freed_mb": round(before - after, 1),
+                "disk_mb": after}
 
     def zip(self, dataset: str, version: str, dest_dir: Path) -> Path:
         name, _ = self.path(dataset, version)

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ftdemo.errors import InvalidInputError
+from ftdemo.errors import AlreadyTrainedError, InvalidInputError
 from ftdemo.services.base import Actor, Service, require_admin
 from ftdemo.services.training import TrainingService
 from ftdemo.store import repo
@@ -90,6 +90,12 @@ class RetrainService(Service):
         self._refused.pop(dataset, None)
         return self.status(dataset)
 
+    def _caught_up(self, dataset: str) -> None:
+        """A version already holds the current labels: the count starts again (else every next label would
+        ask for the same refused run)."""
+        with self.db.write() as s:
+            repo.get_dataset(s, dataset).labels_since_run = 0
+
     def after_labels(self, dataset: str) -> dict[str, Any] | None:
         """After new labels (AnnotationService.listeners): start a run if N new labels are in and none is live.
         Returns the run started, or None."""
@@ -114,6 +120,10 @@ class RetrainService(Service):
             try:
                 # the settings of its last good run (an admin's choices carry on), else the defaults
                 run = self.training.start(dataset, dict(options or {}), actor=AUTO)
+            except AlreadyTrainedError as err:  # the labels came back to ones a version holds: nothing is due
+                self._caught_up(dataset)
+                log.info("dataset %r: %d new labels, but %s; no fine-tune started", dataset, new, err)
+                return None
             except InvalidInputError as err:
                 self._refused[dataset] = (new, str(err))
                 log.info("dataset %r: %d new labels, but the automatic fine-tune cannot start: %s", dataset, new, err)

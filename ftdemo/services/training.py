@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ftdemo.errors import InvalidInputError
+from ftdemo.errors import AlreadyTrainedError, InvalidInputError
 from ftdemo.services.annotate import AnnotationService
 from ftdemo.services.base import Actor, Service, require_admin
 from ftdemo.store import repo
@@ -48,6 +48,21 @@ def where(run: Mapping[str, Any]) -> str:
     if run.get("waiting_for_worker"):
         return "waiting for a worker"
     return str(run.get("worker") or "")
+
+
+def _refuse_identical(s: Any, ds: Any, config: dict[str, Any], snapshot: dict[str, Any], digest: str) -> None:
+    """Refuse a run that would train what a stored version already holds (same snapshot, same settings): it
+    would spend the compute and the disk (tens of MB a version) on a copy. Checked before the run is queued,
+    so the UI, the CLI, the API and training workers all get the same answer, and no run is created."""
+    found = run_repo.identical_version(s, ds, config, digest, list(snapshot.get("labels") or []))
+    if found is None:
+        return
+    version, run = found
+    raise AlreadyTrainedError(
+        f"{version.version} ({version.status}) already holds this model: run {run.id} trained it on the same "
+        f"labels with the same settings, so nothing new was trained; change a label or a setting to train "
+        f"again{', or activate ' + version.version + ' to use it' if version.status != 'active' else ''}",
+        version.version)
 
 
 def _shown_to(actor: Actor | None, run: dict[str, Any]) -> dict[str, Any]:
@@ -123,6 +138,7 @@ class TrainingService(Service):
         self.reap()  # a dead run must not block this one
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
+            _refuse_identical(s, ds, config, snapshot, digest)
             live = [r for r in run_repo.live_runs(s) if self.one_run_at_a_time or r.dataset_id == ds.id]
             if live:
                 scope = "one run at a time" if self.one_run_at_a_time else "one run per dataset at a time"

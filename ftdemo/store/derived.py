@@ -48,6 +48,8 @@ CHUNK = 2000  # ids per statement: far below SQLite's and PostgreSQL's limits on
 # Bulk inserts name the Core tables (`insert(X.__table__)`): the ORM's bulk path spends more time
 # building parameters than the database spends writing them.
 _SALT = b"ftdemo-queue-v1:"
+_OVERLAP_SALT = b"ftdemo-overlap-v1:"  # its own salt: which examples overlap is unrelated to the shuffled order
+OVERLAP_SCALE = 2**31  # overlap keys lie in [0, OVERLAP_SCALE): an example overlaps when key < share * scale
 
 
 def chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
@@ -58,6 +60,19 @@ def chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
 def shuffle_key(example_id: int) -> int:
     """A fixed pseudo-random 31-bit number per example: the shuffled queue's order."""
     return int.from_bytes(hashlib.blake2b(_SALT + str(int(example_id)).encode(), digest_size=4).digest(), "big") >> 1
+
+
+def overlap_key(example_id: int) -> int:
+    """A fixed pseudo-random 31-bit number per example, independent of `shuffle_key`: the example goes to
+    several annotators when it is below the dataset's overlap share of OVERLAP_SCALE (so raising the share
+    only adds examples)."""
+    digest = hashlib.blake2b(_OVERLAP_SALT + str(int(example_id)).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def overlap_threshold(share: float) -> int:
+    """The overlap keys below which an example is an overlap example, for a share from 0 to 1."""
+    return int(round(min(max(float(share), 0.0), 1.0) * OVERLAP_SCALE))
 
 
 @dataclass(frozen=True)
@@ -89,7 +104,7 @@ def add_examples(session: Session, ds: Dataset, example_ids: Sequence[int]) -> N
     for part in chunks(list(example_ids)):
         session.execute(insert(ExampleState.__table__), [
             dict(example_id=i, dataset_id=ds.id, live=True, labelled=False, annotators=0, agreement=1.0,
-                 shuffle_key=shuffle_key(i)) for i in part])
+                 shuffle_key=shuffle_key(i), overlap_key=overlap_key(i)) for i in part])
     if example_ids:
         session.execute(update(DatasetStats).where(DatasetStats.dataset_id == ds.id)
                         .values(examples=DatasetStats.examples + len(example_ids)))

@@ -450,15 +450,25 @@ def queue_candidates(ds: Dataset, annotator: str, *, exclude: Sequence[int] = ()
     """Example ids an annotator may be offered: live, unlabelled by anyone, not skipped by this annotator, not
     held by another annotator's unexpired lease (unless `overlap`: several annotators label the same examples).
 
+    With the dataset's overlap setting (`overlap_share` > 0), an overlap example (its `overlap_key` below the
+    share) stays a candidate after its first label, for annotators who have not labelled it, until
+    `overlap_k` annotators have; the lease still keeps it from two annotators at once, so it reaches exactly
+    k. Every queue order reads this one filter.
+
     A query of `ExampleState.example_id` (index ix_example_states_queue), ordered by nothing: how
     candidates are ranked is the queue service's business (it can see models).
     """
-    skipped = select(AnnotatorStateRow.example_id).where(AnnotatorStateRow.dataset_id == ds.id,
-                                                         AnnotatorStateRow.annotator == annotator,
-                                                         AnnotatorStateRow.kind == "skip")
+    threshold = derived.overlap_threshold(ds.overlap_share or 0.0)
+    # their own: skipped, and (with overlap on) labelled too, since an overlap example they labelled stays open
+    kind = AnnotatorStateRow.kind.in_(("skip", "label")) if threshold else AnnotatorStateRow.kind == "skip"
+    own = select(AnnotatorStateRow.example_id).where(AnnotatorStateRow.dataset_id == ds.id,
+                                                     AnnotatorStateRow.annotator == annotator, kind)
+    open_ = ExampleState.labelled.is_(False)
+    if threshold:
+        open_ = or_(open_, and_(ExampleState.overlap_key < threshold,
+                                ExampleState.annotators < max(2, int(ds.overlap_k or 2))))
     q = select(ExampleState.example_id).where(ExampleState.dataset_id == ds.id, ExampleState.live.is_(True),
-                                              ExampleState.labelled.is_(False),
-                                              ExampleState.example_id.not_in(skipped))
+                                              open_, ExampleState.example_id.not_in(own))
     if exclude:
         q = q.where(ExampleState.example_id.not_in(list(exclude)))
     if not overlap:
@@ -514,6 +524,23 @@ def conflicts(session: Session, ds: Dataset, limit: int | None) -> list[int]:
         ExampleState.dataset_id == ds.id, ExampleState.live.is_(True), ExampleState.annotators > 1,
         ExampleState.agreement < 1.0).order_by(ExampleState.agreement, ExampleState.example_id)
     return list(session.scalars(q.limit(limit) if limit is not None else q))
+
+
+def overlap_ratings(session: Session, ds: Dataset) -> list[dict[str, frozenset[str]]]:
+    """Each live example with two or more annotators whose current state is a label, as {annotator: label
+    names} (retired labels left out, as the consensus leaves them out), in example id order: what the
+    agreement measures read (store/agreement.py)."""
+    names = {lab.id: lab.name for lab in ds.labels if not lab.retired}
+    q = (select(AnnotatorStateRow.example_id, AnnotatorStateRow.annotator, AnnotationLabel.label_id)
+         .join(ExampleState, ExampleState.example_id == AnnotatorStateRow.example_id)
+         .join(AnnotationLabel, AnnotationLabel.annotation_id == AnnotatorStateRow.annotation_id)
+         .where(ExampleState.dataset_id == ds.id, ExampleState.live.is_(True), ExampleState.annotators > 1,
+                AnnotatorStateRow.kind == "label"))
+    items: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for ex_id, annotator, label_id in session.execute(q):
+        if label_id in names:
+            items[ex_id][annotator].add(names[label_id])
+    return [{who: frozenset(chosen) for who, chosen in items[ex].items()} for ex in sorted(items)]
 
 
 def labelled_snapshot(session: Session, ds: Dataset) -> list[tuple[int, str, str | None, tuple[str, ...]]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select, update
@@ -110,6 +111,27 @@ def events(session: Session, run_id: int, after_id: int = 0) -> list[tuple[int, 
     rows = session.execute(select(RunEvent.id, RunEvent.kind, RunEvent.payload)
                            .where(RunEvent.run_id == run_id, RunEvent.id > after_id).order_by(RunEvent.id)).all()
     return [(i, k, p) for i, k, p in rows]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def identical_version(session: Session, ds: Dataset, config: dict[str, Any], snapshot_hash: str,
+                      labels: list[str]) -> tuple[ModelVersion, TrainingRun] | None:
+    """The stored (not deleted) version, and its run, trained on this very snapshot (`snapshot_hash` and
+    the dataset's `labels`, in order) with this very configuration; None when no version holds that model.
+    Reads the dataset's versions' runs with this snapshot hash: a handful of rows."""
+    rows = session.execute(
+        select(ModelVersion, TrainingRun).join(TrainingRun, TrainingRun.id == ModelVersion.run_id)
+        .where(ModelVersion.dataset_id == ds.id, ModelVersion.status != "deleted",
+               TrainingRun.snapshot_hash == snapshot_hash, TrainingRun.status == "succeeded")
+        .order_by(ModelVersion.id.desc())).all()
+    wanted = _canonical(config)
+    for version, run in rows:
+        if _canonical(run.config) == wanted and list((run.snapshot or {}).get("labels") or []) == list(labels):
+            return version, run
+    return None
 
 
 # --- model versions ----------------------------------------------------------------------------

@@ -51,6 +51,10 @@ class Dataset(Base):
     retrain_every: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # labels made (label, bulk label, typed with a label) since the dataset's last training run was created
     labels_since_run: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # agreement: this share of the examples (chosen by example_states.overlap_key) goes to `overlap_k`
+    # different annotators before it leaves the queue; the others to one (services/queue.py)
+    overlap_share: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    overlap_k: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
 
     labels: Mapped[list["Label"]] = relationship(
         back_populates="dataset", order_by="Label.position", cascade="all, delete-orphan"
@@ -280,6 +284,8 @@ class ExampleState(Base):
     annotators: Mapped[int] = mapped_column(Integer, default=0)  # annotators whose current state is a label
     agreement: Mapped[float] = mapped_column(Float, default=1.0)
     shuffle_key: Mapped[int] = mapped_column(Integer, default=0)  # a hash of the id: the shuffled queue's order
+    # another hash of the id (its own salt): below the dataset's overlap_share of 2**31, k annotators label it
+    overlap_key: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"ExampleState(example_id={self.example_id}, labelled={self.labelled}, live={self.live})"

@@ -43,7 +43,7 @@ from ftdemo.ui.context import UIContext
 RUN_KEYS = ("id", "dataset", "status", "version", "counts", "config", "progress", "metrics", "timings", "error",
             "cancel_requested", "created_by", "created_at", "started_at", "finished_at", "waiting_for_worker")
 VERSION_KEYS = ("version", "status", "active", "run_id", "base_model", "metrics", "reason", "created_at",
-                "activated_at", "size_mb")
+                "activated_at", "size_mb", "dataset_disk_mb")
 MAX_ID = 2**63 - 1  # SQLite's largest integer: no row has a bigger id, and the driver overflows past it
 MAX_SEED = 2**63 - 1
 _DIGITS = re.compile(r"\s*[+-]?\d{1,20}\s*")

@@ -31,6 +31,7 @@ from ftdemo.ui.limits import LoginThrottle, UploadLimits
 from ftdemo.ui.models_tab import create_models_tab
 from ftdemo.ui.predict_api import register_predict_api
 from ftdemo.ui.predict_tab import create_predict_tab
+from ftdemo.ui.quality_api import register_quality_api
 from ftdemo.ui.train_tab import create_train_tab
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def build_ui(services: Services) -> tuple[gr.Blocks, UIContext]:
                 ctx.elems[name] = create(ctx)
         register_api(ctx)
         register_predict_api(ctx)
+        register_quality_api(ctx)  # /agreement, /overlap, /set_overlap, /prune_models
 
         @guard(role_note)
         @ctx.anyone

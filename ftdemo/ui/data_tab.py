@@ -12,6 +12,7 @@ import pandas as pd
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, ExampleView, Services, Stats
 from ftdemo.ui import charts, html
+from ftdemo.ui.agreement_panel import create_agreement_panel
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 from ftdemo.ui.manage_panel import create_manage_panel
 from ftdemo.ui.transfer_panel import create_transfer_panel
@@ -157,6 +158,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
                     edit_history = gr.HTML()
                 edit_msg = gr.HTML()
         manage = create_manage_panel(ctx)
+        agreement = create_agreement_panel(ctx)
         transfer = create_transfer_panel(ctx)
         page = gr.State(1)
         selected = gr.State(None)
@@ -167,7 +169,7 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
         edit_labels=edit_labels,
         save_labels=save_labels_btn, save_text=save_text_btn, delete=delete_btn, restore=restore_btn,
         edit_history=edit_history, edit_msg=edit_msg, page=page, selected=selected, manage=manage,
-        transfer=transfer,
+        transfer=transfer, agreement=agreement,
     )
     filter_inputs = [search, label_filter, annotator_filter, deleted]
 
@@ -298,6 +300,8 @@ def create_data_tab(ctx: UIContext) -> dict[str, Any]:
     prev_page.click(on_page(-1), [ctx.dataset, page, *filter_inputs], [*table_outputs, edit_msg], **quiet)
     next_page.click(on_page(+1), [ctx.dataset, page, *filter_inputs], [*table_outputs, edit_msg], **quiet)
     table.select(on_select, [ctx.dataset, ctx.annotator], editor_outputs, **quiet)
+    # a conflict's row (first column: its id) opens it in the editor, with its history
+    agreement["conflicts"].select(on_select, [ctx.dataset, ctx.annotator], editor_outputs, **quiet)
     change_outputs = [*table_outputs, *editor_outputs, chart, summary]
     save_labels_btn.click(on_save_labels,
                           [ctx.dataset, selected, edit_label, edit_labels, ctx.annotator, page, *filter_inputs],

@@ -10,6 +10,7 @@ from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, DatasetInfo, Services
 from ftdemo.services.retrain import RetrainStatus
 from ftdemo.ui import html
+from ftdemo.ui.agreement_panel import add_overlap_controls
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 
 TASKS = [("Single label: one label per text", "single_label"),
@@ -89,6 +90,7 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
                                       minimum=0, info="0: never; empty: the app's default (FTDEMO_RETRAIN_EVERY)",
                                       scale=2, elem_id="ftd-retrain-every")
                     save_every = gr.Button("Save", size="sm", scale=0, min_width=80)
+                overlap = add_overlap_controls(ctx)  # beside it: how many annotators label each example
         message = gr.HTML()
 
     def _labels_view(info: DatasetInfo | None) -> dict:
@@ -144,4 +146,4 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
     ctx.admin_only.append(panel)
     return dict(panel=panel, name=name, task=task, labels=labels, description=description, create=create,
                 current=current, existing=existing, new_name=new_name, add=add, rename=rename, retire=retire,
-                every=every, save_every=save_every, message=message)
+                every=every, save_every=save_every, message=message, overlap=overlap)

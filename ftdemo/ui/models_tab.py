@@ -83,6 +83,19 @@ def delete_version(services: Services, dataset: str | None, version: str | None,
     return load_models(services, dataset, split=split, message=f"{version} and its files are deleted")
 
 
+def prune_versions(services: Services, dataset: str | None, keep: float | None, actor: Actor,
+                   split: str = "validation") -> ModelsScreen:
+    """Delete all but the active, the previously active and the newest `keep` versions (admins)."""
+    if not dataset:
+        raise InvalidInputError("choose a dataset first")
+    if keep is None or keep != int(keep) or keep < 0:
+        raise InvalidInputError(f"type how many recent versions to keep, a whole number (0 or more); got {keep}")
+    out = services.models.prune(dataset, int(keep), actor=actor)
+    note = (f"deleted {', '.join(out['deleted'])}: {out['freed_mb']:,.1f} MB freed" if out["deleted"]
+            else "nothing to delete")
+    return load_models(services, dataset, split=split, message=f"{note}; kept {', '.join(out['kept'])}")
+
+
 def zip_version(services: Services, dataset: str | None, version: str | None) -> Path:
     """A zip of the version in a fresh temp folder (old ones are swept)."""
     dataset, version = _need(dataset, version)
@@ -137,7 +150,7 @@ def render(screen: ModelsScreen, e: dict[str, Any]) -> dict[Any, Any]:
     metrics = plots.split_metrics(v.get("metrics"), screen.split) if v else {}
     labels = list((metrics.get("per_class") or {}).keys()) or (info.labels if info else [])
     multi = bool(info) and info.task == "multi_label"
-    return {
+    out = {
         e["empty"]: gr.update(value=empty, visible=not has),
         e["body"]: gr.update(visible=has),
         e["summary"]: summary_html(screen) if has else "",
@@ -155,6 +168,10 @@ def render(screen: ModelsScreen, e: dict[str, Any]) -> dict[Any, Any]:
         e["per_class"]: plots.per_class_frame(metrics),
         e["message"]: html.message(screen.message) if screen.message else "",
     }
+    if "prune" in e:  # the prune button and its pending confirmation start again with every redraw
+        out.update({e["prune_pending"]: None,
+                    e["prune"]: gr.update(value="Prune old versions", interactive=len(screen.versions) > 1)})
+    return out
 
 
 # --- layout and wiring ---------------------------------------------------------------------------
@@ -175,6 +192,9 @@ def create_models_tab(ctx: UIContext) -> dict[str, Any]:
                 rollback = gr.Button("Roll back", size="sm", scale=0, min_width=110, elem_id="ftd-models-rollback")
                 delete = gr.Button("Delete", variant="stop", size="sm", scale=0, min_width=110,
                                    elem_id="ftd-models-delete")
+                keep = gr.Number(value=3, precision=0, minimum=0, label="Keep the last", scale=0, min_width=110,
+                                 elem_id="ftd-models-keep")
+                prune = gr.Button("Prune old versions", size="sm", scale=0, min_width=170, elem_id="ftd-models-prune")
                 gr.HTML(scale=1)  # spacer: the download sits at the right
                 download = gr.Button("Download (.zip)", size="sm", scale=0, min_width=200,
                                      elem_id="ftd-models-download")
@@ -191,13 +211,14 @@ def create_models_tab(ctx: UIContext) -> dict[str, Any]:
                                              elem_id="ftd-models-per-class", elem_classes="ftd-table")
         selected = gr.State(None)
         pending = gr.State(None)  # version waiting for the second click on Delete
-    ctx.admin_only.extend([activate, rollback, delete])
+        prune_pending = gr.State(None)  # the number to keep, waiting for the second click on Prune
+    ctx.admin_only.extend([activate, rollback, delete, keep, prune])
     e: dict[str, Any] = dict(tab=tab, empty=empty, body=body, summary=summary, table=table, activate=activate,
                              rollback=rollback, delete=delete, download=download, file=file, message=message,
                              header=header, split=split, confusion=confusion, per_class=per_class,
-                             selected=selected, pending=pending)
+                             selected=selected, pending=pending, keep=keep, prune=prune, prune_pending=prune_pending)
     outputs = [empty, body, summary, table, selected, pending, delete, activate, download, file, header, split,
-               confusion, per_class, message]
+               confusion, per_class, message, prune_pending, prune]
 
     @guard(message)
     @ctx.anyone
@@ -234,6 +255,19 @@ def create_models_tab(ctx: UIContext) -> dict[str, Any]:
                                       "confirm.", error=True)}
 
     @guard(message)
+    @ctx.admin("delete model versions")
+    def on_prune(dataset: str | None, keep_: float | None, waiting: float | None, split_: str, name: str,
+                 request: gr.Request) -> dict:
+        if waiting is not None and keep_ == waiting:
+            return render(prune_versions(services, dataset, keep_, ctx.actor(request, name), split_), e)
+        if keep_ is None or keep_ < 0:
+            raise InvalidInputError("type how many recent versions to keep (0 or more)")
+        return {prune_pending: keep_, prune: gr.update(value="Click again to prune"),
+                message: html.message(f"Delete every version but the active one, the one active before it and "
+                                      f"the last {int(keep_)}, with their files? This cannot be undone; click "
+                                      "again to confirm.", error=True)}
+
+    @guard(message)
     @ctx.anyone
     def on_download(dataset: str | None, chosen: str | None) -> dict:
         path = zip_version(services, dataset, chosen)
@@ -247,5 +281,6 @@ def create_models_tab(ctx: UIContext) -> dict[str, Any]:
     activate.click(on_activate, [ctx.dataset, selected, split, ctx.annotator], outputs, **quiet)
     rollback.click(on_rollback, [ctx.dataset, split, ctx.annotator], outputs, **quiet)
     delete.click(on_delete, [ctx.dataset, selected, pending, split, ctx.annotator], outputs, **quiet)
+    prune.click(on_prune, [ctx.dataset, keep, prune_pending, split, ctx.annotator], outputs, **quiet)
     download.click(on_download, [ctx.dataset, selected], [file, message], show_progress="minimal", **PRIVATE)
     return e

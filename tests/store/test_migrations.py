@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from ftdemo.services import Actor
-from ftdemo.store import Database
+from ftdemo.store import Database, derived
 from ftdemo.store.migrate import current_revision, head_revision, upgrade
 from ftdemo.store.schema import Base
 from ftdemo.store.session import make_engine
@@ -64,11 +64,38 @@ def test_database_made_by_first_migration_upgrades_with_every_row(db_url, tmp_pa
         assert s.execute(text("SELECT count(*) FROM annotations WHERE annotator = 'u' AND suggested IS NULL AND "
                               "suggestion_model = '' AND suggestion_outcome = '' AND batch IS NULL")).scalar() == 50
         assert s.execute(text("SELECT retrain_every, labels_since_run FROM datasets WHERE name = 'old'")).one() == (None, 1)
+        # 0007's: no overlap (k 2 when one is set); every example's overlap key, the hash of its id
+        assert s.execute(text("SELECT overlap_share, overlap_k FROM datasets WHERE name = 'old'")).one() == (0, 2)
+        keys = dict(s.execute(text("SELECT example_id, overlap_key FROM example_states")).all())
+        assert keys == {i: derived.overlap_key(i) for i in [*example_ids, new.id]}
     assert sv.annotate.next("old", Actor("v")) is None  # every example labelled; the lease table answers
     sv.annotate.label("old", example_ids[0], "neg", actor=Actor("v"), suggestion={"labels": ["pos"], "model": "v0001"})
     assert sv.annotate.acceptance("old") == [{"model": "v0001", "shown": 1, "accepted": 0, "changed": 1, "rate": 0.0}]
     assert db.integrity_check() == "ok"
     sv.close()
+
+
+def test_0007_computes_the_overlap_key_of_every_existing_example(db_url):
+    """A database at 0006 already holds example states: the upgrade fills in their overlap keys."""
+    engine = make_engine(db_url)
+    upgrade(engine, "0006")
+    then = dt.datetime(2026, 1, 1)
+    with engine.begin() as conn:
+        ds_id = conn.execute(text("INSERT INTO datasets (name, task, description, created_at, created_by, text_name, "
+                                  "pair_name, labels_since_run) VALUES ('six', 'single_label', '', :t, 'u', '', '', 0) "
+                                  "RETURNING id"), {"t": then}).scalar_one()
+        conn.execute(text("INSERT INTO examples (dataset_id, text, content_hash, source, created_at, created_by) "
+                          "VALUES (:d, :x, :h, '', :t, 'u')"),
+                     [{"d": ds_id, "x": f"t{i}", "h": f"{i:064x}", "t": then} for i in range(7)])
+        ids = conn.execute(text("SELECT id FROM examples ORDER BY id")).scalars().all()
+        conn.execute(text("INSERT INTO example_states (example_id, dataset_id, live, labelled, annotators, agreement, "
+                          "shuffle_key) VALUES (:e, :d, :l, :b, 0, 1.0, 0)"),
+                     [{"e": e, "d": ds_id, "l": True, "b": False} for e in ids])
+    upgrade(engine)
+    with engine.connect() as conn:
+        keys = dict(conn.execute(text("SELECT example_id, overlap_key FROM example_states")).all())
+    engine.dispose()
+    assert keys == {i: derived.overlap_key(i) for i in ids}
 
 
 def test_opening_twice_is_idempotent(db_url):

@@ -96,7 +96,8 @@ def hot(services, admin) -> Callable[[Callable[[], object]], list[str]]:
     return check
 
 
-@pytest.mark.parametrize("path", ["next", "next shuffled", "next overlap", "label", "relabel", "label suggested", "skip",
+@pytest.mark.parametrize("path", ["next", "next shuffled", "next overlap", "next overlap share",
+                                  "next overlap share shuffled", "label", "relabel", "label suggested", "skip",
                                   "stats", "search", "search by label", "search by annotator", "unlabelled", "history",
                                   "label many", "undo label many", "acceptance", "retrain status"])
 def test_hot_paths_use_indexes(services, admin, hot, path) -> None:
@@ -105,6 +106,9 @@ def test_hot_paths_use_indexes(services, admin, hot, path) -> None:
         "next": lambda: services.annotate.next("big", BOB),
         "next shuffled": lambda: services.annotate.next("big", BOB, order="shuffled", seed=11),
         "next overlap": lambda: services.annotate.next("big", BOB, overlap=True),
+        # a share of the examples to 2 annotators (set below): labelled overlap examples stay candidates
+        "next overlap share": lambda: services.annotate.next("big", BOB),
+        "next overlap share shuffled": lambda: services.annotate.next("big", BOB, order="shuffled", seed=11),
         "label": lambda: services.annotate.label("big", first + 3, "pos", actor=BOB),
         "label suggested": lambda: services.annotate.label("big", first + 3, "pos", actor=BOB,
                                                            suggestion={"labels": ["neg"], "model": "instant"}),
@@ -121,9 +125,14 @@ def test_hot_paths_use_indexes(services, admin, hot, path) -> None:
         "acceptance": lambda: services.annotate.acceptance("big"),
         "retrain status": lambda: services.retrain.status("big"),
     }
+    if path.startswith("next overlap share"):
+        services.agreement.set_overlap("big", 0.5, 2, actor=admin)
     if path == "undo label many":
         services.annotate.label_many("big", [first, first + 5, first + 6], "neg", actor=BOB)
     if path == "acceptance":
         services.annotate.label("big", first + 8, "neg", actor=BOB, suggestion={"labels": ["neg"], "model": "v0001"})
-    # an example's history is sorted by annotation id: a handful of rows, found through the index
-    assert hot(calls[path], small_sorts=path == "history") == []
+    # an example's history is sorted by annotation id: a handful of rows, found through the index. With an
+    # overlap share the candidates are two index ranges (unlabelled; overlap examples still short of k labels)
+    # that the database merges and sorts: no scan, but a sort of the unlabelled pool (a known cost, measured
+    # in docs/benchmarks.md, "Agreement")
+    assert hot(calls[path], small_sorts=path == "history" or path.startswith("next overlap share")) == []
