@@ -1,7 +1,7 @@
 """Label noise: does the suspects list find planted label errors, and does fixing them help?
 
 `python -m ftdemo bench label-noise --data FILE [--rows N] [--noise 0.05] [--eval-file FILE] [--seeds N]
-[--retrain instant|finetune] [--json]`
+[--oof instant|finetune] [--retrain instant|finetune] [--json]`
 
 Per seed:
 1. `rows` labelled rows of FILE are drawn (and 2,000 others for scoring, or `--eval-file`'s), read as an
@@ -9,7 +9,8 @@ Per seed:
 2. `noise` of them get a wrong label (single-label, pair: another label at random; multi-label: one label
    toggled); k = the number of flips.
 3. The app's suspects: out-of-fold probabilities of the instant model on the embeddings
-   (`instant.out_of_fold_probabilities`, C = `suspects.SUSPECTS_C`) and confident learning
+   (`instant.out_of_fold_probabilities`, C = `suspects.SUSPECTS_C`; `--oof finetune`: k fine-tunes of
+   the base model instead, each scoring the fold it did not see) and confident learning
    (`suspects.find_suspects`, cleanlab). precision_at_k: the share of the top k suspects that are
    flips; recall_at_2k: the share of the flips among the top 2k.
 4. A simulated reviewer goes through the whole suspects list and relabels a suspect when the suggestion
@@ -35,7 +36,7 @@ from ftdemo.benchmarks.learning_curves import mean_se
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
 
-RETRAIN = ("instant", "finetune")
+RETRAIN = OOF = ("instant", "finetune")
 KEYS = ("precision_at_k", "recall_at_2k", "accuracy_noisy", "accuracy_fixed", "accuracy_clean")
 
 
@@ -66,6 +67,28 @@ def review(suspect_rows: Sequence[int], suggested: Sequence[np.ndarray], Y_noisy
     return fixed, changed
 
 
+def finetune_oof(rows: Sequence[LabelledText], Y: np.ndarray, labels: Sequence[str], task: TaskType, *,
+                 folds: int, base_model: str, seed: int, num_threads: int = 0,
+                 progress: Callable[[str], None] = lambda _line: None) -> np.ndarray:
+    """Out-of-fold probabilities from `folds` fine-tunes (TrainConfig's defaults), each scoring its held-out fold."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from ftdemo.training.config import TrainConfig
+    from ftdemo.training.loop import train
+
+    split = (KFold(folds, shuffle=True, random_state=seed).split(Y) if task.is_multi_label
+             else StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(Y)), Y))
+    probs = np.zeros((len(rows), len(labels)))
+    noisy_rows = _rows_with(rows, Y, labels, task)
+    for f, (fit, held) in enumerate(split):
+        t0 = time.perf_counter()
+        cfg = TrainConfig(base_model=base_model, seed=seed, test_fraction=0.0, num_threads=num_threads)
+        result = train([noisy_rows[i] for i in fit], list(labels), task, cfg)
+        probs[held] = le.model_probabilities(result, [noisy_rows[i] for i in held])
+        progress(f"  fold {f + 1}/{folds} fine-tuned on {len(fit)} rows in {time.perf_counter() - t0:.0f} s")
+    return probs
+
+
 def _rows_with(rows: Sequence[LabelledText], Y: np.ndarray, labels: Sequence[str], task: TaskType) -> list[LabelledText]:
     def names(y: np.ndarray) -> tuple[str, ...]:
         return tuple(labels[j] for j in np.flatnonzero(y)) if task.is_multi_label else (labels[int(y)],)
@@ -75,7 +98,7 @@ def _rows_with(rows: Sequence[LabelledText], Y: np.ndarray, labels: Sequence[str
 
 def run_label_noise_bench(data: str | Path, eval_file: str | Path | None = None, *, task: str = "single_label",
                           rows: int = 2000, noise: float = 0.05, seeds: int = 3, seed: int = 0, n_eval: int = 2000,
-                          retrain: str = "instant", base_model: str | None = None,
+                          retrain: str = "instant", oof: str = "instant", folds: int = 5, base_model: str | None = None,
                           cache_dir: Path | None = le.DEFAULT_CACHE_DIR, num_threads: int = 0,
                           print_fn: Callable[[str], None] = print,
                           progress: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
@@ -85,8 +108,10 @@ def run_label_noise_bench(data: str | Path, eval_file: str | Path | None = None,
     from ftdemo.assist.suspects import SUSPECTS_C, find_suspects
     from ftdemo.settings import bundled_model_path
 
-    if retrain not in RETRAIN:
-        raise InvalidInputError(f"--retrain must be one of {', '.join(RETRAIN)}, not {retrain!r}")
+    if retrain not in RETRAIN or oof not in OOF:
+        raise InvalidInputError(f"--retrain and --oof must be one of {', '.join(RETRAIN)}, not {retrain!r}/{oof!r}")
+    if not 2 <= folds <= 20:
+        raise InvalidInputError(f"--folds must be from 2 to 20, not {folds}")
     if not 0 < noise < 0.5:
         raise InvalidInputError(f"--noise must be a share between 0 and 0.5 (e.g. 0.05), not {noise}")
     if seeds < 1 or rows < 20:
@@ -104,7 +129,12 @@ def run_label_noise_bench(data: str | Path, eval_file: str | Path | None = None,
         Y_noisy, flips = plant_noise(Y, noise, task=kind, n_labels=len(labels), seed=s)
         k = len(flips)
         t1 = time.perf_counter()
-        probs, _folds = out_of_fold_probabilities(X, Y_noisy, task=kind, labels=labels, seed=s, C=SUSPECTS_C)
+        if oof == "instant":
+            probs, _ = out_of_fold_probabilities(X, Y_noisy, task=kind, labels=labels, seed=s, C=SUSPECTS_C,
+                                                 max_folds=folds)
+        else:
+            probs = finetune_oof(bench.pool, Y_noisy, labels, kind, folds=folds, base_model=model, seed=s,
+                                 num_threads=num_threads, progress=progress)
         if probs is None:
             raise InvalidInputError("too few labels per class for out-of-fold probabilities; draw more --rows")
         suspects = find_suspects(Y_noisy, probs, task=kind, labels=labels)
@@ -146,7 +176,7 @@ def run_label_noise_bench(data: str | Path, eval_file: str | Path | None = None,
                  f"{relabelled} relabelled; accuracy noisy {scores['noisy']:.4f} -> fixed {scores['fixed']:.4f} "
                  f"(clean {scores['clean']:.4f})")
     out: dict[str, Any] = {"data": bench.source, "task": kind.value, "rows": rows, "noise": noise, "seeds": seeds,
-                           "retrain": retrain, "model": Path(model).name, "suspects_C": SUSPECTS_C}
+                           "retrain": retrain, "oof": oof, "folds": folds, "model": Path(model).name, "suspects_C": SUSPECTS_C}
     for key in KEYS:
         m, se = mean_se([p[key] for p in per_seed])
         out[key], out[f"{key}_se"] = m, se
@@ -167,7 +197,7 @@ def report(out: dict[str, Any]) -> str:
 
     return "\n".join([
         f"label noise: {out['data']}, {out['rows']} rows, {out['noise']:.0%} flipped, {out['seeds']} seeds, "
-        f"retrain: {out['retrain']}",
+        f"out-of-fold: {out['oof']} ({out['folds']} folds), retrain: {out['retrain']}",
         f"  suspects: precision@k {pm('precision_at_k')}, recall@2k {pm('recall_at_2k')}",
         f"  held-out accuracy: noisy {pm('accuracy_noisy')}, after the review {pm('accuracy_fixed')} "
         f"(gain {pm('fix_gain', 100)} points), clean labels {pm('accuracy_clean')}",

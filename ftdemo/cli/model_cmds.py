@@ -133,6 +133,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=whole_number(1, 100), default=3, help="seeds SEED, SEED+1, ...: mean ± SE over them")
     p.add_argument("--seed", type=whole_number(0, 2**31 - 1), default=0, help="first seed")
     p.add_argument("--n-eval", type=whole_number(10, 10_000_000), default=2000, help="held-out rows scored")
+    p.add_argument("--oof", choices=("instant", "finetune"), default="instant",
+                   help="the out-of-fold model the suspects come from (finetune: --folds fine-tunes per seed)")
+    p.add_argument("--folds", type=whole_number(2, 20), default=5)
     p.add_argument("--retrain", choices=("instant", "finetune"), default="instant",
                    help="the model trained on the noisy and the fixed labels (finetune: minutes per run on a CPU)")
     p.add_argument("--model", help="encoder and fine-tune base (default: bundled MiniLM)")
@@ -216,7 +219,7 @@ def bench_label_noise(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
     quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout))
     out = run_label_noise_bench(
         args.data, args.eval_file, task=args.task, rows=args.rows, noise=args.noise, seeds=args.seeds,
-        seed=args.seed, n_eval=args.n_eval, retrain=args.retrain, base_model=args.model,
+        seed=args.seed, n_eval=args.n_eval, retrain=args.retrain, oof=args.oof, folds=args.folds, base_model=args.model,
         cache_dir=Path(args.cache_dir) if args.cache_dir else DEFAULT_CACHE_DIR, num_threads=args.threads,
         print_fn=quiet, progress=lambda line: print(line, file=sys.stderr, flush=True))
     return "", out
