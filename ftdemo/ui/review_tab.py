@@ -290,4 +290,4 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
     ctx.dataset.change(on_dataset, [ctx.dataset], outputs, **PRIVATE)
     for event in events:
         event.then(on_explain, [ctx.dataset, shown], [given_expl, suggested_expl, message], **EXPLAIN_EVENTS, **PRIVATE)
-    return dict(e, refresh=refresh, undo=undo_btn)
+    return dict(e, tab=tab, refresh=refresh, undo=undo_btn)
