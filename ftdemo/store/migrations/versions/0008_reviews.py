@@ -1,7 +1,7 @@
 """Label-error review: what a reviewer decided about a suspected label.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2027-01-12
 
 A new table only (append-only like annotations): a 'confirm' row says the label the example had then is
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
