@@ -132,43 +132,59 @@ class InstantModel:
     @staticmethod
     def cross_validate(X: np.ndarray, Y: np.ndarray, *, task: TaskType | str, labels: Sequence[str],
                        seed: int = 0, C: float = DEFAULT_C) -> dict[str, Any]:
-        """Out-of-fold accuracy (subset accuracy for multi-label) and macro-F1 over the labels that occur.
-
-        Folds: up to MAX_FOLDS, no more than the smallest class has examples (single-label, pair: every
-        fold must see every class), or positives of the rarest occurring label (multi-label). Fewer
-        than 2 possible folds: the scores are None ("not enough labels yet")."""
+        """Out-of-fold accuracy (subset accuracy for multi-label) and macro-F1 over the labels that occur
+        (folds as `out_of_fold_probabilities` makes them; fewer than 2 possible: the scores are None, "not
+        enough labels yet")."""
         from sklearn.metrics import accuracy_score, f1_score
-        from sklearn.model_selection import KFold, StratifiedKFold
 
         task = TaskType.parse(task)
-        X, Y = np.asarray(X, dtype=np.float32), np.asarray(Y)
-        n = len(X)
-        if task.is_multi_label:
-            positives = Y.sum(axis=0)
-            occurring = positives[positives > 0]
-            folds = int(min(MAX_FOLDS, occurring.min() if len(occurring) else 0, n))
-            splitter = KFold(n_splits=folds, shuffle=True, random_state=seed) if folds >= 2 else None
-            split_y = None
-        else:
-            counts = np.bincount(Y.astype(int))
-            counts = counts[counts > 0]
-            folds = int(min(MAX_FOLDS, counts.min())) if len(counts) > 1 else 0
-            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed) if folds >= 2 else None
-            split_y = Y.astype(int)
-        if splitter is None:
-            return {"accuracy": None, "macro_f1": None, "n": n, "folds": 0}
-        pred = np.zeros_like(Y, dtype=int)
-        for train, test in splitter.split(X, split_y):
-            m = InstantModel.fit(X[train], Y[train], task=task, labels=labels, seed=seed, C=C)
-            probs = m.predict_proba(X[test])
-            pred[test] = (probs >= THRESHOLD).astype(int) if task.is_multi_label else probs.argmax(axis=1)
+        Y = np.asarray(Y)
+        probs, folds = out_of_fold_probabilities(X, Y, task=task, labels=labels, seed=seed, C=C)
+        if probs is None:
+            return {"accuracy": None, "macro_f1": None, "n": len(Y), "folds": 0}
+        pred = (probs >= THRESHOLD).astype(int) if task.is_multi_label else probs.argmax(axis=1)
         if task.is_multi_label:
             present = np.flatnonzero(Y.sum(axis=0) > 0)
             macro = f1_score(Y[:, present], pred[:, present], average="macro", zero_division=0)
         else:
             macro = f1_score(Y.astype(int), pred, average="macro", labels=np.unique(Y.astype(int)), zero_division=0)
         return {"accuracy": round(float(accuracy_score(Y.astype(int), pred)), 4), "macro_f1": round(float(macro), 4),
-                "n": n, "folds": folds}
+                "n": len(Y), "folds": folds}
+
+
+def out_of_fold_probabilities(X: np.ndarray, Y: np.ndarray, *, task: TaskType | str, labels: Sequence[str],
+                              seed: int = 0, C: float = DEFAULT_C, max_folds: int = MAX_FOLDS
+                              ) -> tuple[np.ndarray | None, int]:
+    """Each labelled row's probabilities (n, L) from an instant model fitted on the other folds, and the
+    number of folds; (None, 0) when fewer than 2 folds are possible.
+
+    Folds: up to `max_folds`, no more than the smallest class has examples (single-label, pair: every fold
+    must see every class), or positives of the rarest occurring label (multi-label). Out-of-fold
+    probabilities are what both the honest quality estimate and confident learning (label-error
+    suspects) need: a model never judges the labels it was fitted on."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    task = TaskType.parse(task)
+    X, Y = np.asarray(X, dtype=np.float32), np.asarray(Y)
+    n = len(X)
+    if task.is_multi_label:
+        positives = Y.sum(axis=0) if n else np.zeros(0)
+        occurring = positives[positives > 0]
+        folds = int(min(max_folds, occurring.min() if len(occurring) else 0, n))
+        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed) if folds >= 2 else None
+        split_y = None
+    else:
+        counts = np.bincount(Y.astype(int)) if n else np.zeros(0, dtype=int)
+        counts = counts[counts > 0]
+        folds = int(min(max_folds, counts.min())) if len(counts) > 1 else 0
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed) if folds >= 2 else None
+        split_y = Y.astype(int)
+    if splitter is None:
+        return None, 0
+    probs = np.zeros((n, len(labels)))
+    for train, test in splitter.split(X, split_y):
+        probs[test] = InstantModel.fit(X[train], Y[train], task=task, labels=labels, seed=seed, C=C).predict_proba(X[test])
+    return probs, folds
 
 
 def labels_of(probs: np.ndarray, task: TaskType | str, labels: Sequence[str],

@@ -241,28 +241,37 @@ def finetune_accuracy(rows: Sequence[LabelledText], labels: Sequence[str], task:
 
 def model_accuracy(result: Any, rows: Sequence[LabelledText]) -> float:
     """Exact-match accuracy of a TrainResult's model on `rows` (multi-label: its tuned thresholds)."""
+    labels = list(result.labels)
+    probs = model_probabilities(result, rows)
+    if result.task.is_multi_label:
+        thresholds = np.array([(result.thresholds or {}).get(lab, 0.5) for lab in labels])
+        got = [{labels[j] for j in np.flatnonzero(row >= thresholds)} for row in probs]
+    else:
+        got = [{labels[int(row.argmax())]} for row in probs]
+    return sum(g == set(ex.labels) for g, ex in zip(got, rows)) / max(1, len(rows))
+
+
+def model_probabilities(result: Any, rows: Sequence[LabelledText], batch_size: int = 128) -> np.ndarray:
+    """A TrainResult's probabilities (n, L) for `rows`, in its label order: softmax, or per-label sigmoids for
+    multi-label. Rows are batched by length (short ones together), the answer is in the rows' order."""
     import torch
 
-    model, tokenizer, labels = result.model, result.tokenizer, list(result.labels)
+    model, tokenizer = result.model, result.tokenizer
     model.eval()
     device = next(model.parameters()).device
-    thresholds = np.array([(result.thresholds or {}).get(lab, 0.5) for lab in labels])
+    out = np.zeros((len(rows), len(result.labels)))
     order = sorted(range(len(rows)), key=lambda i: len(rows[i].text) + len(rows[i].text_pair or ""))
-    right = 0
     with torch.inference_mode():
-        for start in range(0, len(order), 128):
-            part = [rows[i] for i in order[start:start + 128]]
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            part = [rows[i] for i in idx]
             pairs = [ex.text_pair or "" for ex in part] if result.task.has_pair else None
             enc = tokenizer([ex.text for ex in part], pairs, padding=True, truncation=True,
                             max_length=result.config.max_length, return_tensors="pt").to(device)
-            logits = model(**enc).logits.float().cpu().numpy()
-            for ex, row in zip(part, logits):
-                if result.task.is_multi_label:
-                    got = {labels[j] for j in np.flatnonzero(1 / (1 + np.exp(-row)) >= thresholds)}
-                else:
-                    got = {labels[int(row.argmax())]}
-                right += int(got == set(ex.labels))
-    return right / max(1, len(rows))
+            logits = model(**enc).logits.float()
+            probs = torch.sigmoid(logits) if result.task.is_multi_label else torch.softmax(logits, dim=-1)
+            out[idx] = probs.cpu().numpy()
+    return out
 
 
 # --- the benchmark ----------------------------------------------------------------------------------

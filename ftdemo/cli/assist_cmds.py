@@ -1,4 +1,4 @@
-"""Model-assisted labelling from the command line: suggest, similar (and the embeddings they wait for).
+"""Model-assisted labelling from the command line: suggest, similar, suspects (and the embeddings they wait for).
 
 The CLI has no background: it computes the embeddings that are missing before it answers, with a
 progress line on stderr (the on-disk cache makes the next call instant).
@@ -28,6 +28,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=whole_number(1, 500), default=10)
     p.add_argument("--filter", default="", help="only examples whose text contains this")
     p.set_defaults(handler=similar)
+
+    p = sub.add_parser("suspects", parents=[common],
+                       help="labels that are probably wrong (out-of-fold instant model + confident learning)")
+    p.add_argument("name")
+    p.add_argument("--limit", type=whole_number(1, 100_000), default=20)
+    p.set_defaults(handler=suspects)
 
 
 def wait_for_embeddings(sv: Any, name: str) -> Any:
@@ -63,3 +69,19 @@ def similar(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
     lines = [f"{f['score']:.3f} {f['id']:>6}  {shown(','.join(f['labels']) or '-'):<16} {shown(f['text'][:70])}"
              for f in found]
     return "\n".join(lines) or "no similar examples (is the dataset empty?)", found
+
+
+SUSPECT_KEYS = ("id", "text", "text_pair", "given", "suggested", "probability", "confidence")
+
+
+def suspects(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    wait_for_embeddings(sv, args.name)
+    found = sv.review.suspects(args.name, limit=args.limit, wait=True)
+    rows = [{k: x.to_dict()[k] for k in SUSPECT_KEYS} for x in found.suspects]
+    lines = [f"{x['id']:>6}  {x['confidence']:.2f}  {shown(','.join(x['given'])):<12} -> "
+             f"{shown(','.join(x['suggested']) or '-'):<12} {x['probability']:.2f}  {shown(x['text'][:60])}" for x in rows]
+    head = (f"{len(rows)} suspects among {found.checked} labelled examples "
+            f"({found.folds}-fold out-of-fold instant model on {shown(found.encoder)})")
+    if found.note:
+        head += f"; {found.note}"
+    return "\n".join([head, *lines]), rows

@@ -1,4 +1,5 @@
-"""Prediction and benchmark commands: predict, bench train, bench serve, bench store, bench label-efficiency."""
+"""Prediction and benchmark commands: predict, bench train, bench serve, bench store, bench label-efficiency,
+bench label-noise."""
 
 from __future__ import annotations
 
@@ -122,6 +123,25 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", type=policy_fields, metavar="K=V,...",
                    help="try other knobs of the default order (strategies.DefaultPolicy), e.g. explore=0.3")
     p.set_defaults(handler=bench_label_efficiency, needs_services=False)
+    p = b_sub.add_parser("label-noise", parents=[common],
+                         help="plant label errors, find them with the suspects list, fix them, retrain")
+    p.add_argument("--data", required=True, help="labelled CSV/TSV/JSONL (text, label; a header line is optional)")
+    p.add_argument("--eval-file", help="held-out rows to score on (default: rows of --data never drawn)")
+    p.add_argument("--task", choices=("single_label", "multi_label", "pair"), default="single_label")
+    p.add_argument("--rows", type=whole_number(20, 10_000_000), default=2000, help="labelled rows drawn per seed")
+    p.add_argument("--noise", type=float, default=0.05, help="share of those rows given a wrong label")
+    p.add_argument("--seeds", type=whole_number(1, 100), default=3, help="seeds SEED, SEED+1, ...: mean ± SE over them")
+    p.add_argument("--seed", type=whole_number(0, 2**31 - 1), default=0, help="first seed")
+    p.add_argument("--n-eval", type=whole_number(10, 10_000_000), default=2000, help="held-out rows scored")
+    p.add_argument("--oof", choices=("instant", "finetune"), default="instant",
+                   help="the out-of-fold model the suspects come from (finetune: --folds fine-tunes per seed)")
+    p.add_argument("--folds", type=whole_number(2, 20), default=5)
+    p.add_argument("--retrain", choices=("instant", "finetune"), default="instant",
+                   help="the model trained on the noisy and the fixed labels (finetune: minutes per run on a CPU)")
+    p.add_argument("--model", help="encoder and fine-tune base (default: bundled MiniLM)")
+    p.add_argument("--cache-dir", help="embedding cache (default: ftdemo-bench-embeddings in the temp folder)")
+    p.add_argument("--threads", type=option_range("num_threads"), default=0, help="torch CPU threads for fine-tunes")
+    p.set_defaults(handler=bench_label_noise, needs_services=False)
 
 
 def predict(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
@@ -187,6 +207,21 @@ def bench_label_efficiency(args: argparse.Namespace, _sv: Any) -> tuple[str, Any
         speed=not args.no_speed, plot=args.plot, policy=args.policy, speed_pool=args.speed_pool,
         speed_texts=args.speed_texts, print_fn=quiet,
         progress=lambda line: print(line, file=sys.stderr, flush=True))
+    return "", out
+
+
+def bench_label_noise(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from pathlib import Path
+
+    from ftdemo.benchmarks.label_efficiency import DEFAULT_CACHE_DIR
+    from ftdemo.benchmarks.label_noise import run_label_noise_bench
+
+    quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout))
+    out = run_label_noise_bench(
+        args.data, args.eval_file, task=args.task, rows=args.rows, noise=args.noise, seeds=args.seeds,
+        seed=args.seed, n_eval=args.n_eval, retrain=args.retrain, oof=args.oof, folds=args.folds, base_model=args.model,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else DEFAULT_CACHE_DIR, num_threads=args.threads,
+        print_fn=quiet, progress=lambda line: print(line, file=sys.stderr, flush=True))
     return "", out
 
 

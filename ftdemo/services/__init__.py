@@ -11,6 +11,7 @@ from ftdemo.services.models import ModelService
 from ftdemo.services.predict import PredictService
 from ftdemo.services.queue import QueueService
 from ftdemo.services.retrain import RetrainService
+from ftdemo.services.review import ReviewService
 from ftdemo.services.training import TrainingService
 from ftdemo.services.transfer import ImportReport, TransferService
 from ftdemo.settings import Settings
@@ -38,6 +39,7 @@ class Services:
         self.transfer = TransferService(self.db, settings)
         self.training = TrainingService(self.db, settings, self.annotate)
         self.retrain = RetrainService(self.db, settings, self.training)
+        self.review = ReviewService(self.db, settings, self.assist, self.annotate)
         self.annotate.listeners.append(self.retrain.after_labels)  # fine-tune every N new labels
 
     def registry_cleanup(self) -> list[str]:

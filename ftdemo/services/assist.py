@@ -57,6 +57,30 @@ class Suggestion:
                 "model": self.model, "probability": round(float(self.probability), 6)}
 
 
+@dataclass(frozen=True)
+class LabelledVectors:
+    """Labelled examples with embeddings: their ids, vectors (n, d), label names and the dataset's labels
+    and task; `labelled` counts every labelled example, embedded or not yet; `encoder` names the model."""
+
+    ids: list[int]
+    X: np.ndarray
+    given: list[tuple[str, ...]]
+    labels: tuple[str, ...]
+    task: Any
+    labelled: int
+    encoder: str
+
+    def targets(self) -> np.ndarray:
+        """The labels as models take them: (n,) indices, or (n, L) 0/1 for multi-label."""
+        index = {lab: j for j, lab in enumerate(self.labels)}
+        if self.task.is_multi_label:
+            out = np.zeros((len(self.ids), len(self.labels)), dtype=np.int64)
+            for r, names in enumerate(self.given):
+                out[r, [index[n] for n in names if n in index]] = 1
+            return out
+        return np.array([index[names[0]] for names in self.given], dtype=np.int64)
+
+
 def ranking_length(strategy: str, n_labelled: int, *, has_model: bool = True) -> int:
     """How long a ranking the queue asks `strategies.rank` for: RANK_K candidates (the SQL candidates filter
     them), or for "diverse" (and any order before there is an instant model) one cluster per labelled
@@ -174,6 +198,19 @@ class AssistService(Service):
                     "accuracy": val.get("accuracy")}
         return {"instant": instant, "finetuned": fine, "serving": self._server(dataset, idx, active=active),
                 "labelled": len(idx.labelled), "embeddings": idx.progress(self._indexes.busy(dataset)).to_dict()}
+
+    def labelled_vectors(self, dataset: str) -> LabelledVectors:
+        """The current labels of the labelled examples that have embeddings, with those embeddings (what
+        out-of-fold models, e.g. the label-error suspects, are fitted on), after bringing the index up to date."""
+        idx = self._indexes.touch(dataset)
+        self._refit(idx)
+        with self._lock:
+            labelled = dict(idx.labelled)
+            rows = [(i, idx.row[i]) for i in sorted(labelled) if i in idx.row]
+            X = idx.X[[r for _, r in rows]] if rows else np.zeros((0, idx.X.shape[1] if idx.X.ndim == 2 else 0),
+                                                                   dtype=np.float32)
+        return LabelledVectors([i for i, _ in rows], X, [tuple(labelled[i]) for i, _ in rows], idx.labels, idx.task,
+                               len(labelled), idx.model_name)
 
     def ranked_ids(self, dataset: str, strategy: str, *, seed: int = 0) -> list[int] | None:
         """Example ids best first by `strategy` (uncertain, diverse, default, random) over the embedded

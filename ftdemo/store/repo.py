@@ -378,10 +378,10 @@ def history(session: Session, ds: Dataset, example_ids: Sequence[int]) -> dict[i
                 .join(Annotation, Annotation.id == AnnotationLabel.annotation_id)
                 .where(Annotation.example_id.in_(part))):
             chosen[ann_id].append(label_id)
-        for ann_id, ex_id, annotator, kind, created_at, reverts_id, suggested, model, outcome, batch in session.execute(
+        for ann_id, ex_id, annotator, kind, created_at, reverts_id, suggested, model, outcome, batch, origin in session.execute(
                 select(Annotation.id, Annotation.example_id, Annotation.annotator, Annotation.kind,
                        Annotation.created_at, Annotation.reverts_id, Annotation.suggested, Annotation.suggestion_model,
-                       Annotation.suggestion_outcome, Annotation.batch)
+                       Annotation.suggestion_outcome, Annotation.batch, Annotation.origin)
                 .where(Annotation.example_id.in_(part)).order_by(Annotation.id)):
             out[ex_id].append({"id": ann_id, "annotator": annotator, "kind": kind,
                                "labels": [names[i] for i in sorted(chosen.get(ann_id, ()), key=order.__getitem__)],
@@ -389,7 +389,7 @@ def history(session: Session, ds: Dataset, example_ids: Sequence[int]) -> dict[i
                                "reverts_id": reverts_id,
                                # the suggestion on screen (None: none), its model, accepted | changed | ""
                                "suggested": suggested, "suggestion_model": model, "suggestion_outcome": outcome,
-                               "batch": batch})
+                               "batch": batch, "origin": origin})  # the face it came from; "review": a relabel
     return out
 
 

@@ -250,6 +250,29 @@ class Lease(Base):
         return f"Lease(example_id={self.example_id}, annotator={self.annotator!r}, expires_at={self.expires_at})"
 
 
+class Review(Base):
+    """A reviewer's decision on a suspected label (append-only). 'confirm': the example's label `labels`
+    (sorted names) is right, so it leaves the suspects list until its label changes; 'relabel': the
+    reviewer gave it other labels (`annotation_id`, an annotation with origin 'review'); 'undo': takes back
+    the row `reverts_id` points at."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_dataset_example", "dataset_id", "example_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    example_id: Mapped[int] = mapped_column(ForeignKey("examples.id", ondelete="CASCADE"))
+    annotator: Mapped[str] = mapped_column(String(100))
+    verdict: Mapped[str] = mapped_column(String(8))  # "confirm" | "relabel" | "undo"
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    annotation_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"), nullable=True)
+    reverts_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"Review(id={self.id}, example_id={self.example_id}, verdict={self.verdict!r})"
+
+
 # --- derived state (store/derived.py keeps it in the same transaction as each change; `rebuild` recomputes it
 # --- from the history above, which stays the source of truth) -------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The documented API (for gradio_client and scripts): datasets, next, next_with_options, label,
-label_with_suggestion, label_many, stats, train, run, models, suggest, similar.
+label_with_suggestion, label_many, stats, train, run, models, suggest, similar, suspects, review_confirm,
+review_relabel, review_undo.
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860/", auth=("alice", "pw"))   # auth only when FTDEMO_USERS is set
@@ -16,6 +17,8 @@ label_with_suggestion, label_many, stats, train, run, models, suggest, similar.
     c.predict("sentiment", api_name="/models")   # versions, newest first; "active" marks the serving one
     c.predict("sentiment", "great value", api_name="/suggest")   # {label, labels, probabilities, model} or null
     c.predict("sentiment", 0, "great value", 10, "", api_name="/similar")   # nearest examples by meaning
+    c.predict("sentiment", 20, api_name="/suspects")   # probably mislabelled: [{id, given, suggested, confidence…}]
+    c.predict("sentiment", 42, "negative", "alice", api_name="/review_relabel")   # or /review_confirm, /review_undo
 
 With auth on, the signed-in user is the annotator and the `annotator` argument is ignored.
 Errors a caller can fix come back as gradio_client AppError with the service's message; so do
@@ -242,6 +245,37 @@ def register_api(ctx: UIContext) -> None:
     # so these may run side by side up to the queue's default concurrency limit.
     next_example.__doc__ = (next_example.__doc__ or "").replace(
         "ORDERS_DOC", " or ".join(f'"{o.name}" ({o.title.lower()})' for o in ORDERS))
+    def suspects(dataset: str, limit: int = 50) -> list[dict]:
+        """Probably mislabelled examples, surest first: [{id, text, text_pair, given, suggested, probability,
+        confidence, history}] (out-of-fold instant model + confident learning; waits for missing embeddings)."""
+        dataset = string(dataset, "dataset")
+        limit = whole_number(limit, "limit", 1, 10_000)
+        return [x.to_dict() for x in services.review.suspects(dataset, limit=limit, wait=True).suspects]
+
+    def review_confirm(dataset: str, example_id: int, annotator: str = "",
+                       request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """A suspect's current label is right: it leaves the suspects list until its label changes.
+        Returns {message, example}."""
+        dataset, example_id = string(dataset, "dataset"), whole_number(example_id, "example_id", 1, MAX_ID)
+        actor = ctx.actor(request, string(annotator, "annotator", optional=True))
+        done = services.review.confirm(dataset, example_id, actor=actor)
+        return {"message": done.message, "example": done.example.to_dict()}
+
+    def review_relabel(dataset: str, example_id: int, labels_csv: str, annotator: str = "",
+                       request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """Relabel a suspect (an annotation marked as a review; the label it has already: a confirmation).
+        Returns {message, example}."""
+        dataset, example_id = string(dataset, "dataset"), whole_number(example_id, "example_id", 1, MAX_ID)
+        actor = ctx.actor(request, string(annotator, "annotator", optional=True))
+        done = services.review.relabel(dataset, example_id, string(labels_csv, "labels_csv"), actor=actor)
+        return {"message": done.message, "example": done.example.to_dict()}
+
+    def review_undo(dataset: str, annotator: str = "", request: gr.Request = None) -> dict | None:  # type: ignore[assignment]
+        """Take back your last review confirm or relabel: {message, example}, or null when there is none."""
+        actor = ctx.actor(request, string(annotator, "annotator", optional=True))
+        done = services.review.undo(string(dataset, "dataset"), actor=actor)
+        return None if done is None else {"message": done.message, "example": done.example.to_dict()}
+
     gr.api(endpoint(ctx.anyone(datasets)), api_name="datasets")
     gr.api(endpoint(ctx.anyone(next_example)), api_name="next")
     gr.api(endpoint(ctx.anyone(next_with_options)), api_name="next_with_options")
@@ -255,6 +289,10 @@ def register_api(ctx: UIContext) -> None:
     gr.api(endpoint(ctx.anyone(models)), api_name="models")
     gr.api(endpoint(ctx.anyone(suggest)), api_name="suggest")
     gr.api(endpoint(ctx.anyone(similar)), api_name="similar")
+    gr.api(endpoint(ctx.anyone(suspects)), api_name="suspects")
+    gr.api(endpoint(ctx.anyone(review_confirm)), api_name="review_confirm")
+    gr.api(endpoint(ctx.anyone(review_relabel)), api_name="review_relabel")
+    gr.api(endpoint(ctx.anyone(review_undo)), api_name="review_undo")
 
 
 def _run_view(run: dict[str, Any]) -> dict[str, Any]:

@@ -32,12 +32,14 @@ from ftdemo.ui.models_tab import create_models_tab
 from ftdemo.ui.predict_api import register_predict_api
 from ftdemo.ui.predict_tab import create_predict_tab
 from ftdemo.ui.quality_api import register_quality_api
+from ftdemo.ui.review_tab import create_review_tab
 from ftdemo.ui.train_tab import create_train_tab
 
 log = logging.getLogger(__name__)
 
 TABS: tuple[tuple[str, Callable[[UIContext], dict[str, Any]]], ...] = (
     ("label", create_label_tab),
+    ("review", create_review_tab),
     ("data", create_data_tab),
     ("train", create_train_tab),
     ("models", create_models_tab),

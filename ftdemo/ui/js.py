@@ -1,5 +1,5 @@
-"""The page's script, passed to `launch(js=...)`: keyboard shortcuts for the Label tab, and the
-Predict tab answering as you type.
+"""The page's script, passed to `launch(js=...)`: keyboard shortcuts for the Label and Review tabs, and
+the Predict tab answering as you type.
 
 The script only clicks elements the Python side created (by elem_id), so every shortcut goes through
 the same event handlers as a mouse click. Label keys are ignored while typing in a text field, with
@@ -17,6 +17,11 @@ RADIO_ID = "ftd-radio"  # Radio (single-label datasets with more labels than but
 SUBMIT_ID = "ftd-submit"
 ACCEPT_ID = "ftd-accept"  # accepts the model's suggestion (single-label and pair buttons); Enter clicks it
 SKIP_ID = "ftd-skip"
+# the Review tab (ui/review_tab.py): the same keys, plus C to confirm a label
+REVIEW_PANEL_ID, REVIEW_CARD_ID = "ftd-review", "ftd-review-card"
+REVIEW_ACCEPT_ID, REVIEW_CONFIRM_ID = "ftd-review-accept", "ftd-review-confirm"
+REVIEW_SKIP_ID, REVIEW_UNDO_ID = "ftd-review-skip", "ftd-review-undo"
+REVIEW_BUTTON_ID = "ftd-review-label-{n}"  # n = 1..9: relabel as that label
 UNDO_ID = "ftd-undo"
 CARD_ID = "ftd-card"  # its HTML carries data-example-id of the example on screen
 PREDICT_TEXT_ID, PREDICT_PAIR_ID = "ftd-predict-text", "ftd-predict-pair"
@@ -87,6 +92,38 @@ KEYBOARD_JS = """
     target.click();
   });
 
+  // --- Review tab: Enter relabels as suggested, 1-9 as that label, C confirms, S skips, U undoes --------
+  let reviewLock = null;
+  const reviewCard = () => {
+    const card = document.querySelector("#%(rcard)s [data-example-id]");
+    return card ? card.getAttribute("data-example-id") : null;
+  };
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat || ev.isComposing) return;
+    if (typing(ev.target)) return;
+    if (!shown(document.getElementById("%(rpanel)s"))) return;
+    const key = ev.key;
+    let target = null;
+    if (/^[1-9]$/.test(key)) {
+      target = byId("%(rbutton)s" + key);
+    } else if (key === "Enter") {
+      if (ev.target && ev.target.tagName === "BUTTON") return;
+      target = byId("%(raccept)s");
+    } else if (key === "c" || key === "C") {
+      target = byId("%(rconfirm)s");
+    } else if (key === "s" || key === "S") {
+      target = byId("%(rskip)s");
+    } else if (key === "u" || key === "U") {
+      target = byId("%(rundo)s");
+    }
+    if (!shown(target)) return;
+    ev.preventDefault();
+    const saves = target.id !== "%(rundo)s";
+    if (saves && reviewLock && reviewLock.id === reviewCard() && Date.now() < reviewLock.until) return;
+    reviewLock = saves ? { id: reviewCard(), until: Date.now() + 1500 } : null;
+    target.click();
+  });
+
   // --- Predict tab: answer after a pause in typing and on Enter; mark stale answers -------------------
   const P = window.__ftdPredict = { seq: 0, asked: -1, timer: null };
   const predictBox = (el) => !!el && el.tagName === "TEXTAREA" && !!el.closest("#%(ptext)s, #%(ppair)s");
@@ -131,6 +168,8 @@ KEYBOARD_JS = """
     "panel": PANEL_ID, "button_prefix": LABEL_BUTTON_ID.replace("{n}", ""), "multi": MULTI_ID, "radio": RADIO_ID,
     "submit": SUBMIT_ID, "accept": ACCEPT_ID, "skip": SKIP_ID, "undo": UNDO_ID, "card": CARD_ID, "ptext": PREDICT_TEXT_ID,
     "ppair": PREDICT_PAIR_ID, "prun": PREDICT_RUN_ID, "answers": PREDICT_ANSWERS_ID, "pause": PREDICT_PAUSE_MS,
+    "rpanel": REVIEW_PANEL_ID, "rcard": REVIEW_CARD_ID, "raccept": REVIEW_ACCEPT_ID, "rconfirm": REVIEW_CONFIRM_ID,
+    "rskip": REVIEW_SKIP_ID, "rundo": REVIEW_UNDO_ID, "rbutton": REVIEW_BUTTON_ID.replace("{n}", ""),
 }
 
 # runs after every Predict answer: the answer is current if nothing was typed since it was asked for

@@ -20,6 +20,7 @@ from markdown_it import MarkdownIt
 from payloads import BIDI, HARMLESS, NON_EMPTY, PAYLOADS, SHORT, TWIN, XSS, Fragment, check_inert, twin_of
 
 from ftdemo.errors import InvalidInputError
+from ftdemo.services import Actor
 from ftdemo.tasks import validate_dataset_name
 from ftdemo.ui.app import build_ui
 from ftdemo.ui.train_tab import Watch
@@ -80,6 +81,24 @@ def visit(ui: tuple, services: Any, dataset: str, upload_path: Path) -> dict[str
     collect(handler(demo, similar["apply"], "click")(dataset, "", ids[:3], first_label, "", "", 10, shown, 0, None),
             out)
     collect(handler(demo, similar["undo"], "click")(dataset, "", 0, None), out)
+    review = e["review"]
+    labels = services.datasets.info(dataset).labels
+    planter = Actor.local("planter")  # three examples of the first label given the second: suspects to show
+    planted = [ex.id for ex in services.annotate.search(dataset, text=f"{labels[0]} ", label=labels[0], limit=3)[0]]
+    for example_id in planted:
+        services.annotate.label(dataset, example_id, labels[1], actor=planter)
+    screen = handler(demo, review["tab"], "select", "review_tab")(dataset)
+    collect(screen, out)
+    suspect = screen[review["shown"]]
+    assert suspect is not None, "the visit shows no suspect"
+    explain = next(fn.fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "on_explain")
+    collect(explain(dataset, suspect, None), out)
+    collect(handler(demo, review["confirm"], "click")(dataset, "", suspect, [], None), out)
+    collect(handler(demo, review["undo"], "click")(dataset, "", [], None), out)
+    collect(handler(demo, review["accept"], "click")(dataset, "", suspect, [], None), out)
+    collect(handler(demo, review["undo"], "click")(dataset, "", [], None), out)
+    for _ in planted:
+        services.annotate.undo(dataset, actor=planter)
     collect(handler(demo, e["data"]["tab"], "select", "data_tab")(dataset, "", "", "", False), out)
     first = services.annotate.search(dataset, limit=1)[0][0]
     pick = gr.SelectData(None, {"index": [0, 1], "value": first.text, "row_value": [first.id, first.text]})

@@ -19,12 +19,13 @@ from ftdemo.ui.context import guard
 def test_build_ui_has_the_tabs_and_api(services, reviews) -> None:
     demo, ctx = build_ui(services)
     assert isinstance(demo, gr.Blocks)
-    assert list(ctx.elems) == [name for name, _ in TABS] == ["label", "data", "train", "models", "predict"]
+    assert list(ctx.elems) == [name for name, _ in TABS] == ["label", "review", "data", "train", "models", "predict"]
     assert len(ctx.elems["label"]["buttons"]) >= 9
     api_names = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
     assert api_names == {"datasets", "next", "next_with_options", "label", "label_with_suggestion", "label_many",
                          "stats", "train", "run", "models", "predict", "explain", "suggest", "similar",
-                         "agreement", "overlap", "set_overlap", "prune_models"}
+                         "agreement", "overlap", "set_overlap", "prune_models", "suspects", "review_confirm",
+                         "review_relabel", "review_undo"}
     assert ctx.admin_only  # import/export/dataset panels are hidden for annotators
 
 
@@ -33,6 +34,15 @@ def test_keyboard_js_targets_the_label_tab_ids(services) -> None:
     e = ctx.elems["label"]
     assert e["buttons"][0].elem_id == "ftd-label-1" and js.LABEL_BUTTON_ID.format(n=1) == "ftd-label-1"
     for elem_id in (e["skip"].elem_id, e["undo"].elem_id, e["submit"].elem_id, e["multi"].elem_id, js.PANEL_ID):
+        assert elem_id in js.KEYBOARD_JS
+
+
+def test_keyboard_js_targets_the_review_tab_ids(services) -> None:
+    _, ctx = build_ui(services)
+    e = ctx.elems["review"]
+    assert e["buttons"][0].elem_id == js.REVIEW_BUTTON_ID.format(n=1)
+    for elem_id in (e["accept"].elem_id, e["confirm"].elem_id, e["skip"].elem_id, e["undo"].elem_id,
+                    js.REVIEW_PANEL_ID, js.REVIEW_CARD_ID, js.REVIEW_BUTTON_ID.replace("{n}", "")):
         assert elem_id in js.KEYBOARD_JS
 
 
