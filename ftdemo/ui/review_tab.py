@@ -186,18 +186,18 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
         with gr.Column(elem_id=REVIEW_PANEL_ID):
             with gr.Row():
                 status_line = gr.HTML(elem_id="ftd-review-status")
-                refresh = gr.Button("Refresh suspects", scale=0, min_width=170, elem_id="ftd-review-refresh")
+                refresh = gr.Button("Refresh suspects", scale=0, min_width=200, elem_id="ftd-review-refresh")
             card_html = gr.HTML(html.empty(html.NO_DATASET), elem_id=REVIEW_CARD_ID)
             with gr.Row():
                 buttons = [gr.Button("", visible=False, scale=0, min_width=120, elem_id=REVIEW_BUTTON_ID.format(n=i + 1))
                            for i in range(MAX_BUTTONS)]
             multi = gr.CheckboxGroup(label="Labels (choose all that apply)", visible=False)
             with gr.Row():
-                accept = gr.Button("Relabel", variant="primary", visible=False, scale=0, min_width=200, elem_id=REVIEW_ACCEPT_ID)
+                accept = gr.Button("Relabel", variant="primary", visible=False, scale=0, min_width=240, elem_id=REVIEW_ACCEPT_ID)
                 multi_apply = gr.Button("Relabel as ticked", visible=False, scale=0, min_width=170)
-                confirm_btn = gr.Button("Confirm label (C)", scale=0, min_width=170, elem_id=REVIEW_CONFIRM_ID)
+                confirm_btn = gr.Button("Confirm label (C)", scale=0, min_width=200, elem_id=REVIEW_CONFIRM_ID)
                 skip = gr.Button("Skip (S)", scale=0, min_width=110, elem_id=REVIEW_SKIP_ID)
-                undo_btn = gr.Button("Undo (U)", scale=0, min_width=110, elem_id=REVIEW_UNDO_ID)
+                undo_btn = gr.Button("Undo (U)", scale=0, min_width=120, elem_id=REVIEW_UNDO_ID)
             gr.HTML(KEYS_HINT)
             message = gr.HTML(elem_id="ftd-review-msg")
             with gr.Row():
