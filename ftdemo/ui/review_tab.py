@@ -33,6 +33,7 @@ from ftdemo.ui.js import (
 MAX_BUTTONS = 9  # 1-9 relabel as that label
 LIST_LIMIT = 200  # suspects fetched per refresh; the reviewer works down from the surest
 IG_STEPS = 32
+TITLE = "Review"
 
 
 @dataclass
@@ -182,7 +183,7 @@ KEYS_HINT = ('<div class="ftd-keys">Keys: <kbd>Enter</kbd> relabel as suggested 
 
 def create_review_tab(ctx: UIContext) -> dict[str, Any]:
     services = ctx.services
-    with gr.Tab("Review", id="review") as tab:
+    with gr.Tab(TITLE, id="review") as tab:
         with gr.Column(elem_id=REVIEW_PANEL_ID):
             with gr.Row():
                 status_line = gr.HTML(elem_id="ftd-review-status")
@@ -204,6 +205,7 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
                 given_expl = gr.HTML(elem_id="ftd-review-given")
                 suggested_expl = gr.HTML(elem_id="ftd-review-suggested")
         shown = gr.State(None)  # the suspect on screen (dict)
+        is_open = gr.State(False)  # this tab is the one on screen (a dataset change then reloads the list)
         skipped = gr.State([])
         labels = gr.State([])
     e = dict(card=card_html, status=status_line, message=message, accept=accept, confirm=confirm_btn, skip=skip,
@@ -218,8 +220,16 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
         return render(load_review(services, dataset), e)
 
     @ctx.anyone
-    def on_dataset(dataset: str | None) -> dict:
-        # cheap: the suspects are computed when the tab is opened or refreshed, not for every page load
+    def on_tabs(evt: gr.SelectData) -> bool:
+        return evt.value == TITLE
+
+    @guard(message)
+    @ctx.anyone
+    def on_dataset(dataset: str | None, open_now: bool) -> dict:
+        # the suspects are computed when this tab is on screen (opened, refreshed, or its dataset changed),
+        # not on every page load or dataset change elsewhere
+        if open_now:
+            return render(load_review(services, dataset), e)
         out = render(ReviewScreen(), e)
         out[card_html] = html.empty("Open this tab again or press “Refresh suspects” to check the labels of "
                                     f"{dataset}." if dataset else html.NO_DATASET)
@@ -287,7 +297,9 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
     ]
     events += [b.click(on_label(i), [ctx.dataset, ctx.annotator, shown, labels, skipped], outputs, **PRIVATE)
                for i, b in enumerate(buttons)]
-    ctx.dataset.change(on_dataset, [ctx.dataset], outputs, **PRIVATE)
+    if ctx.tabs is not None:
+        ctx.tabs.select(on_tabs, None, [is_open], show_progress="hidden", **PRIVATE)
+    events.append(ctx.dataset.change(on_dataset, [ctx.dataset, is_open], outputs, **PRIVATE))
     for event in events:
         event.then(on_explain, [ctx.dataset, shown], [given_expl, suggested_expl, message], **EXPLAIN_EVENTS, **PRIVATE)
     return dict(e, tab=tab, refresh=refresh, undo=undo_btn)

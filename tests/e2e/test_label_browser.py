@@ -205,6 +205,47 @@ def test_enter_accepts_the_suggestion_and_the_acceptance_is_recorded(app, page) 
     expect(page.locator("#ftd-assist")).to_contain_text("accepted: the instant model 100% of 1")
 
 
+FILMS = ["a wonderful, moving film", "brilliant acting and a great story", "I loved every minute",
+         "delightful and funny", "superb performances all round", "an absolute joy to watch",
+         "a boring, tedious mess", "terrible acting and a dull plot", "I hated every minute", "painfully unfunny",
+         "awful performances all round", "a chore to sit through"]
+
+
+def test_review_tab_relabels_with_enter_undoes_and_confirms_with_keys(app, page) -> None:
+    _, services = app
+    from ftdemo.services import Actor
+
+    services.datasets.create("films", "single_label", ["pos", "neg"], actor=Actor("setup"))
+    ids = [services.annotate.add("films", text, actor=Actor("setup")).id for text in FILMS]
+    for i, example_id in enumerate(ids):
+        wrong = i in (0, 8)  # two planted label errors
+        services.annotate.label("films", example_id, "pos" if (i < 6) != wrong else "neg", actor=Actor("ann"))
+    services.assist.ensure_embeddings("films", wait=True)
+    first = services.review.suspects("films", wait=True).suspects[0]
+    page.reload()
+    page.get_by_role("tab", name="Review").click()
+    status = page.locator("#ftd-review-status")
+    expect(status).to_contain_text("labelled examples")  # the first dataset's list
+    choose_dataset(page, "films")  # with the tab on screen, the new dataset's suspects come at once
+    card = page.locator("#ftd-review-card")
+    expect(card).to_contain_text(first.text)
+    expect(card).to_contain_text(f"given: {first.given[0]}")
+    expect(status).to_contain_text("among 12 labelled examples checked")
+    shot(page, "review")
+    page.get_by_role("tab", name="Review").click()  # focus on the tab button: Enter must still relabel
+    page.keyboard.press("Enter")
+    message = page.locator("#ftd-review-msg")
+    expect(message).to_contain_text(f"#{first.id}: {first.given[0]} → {first.suggested[0]}")
+    last = services.annotate.get("films", first.id).history[-1]
+    assert (last["labels"], last["origin"]) == (first.suggested, "review")
+    page.keyboard.press("u")
+    expect(message).to_contain_text(f"#{first.id}: relabel undone; its label is {first.given[0]}")
+    expect(card).to_contain_text(first.text)
+    page.keyboard.press("c")
+    expect(message).to_contain_text(f"#{first.id}: {first.given[0]} confirmed")
+    assert first.id not in {x.id for x in services.review.suspects("films").suspects}
+
+
 def test_pair_example_shows_both_texts_and_fast_keys_label_once(app, page) -> None:
     _, services = app
     from ftdemo.services import Actor
