@@ -31,6 +31,7 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     from ftdemo.cli import (
+        adapt_cmds,
         admin_cmds,
         assist_cmds,
         data_cmds,
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m ftdemo", description="Label texts, fine-tune BERT classifiers, explain them.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common()
-    for module in (serve_cmd, worker_cmd, data_cmds, train_cmds, model_cmds, assist_cmds, admin_cmds, users_cmd):
+    for module in (serve_cmd, worker_cmd, data_cmds, train_cmds, adapt_cmds, model_cmds, assist_cmds, admin_cmds,
+                   users_cmd):
         module.register(sub, common)
     return parser
 

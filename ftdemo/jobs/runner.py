@@ -167,27 +167,26 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
         assert run is not None, f"run {run_id} does not exist"
         run.status, run.started_at, run.pid, run.environment = "running", utcnow(), os.getpid(), environment()
         run.worker = run.worker or process_name()  # a worker wrote its name when it claimed the run
+        kind = run.kind
+    saved = "adapted model" if kind == "adapt" else "model version"
     progress = _Progress(db, run_id, stop)
     callbacks = [progress] + ([on_event] if on_event else [])
     orphaned = lambda: stop.request("the app that started this run stopped")  # noqa: E731
     try:
         with Heartbeat(db, run_id, parent_pid=parent_pid, on_orphaned=orphaned):
-            with db.read() as s:
-                run = s.get(TrainingRun, run_id)
-                kind = run.kind
             if kind == "adapt":
                 _adapt(db, run_id, models_dir, progress, callbacks, device)
             else:
                 _finetune(db, run_id, models_dir, progress, callbacks, device, margin)
     except TrainingCancelled as err:
         if stop.is_set():
-            _finish(db, run_id, "interrupted", f"{stop.reason}; no model version was saved")
+            _finish(db, run_id, "interrupted", f"{stop.reason}; no {saved} was saved")
         else:
             _finish(db, run_id, "cancelled", str(err))
     except FtdemoError as err:
         _finish(db, run_id, "failed", str(err))
     except (KeyboardInterrupt, SystemExit):
-        _finish(db, run_id, "interrupted", "stopped before it finished (interrupted); no model version was saved")
+        _finish(db, run_id, "interrupted", f"stopped before it finished (interrupted); no {saved} was saved")
         raise
     except Exception as err:  # noqa: BLE001 - any crash of the engine is recorded, never lost
         log.exception("training run %s failed", run_id)
