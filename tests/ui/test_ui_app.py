@@ -23,7 +23,8 @@ def test_build_ui_has_the_tabs_and_api(services, reviews) -> None:
     assert len(ctx.elems["label"]["buttons"]) >= 9
     api_names = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
     assert api_names == {"datasets", "next", "next_with_options", "label", "label_with_suggestion", "label_many",
-                         "stats", "train", "run", "models", "predict", "explain", "suggest", "similar"}
+                         "stats", "train", "run", "models", "predict", "explain", "suggest", "similar", "adapt",
+                         "adapted"}
     assert ctx.admin_only  # import/export/dataset panels are hidden for annotators
 
 
