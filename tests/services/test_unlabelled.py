@@ -93,9 +93,9 @@ class ThreadRunner:
             t.join(60)
 
 
-def test_cancel_during_adaptation_saves_nothing(services, admin, half_labelled, tiny_encoder_dir):
+def test_cancel_during_adaptation_saves_nothing_and_retry_adapts_again(services, admin, half_labelled, tiny_encoder_dir):
     services.training._runner = ThreadRunner(services)
-    run = services.training.adapt(half_labelled, {**ADAPT, "epochs": 50, "base_model": str(tiny_encoder_dir)},
+    run = services.training.adapt(half_labelled, {**ADAPT, "epochs": 15, "base_model": str(tiny_encoder_dir)},
                                   actor=admin)
     wait_for(lambda: any(k in ("step", "epoch") for _, k, _ in services.training.events(run["id"])))
     services.training.cancel(run["id"], actor=admin)
@@ -104,6 +104,9 @@ def test_cancel_during_adaptation_saves_nothing(services, admin, half_labelled, 
     assert services.training.adapted(half_labelled) == []
     ds_dir = services.settings.models_dir / half_labelled
     assert not ds_dir.exists() or not [p for p in ds_dir.iterdir() if p.name.startswith(".tmp-")]
+    # a retry adapts the same texts with the same settings, and saves this time
+    again = services.training.retry_sync(run["id"], actor=admin)
+    assert again["kind"] == "adapt" and again["status"] == "succeeded" and again["version"] == "a0001"
 
 
 def test_kill_9_during_adaptation_leaves_no_half_written_checkpoint(services, admin, half_labelled, tiny_encoder_dir):
