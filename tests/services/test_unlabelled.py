@@ -147,6 +147,7 @@ def test_self_training_uses_the_unlabelled_pool_and_never_writes_a_pseudo_label(
     meta = Registry(services.settings.models_dir).list(half_labelled)[0].path / "metadata.json"
     info = json.loads(meta.read_text())["self_training"]
     assert info["pool"] == 80 and info["rounds"][0]["pseudo_labelled"] > 0
+    assert "self-training on 80 unlabelled texts" in (meta.parent / "README.md").read_text()  # the model card
     after, stats_after = history()
     assert after == before  # not one annotation row more: pseudo-labels stay inside the run
     assert (stats_after.examples, stats_after.labelled) == (stats_before.examples, stats_before.labelled) == (160, 80)
