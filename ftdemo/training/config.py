@@ -21,8 +21,11 @@ AUTO_EPOCHS_TARGET_STEPS, AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX = 100, 3, 20  # epoch
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CLASS_WEIGHTS = ("none", "balanced")
-# how self-training picks confident pseudo-labels (ftdemo.training.self_train.PSEUDO_RULES explains each)
-PSEUDO_RULES = ("balanced_top_k", "threshold")
+# how self-training picks confident pseudo-labels (training/self_train.select_pseudo_labels), in words
+PSEUDO_RULES: dict[str, str] = {
+    "balanced_top_k": "per label, the most confident texts predicted as it, at most the same number for each",
+    "threshold": "every text whose confidence reaches the threshold, most confident first",
+}
 MAX_EPOCHS = 200  # far past where early stopping ends a run; a bigger number only hangs the child process
 MAX_BATCH = 4096
 MAX_THREADS = 512  # more than any machine's cores; torch fails obscurely far above it

@@ -27,12 +27,6 @@ from ftdemo.training.data import collate, tokenize
 from ftdemo.training.evaluate import predict
 from ftdemo.training.loop import Callback, ProgressEvent, TrainResult, train
 
-# the rules, for people (TrainConfig.PSEUDO_RULES holds the names; forms and docs read these words)
-PSEUDO_RULES: dict[str, str] = {
-    "balanced_top_k": "per label, the most confident texts predicted as it, at most the same number for each",
-    "threshold": "every text whose confidence reaches the threshold, most confident first",
-}
-
 
 def select_pseudo_labels(probs: np.ndarray, task: TaskType | str, config: TrainConfig,
                          thresholds: Sequence[float] | None = None) -> list[tuple[int, tuple[int, ...]]]:

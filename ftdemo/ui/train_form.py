@@ -145,7 +145,7 @@ def _component(name: str, default: Any, *, layers: int = FREEZE_MAX_UNREAD) -> g
     if name == "self_training_rounds":
         return gr.Slider(0, 5, value=default, step=1, **common)
     if name == "pseudo_label_rule":
-        return gr.Radio(list(PSEUDO_RULES), value=default, **common)
+        return gr.Radio([(f"{rule}: {words}", rule) for rule, words in PSEUDO_RULES.items()], value=default, **common)
     if name in ("pseudo_label_weight", "pseudo_label_share"):
         return gr.Slider(0.05, 1.0, value=default, step=0.05, **common)
     if name == "pseudo_label_threshold":
