@@ -109,6 +109,7 @@ def test_cancel_during_adaptation_saves_nothing_and_retry_adapts_again(services,
     assert again["kind"] == "adapt" and again["status"] == "succeeded" and again["version"] == "a0001"
 
 
+@pytest.mark.slow  # a spawned training process (torch + transformers imported in it): ~35 s on the busy 2 cores
 def test_kill_9_during_adaptation_leaves_no_half_written_checkpoint(services, admin, half_labelled, tiny_encoder_dir):
     run = services.training.adapt(half_labelled, {**ADAPT, "epochs": 50, "base_model": str(tiny_encoder_dir)},
                                   actor=admin)
@@ -127,8 +128,6 @@ def test_kill_9_during_adaptation_leaves_no_half_written_checkpoint(services, ad
     assert store.list(half_labelled) == [] and services.training.adapted(half_labelled) == []  # never listed
     Registry(services.settings.models_dir)  # the next start cleans what dead writers left
     assert not torn.exists()
-    again = services.training.adapt_sync(half_labelled, {**ADAPT, "base_model": str(tiny_encoder_dir)}, actor=admin)
-    assert again["status"] == "succeeded" and again["version"] == "a0001"
 
 
 def test_self_training_uses_the_unlabelled_pool_and_never_writes_a_pseudo_label(services, admin, half_labelled,
