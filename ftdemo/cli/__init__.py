@@ -31,6 +31,7 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     from ftdemo.cli import (
+        adapt_cmds,
         admin_cmds,
         agreement_cmds,
         assist_cmds,
@@ -45,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m ftdemo", description="Label texts, fine-tune BERT classifiers, explain them.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common()
-    for module in (serve_cmd, worker_cmd, data_cmds, train_cmds, model_cmds, assist_cmds, admin_cmds, users_cmd,
-                   agreement_cmds):
+    for module in (serve_cmd, worker_cmd, data_cmds, train_cmds, adapt_cmds, model_cmds, assist_cmds, admin_cmds,
+                   users_cmd, agreement_cmds):
         module.register(sub, common)
     return parser
 

@@ -1,5 +1,5 @@
 """Prediction and benchmark commands: predict, bench train, bench serve, bench store, bench label-efficiency,
-bench label-noise."""
+bench label-noise, bench unlabelled."""
 
 from __future__ import annotations
 
@@ -142,6 +142,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", help="embedding cache (default: ftdemo-bench-embeddings in the temp folder)")
     p.add_argument("--threads", type=option_range("num_threads"), default=0, help="torch CPU threads for fine-tunes")
     p.set_defaults(handler=bench_label_noise, needs_services=False)
+    p = b_sub.add_parser("unlabelled", parents=[common],
+                         help="what adaptation and self-training on unlabelled texts add to a fine-tune on few labels")
+    p.add_argument("--data", required=True, help="labelled CSV/TSV/JSONL: N rows keep their labels, the rest lose them")
+    p.add_argument("--labels", type=whole_number(2, 10_000_000), default=1000, help="labelled rows per draw")
+    p.add_argument("--eval-file", help="held-out rows to score on (default: rows of --data never in the dataset)")
+    p.add_argument("--seeds", type=whole_number(1, 100), default=3, help="draws (seeds SEED, SEED+1, ...)")
+    p.add_argument("--seed", type=whole_number(0, 2**31 - 1), default=0, help="first seed; also picks the scoring rows")
+    p.add_argument("--task", choices=("single_label", "multi_label", "pair"), default="single_label")
+    p.add_argument("--n-eval", type=whole_number(10, 10_000_000), default=2000, help="scoring rows")
+    p.add_argument("--n-unlabelled", type=whole_number(0, 100_000_000), default=0,
+                   help="at most this many unlabelled rows in the pool (0: all the rest)")
+    p.add_argument("--adapt-epochs", type=whole_number(1, 50), default=1, help="passes of the adaptation")
+    p.add_argument("--adapt-texts", type=whole_number(0, 100_000_000), default=0,
+                   help="adapt on at most this many texts (0: all of the dataset's)")
+    p.add_argument("--self-training-rounds", type=option_range("self_training_rounds"), default=1)
+    p.add_argument("--model", help="base model (default: bundled MiniLM)")
+    p.add_argument("--threads", type=option_range("num_threads"), default=0, help="torch CPU threads (0: all cores)")
+    p.set_defaults(handler=bench_unlabelled, needs_services=False)
 
 
 def predict(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
@@ -222,6 +240,18 @@ def bench_label_noise(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
         seed=args.seed, n_eval=args.n_eval, retrain=args.retrain, oof=args.oof, folds=args.folds, base_model=args.model,
         cache_dir=Path(args.cache_dir) if args.cache_dir else DEFAULT_CACHE_DIR, num_threads=args.threads,
         print_fn=quiet, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    return "", out
+
+
+def bench_unlabelled(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from ftdemo.benchmarks.unlabelled import run_unlabelled_bench
+
+    quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout))
+    out = run_unlabelled_bench(
+        args.data, args.eval_file, task=args.task, labels=args.labels, seeds=args.seeds, seed=args.seed,
+        n_eval=args.n_eval, n_unlabelled=args.n_unlabelled, adapt_epochs=args.adapt_epochs,
+        adapt_texts=args.adapt_texts, self_training_rounds=args.self_training_rounds, base_model=args.model,
+        num_threads=args.threads, print_fn=quiet, progress=lambda line: print(line, file=sys.stderr, flush=True))
     return "", out
 
 

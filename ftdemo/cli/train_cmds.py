@@ -15,7 +15,8 @@ from ftdemo.training.config import MAX_BATCH, MAX_EPOCHS
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--base-model", help="hub id, local path, or empty for the bundled all-MiniLM-L6-v2")
+    p.add_argument("--base-model", help="hub id, local path, an adapted checkpoint of the dataset (a0001, see "
+                   "`adapted`), or empty for the bundled all-MiniLM-L6-v2")
     p.add_argument("--epochs", type=option_range("epochs"), help=f"passes over the data, 0-{MAX_EPOCHS} (0: automatic)")
     p.add_argument("--batch-size", type=option_range("batch_size"), help=f"examples per batch, 1-{MAX_BATCH}")
     p.add_argument("--lr", type=float, help="peak learning rate, between 0 and 1 (e.g. 1e-4)")
@@ -27,7 +28,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"base_model": args.base_model, "epochs": args.epochs, "batch_size": args.batch_size,
-            "learning_rate": args.lr, "max_length": args.max_length, "seed": args.seed, "device": args.device}
+            "learning_rate": args.lr, "max_length": args.max_length, "seed": args.seed, "device": args.device,
+            "self_training_rounds": getattr(args, "self_training_rounds", None)}
 
 
 def _progress(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -50,6 +52,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("train", parents=[common], help="fine-tune on a dataset's current labels (synchronously)")
     p.add_argument("name")
     _train_options(p)
+    p.add_argument("--self-training-rounds", type=option_range("self_training_rounds"),
+                   help="rounds of self-training on the dataset's unlabelled texts, 0-10 (default 0: off)")
     p.set_defaults(handler=train)
 
     p = sub.add_parser("train-file", parents=[common], help="train straight from a labelled file, no database")

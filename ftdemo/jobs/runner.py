@@ -3,7 +3,9 @@
 `execute_run` is what the training child process (supervisor.py), a training worker (worker.py) and the
 synchronous CLI `train` all call: it reads the run's frozen snapshot, trains with the engine, saves a
 registry version, applies the activation guard and records everything (progress, metrics, errors) as
-rows, while a heartbeat (liveness.py) tells every other process that the run is alive.
+rows, while a heartbeat (liveness.py) tells every other process that the run is alive. An adaptation
+run (kind "adapt") goes the same way, but trains a masked LM on the texts and saves an adapted
+checkpoint (models/adapted.py) instead of a version.
 
 Every way of stopping a run ends it within a batch or two, in a final status: a cancel from the UI
 or the API becomes 'cancelled'; a signal (Ctrl-C, SIGTERM) or the death of the app that started it
@@ -58,19 +60,34 @@ def environment() -> dict[str, Any]:
 
 
 def load_snapshot(db: Database, run: TrainingRun) -> tuple[list[LabelledText], list[str], TaskType, str]:
-    """The run's frozen (example id, labels) list joined to the example texts."""
+    """The run's frozen (example id, labels) list joined to the example texts (an adaptation's labels are
+    empty: it reads every text)."""
     items: list[list[Any]] = run.snapshot["items"]
+    texts = load_texts(db, [int(i) for i, _ in items])
+    examples = [LabelledText(int(i), *texts[int(i)], tuple(labels)) for i, labels in items if int(i) in texts]
     with db.read() as s:
         ds = s.get(Dataset, run.dataset_id)
         assert ds is not None
-        texts: dict[int, tuple[str, str | None]] = {}
-        ids = [int(i) for i, _ in items]
+        return examples, list(run.snapshot["labels"]), TaskType(ds.task), ds.name
+
+
+def load_pool(db: Database, run: TrainingRun) -> list[LabelledText]:
+    """Self-training's unlabelled pool frozen with the run (snapshot "pool": example ids), without labels;
+    [] for runs without self-training. Examples deleted since are left out."""
+    ids = [int(i) for i in run.snapshot.get("pool", [])]
+    texts = load_texts(db, ids)
+    return [LabelledText(i, *texts[i], ()) for i in ids if i in texts]
+
+
+def load_texts(db: Database, ids: list[int]) -> dict[int, tuple[str, str | None]]:
+    """(text, text_pair) of these example ids, read 5,000 at a time."""
+    texts: dict[int, tuple[str, str | None]] = {}
+    with db.read() as s:
         for start in range(0, len(ids), 5000):
             for ex_id, text, pair in s.execute(select(Example.id, Example.text, Example.text_pair)
                                                .where(Example.id.in_(ids[start:start + 5000]))):
                 texts[ex_id] = (text, pair)
-        examples = [LabelledText(int(i), *texts[int(i)], tuple(labels)) for i, labels in items if int(i) in texts]
-        return examples, list(run.snapshot["labels"]), TaskType(ds.task), ds.name
+    return texts
 
 
 class StopRequest:
@@ -144,53 +161,91 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
     if the database itself is unusable, or to pass on a KeyboardInterrupt/SystemExit after recording
     the run as 'interrupted'.
     """
-    from ftdemo.models.registry import Registry
-    from ftdemo.training.loop import train
-
     stop = stop or StopRequest()
     with db.write() as s:
         run = s.get(TrainingRun, run_id)
         assert run is not None, f"run {run_id} does not exist"
         run.status, run.started_at, run.pid, run.environment = "running", utcnow(), os.getpid(), environment()
         run.worker = run.worker or process_name()  # a worker wrote its name when it claimed the run
+        kind = run.kind
+    saved = "adapted model" if kind == "adapt" else "model version"
     progress = _Progress(db, run_id, stop)
     callbacks = [progress] + ([on_event] if on_event else [])
     orphaned = lambda: stop.request("the app that started this run stopped")  # noqa: E731
     try:
         with Heartbeat(db, run_id, parent_pid=parent_pid, on_orphaned=orphaned):
-            with db.read() as s:
-                run = s.get(TrainingRun, run_id)
-                examples, labels, task, dataset = load_snapshot(db, run)
-                config = TrainConfig.from_dict({**run.config, **({"device": device} if device else {})})
-            log.info("training run %s of %r started: %d labelled examples, %d labels", run_id, dataset,
-                     len(examples), len(labels))
-            result = train(examples, labels, task, config, callbacks=callbacks, should_stop=progress.should_stop)
-            if progress.should_stop():  # asked while the last evaluation ran: keep nothing
-                raise TrainingCancelled("training was stopped; no model version was saved")
-            info = Registry(models_dir).save(dataset, result, {"run_id": run_id})
-            with db.write() as s:
-                decision = register_version(s, run_id, info.name, result.base_model, result.metrics, margin=margin)
-                run = s.get(TrainingRun, run_id)
-                run.status, run.finished_at, run.version = "succeeded", utcnow(), info.name
-                run.metrics, run.timings = result.metrics, result.timings
-                run.progress = {**run.progress, "decision": decision}
-            log.info("training run %s of %r saved %s (%s)", run_id, dataset, info.name,
-                     "now active" if decision["active"] else "kept as a candidate")
+            if kind == "adapt":
+                _adapt(db, run_id, models_dir, progress, callbacks, device)
+            else:
+                _finetune(db, run_id, models_dir, progress, callbacks, device, margin)
     except TrainingCancelled as err:
         if stop.is_set():
-            _finish(db, run_id, "interrupted", f"{stop.reason}; no model version was saved")
+            _finish(db, run_id, "interrupted", f"{stop.reason}; no {saved} was saved")
         else:
             _finish(db, run_id, "cancelled", str(err))
     except FtdemoError as err:
         _finish(db, run_id, "failed", str(err))
     except (KeyboardInterrupt, SystemExit):
-        _finish(db, run_id, "interrupted", "stopped before it finished (interrupted); no model version was saved")
+        _finish(db, run_id, "interrupted", f"stopped before it finished (interrupted); no {saved} was saved")
         raise
     except Exception as err:  # noqa: BLE001 - any crash of the engine is recorded, never lost
         log.exception("training run %s failed", run_id)
         _finish(db, run_id, "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}")
     with db.read() as s:
         return run_repo.run_dict(s.get(TrainingRun, run_id))
+
+
+def _finetune(db: Database, run_id: int, models_dir: Path, progress: _Progress, callbacks: list[Callable[[Any], None]],
+              device: str | None, margin: float) -> None:
+    """A fine-tune: the engine on the frozen labels (and, with self-training, the frozen pool), a registry
+    version, the activation guard."""
+    from ftdemo.models.registry import Registry
+    from ftdemo.training.self_train import train_with_pool
+
+    with db.read() as s:
+        run = s.get(TrainingRun, run_id)
+        examples, labels, task, dataset = load_snapshot(db, run)
+        config = TrainConfig.from_dict({**run.config, **({"device": device} if device else {})})
+        pool = load_pool(db, run) if config.self_training_rounds else []
+    log.info("training run %s of %r started: %d labelled examples, %d labels%s", run_id, dataset, len(examples),
+             len(labels), f", {len(pool)} unlabelled for self-training" if config.self_training_rounds else "")
+    result = train_with_pool(examples, labels, task, config, pool, callbacks=callbacks,
+                             should_stop=progress.should_stop)
+    if progress.should_stop():  # asked while the last evaluation ran: keep nothing
+        raise TrainingCancelled("training was stopped; no model version was saved")
+    info = Registry(models_dir).save(dataset, result, {"run_id": run_id})
+    with db.write() as s:
+        decision = register_version(s, run_id, info.name, result.base_model, result.metrics, margin=margin)
+        run = s.get(TrainingRun, run_id)
+        run.status, run.finished_at, run.version = "succeeded", utcnow(), info.name
+        run.metrics, run.timings = result.metrics, result.timings
+        run.progress = {**run.progress, "decision": decision}
+    log.info("training run %s of %r saved %s (%s)", run_id, dataset, info.name,
+             "now active" if decision["active"] else "kept as a candidate")
+
+
+def _adapt(db: Database, run_id: int, models_dir: Path, progress: _Progress, callbacks: list[Callable[[Any], None]],
+           device: str | None) -> None:
+    """An adaptation: masked-LM training on the frozen texts, an adapted checkpoint saved atomically (no
+    guard: it is a base for later fine-tunes, never served)."""
+    from ftdemo.models.adapted import AdaptedStore
+    from ftdemo.training.adapt import adapt
+    from ftdemo.training.adapt_config import AdaptConfig
+
+    with db.read() as s:
+        run = s.get(TrainingRun, run_id)
+        texts, _labels, _task, dataset = load_snapshot(db, run)
+        config = AdaptConfig.from_dict({**run.config, **({"device": device} if device else {})})
+    log.info("adaptation run %s of %r started: %d texts", run_id, dataset, len(texts))
+    result = adapt(texts, config, callbacks=callbacks, should_stop=progress.should_stop)
+    if progress.should_stop():
+        raise TrainingCancelled("adaptation was stopped; no adapted model was saved")
+    info = AdaptedStore(models_dir).save(dataset, result, {"run_id": run_id})
+    with db.write() as s:
+        run = s.get(TrainingRun, run_id)
+        run.status, run.finished_at, run.version = "succeeded", utcnow(), info.name
+        run.metrics, run.timings = result.metrics, result.timings
+    log.info("adaptation run %s of %r saved %s", run_id, dataset, info.name)
 
 
 def register_version(session: Session, run_id: int, version: str, base_model: str, metrics: dict[str, Any],

@@ -54,6 +54,17 @@ def gpu_seconds(config: TrainConfig, n_examples: int, layers: int | None, *, cap
     return min(cap, math.ceil(START_S + MARGIN * config.estimated_steps(n_examples) * per_step))
 
 
+def adapt_gpu_seconds(config: dict, n_texts: int, layers: int | None, *, cap: int) -> int:
+    """The same estimate for an adaptation run (AdaptConfig as a dict): its steps are epochs x batches of
+    texts; a masked-LM step costs about what a fine-tuning step does (the head runs on the masked tokens only)."""
+    from ftdemo.training.adapt_config import AdaptConfig
+
+    cfg = AdaptConfig.from_dict(config)
+    steps = cfg.epochs * -(-n_texts // cfg.batch_size)
+    per_step = STEP_S_PER_LAYER * (layers or UNKNOWN_LAYERS) * max(1.0, cfg.batch_size / 32)
+    return min(cap, math.ceil(START_S + MARGIN * steps * per_step))
+
+
 @dataclass(frozen=True)
 class GpuJob:
     """What the GPU call needs, in plain values: it is pickled into ZeroGPU's worker process."""
@@ -102,8 +113,10 @@ class ZeroGpuRunner:
         with self.db.write() as s:
             run = run_repo.get_run(s, run_id)
             run.pid = os.getpid()  # queued for a GPU: alive while the app is (liveness' pid rule)
-            config, n_examples = TrainConfig.from_dict(run.config), int(run.snapshot["counts"]["examples"])
-        estimate = gpu_seconds(config, n_examples, base_model_layers(config.base_model), cap=10 ** 9)
+            kind, raw, n_examples = run.kind, dict(run.config), int(run.snapshot["counts"]["examples"])
+        layers = base_model_layers(str(raw.get("base_model") or ""))
+        estimate = adapt_gpu_seconds(raw, n_examples, layers, cap=10 ** 9) if kind == "adapt" else \
+            gpu_seconds(TrainConfig.from_dict(raw), n_examples, layers, cap=10 ** 9)
         seconds = min(estimate, self.max_seconds)
         if estimate > seconds:
             log.warning("run %s: its estimate (%d s of GPU) is more than FTDEMO_ZEROGPU_MAX_S; asking for %d s, "

@@ -31,6 +31,21 @@ def _num(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
 
 
+def _self_training_lines(info: Any) -> list[str]:
+    """One line per self-training round (pseudo-labels from the unlabelled texts), if there were any."""
+    if not isinstance(info, dict):
+        return []
+    out = [f"- self-training on {_int(info.get('pool'))} unlabelled texts:"]
+    for r in info.get("rounds") or []:
+        out.append(f"  - round {_int(r.get('round'))}: {_int(r.get('pseudo_labelled'))} pseudo-labels, "
+                   f"{'kept' if r.get('kept') else 'not kept'} ({md(r.get('says', ''), 200)})")
+    return out
+
+
+def _int(value: Any) -> str:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else "–"
+
+
 def render_model_card(meta: dict[str, Any]) -> str:
     """Markdown card: what the model is, what it was trained on, how well it does."""
     labels = list(meta.get("labels") or [])
@@ -74,6 +89,7 @@ def render_model_card(meta: dict[str, Any]) -> str:
         f"learning rate {md(cfg.get('learning_rate', '–'), 20)}, batch size {md(cfg.get('batch_size', '–'), 20)}",
         f"- data snapshot: `{re.sub('[^0-9a-f]', '', str((meta.get('snapshot') or {}).get('hash', '')))[:16]}`",
         f"- device: {md(meta.get('device', ''), 80)}",
+        *_self_training_lines(meta.get("self_training")),
         "",
         "The test split was held out by example-id hash and never used for training or model selection.",
         "Validation and test sets are small on small datasets; read these numbers with that in mind.",

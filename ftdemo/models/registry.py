@@ -226,6 +226,8 @@ def build_metadata(result: Any, extra: dict[str, Any]) -> dict[str, Any]:
         "timings": summary["timings"], "device": summary["device"], "best_epoch": summary["best_epoch"],
         "stopped_early": summary["stopped_early"], "library_versions": library_versions(),
     }
+    if summary.get("self_training"):  # rounds, pseudo-label counts and each student's paired comparison
+        meta["self_training"] = summary["self_training"]
     meta.update({k: v for k, v in extra.items() if k not in ("format", "dataset", "version", "created_at")})
     return meta
 

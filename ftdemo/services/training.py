@@ -27,6 +27,8 @@ def snapshot_of(examples: list[LabelledText], labels: list[str]) -> tuple[dict[s
     return snap, snapshot_hash(examples)
 
 
+ADAPTED_NAME = re.compile(r"a\d{4,}")  # an adapted checkpoint's name, as a base model of its dataset's fine-tunes
+
 # an absolute file path (POSIX or Windows) with at least one folder; a URL's path is not one (lookbehind)
 _SERVER_PATH = re.compile(r"(?<![\w.:/\\])(?:[A-Za-z]:[\\/]|/)(?:[^\s'\"/\\]+[\\/])+([^\s'\"/\\]*)")
 
@@ -123,18 +125,43 @@ class TrainingService(Service):
 
         opts = {k: v for k, v in options.items() if v is not None and v != ""}
         opts.setdefault("base_model", self.settings.resolved_base_model())
+        opts["base_model"] = self.resolve_base_model(dataset, opts["base_model"])
         config = TrainConfig.from_dict(opts)  # raises with the option's name on bad values
         examples = self.annotate.snapshot(dataset)
         info_labels, task = self._labels_and_task(dataset)
         make_splits(examples, info_labels, task, val_fraction=config.val_fraction,
                     test_fraction=config.test_fraction)  # refuses tiny data now, with which labels need more
         snap, digest = snapshot_of(examples, info_labels)
+        if config.self_training_rounds:  # the unlabelled pool is frozen with the run too (ids only)
+            with self.db.read() as s:
+                snap["pool"] = [i for i, _t, _p in repo.live_texts(s, repo.get_dataset(s, dataset), labelled=False)]
+            snap["counts"]["pool"] = len(snap["pool"])
         return self._queue(dataset, config.to_dict(), snap, digest, actor, for_workers=for_workers)
 
+    def _prepare_adapt(self, dataset: str, options: dict[str, Any], actor: Actor, *, for_workers: bool) -> int:
+        """Validate the options, then queue an adaptation run over every live text of the dataset (labelled or
+        not; labels play no part, and the count of labels since the last fine-tune is left alone)."""
+        require_admin(actor, "adapt models")
+        validate_dataset_name(dataset)
+        from ftdemo.training.adapt_config import AdaptConfig
+
+        opts = {k: v for k, v in options.items() if v is not None and v != ""}
+        opts.setdefault("base_model", self.settings.resolved_base_model())
+        config = AdaptConfig.from_dict(opts)
+        with self.db.read() as s:
+            rows = repo.live_texts(s, repo.get_dataset(s, dataset))
+        if len(rows) < 2:
+            raise InvalidInputError(f"{dataset!r} has {len(rows)} text(s); adaptation needs at least 2 (import texts first)")
+        texts = [LabelledText(i, text, pair, ()) for i, text, pair in rows]
+        snap = {"labels": [], "counts": {"examples": len(texts)}, "items": [[ex.id, []] for ex in texts]}
+        return self._queue(dataset, config.to_dict(), snap, snapshot_hash(texts), actor, for_workers=for_workers,
+                           current_labels=False, kind="adapt")
+
     def _queue(self, dataset: str, config: dict[str, Any], snapshot: dict[str, Any], digest: str, actor: Actor, *,
-               for_workers: bool, current_labels: bool = True) -> int:
+               for_workers: bool, current_labels: bool = True, kind: str = "finetune") -> int:
         """Create the queued run, unless a live one holds the place it needs (one_run_at_a_time);
-        `current_labels`: False for a retry (its frozen data holds none of the labels made since)."""
+        `current_labels`: False for a retry (its frozen data holds none of the labels made since) and for an
+        adaptation (it trains on no labels); `kind`: "finetune" or "adapt"."""
         self.reap()  # a dead run must not block this one
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
@@ -145,7 +172,7 @@ class TrainingService(Service):
                 raise InvalidInputError(f"training run {live[0].id} is still {live[0].status}; wait for it or "
                                         f"cancel it before starting another ({scope})")
             return run_repo.create_run(s, ds, config, snapshot, digest, created_by=actor.name,
-                                       for_workers=for_workers, current_labels=current_labels).id
+                                       for_workers=for_workers, current_labels=current_labels, kind=kind).id
 
     def _launch(self, run_id: int) -> None:
         """Hand a queued run to the runner; a run that cannot start is failed with the reason."""
@@ -200,11 +227,13 @@ class TrainingService(Service):
         if old["status"] == "succeeded":
             raise InvalidInputError(f"run {run_id} succeeded (it trained {old['version']}); start a new run to "
                                     "train again on the current labels")
+        from ftdemo.training.adapt_config import AdaptConfig
         from ftdemo.training.config import TrainConfig
 
-        TrainConfig.from_dict(old["config"])  # a run recorded by an older ftdemo may hold settings now refused
+        # a run recorded by an older ftdemo may hold settings now refused
+        (AdaptConfig if old["kind"] == "adapt" else TrainConfig).from_dict(old["config"])
         return self._queue(old["dataset"], old["config"], snapshot, old["snapshot_hash"], actor,
-                           for_workers=for_workers, current_labels=False)
+                           for_workers=for_workers, current_labels=False, kind=old["kind"])
 
     def train_sync(self, dataset: str, options: dict[str, Any], *, actor: Actor,
                    on_event: Callable[[Any], None] | None = None, stop: Any = None) -> dict[str, Any]:
@@ -217,6 +246,39 @@ class TrainingService(Service):
         run_id = self._prepare(dataset, options, actor, for_workers=False)  # this process trains it, no worker
         return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,
                            on_event=on_event, stop=stop)
+
+    def adapt(self, dataset: str, options: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
+        """Queue and start an adaptation run (masked-LM training on the dataset's texts; AdaptConfig options),
+        like `start`; it ends in an adapted checkpoint (`adapted`), a base model for later fine-tunes."""
+        run_id = self._prepare_adapt(dataset, options, actor, for_workers=self.workers)
+        self._launch(run_id)
+        return self.run(run_id)
+
+    def adapt_sync(self, dataset: str, options: dict[str, Any], *, actor: Actor,
+                   on_event: Callable[[Any], None] | None = None, stop: Any = None) -> dict[str, Any]:
+        """adapt(), in this process (the CLI), like train_sync."""
+        from ftdemo.jobs.runner import execute_run
+
+        run_id = self._prepare_adapt(dataset, options, actor, for_workers=False)
+        return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,
+                           on_event=on_event, stop=stop)
+
+    def resolve_base_model(self, dataset: str, base_model: str) -> str:
+        """A base model as given, except that an adapted checkpoint's name ("a0001") becomes its path."""
+        if not ADAPTED_NAME.fullmatch(str(base_model).strip()):
+            return base_model
+        from ftdemo.models.adapted import AdaptedStore
+
+        return str(AdaptedStore(self.settings.models_dir).get(dataset, base_model).path)
+
+    def adapted(self, dataset: str) -> list[dict[str, Any]]:
+        """The dataset's adapted checkpoints, newest first: name, path (the `base_model` option that fine-tunes
+        from it), when, from which base, on how many texts, and the masked-LM scores before and after."""
+        from ftdemo.models.adapted import AdaptedStore
+
+        with self.db.read() as s:
+            name = repo.get_dataset(s, dataset).name  # NotFoundError for a dataset that does not exist
+        return [a.to_dict() for a in reversed(AdaptedStore(self.settings.models_dir).list(name))]
 
     def cancel(self, run_id: int, *, actor: Actor) -> dict[str, Any]:
         require_admin(actor, "cancel training")

@@ -553,6 +553,18 @@ def labelled_snapshot(session: Session, ds: Dataset) -> list[tuple[int, str, str
     return [(i, text, pair, consensus_[i].labels) for i, text, pair in rows if i in consensus_]
 
 
+def live_texts(session: Session, ds: Dataset, *, labelled: bool | None = None
+               ) -> list[tuple[int, str, str | None]]:
+    """(id, text, text_pair) of the dataset's live examples in id order; `labelled` False: only those nobody
+    has labelled (self-training's pool), True: only labelled ones, None: all (what adaptation reads)."""
+    q = (select(Example.id, Example.text, Example.text_pair)
+         .join(ExampleState, ExampleState.example_id == Example.id)
+         .where(Example.dataset_id == ds.id, ExampleState.live.is_(True)))
+    if labelled is not None:
+        q = q.where(ExampleState.labelled.is_(labelled))
+    return [(i, text, pair) for i, text, pair in session.execute(q.order_by(Example.id))]
+
+
 def add_label_annotations(session: Session, ds: Dataset, labelled: Sequence[tuple[int, Sequence[str]]],
                           *, annotator: str, origin: str = "import", batch: str | None = None) -> int:
     """Bulk-append one 'label' annotation per (example_id, label names) — for imports of many rows and bulk

@@ -23,7 +23,7 @@ def run_dict(run: TrainingRun, *, dataset: str | None = None) -> dict[str, Any]:
     if dataset is None and (session := object_session(run)) is not None:
         ds = session.get(Dataset, run.dataset_id)  # identity-map hit when the caller already loaded it
         dataset = ds.name if ds is not None else None
-    return {"id": run.id, "dataset_id": run.dataset_id, "dataset": dataset, "status": run.status,
+    return {"id": run.id, "dataset_id": run.dataset_id, "dataset": dataset, "kind": run.kind, "status": run.status,
             "config": run.config, "snapshot_hash": run.snapshot_hash, "counts": run.snapshot.get("counts", {}),
             "environment": run.environment, "progress": run.progress, "metrics": run.metrics,
             "timings": run.timings, "error": run.error, "version": run.version,
@@ -45,13 +45,15 @@ def waiting_for_worker(run: TrainingRun) -> bool:
 
 
 def create_run(session: Session, ds: Dataset, config: dict[str, Any], snapshot: dict[str, Any], snapshot_hash: str,
-               *, created_by: str, for_workers: bool = False, current_labels: bool = True) -> TrainingRun:
-    """A queued run; `for_workers`: it waits for a training worker to claim it (else the caller starts it).
+               *, created_by: str, for_workers: bool = False, current_labels: bool = True,
+               kind: str = "finetune") -> TrainingRun:
+    """A queued run (`kind`: "finetune" or "adapt"); `for_workers`: it waits for a training worker to claim
+    it (else the caller starts it).
     `current_labels`: it trains on the labels as they are now (not a retry's frozen data), so the count of
     labels made since the dataset's last run starts again (services/retrain.py)."""
     if current_labels:
         session.execute(update(Dataset).where(Dataset.id == ds.id).values(labels_since_run=0))
-    run = TrainingRun(dataset_id=ds.id, status="queued", config=config, snapshot=snapshot,
+    run = TrainingRun(dataset_id=ds.id, kind=kind, status="queued", config=config, snapshot=snapshot,
                       snapshot_hash=snapshot_hash, created_by=created_by, environment={}, progress={}, metrics={},
                       timings={}, error="", version="", for_workers=for_workers)
     session.add(run)

@@ -155,7 +155,8 @@ class AnnotationLabel(Base):
 
 
 class TrainingRun(Base):
-    """One fine-tuning job: its data snapshot, config, live progress and outcome.
+    """One training job (a fine-tune, or an adaptation: see `kind`): its data snapshot, config, live
+    progress and outcome.
 
     status: queued → running → succeeded | failed | cancelled | interrupted. The process running it
     writes `heartbeat_at` every few seconds; a live run whose heartbeat stops is marked 'interrupted'.
@@ -168,6 +169,8 @@ class TrainingRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    # "finetune" trains a classifier version; "adapt" an adapted checkpoint (masked-LM training on the texts)
+    kind: Mapped[str] = mapped_column(String(16), default="finetune", server_default="finetune")
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     snapshot_hash: Mapped[str] = mapped_column(String(64), default="")
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # counts + [[example_id, [label_id…]], …]

@@ -21,6 +21,11 @@ AUTO_EPOCHS_TARGET_STEPS, AUTO_EPOCHS_MIN, AUTO_EPOCHS_MAX = 100, 3, 20  # epoch
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CLASS_WEIGHTS = ("none", "balanced")
+# how self-training picks confident pseudo-labels (training/self_train.select_pseudo_labels), in words
+PSEUDO_RULES: dict[str, str] = {
+    "balanced_top_k": "per label, the most confident texts predicted as it, at most the same number for each",
+    "threshold": "every text whose confidence reaches the threshold, most confident first",
+}
 MAX_EPOCHS = 200  # far past where early stopping ends a run; a bigger number only hangs the child process
 MAX_BATCH = 4096
 MAX_THREADS = 512  # more than any machine's cores; torch fails obscurely far above it
@@ -63,6 +68,10 @@ RANGES: dict[str, Range] = {
     "num_threads": Range(0, MAX_THREADS, f"0 (all cores) or from 1 to {MAX_THREADS}"),
     "log_every": Range(1, 1_000_000, "from 1 to 1000000"),
     "multi_label_threshold": Range(0, 1, "between 0 and 1", low_open=True, high_open=True),
+    "self_training_rounds": Range(0, 10, "0 (off) or from 1 to 10"),
+    "pseudo_label_weight": Range(0, 1, "in (0, 1] (a gold label weighs 1)", low_open=True),
+    "pseudo_label_threshold": Range(0.5, 1, "in [0.5, 1)", high_open=True),
+    "pseudo_label_share": Range(0, 1, "in (0, 1]", low_open=True),
 }
 
 
@@ -132,6 +141,23 @@ class TrainConfig:
     """Starting threshold for multi-label outputs; per-label thresholds are then tuned on validation."""
     tune_thresholds: bool = True
     """Multi-label: pick each label's threshold that maximises its validation F1."""
+    self_training_rounds: int = 0
+    """Self-training on the dataset's unlabelled texts (0 = off): after fine-tuning, the model labels them,
+    the confident pseudo-labels join the gold ones at `pseudo_label_weight`, and a student is trained from
+    the base model again; it is kept only if it is clearly better on validation (a paired comparison), and
+    then teaches the next round. Pseudo-labels live only inside the run: never in the annotation history."""
+    pseudo_label_weight: float = 0.5
+    """Loss weight of a pseudo-labelled example (a gold label weighs 1)."""
+    pseudo_label_rule: str = "balanced_top_k"
+    """"balanced_top_k": per label, the most confident texts the model assigns it, the same number for each
+    label (a model's favourite class cannot flood the training set); "threshold": every text whose confidence
+    reaches `pseudo_label_threshold`."""
+    pseudo_label_threshold: float = 0.9
+    """Confidence a pseudo-label needs: the top probability (multi-label: every label's probability at least
+    this far from undecided, p >= t or p <= 1 - t). Both rules apply it."""
+    pseudo_label_share: float = 0.5
+    """At most this share of the unlabelled pool becomes pseudo-labelled in a round (balanced_top_k: split
+    evenly over the labels)."""
 
     def resolved_epochs(self, steps_per_epoch: int) -> int:
         """`epochs`, or for 0 the automatic choice given how many steps one pass takes."""
@@ -156,6 +182,9 @@ class TrainConfig:
         for name, allowed in RANGES.items():
             value = getattr(self, name)
             _check(value in allowed, f"{name} must be {allowed.says}, got {value}")
+        self.pseudo_label_rule = self.pseudo_label_rule.lower()
+        _check(self.pseudo_label_rule in PSEUDO_RULES,
+               f"pseudo_label_rule must be one of {', '.join(PSEUDO_RULES)}, got {self.pseudo_label_rule!r}")
         _check(self.class_weights in CLASS_WEIGHTS, f"class_weights must be one of {', '.join(CLASS_WEIGHTS)}, got {self.class_weights!r}")
         _check(self.val_fraction + self.test_fraction <= 0.5,
                f"val_fraction + test_fraction must leave at least half the data for training, got "

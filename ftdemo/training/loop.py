@@ -95,6 +95,10 @@ class TrainResult:
     best_epoch: int = 0
     stopped_early: bool = False
     is_main_process: bool = True  # False on the other ranks of a multi-GPU run: only rank 0 saves
+    # per validation row (split order) of the kept epoch: 1/0 right or wrong (multi-label: the row's F1), what a
+    # paired comparison of two models on the same rows needs (training/self_train.py)
+    validation_scores: np.ndarray | None = None
+    self_training: dict[str, Any] | None = None  # rounds, pseudo-labels and each student's comparison
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -102,14 +106,18 @@ class TrainResult:
             "metrics": self.metrics, "history": self.history, "timings": self.timings, "device": self.device,
             "thresholds": self.thresholds, "config": self.config.to_dict(), "counts": self.counts,
             "snapshot_hash": self.snapshot_hash, "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
+            **({"self_training": self.self_training} if self.self_training else {}),
         }
 
 
 def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskType | str,
           config: TrainConfig | None = None, *, callbacks: Sequence[Callback] = (),
-          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None, extra_train: Sequence[LabelledText] = (),
+          extra_weight: float = 1.0) -> TrainResult:
     """Fine-tune `config.base_model` on `examples` and return the best model on validation.
 
+    `extra_train` (self-training's pseudo-labelled texts) join the training split only, never validation or
+    test, each weighing `extra_weight` in the loss (a gold example weighs 1).
     Raises InvalidInputError for unusable data (e.g. a label with fewer than 2 examples)
     and TrainingCancelled when should_stop() turns true (checked before every batch).
     """
@@ -144,8 +152,10 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
 
         # preprocess: tokenize every split once, keep plain int lists
         t = time.perf_counter()
-        feats = {name: tokenize(getattr(splits, name), tokenizer, labels, task, cfg.max_length)
-                 for name in ("train", "validation", "test")}
+        feats = {name: tokenize(list(getattr(splits, name)) + (list(extra_train) if name == "train" else []),
+                                tokenizer, labels, task, cfg.max_length) for name in ("train", "validation", "test")}
+        weights = torch.tensor([1.0] * len(splits.train) + [float(extra_weight)] * len(extra_train), device=device) \
+            if extra_train else None  # per-example loss weights; None: all 1, the plain loss
         timings["tokenize_s"] = time.perf_counter() - t
         lengths = feats["train"].lengths
         cap = cfg.resolved_max_batch_examples
@@ -198,7 +208,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                 target = inputs.pop("labels")
                 with setup.autocast(device, precision):
                     logits = net(**inputs).logits
-                loss = loss_fn(logits.float(), target)
+                loss = loss_fn(logits.float(), target, None if weights is None else weights[batch])
                 _update(loss, optimizer, scheduler, scaler, params, cfg.max_grad_norm)
                 step, seen, since_log = step + 1, seen + len(batch), since_log + 1
                 running += loss.detach()  # stays on the device: no per-step host sync
@@ -228,9 +238,9 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                    "validation": {k: val[k] for k in ("loss", "accuracy", "macro_f1", "micro_f1") if k in val}}
             history.append(row)
             key = (val.get("macro_f1", 0.0), -val_loss)
-            last = {"key": key, "epoch": epoch, "thresholds": list(thresholds), "metrics": val}
+            last = {"key": key, "epoch": epoch, "thresholds": list(thresholds), "metrics": val, "probs": val_probs}
             if best["key"] is None or key > best["key"]:
-                best.update(key=key, epoch=epoch, thresholds=list(thresholds), metrics=val,
+                best.update(key=key, epoch=epoch, thresholds=list(thresholds), metrics=val, probs=val_probs,
                             state={n: p.detach().to("cpu", copy=True)  # frozen weights never change
                                    for n, p in zip(trainable_names, params)})
                 bad_epochs = 0
@@ -255,6 +265,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
             model.load_state_dict(best["state"], strict=False)
         best["state"] = None
         thresholds = best["thresholds"]
+        val_scores = M.row_scores(task, feats["validation"].targets, best["probs"], thresholds)
         t = time.perf_counter()
         test_probs, test_loss = predict(model, feats["test"], batch_of, budget, device, precision, task)
         test = split_metrics(task, feats["test"], test_probs, labels, thresholds)
@@ -279,8 +290,9 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
         model=model, tokenizer=tokenizer, task=task, labels=labels, metrics=metrics_out, history=history,
         timings=timings, device=describe_device(device) + dist.describe(), config=cfg, base_model=base_model,
         thresholds=dict(zip(labels, thresholds)) if task.is_multi_label else None,
-        counts=_counts(splits, labels), snapshot_hash=snapshot_hash(examples), best_epoch=best["epoch"],
-        stopped_early=stopped_early, is_main_process=dist.is_main,
+        counts=_counts(splits, labels, len(extra_train)), snapshot_hash=snapshot_hash(examples),
+        best_epoch=best["epoch"], stopped_early=stopped_early, is_main_process=dist.is_main,
+        validation_scores=val_scores,
     )
 
 
@@ -329,6 +341,7 @@ def _loss_fn(task: TaskType, cfg: TrainConfig, train: Features, k: int, device: 
     Summed over the batch and divided by the *average* batch size, not this batch's: token-budget
     batches hold many short or few long texts, and a per-batch mean would give one long text the
     weight of ten short ones. This way every example counts the same, as with fixed-size batches.
+    The returned function takes per-example weights (self-training's pseudo-labels weigh less), or None.
     """
     if task.is_multi_label:
         pos_weight = None
@@ -336,15 +349,24 @@ def _loss_fn(task: TaskType, cfg: TrainConfig, train: Features, k: int, device: 
             pos = multi_hot(train, k).sum(axis=0)
             pos_weight = torch.tensor(np.clip((len(train) - pos) / np.maximum(pos, 1), 0.1, 100.0),
                                       dtype=torch.float, device=device)
-        return lambda logits, y: F.binary_cross_entropy_with_logits(
-            logits, y, pos_weight=pos_weight, reduction="sum") / (mean_batch * k)
+        def multi(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+            if w is None:
+                return F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight, reduction="sum") / (mean_batch * k)
+            per = F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight, reduction="none")
+            return (per * w[:, None]).sum() / (mean_batch * k)
+        return multi
     weight = None
     if cfg.class_weights == "balanced":
         counts = np.bincount([t[0] for t in train.targets], minlength=k)
         weight = torch.tensor(len(train) / (k * np.maximum(counts, 1)), dtype=torch.float, device=device)
     smoothing = cfg.label_smoothing
-    return lambda logits, y: F.cross_entropy(logits, y, weight=weight, reduction="sum",
-                                             label_smoothing=smoothing) / mean_batch
+
+    def single(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        if w is None:
+            return F.cross_entropy(logits, y, weight=weight, reduction="sum", label_smoothing=smoothing) / mean_batch
+        per = F.cross_entropy(logits, y, weight=weight, reduction="none", label_smoothing=smoothing)
+        return (per * w).sum() / mean_batch
+    return single
 
 
 def clearly_better(best: float, last: float, n: int) -> bool:
@@ -352,8 +374,8 @@ def clearly_better(best: float, last: float, n: int) -> bool:
     return best - last > (max(best * (1 - best), 1e-4) / max(1, n)) ** 0.5
 
 
-def _counts(splits: Any, labels: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _counts(splits: Any, labels: Sequence[str], pseudo: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {"pseudo_labelled": pseudo} if pseudo else {}
     for name, part in (("train", splits.train), ("validation", splits.validation), ("test", splits.test)):
         per = {lab: 0 for lab in labels}
         for ex in part:

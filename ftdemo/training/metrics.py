@@ -125,3 +125,22 @@ def tune_thresholds(y_true: np.ndarray, probs: np.ndarray, default: float = 0.5,
                   for t in grid]
         out.append(float(max(scored)[2]))
     return out
+
+
+def row_scores(task: Any, targets: Sequence[Sequence[int]], probs: np.ndarray,
+               thresholds: Sequence[float] | None = None) -> np.ndarray:
+    """One score per row, what a paired comparison of two models on the same rows takes: 1.0 / 0.0 for a
+    right / wrong top label; multi-label: the row's F1 between the true and the predicted label sets at
+    `thresholds` (1.0 when both are empty), so a row half right counts half."""
+    if len(targets) == 0:
+        return np.zeros(0)
+    if not getattr(task, "is_multi_label", False):
+        return (probs.argmax(axis=1) == np.array([t[0] for t in targets])).astype(float)
+    k = probs.shape[1]
+    truth = np.zeros((len(targets), k), dtype=bool)
+    for row, t in enumerate(targets):
+        truth[row, list(t)] = True
+    pred = probs >= np.asarray(thresholds if thresholds is not None else [0.5] * k)[None, :]
+    both = (truth & pred).sum(axis=1)
+    sizes = truth.sum(axis=1) + pred.sum(axis=1)
+    return np.where(sizes == 0, 1.0, 2 * both / np.maximum(sizes, 1))

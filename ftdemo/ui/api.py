@@ -1,6 +1,6 @@
 """The documented API (for gradio_client and scripts): datasets, next, next_with_options, label,
 label_with_suggestion, label_many, stats, train, run, models, suggest, similar, suspects, review_confirm,
-review_relabel, review_undo.
+review_relabel, review_undo, adapt, adapted.
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860/", auth=("alice", "pw"))   # auth only when FTDEMO_USERS is set
@@ -15,6 +15,8 @@ review_relabel, review_undo.
     c.predict(run["id"], api_name="/run")        # poll: status queued → running → succeeded/failed/cancelled
                                                  # (queued with "waiting_for_worker" under FTDEMO_TRAINING=workers)
     c.predict("sentiment", api_name="/models")   # versions, newest first; "active" marks the serving one
+    c.predict("sentiment", {"epochs": 1}, "alice", api_name="/adapt")   # admins only: masked-LM run on the texts
+    c.predict("sentiment", api_name="/adapted")  # adapted checkpoints: {"base_model": "a0001"} in /train options
     c.predict("sentiment", "great value", api_name="/suggest")   # {label, labels, probabilities, model} or null
     c.predict("sentiment", 0, "great value", 10, "", api_name="/similar")   # nearest examples by meaning
     c.predict("sentiment", 20, api_name="/suspects")   # probably mislabelled: [{id, given, suggested, confidence…}]
@@ -43,10 +45,11 @@ from ftdemo.ui.context import UIContext
 
 # What /run and /models return: not the run's process details (pid, host, the worker's "host:pid") nor model
 # directories on the server; whether a queued run waits for a training worker, yes.
-RUN_KEYS = ("id", "dataset", "status", "version", "counts", "config", "progress", "metrics", "timings", "error",
+RUN_KEYS = ("id", "dataset", "kind", "status", "version", "counts", "config", "progress", "metrics", "timings", "error",
             "cancel_requested", "created_by", "created_at", "started_at", "finished_at", "waiting_for_worker")
 VERSION_KEYS = ("version", "status", "active", "run_id", "base_model", "metrics", "reason", "created_at",
                 "activated_at", "size_mb", "dataset_disk_mb")
+ADAPTED_KEYS = ("name", "created_at", "base_model", "run_id", "texts", "epochs", "metrics")  # no server folder
 MAX_ID = 2**63 - 1  # SQLite's largest integer: no row has a bigger id, and the driver overflows past it
 MAX_SEED = 2**63 - 1
 _DIGITS = re.compile(r"\s*[+-]?\d{1,20}\s*")
@@ -237,6 +240,23 @@ def register_api(ctx: UIContext) -> None:
         run_id = whole_number(run_id, "run_id", 1, MAX_ID)
         return _run_view(services.training.run(run_id, actor=ctx.actor(request, None)))
 
+    def adapt(dataset: str, options: dict[str, Any] | None = None, annotator: str = "",
+              request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """Start an adaptation run: masked-LM training of the base model on every text of the dataset (admins
+        only; one run at a time, like /train). options: AdaptConfig settings, e.g. {"epochs": 2,
+        "whole_word_mask": true}. Returns the run (kind "adapt"); poll /run. When it succeeds, /adapted lists the
+        checkpoint, and /train takes its name as {"base_model": "a0001"}."""
+        dataset = string(dataset, "dataset")
+        if options is not None and not isinstance(options, dict):
+            raise InvalidInputError('options must be a JSON object of adaptation settings, e.g. {"epochs": 2}')
+        actor = ctx.actor(request, string(annotator, "annotator", optional=True))
+        return _run_view(services.training.adapt(dataset, dict(options or {}), actor=actor))
+
+    def adapted(dataset: str) -> list[dict]:
+        """The dataset's adapted checkpoints, newest first: name (a fine-tune's base_model), when, from which base,
+        on how many texts, and the masked-LM loss and accuracy on held-out texts before and after."""
+        return [{k: a.get(k) for k in ADAPTED_KEYS} for a in services.training.adapted(string(dataset, "dataset"))]
+
     def models(dataset: str) -> list[dict]:
         """The dataset's model versions, newest first, with metrics and whether each is the active one."""
         return [{k: v.get(k) for k in VERSION_KEYS} for v in services.models.list(string(dataset, "dataset"))]
@@ -287,6 +307,8 @@ def register_api(ctx: UIContext) -> None:
     gr.api(endpoint(ctx.admin("train models")(train)), api_name="train")
     gr.api(endpoint(ctx.anyone(run)), api_name="run")
     gr.api(endpoint(ctx.anyone(models)), api_name="models")
+    gr.api(endpoint(ctx.admin("adapt models")(adapt)), api_name="adapt")
+    gr.api(endpoint(ctx.anyone(adapted)), api_name="adapted")
     gr.api(endpoint(ctx.anyone(suggest)), api_name="suggest")
     gr.api(endpoint(ctx.anyone(similar)), api_name="similar")
     gr.api(endpoint(ctx.anyone(suspects)), api_name="suspects")

@@ -40,6 +40,16 @@ def fmt_score(value: Any) -> str:
     return f"{float(value):.3f}" if isinstance(value, (int, float)) else "—"
 
 
+def adapt_scores(metrics: Mapping[str, Any] | None) -> str:
+    """An adaptation's masked-LM scores on its held-out texts, before -> after (plain text)."""
+    before, after = (metrics or {}).get("before") or {}, (metrics or {}).get("after") or {}
+    if not before.get("masked_tokens"):
+        return "no held-out texts were measured"
+    return (f"held-out masked-LM loss {fmt_score(before.get('loss'))} → {fmt_score(after.get('loss'))}, masked-token "
+            f"accuracy {fmt_score(before.get('accuracy'))} → {fmt_score(after.get('accuracy'))} "
+            f"({int(before['masked_tokens'])} tokens)")
+
+
 def parse_time(stamp: str | None) -> datetime | None:
     if not stamp:
         return None
@@ -159,6 +169,10 @@ def _outcome(run: Mapping[str, Any]) -> list[str]:
     """Escaped HTML lines describing how a finished run ended."""
     status = run.get("status")
     took = fmt_duration(run_duration(run))
+    if status == "succeeded" and run.get("kind") == "adapt":
+        return [f"adapted checkpoint <b>{esc(run.get('version'))}</b> trained in {took}",
+                esc(adapt_scores(run.get("metrics"))),
+                "choose it as the base model to fine-tune from it"]
     if status == "succeeded":
         val, test = split_metrics(run.get("metrics"), "validation"), split_metrics(run.get("metrics"), "test")
         lines = [f"model <b>{esc(run.get('version'))}</b> trained in {took}",

@@ -10,13 +10,14 @@ import functools
 import inspect
 import re
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from ftdemo.errors import InvalidInputError
-from ftdemo.training.config import CLASS_WEIGHTS, DEVICES, RANGES, TrainConfig, base_model_layers
+from ftdemo.training.config import CLASS_WEIGHTS, DEVICES, PSEUDO_RULES, RANGES, TrainConfig, base_model_layers
 
 DEFAULT_MODEL = "default"  # the server's base model: FTDEMO_BASE_MODEL, else the bundled MiniLM
 BUNDLED_NAME = "bundled all-MiniLM-L6-v2 (offline)"
@@ -25,13 +26,18 @@ LEARNING_RATES = ["1e-4", "5e-5", "3e-5", "2e-5", "1e-5"]
 MAIN = ("epochs", "learning_rate", "batch_size", "max_length")  # shown; the rest sit under "Advanced"
 ADVANCED = ("warmup_ratio", "weight_decay", "class_weights", "early_stopping_patience", "reinit_pooler", "freeze_embeddings",
             "freeze_layers", "layer_lr_decay", "label_smoothing", "seed", "device")
-FIELDS = MAIN + ADVANCED
+SELF_TRAINING = ("self_training_rounds", "pseudo_label_weight", "pseudo_label_rule", "pseudo_label_threshold",
+                 "pseudo_label_share")  # under their own accordion: they use the unlabelled texts
+FIELDS = MAIN + ADVANCED + SELF_TRAINING
 TITLES = {"learning_rate": "Learning rate", "batch_size": "Batch size", "max_length": "Max length (tokens)",
           "warmup_ratio": "Warmup (share of steps)", "weight_decay": "Weight decay", "class_weights": "Class weights",
           "early_stopping_patience": "Early-stopping patience (epochs)", "freeze_embeddings": "Freeze embeddings",
           "reinit_pooler": "Re-initialise the pooler",
           "freeze_layers": "Freeze lowest layers", "layer_lr_decay": "Layer-wise LR decay", "seed": "Seed",
-          "device": "Device", "epochs": "Epochs (0 = automatic)", "label_smoothing": "Label smoothing"}
+          "device": "Device", "epochs": "Epochs (0 = automatic)", "label_smoothing": "Label smoothing",
+          "self_training_rounds": "Self-training rounds (0 = off)", "pseudo_label_weight": "Pseudo-label weight",
+          "pseudo_label_rule": "Which pseudo-labels", "pseudo_label_threshold": "Pseudo-label confidence",
+          "pseudo_label_share": "Largest share of the unlabelled texts"}
 HELP_CHARS = 150
 FREEZE_MAX_UNREAD = 24  # the freeze slider for a Hub id not on this machine: BERT-large's depth
 
@@ -76,10 +82,14 @@ def defaults() -> dict[str, Any]:
     return {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
-def model_choices(configured: str) -> list[tuple[str, str]]:
-    """The server's default first (bundled MiniLM unless FTDEMO_BASE_MODEL says otherwise), then Hub ids."""
+def model_choices(configured: str, adapted: Sequence[dict[str, Any]] = ()) -> list[tuple[str, str]]:
+    """The server's default first (bundled MiniLM unless FTDEMO_BASE_MODEL says otherwise), then the dataset's
+    adapted checkpoints, newest first (`TrainingService.adapted`; the service turns "a0001" into its path),
+    then Hub ids."""
     first = BUNDLED_NAME if not configured else f"{configured} (server default)"
-    return [(first, DEFAULT_MODEL), *[(hub, hub) for hub in HUB_SUGGESTIONS]]
+    mine = [(f"adapted {a['name']}: {display_model(a.get('base_model') or '')} on {a.get('texts') or 0} texts "
+             f"({str(a.get('created_at') or '')[:10]})", a["name"]) for a in adapted]
+    return [(first, DEFAULT_MODEL), *mine, *[(hub, hub) for hub in HUB_SUGGESTIONS]]
 
 
 def freeze_layers_max(choice: str | None, configured: str) -> int:
@@ -132,6 +142,14 @@ def _component(name: str, default: Any, *, layers: int = FREEZE_MAX_UNREAD) -> g
         return gr.Slider(0, layers, value=min(default, layers), step=1, **common)
     if name == "layer_lr_decay":
         return gr.Slider(0.5, 1.0, value=default, step=0.05, **common)
+    if name == "self_training_rounds":
+        return gr.Slider(0, 5, value=default, step=1, **common)
+    if name == "pseudo_label_rule":
+        return gr.Radio([(f"{rule}: {words}", rule) for rule, words in PSEUDO_RULES.items()], value=default, **common)
+    if name in ("pseudo_label_weight", "pseudo_label_share"):
+        return gr.Slider(0.05, 1.0, value=default, step=0.05, **common)
+    if name == "pseudo_label_threshold":
+        return gr.Slider(0.5, 0.99, value=default, step=0.01, **common)
     if name == "seed":
         return gr.Number(value=default, precision=0, **common)
     if name == "device":
@@ -152,6 +170,9 @@ def create_form(configured_model: str) -> dict[str, Any]:
     with gr.Accordion("Advanced", open=False, elem_id="ftd-train-advanced"):
         for name in ADVANCED:
             comps[name] = _component(name, d[name], layers=layers)
+    with gr.Accordion("Self-training on the unlabelled texts", open=False, elem_id="ftd-train-self-training"):
+        for name in SELF_TRAINING:
+            comps[name] = _component(name, d[name])
     return comps
 
 

@@ -1,6 +1,7 @@
 """Train tab (admins only): the data a run would train on, settings, Train now, live progress with
 loss and validation curves, cancel, the history of runs (where each trained), and retry of a run that
-stopped before its end.
+stopped before its end. Adapt starts an adaptation run (masked-LM training on the dataset's texts) in the
+same way; its checkpoints join the base-model choices.
 
 Everything on screen is read from the store: a gr.Timer polls services.training (every second
 while any run is live, every few seconds otherwise), so a reloaded page or a second browser shows
@@ -27,6 +28,7 @@ from ftdemo.ui.train_form import (
     defaults,
     display_model,
     freeze_layers_update,
+    model_choices,
     options_from_form,
 )
 
@@ -116,6 +118,38 @@ def start_run(services: Services, dataset: str | None, values: dict[str, Any], a
     return services.training.start(dataset, options_from_form(values), actor=actor)
 
 
+def adapt_options(epochs: Any, whole_word: Any, max_texts: Any) -> dict[str, Any]:
+    """The Adapt controls → AdaptConfig options (only what differs from the defaults)."""
+    from ftdemo.training.adapt_config import AdaptConfig
+
+    d = AdaptConfig()
+    opts: dict[str, Any] = {}
+    for name, value in (("epochs", epochs), ("max_texts", max_texts)):
+        if value not in (None, ""):
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"{name} must be a whole number, got {value!r}") from None
+            if number != getattr(d, name):
+                opts[name] = number
+    if whole_word:
+        opts["whole_word_mask"] = True
+    return opts
+
+
+def start_adapt(services: Services, dataset: str | None, options: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Start an adaptation run of the dataset's texts (the service checks the role and the options)."""
+    if not dataset:
+        raise InvalidInputError("choose a dataset first")
+    return services.training.adapt(dataset, options, actor=actor)
+
+
+def base_model_update(services: Services, dataset: str | None) -> dict[str, Any]:
+    """The base-model box with the dataset's adapted checkpoints among its choices (its value left alone)."""
+    adapted = services.training.adapted(dataset) if dataset else []
+    return gr.update(choices=model_choices(services.settings.base_model, adapted))
+
+
 def cancel_run(services: Services, watch: Watch | None, actor: Actor) -> dict[str, Any]:
     run_id = watch.run_id if isinstance(watch, Watch) else None
     if run_id is None:
@@ -143,7 +177,8 @@ def data_summary(services: Services, dataset: str | None) -> str:
     chips = "".join(f'<span class="ftd-chip{" ftd-chip-low" if n < MIN_PER_LABEL else ""}">{html.esc(lab)}<b>{n}</b>'
                     "</span>" for lab, n in counts.items())
     head = (f"<b>{stats.labelled}</b> labelled examples to train on"
-            + (f" ({stats.unlabelled} unlabelled are left out)" if stats.unlabelled else "")
+            + (f" ({stats.unlabelled} unlabelled are left out, but Adapt and self-training use them)"
+               if stats.unlabelled else "")
             + (f" · about {stats.labelled - n_val - n_test} train / {n_val} validation / {n_test} test"
                if stats.labelled else ""))
     short = [f"{lab} ({n})" for lab, n in counts.items() if n < MIN_PER_LABEL]
@@ -162,7 +197,8 @@ def history_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
     for r in runs:
         error = " ".join((r.get("error") or "").split())
         val = plots.split_metrics(r.get("metrics"), "validation")
-        rows.append([r["id"], r["status"], r.get("version") or "", plots.fmt_time(r.get("started_at")
+        made = r.get("version") or ""
+        rows.append([r["id"], r["status"], f"adapted {made}" if made and r.get("kind") == "adapt" else made, plots.fmt_time(r.get("started_at")
                                                                                or r.get("created_at")),
                      plots.fmt_duration(plots.run_duration(r)) if r.get("finished_at") else "",
                      plots.fmt_score(val.get("macro_f1")) if val else "", where(r),
@@ -174,19 +210,33 @@ def run_details(run: dict[str, Any] | None) -> str:
     """Everything about one run: who, data, settings that differ from the defaults, results, full error."""
     if run is None:
         return ""
-    cfg, d = run.get("config") or {}, defaults()
-    changed = [f"{name} = {cfg[name]}" for name in FIELDS if name in cfg and cfg[name] != d[name]]
+    adapting = run.get("kind") == "adapt"
+    cfg = run.get("config") or {}
+    if adapting:
+        from ftdemo.training.adapt_config import AdaptConfig
+
+        d = AdaptConfig().to_dict()
+        changed = [f"{name} = {cfg[name]}" for name in d if name != "base_model" and name in cfg and cfg[name] != d[name]]
+    else:
+        d = defaults()
+        changed = [f"{name} = {cfg[name]}" for name in FIELDS if name in cfg and cfg[name] != d[name]]
     counts = run.get("counts") or {}
     per_label = ", ".join(f"{lab} {n}" for lab, n in (counts.get("per_label") or {}).items())
+    data = (f"{counts.get('examples', 0)} texts, labelled or not (adaptation: masked-LM training)" if adapting else
+            f"{counts.get('examples', 0)} examples" + (f": {per_label}" if per_label else "")
+            + (f"; {counts['pool']} unlabelled for self-training" if counts.get("pool") is not None else ""))
     rows = [("Started by", f"{run.get('created_by') or '—'} at {plots.fmt_time(run.get('created_at'))} UTC"),
-            ("Data", f"{counts.get('examples', 0)} examples" + (f": {per_label}" if per_label else "")),
+            ("Data", data),
             ("Where", where(run) or "not started"),
             ("Base model", display_model(cfg.get("base_model") or "")),
             ("Settings", ", ".join(changed) or "the defaults")]
     timings = run.get("timings") or {}
     if timings:
+        speed = timings.get("train_texts_per_s" if adapting else "train_examples_per_s", 0)
         rows.append(("Time", f"{plots.fmt_duration(timings.get('total_s'))} in all, "
-                             f"{timings.get('train_examples_per_s', 0):,.0f} examples/s while training"))
+                             f"{speed:,.0f} {'texts' if adapting else 'examples'}/s while training"))
+    if adapting and run.get("metrics"):
+        rows.append(("Masked LM", plots.adapt_scores(run.get("metrics"))))
     for split in ("validation", "test"):
         m = plots.split_metrics(run.get("metrics"), split)
         if m:
@@ -224,6 +274,7 @@ def render(screen: TrainScreen, watch: Watch, e: dict[str, Any]) -> dict[Any, An
         e["details_box"]: gr.update(label=title, visible=run is not None, **({"open": True} if screen.picked else {})),
         e["details"]: run_details(run),
         e["train"]: gr.update(interactive=bool(screen.dataset) and not screen.live),
+        e["adapt"]: gr.update(interactive=bool(screen.dataset) and not screen.live),
         e["cancel"]: gr.update(visible=live_here, interactive=live_here and not run.get("cancel_requested")),
         e["retry"]: gr.update(visible=retryable, interactive=retryable and not screen.live),
         e["timer"]: gr.update(value=screen.interval),
@@ -247,6 +298,17 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
                     train = gr.Button("Train now", variant="primary", elem_id="ftd-train-start")
                     cancel = gr.Button("Cancel run", variant="stop", visible=False, elem_id="ftd-train-cancel")
                     retry = gr.Button("Retry run", visible=False, elem_id="ftd-train-retry")
+                with gr.Accordion("Adapt the base model to this dataset's texts", open=False,
+                                  elem_id="ftd-adapt-box"):
+                    gr.Markdown("Masked-language-model training on every text of the dataset, labelled or not "
+                                "(15% of the tokens hidden and predicted, as in BERT's pre-training). The adapted "
+                                "checkpoint then appears among the base models above.")
+                    adapt_epochs = gr.Slider(1, 10, value=1, step=1, label="Passes over the texts",
+                                             elem_id="ftd-adapt-epochs")
+                    adapt_max_texts = gr.Number(value=0, precision=0, label="At most this many texts (0 = all)",
+                                                elem_id="ftd-adapt-max-texts")
+                    adapt_wwm = gr.Checkbox(value=False, label="Mask whole words", elem_id="ftd-adapt-wwm")
+                    adapt = gr.Button("Adapt", elem_id="ftd-adapt-start")
                 message = gr.HTML(elem_id="ftd-train-msg")
             with gr.Column(scale=3, min_width=400):
                 progress = gr.HTML(plots.progress_html(None, []), elem_id="ftd-train-progress")
@@ -260,17 +322,19 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         timer = gr.Timer(IDLE_S)
         watch = gr.State(Watch())
     ctx.admin_only.append(tab)
-    e: dict[str, Any] = dict(tab=tab, snapshot=snapshot, form=form, train=train, cancel=cancel, retry=retry,
+    e: dict[str, Any] = dict(tab=tab, snapshot=snapshot, form=form, train=train, adapt=adapt, cancel=cancel, retry=retry,
                              message=message, progress=progress, loss_plot=loss_plot, metric_plot=metric_plot,
                              history=history, details_box=details_box, details=details, timer=timer, watch=watch)
-    outputs = [progress, loss_plot, metric_plot, history, details_box, details, train, cancel, retry, timer, watch]
+    outputs = [progress, loss_plot, metric_plot, history, details_box, details, train, adapt, cancel, retry, timer, watch]
+    base_box = form["base_model"]
     form_names = list(form)
 
     @guard(message)
     @ctx.anyone
     def on_show(dataset: str | None, watch_: Watch, request: gr.Request) -> dict:
         new, screen = poll(services, dataset, watch_, force=True, actor=ctx.actor(request, None))
-        return {**render(screen, new, e), snapshot: data_summary(services, dataset), message: ""}
+        return {**render(screen, new, e), snapshot: data_summary(services, dataset), message: "",
+                base_box: base_model_update(services, dataset)}
 
     @guard()
     @ctx.anyone
@@ -281,7 +345,9 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
             out[snapshot] = data_summary(services, dataset)  # a run just ended: labels may have moved on
         if screen.finished_now:  # a new version may be live: the Predict and Models tabs show it at once
             out[ctx.refresh] = (bump or 0) + 1
-            if screen.run and screen.run["status"] == "succeeded":
+            if screen.run and screen.run["status"] == "succeeded" and screen.run.get("kind") == "adapt":
+                out[base_box] = base_model_update(services, dataset)  # a new base to choose
+            elif screen.run and screen.run["status"] == "succeeded":
                 services.predict.warm(dataset)
         return out
 
@@ -294,6 +360,16 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
         screen.picked = False
         note = f"Run #{run['id']} started on {run['counts'].get('examples', 0)} examples."
         return {**render(screen, new, e), snapshot: data_summary(services, dataset), message: html.message(note)}
+
+    @guard(message)
+    @ctx.admin("adapt models")
+    def on_adapt(dataset: str | None, name: str, watch_: Watch, epochs: Any, max_texts: Any, whole_word: bool,
+                 request: gr.Request) -> dict:
+        run = start_adapt(services, dataset, adapt_options(epochs, whole_word, max_texts), ctx.actor(request, name))
+        new, screen = poll(services, dataset, watch_, run_id=run["id"], force=True)
+        screen.picked = False
+        note = f"Run #{run['id']} started: adapting the base model to {run['counts'].get('examples', 0)} texts."
+        return {**render(screen, new, e), message: html.message(note)}
 
     @guard(message)
     @ctx.admin("cancel training")
@@ -323,12 +399,14 @@ def create_train_tab(ctx: UIContext) -> dict[str, Any]:
 
     quiet = dict(show_progress="hidden", **PRIVATE)
     for trigger in (ctx.dataset.change, tab.select, ctx.refresh.change):
-        trigger(on_show, [ctx.dataset, watch], [*outputs, snapshot, message], **quiet)
-    timer.tick(on_tick, [ctx.dataset, watch, ctx.refresh], [*outputs, snapshot, ctx.refresh], trigger_mode="once",
-               **quiet)
+        trigger(on_show, [ctx.dataset, watch], [*outputs, snapshot, message, base_box], **quiet)
+    timer.tick(on_tick, [ctx.dataset, watch, ctx.refresh], [*outputs, snapshot, ctx.refresh, base_box],
+               trigger_mode="once", **quiet)
     train.click(on_train, [ctx.dataset, ctx.annotator, watch, *form.values()], [*outputs, snapshot, message],
                 trigger_mode="once", **quiet)
     cancel.click(on_cancel, [ctx.dataset, ctx.annotator, watch], [*outputs, message], **quiet)
+    adapt.click(on_adapt, [ctx.dataset, ctx.annotator, watch, adapt_epochs, adapt_max_texts, adapt_wwm],
+                [*outputs, message], trigger_mode="once", **quiet)
     retry.click(on_retry, [ctx.dataset, ctx.annotator, watch], [*outputs, message], trigger_mode="once", **quiet)
     history.select(on_pick, [ctx.dataset, watch], [*outputs, message], **quiet)
     @ctx.anyone

@@ -98,3 +98,15 @@ def test_the_duration_asked_for_follows_the_planned_steps_within_the_cap():
     assert gpu_seconds(cfg, 50_000, 12, cap=10 ** 6) > gpu_seconds(cfg, 5000, 12, cap=10 ** 6)
     assert gpu_seconds(cfg, 500_000, 12, cap=300) == 300  # never more than ZeroGPU grants
     assert gpu_seconds(cfg.replace(epochs=20), 5000, 6, cap=10 ** 6) > minilm
+
+
+def test_an_adaptation_run_goes_through_the_gpu_call_too(zero_services, tiny_encoder_dir):
+    from ftdemo.jobs.zerogpu import adapt_gpu_seconds
+
+    dataset = _labelled(zero_services)
+    options = {"epochs": 1, "max_length": 32, "num_threads": 1, "base_model": str(tiny_encoder_dir)}
+    assert adapt_gpu_seconds(options, 60_000, 6, cap=10 ** 9) > adapt_gpu_seconds(options, 600, 6, cap=10 ** 9)
+    run = zero_services.training.adapt(dataset, options, actor=ADMIN)
+    done = _finished(zero_services, run["id"])
+    assert done["status"] == "succeeded" and done["kind"] == "adapt", done["error"]
+    assert [a["name"] for a in zero_services.training.adapted(dataset)] == ["a0001"]

@@ -27,7 +27,8 @@ LEVELS = ("admin", "anyone")
 ADMIN_AT_LEAST = {("transfer_panel", "on_upload"), ("transfer_panel", "on_mapping"), ("transfer_panel", "on_import"),
                   ("transfer_panel", "on_export"), ("manage_panel", "on_create"), ("data_tab", "on_save_text"),
                   ("train_tab", "on_train"), ("train_tab", "on_cancel"), ("models_tab", "on_activate"),
-                  ("models_tab", "on_rollback"), ("models_tab", "on_delete"), ("api", "train")}
+                  ("models_tab", "on_rollback"), ("models_tab", "on_delete"), ("api", "train"),
+                  ("train_tab", "on_adapt"), ("api", "adapt")}
 
 
 @pytest.fixture(scope="module")

@@ -59,6 +59,7 @@ def _csv(tmp: Path) -> Path:
 # action name -> what it does as `actor` (each admin run must leave the fixture usable for the others)
 ACTIONS: dict[str, Callable[[Services, Actor, Path], Any]] = {
     "train": lambda s, a, tmp: s.training.train_sync(KW, {**FAST, "epochs": 0}, actor=a),
+    "adapt": lambda s, a, tmp: s.training.adapt_sync(KW, {"mlm_probability": 2.0}, actor=a),  # admin: refused option
     "cancel a run": lambda s, a, tmp: s.training.cancel(1, actor=a),
     "retry a run": lambda s, a, tmp: s.training.retry(1, actor=a),  # run 1 succeeded: an admin is told so
     "activate": lambda s, a, tmp: s.models.activate(KW, "v0001", actor=a),
@@ -114,6 +115,11 @@ def test_the_api_refuses_annotators_admin_actions(running) -> None:
         with pytest.raises(Exception, match=REFUSED):  # gradio_client's AppError carries the service's message
             bob.predict(KW, FAST, "", api_name="/train")
         assert len(running.services.training.runs(KW)) == runs
+    if "adapt" in names:
+        runs = len(running.services.training.runs(KW))
+        with pytest.raises(Exception, match=REFUSED):
+            bob.predict(KW, {"epochs": 1}, "", api_name="/adapt")
+        assert len(running.services.training.runs(KW)) == runs
     assert not names & {"import", "export", "activate", "delete"}, "new admin endpoints need a test here"
 
 
@@ -152,6 +158,7 @@ def test_ui_events_refuse_annotators(running, tmp_path) -> None:
         "create": ("on_create", "manage_panel", {0: "by-bob", 1: "single_label", 2: "a, b"}),
         "train": ("on_train", "train_tab", {0: KW}),
         "retry": ("on_retry", "train_tab", {0: KW}),
+        "adapt": ("on_adapt", "train_tab", {0: KW}),
         "roll back": ("on_rollback", "models_tab", {0: KW}),
     }
     for what, (name, module, values) in attempts.items():

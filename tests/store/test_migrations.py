@@ -127,3 +127,26 @@ def test_app_instances_starting_together_migrate_once(db_url):
     db = Database(db_url, migrate=False)
     assert current_revision(db.engine) == head_revision()
     db.dispose()
+
+
+def test_runs_recorded_before_adaptation_existed_are_fine_tunes(db_url):
+    """0010 adds training_runs.kind: every run recorded before it was a fine-tune, and says so after it."""
+    old_engine = make_engine(db_url)
+    upgrade(old_engine, "0006")
+    then = dt.datetime(2026, 6, 1)
+    with old_engine.begin() as conn:
+        ds_id = conn.execute(text("INSERT INTO datasets (name, task, description, created_at, created_by) "
+                                  "VALUES ('old', 'single_label', '', :t, 'u') RETURNING id"), {"t": then}).scalar_one()
+        conn.execute(text("INSERT INTO training_runs (dataset_id, status, config, snapshot_hash, snapshot, environment, "
+                          "progress, metrics, timings, error, version, cancel_requested, created_by, created_at) VALUES "
+                          "(:d, 'succeeded', '{}', 'h', '{\"items\": [], \"labels\": []}', '{}', '{}', '{}', '{}', '', "
+                          "'v0001', :f, 'u', :t)"), {"d": ds_id, "t": then, "f": False})
+    old_engine.dispose()
+    db = Database(db_url)
+    from ftdemo.store import runs as run_repo
+    from ftdemo.store.schema import TrainingRun
+
+    with db.read() as s:
+        [run] = s.query(TrainingRun).all()
+        assert run.kind == "finetune" and run_repo.run_dict(run)["kind"] == "finetune"
+    db.dispose()

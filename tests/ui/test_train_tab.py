@@ -205,7 +205,8 @@ def test_a_run_polls_to_done_and_a_reloaded_page_sees_it(services, kw, admin, ru
 def test_render_disables_train_while_a_run_is_live(services, kw, admin, runner, tiny_model_dir) -> None:
     run = start_run(services, kw, {**FAST, "base_model": str(tiny_model_dir)}, admin)
     watch, screen = poll(services, kw, None, force=True)
-    names = ["progress", "loss_plot", "metric_plot", "history", "details_box", "details", "train", "cancel", "retry", "busy",
+    names = ["progress", "loss_plot", "metric_plot", "history", "details_box", "details", "train", "adapt", "cancel",
+             "retry", "busy",
              "timer", "watch"]
     out = render(screen, watch, {n: n for n in names})
     assert out["train"]["interactive"] is False and out["cancel"]["visible"] is True
@@ -239,7 +240,7 @@ def test_with_workers_a_run_waits_for_one_and_a_stopped_run_offers_retry(setting
         assert "waiting for a worker" in plots.progress_html(screen.run, screen.events)
         assert history_frame(screen.history).iloc[0]["where"] == "waiting for a worker"
         assert "waiting for a worker" in run_details(screen.run)
-        names = ["progress", "loss_plot", "metric_plot", "history", "details_box", "details", "train", "cancel",
+        names = ["progress", "loss_plot", "metric_plot", "history", "details_box", "details", "train", "adapt", "cancel",
                  "retry", "timer", "watch"]
         out = render(screen, watch, {n: n for n in names})
         assert out["train"]["interactive"] is False and out["cancel"]["visible"] and not out["retry"]["visible"]
@@ -292,3 +293,25 @@ def test_no_dataset_shows_a_hint(services) -> None:
     assert screen.run is None and not screen.live
     assert "No dataset chosen" in data_summary(services, None)
     assert poll(services, None, watch)[1].changed is False
+
+
+def test_adapt_from_the_tab_lists_the_checkpoint_as_a_base_model(services, kw, admin, annotator, runner,
+                                                                 tiny_encoder_dir) -> None:
+    from ftdemo.ui.train_tab import adapt_options, base_model_update, start_adapt
+
+    assert adapt_options(1, False, 0) == {} and adapt_options(2, True, 500) == {
+        "epochs": 2, "max_texts": 500, "whole_word_mask": True}
+    options = {**adapt_options(1, False, 0), "base_model": str(tiny_encoder_dir), "max_length": 32, "num_threads": 1}
+    run = start_adapt(services, kw, options, admin)
+    runner.threads[run["id"]].join(60)
+    watch, screen = poll(services, kw, None, force=True)
+    assert screen.run["kind"] == "adapt" and screen.run["status"] == "succeeded", screen.run["error"]
+    assert history_frame(screen.history).iloc[0].tolist()[:3] == [run["id"], "succeeded", "adapted a0001"]
+    details = run_details(screen.run)
+    assert "60 texts" in details and "masked-LM loss" in details and "max_length = 32" in details
+    assert "adapted checkpoint <b>a0001</b>" in plots.progress_html(screen.run, screen.events)
+    choices = base_model_update(services, kw)["choices"]
+    assert [value for _, value in choices][:2] == [DEFAULT_MODEL, "a0001"]
+    assert options_from_form({"base_model": "a0001"}) == {"base_model": "a0001"}
+    with pytest.raises(PermissionDeniedError):
+        start_adapt(services, kw, {}, annotator)
