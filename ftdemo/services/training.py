@@ -109,11 +109,13 @@ class TrainingService(Service):
         opts = {k: v for k, v in options.items() if v is not None and v != ""}
         opts.setdefault("base_model", self.settings.resolved_base_model())
         config = TrainConfig.from_dict(opts)  # raises with the option's name on bad values
-        examples = self.annotate.snapshot(dataset)
+        examples, audit = self._training_and_audit(dataset)
         info_labels, task = self._labels_and_task(dataset)
         make_splits(examples, info_labels, task, val_fraction=config.val_fraction,
                     test_fraction=config.test_fraction)  # refuses tiny data now, with which labels need more
         snap, digest = snapshot_of(examples, info_labels)
+        if audit:  # scored at the end of the run, never trained or validated on
+            snap["audit"] = [[ex.id, list(ex.labels)] for ex in audit]
         return self._queue(dataset, config.to_dict(), snap, digest, actor, for_workers=for_workers)
 
     def _queue(self, dataset: str, config: dict[str, Any], snapshot: dict[str, Any], digest: str, actor: Actor, *,
@@ -140,6 +142,19 @@ class TrainingService(Service):
                 run = run_repo.get_run(s, run_id)
                 run.status, run.error = "failed", f"could not start the training process: {err}"
             raise
+
+    def _training_and_audit(self, dataset: str) -> tuple[list[LabelledText], list[LabelledText]]:
+        """The labelled examples a run trains and validates on, and the labelled audit examples it leaves out."""
+        from ftdemo.store.derived import in_audit
+
+        examples = self.annotate.snapshot(dataset)
+        with self.db.read() as s:
+            share = float(repo.get_dataset(s, dataset).audit_share or 0.0)
+        if not share:
+            return examples, []
+        audit = [ex for ex in examples if in_audit(ex.id, share)]
+        held = {ex.id for ex in audit}
+        return [ex for ex in examples if ex.id not in held], audit
 
     def _labels_and_task(self, dataset: str) -> tuple[list[str], TaskType]:
         with self.db.read() as s:

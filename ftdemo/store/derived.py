@@ -48,6 +48,8 @@ CHUNK = 2000  # ids per statement: far below SQLite's and PostgreSQL's limits on
 # Bulk inserts name the Core tables (`insert(X.__table__)`): the ORM's bulk path spends more time
 # building parameters than the database spends writing them.
 _SALT = b"ftdemo-queue-v1:"
+_AUDIT_SALT = b"ftdemo-audit-v1:"  # its own salt: the audit sample is not correlated with the shuffled order
+KEY_RANGE = 2 ** 31  # shuffle_key and audit_key are 31-bit
 
 
 def chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
@@ -58,6 +60,22 @@ def chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
 def shuffle_key(example_id: int) -> int:
     """A fixed pseudo-random 31-bit number per example: the shuffled queue's order."""
     return int.from_bytes(hashlib.blake2b(_SALT + str(int(example_id)).encode(), digest_size=4).digest(), "big") >> 1
+
+
+def audit_key(example_id: int) -> int:
+    """A fixed pseudo-random 31-bit number per example, independent of shuffle_key: the audit sample is the
+    examples whose key is below audit_cut(share)."""
+    return int.from_bytes(hashlib.blake2b(_AUDIT_SALT + str(int(example_id)).encode(), digest_size=4).digest(),
+                          "big") >> 1
+
+
+def audit_cut(share: float) -> int:
+    """The audit_key below which an example is in an audit sample of `share` (0 → none)."""
+    return int(round(max(0.0, min(1.0, float(share or 0.0))) * KEY_RANGE))
+
+
+def in_audit(example_id: int, share: float) -> bool:
+    return audit_key(example_id) < audit_cut(share)
 
 
 @dataclass(frozen=True)
@@ -89,7 +107,7 @@ def add_examples(session: Session, ds: Dataset, example_ids: Sequence[int]) -> N
     for part in chunks(list(example_ids)):
         session.execute(insert(ExampleState.__table__), [
             dict(example_id=i, dataset_id=ds.id, live=True, labelled=False, annotators=0, agreement=1.0,
-                 shuffle_key=shuffle_key(i)) for i in part])
+                 shuffle_key=shuffle_key(i), audit_key=audit_key(i)) for i in part])
     if example_ids:
         session.execute(update(DatasetStats).where(DatasetStats.dataset_id == ds.id)
                         .values(examples=DatasetStats.examples + len(example_ids)))
