@@ -179,7 +179,12 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
                 raise TrainingCancelled("training was stopped; no model version was saved")
             with db.read() as s:
                 audit_rows = load_snapshot(db, s.get(TrainingRun, run_id), "audit")[0]
-            selection = compare_with_active(db, run_id, models_dir, result, examples, audit_rows)
+            try:
+                selection = compare_with_active(db, run_id, models_dir, result, examples, audit_rows)
+            except Exception as err:  # noqa: BLE001 - a failed comparison must not lose the trained version
+                log.exception("training run %s: comparing with the active model failed", run_id)
+                selection = Selection(problem=f"comparing it with the active model failed ({type(err).__name__}: "
+                                              f"{err})")
             if progress.should_stop():
                 raise TrainingCancelled("training was stopped; no model version was saved")
             info = Registry(models_dir).save(dataset, result, {"run_id": run_id})
@@ -295,12 +300,12 @@ def register_version(session: Session, run_id: int, version: str, base_model: st
     selection = selection or Selection()
     if current is None or current.id == v.id:
         ok, reason = paired_activation(None, margin)
+    elif selection.problem:
+        ok, reason = False, f"{selection.problem}; kept as candidate (activate it by hand to override)"
     elif selection.against != current.version:
         ok, reason = False, (f"{current.version} went live while this version was being compared with "
                              f"{selection.against or 'no active model'}; kept as candidate (activate it by hand to "
                              "override)")
-    elif selection.comparison is None:
-        ok, reason = False, f"{selection.problem or 'not compared with the active model'}; kept as candidate"
     else:
         ok, reason = paired_activation(selection.comparison, margin, active_version=current.version)
     if ok:
