@@ -35,6 +35,7 @@ class ModelsScreen:
     selected: dict[str, Any] | None = None
     split: str = "validation"
     message: str = ""
+    audit: str = ""  # the dataset's audit sample in words ("" when it has none)
 
 
 # --- logic -------------------------------------------------------------------------------------
@@ -48,8 +49,10 @@ def load_models(services: Services, dataset: str | None, *, selected: str | None
     versions = services.models.list(dataset)
     chosen = (next((v for v in versions if v["version"] == selected), None)
               or next((v for v in versions if v["active"]), None) or (versions[0] if versions else None))
+    audit = services.datasets.audit(dataset)
     return ModelsScreen(services.datasets.info(dataset), versions, services.models.disk_usage_mb(dataset), chosen,
-                        split if split in dict(map(reversed, SPLITS)) else "validation", message)
+                        split if split in dict(map(reversed, SPLITS)) else "validation", message,
+                        f"audit sample: {audit.labelled} labelled of {audit.examples}" if audit.share else "")
 
 
 def _need(dataset: str | None, version: str | None) -> tuple[str, str]:
@@ -150,7 +153,8 @@ def summary_html(screen: ModelsScreen) -> str:
     active = next((v["version"] for v in screen.versions if v["active"]), None)
     parts = [f"<b>{n}</b> version{'s' if n != 1 else ''}",
              f"active: <b>{html.esc(active)}</b>" if active else "none active",
-             f"{screen.disk_mb:,.1f} MB on disk", "select a row for its confusion matrix and per-label scores"]
+             f"{screen.disk_mb:,.1f} MB on disk", *([html.esc(screen.audit)] if screen.audit else []),
+             "select a row for its confusion matrix and per-label scores"]
     return f'<div class="ftd-msg ok">{" · ".join(parts)}</div>'
 
 

@@ -3,6 +3,8 @@ audit sample (kept out of training, validation and the model-ranked queue; repor
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from tiny import FAST_TRAIN
 
@@ -14,6 +16,7 @@ from ftdemo.services.queue import audit_due
 from ftdemo.store import repo
 from ftdemo.store.derived import in_audit
 from ftdemo.store.schema import TrainingRun
+from ftdemo.ui.models_tab import load_models, summary_html, versions_frame
 
 SHARE = 0.25
 
@@ -58,6 +61,10 @@ def test_runs_are_compared_on_the_same_rows_and_audit_examples_are_left_out(serv
     assert listed["v0002"]["comparison"] == comparison and listed["v0001"]["comparison"] is None
     for v in listed.values():  # each version's accuracy on the labelled audit examples, with its interval
         assert v["audit"]["n"] == len(audit) and v["audit"]["low"] <= v["audit"]["accuracy"] <= v["audit"]["high"]
+    screen = load_models(services, "kw")  # the Models tab reports them
+    assert f"audit sample: {len(audit)} labelled of {len(audit)}" in summary_html(screen)
+    assert all(re.fullmatch(r"[01]\.\d{3} \([01]\.\d\d–[01]\.\d\d\)", cell)
+               for cell in versions_frame(screen.versions)["audit acc."])
 
 
 def test_audit_share_is_admins_only_and_checked(services, admin, annotator, keyword):
