@@ -144,8 +144,8 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
                 parent_pid: int | None = None, device: str | None = None) -> dict[str, Any]:
     """Train run `run_id` to the end and record the outcome. Returns the run as a dict.
 
-    `margin`: the activation guard's allowance, a share: the candidate goes live when, on the same validation
-    rows, it is surely (95%) not worse than the active model by more than this (0: clearly better).
+    `margin`: the activation guard's allowance, a share (models.guard.paired_activation): besides a clearly
+    better candidate, one level with the active model within it goes live when the comparison is that precise.
     `device`: where this process trains, whatever the run's settings say (a worker's --device); None: the
     run's own `device` setting.
     `stop`: set from outside (signals) to end the run as 'interrupted'. `parent_pid`: the app that
