@@ -226,12 +226,19 @@ class Selection:
     problem: str = ""
     audit: dict[str, Any] | None = None
 
+    @property
+    def measure(self) -> str:
+        from ftdemo.models.selection import SCORE_WORDS
+
+        return SCORE_WORDS.get(self.score, self.score)
+
     def metrics(self) -> dict[str, Any]:
         """The keys a version's metrics get: "comparison" (the dict of models.compare, plus `against`,
         `score` and the words) and "audit" (accuracy with its interval on the labelled audit examples)."""
         out: dict[str, Any] = {}
         if self.comparison is not None:
-            words = self.comparison.describe(f"the active model ({self.against})", "validation examples")
+            words = self.comparison.describe(f"the active model ({self.against})",
+                                             f"validation examples ({self.measure})")
             out["comparison"] = {**self.comparison.to_dict(), "against": self.against, "score": self.score,
                                  "words": words}
         elif self.problem:
@@ -307,7 +314,8 @@ def register_version(session: Session, run_id: int, version: str, base_model: st
                              f"{selection.against or 'no active model'}; kept as candidate (activate it by hand to "
                              "override)")
     else:
-        ok, reason = paired_activation(selection.comparison, margin, active_version=current.version)
+        ok, reason = paired_activation(selection.comparison, margin, active_version=current.version,
+                                       measure=selection.measure)
     if ok:
         run_repo.activate(session, ds, v, reason)
     else:

@@ -36,7 +36,7 @@ def activation_decision(new_metrics: dict[str, Any], active_metrics: dict[str, A
 
 
 def paired_activation(comparison: PairedComparison | None, margin: float = 0.0, *,
-                      active_version: str | None = None) -> tuple[bool, str]:
+                      active_version: str | None = None, measure: str = "") -> tuple[bool, str]:
     """Should a candidate replace the active model, given their comparison on the same validation rows?
 
     `comparison` is candidate − active (None: there is no active model). The candidate goes live when it
@@ -45,11 +45,11 @@ def paired_activation(comparison: PairedComparison | None, margin: float = 0.0, 
     own). `margin` (a share, 0.01 = one point) lets a candidate go live that is level with the active
     model, when the comparison is precise to within the margin (`precise_within`) and its lower end is
     above −margin: on a large validation set a newer model that is as good serves. The reason is in
-    words a user understands."""
+    words a user understands (`measure`: what the per-row scores are, e.g. "accuracy")."""
     what = f"the active model ({active_version})" if active_version else "the active model"
     if comparison is None:
         return True, "no active model to compare with; activated"
-    words = comparison.describe(what, "validation examples")
+    words = comparison.describe(what, f"validation examples ({measure})" if measure else "validation examples")
     if clearly_better(comparison):
         return True, f"{words}; activated"
     if margin > 0 and precise_within(comparison, margin) and comparison.low > -margin:

@@ -5,10 +5,12 @@ active model over the *same* current validation rows. This module makes the per-
 probabilities a model gives each row (`row_probabilities`, for a model in memory or a loaded version),
 mapped by label *name*, so that a model trained before a label was added or retired is still scored
 on every row (a label it does not know counts as predicted with probability 0), and then one number
-per row (`row_scores`): 1/0 for right/wrong ("correct", the default: the selection benchmark measured
-which score picks the better version more often, docs/benchmarks.md), or the probability the model
-gives the true label ("p_true"). Multi-label rows: exact match of the thresholded set, or the mean over
-labels of the probability given to the right side of each label.
+per row (`row_scores`): the probability the model gives the true label ("p_true", the default), or 1/0
+for right/wrong ("correct"). On a few dozen validation rows two fine-tunes differ in right/wrong on a
+handful of rows only, too few for any test; the probabilities differ on every row, and in the selection
+benchmark they told the better version apart where right/wrong could not (docs/benchmarks.md).
+Multi-label rows: exact match of the thresholded set, or the mean over labels of the probability given
+to the right side of each label.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from ftdemo.models.compare import PairedComparison, paired_comparison
 from ftdemo.tasks import LabelledText, TaskType
 
 SCORES = ("correct", "p_true")
-DEFAULT_SCORE = "correct"
+SCORE_WORDS = {"correct": "accuracy", "p_true": "probability of the true label"}  # what a user reads
+DEFAULT_SCORE = "p_true"
 BATCH_ROWS = 64
 
 

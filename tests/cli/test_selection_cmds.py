@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ftdemo.benchmarks.selection import summarise
+from ftdemo.models.selection import DEFAULT_SCORE, SCORES
 
 
 def test_datasets_audit_shows_and_sets_the_share(cli):
@@ -26,8 +27,9 @@ def _decision(better, old, new, bad=False):  # type: ignore[no-untyped-def]
         picked = 1 if activated else 0
         return {"activated": activated, "better": better, "picks_better": None if better is None else picked == better}
 
-    return {"candidate": 1, "old": rule(old), "new_correct": {**rule(new), "bad_activation": bad},
-            "new_p_true": {**rule(False), "bad_activation": False}}
+    other = next(f"new_{s}" for s in SCORES if s != DEFAULT_SCORE)
+    return {"candidate": 1, "old": rule(old), f"new_{DEFAULT_SCORE}": {**rule(new), "bad_activation": bad},
+            other: {**rule(False), "bad_activation": False}}
 
 
 def test_selection_bench_counts_picks_ties_and_bad_activations():
@@ -41,5 +43,5 @@ def test_selection_bench_counts_picks_ties_and_bad_activations():
     assert (out["draws"], out["decisions"], out["ties"]) == (4, 4, 1)
     assert (out["old_rule_picks_better"], out["new_rule_picks_better"]) == (2, 1)
     assert (out["old_rule_activations"], out["new_rule_activations"], out["new_rule_bad_activations"]) == (3, 1, 1)
-    assert out["per_rule"]["new_p_true"] == {"picks_better": 2, "picks_worse": 1, "activations": 0,
+    assert out["per_rule"][next(f"new_{s}" for s in SCORES if s != DEFAULT_SCORE)] == {"picks_better": 2, "picks_worse": 1, "activations": 0,
                                              "bad_activations": 0}

@@ -51,11 +51,11 @@ def test_runs_are_compared_on_the_same_rows_and_audit_examples_are_left_out(serv
     assert second["metrics"]["validation"]["n"] == n_val
     assert first["progress"]["decision"] == {"active": True, "reason": "no active model to compare with; activated"}
     comparison = second["metrics"]["comparison"]
-    assert comparison["against"] == "v0001" and comparison["n"] == n_val and comparison["score"] == "correct"
+    assert comparison["against"] == "v0001" and comparison["n"] == n_val and comparison["score"] == "p_true"
     decision = second["progress"]["decision"]
     words = PairedComparison(**{k: comparison[k] for k in ("difference", "low", "high", "p_value", "n", "level", "test")})
-    assert (decision["active"], decision["reason"]) == paired_activation(words, services.settings.activation_margin,
-                                                                         active_version="v0001")
+    assert (decision["active"], decision["reason"]) == paired_activation(
+        words, services.settings.activation_margin, active_version="v0001", measure="probability of the true label")
     assert decision["reason"].startswith(comparison["words"]) and f"on {n_val} validation examples" in decision["reason"]
     listed = {v["version"]: v for v in services.models.list("kw")}
     assert listed["v0002"]["comparison"] == comparison and listed["v0001"]["comparison"] is None

@@ -124,7 +124,7 @@ def test_guard_compares_on_the_same_rows_and_keeps_unclear_candidates(services, 
         better = register_version(s, runs[3], "v0004", "m", m, margin=0.01, selection=Selection(
             "v0001", paired_comparison(right, unclear - np.r_[np.ones(20), np.zeros(40)]), "correct"))
     assert not kept["active"] and kept["reason"].startswith(
-        "worse than the active model (v0001) by 5.0 ± ") and "on 60 validation examples: not clearly different; " \
+        "worse than the active model (v0001) by 5.0 ± ") and "on 60 validation examples (accuracy): not clearly different; " \
         "kept as candidate" in kept["reason"]
     assert not stale["active"] and "v0001 went live while this version was being compared with v0000" in stale["reason"]
     assert better["active"] and "clearly better; activated" in better["reason"]
