@@ -245,7 +245,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                 stopped_early = True
                 break
 
-        served = choice.served()  # the last epoch, or the best one when it is clearly better
+        served = choice.served()  # the last epoch, or the best one when it is clearly better (on enough rows)
         if served != history[-1]["epoch"]:
             model.load_state_dict(best_state, strict=False)
         best_state = None
