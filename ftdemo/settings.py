@@ -77,7 +77,7 @@ class Settings:
     session_hours: float = 12.0  # with FTDEMO_USERS: a sign-in lasts this long
     login_backoff_s: float = 1.0  # the first wait after a few failed sign-ins; it doubles with each further one
     seed_demo: bool = True  # create demo datasets from data/ on first start with an empty DB
-    activation_margin: float = 0.01  # a new model goes live if its val macro-F1 ≥ the active one's minus this
+    activation_margin: float = 0.01  # a level new model may go live when a paired comparison is this precise (guard.py)
     host: str = "127.0.0.1"
     port: int = 7860
     allow_unsafe_fs: bool = False  # FTDEMO_ALLOW_UNSAFE_FS=1: accept SQLite on a network/FUSE filesystem

@@ -35,6 +35,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--rename", action=_LabelEditAction, metavar="OLD=NEW")
     p.add_argument("--retire", action=_LabelEditAction, metavar="LABEL")
     p.set_defaults(handler=datasets_labels, label_edits=[])
+    p = ds_sub.add_parser("audit", parents=[common],
+                          help="the audit sample: a random share of examples kept for evaluation (show, or set with --share)")
+    p.add_argument("name")
+    p.add_argument("--share", type=audit_share, help="0 (none) to 0.5, e.g. 0.1: never trained on nor picked by the "
+                                                     "model's queue orders; each version's accuracy on it is reported")
+    p.set_defaults(handler=datasets_audit)
 
     p = sub.add_parser("import", parents=[common], help="import a CSV/TSV/JSONL/Parquet file or a datasets directory")
     p.add_argument("name")
@@ -105,6 +111,27 @@ class _LabelEditAction(argparse.Action):
         if not sep:
             parser.error(f"--rename takes OLD=NEW, got {values!r}")
         namespace.label_edits = [*namespace.label_edits, LabelEdit(action, old, new)]
+
+
+def audit_share(text: str) -> float:
+    """An argparse type: a share from 0 to MAX_AUDIT_SHARE."""
+    from ftdemo.services.datasets import MAX_AUDIT_SHARE
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_AUDIT_SHARE:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to {MAX_AUDIT_SHARE}, got {text!r}")
+    return value
+
+
+def datasets_audit(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
+    if args.share is not None:
+        status = sv.datasets.set_audit_share(args.name, args.share, actor=Actor.local("cli"))
+    else:
+        status = sv.datasets.audit(args.name)
+    return f"{shown(status.dataset)}: {status.describe()}", status.to_dict()
 
 
 def datasets_labels(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:

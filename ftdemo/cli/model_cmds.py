@@ -1,5 +1,5 @@
 """Prediction and benchmark commands: predict, bench train, bench serve, bench store, bench label-efficiency,
-bench label-noise, bench unlabelled."""
+bench label-noise, bench unlabelled, bench selection."""
 
 from __future__ import annotations
 
@@ -160,6 +160,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="base model (default: bundled MiniLM)")
     p.add_argument("--threads", type=option_range("num_threads"), default=0, help="torch CPU threads (0: all cores)")
     p.set_defaults(handler=bench_unlabelled, needs_services=False)
+    p = b_sub.add_parser("selection", parents=[common],
+                         help="activation guard: how often the old and the new rule serve the better of two fine-tunes")
+    p.add_argument("--data", required=True, help="labelled CSV/TSV/JSONL (text, label), e.g. ../shared/data/sst2_train.tsv")
+    p.add_argument("--labels", type=whole_number(20, 1_000_000), default=300, help="labels per draw")
+    p.add_argument("--draws", type=whole_number(1, 1000), default=20, help="independent draws of labels")
+    p.add_argument("--eval-rows", type=whole_number(10, 10_000_000), default=2000,
+                   help="held-out rows that say which version is better")
+    p.add_argument("--seeds", type=whole_number(2, 20), default=2, help="fine-tunes per draw (training seeds)")
+    p.add_argument("--seed", type=whole_number(0, 2**31 - 1), default=0, help="first training seed; also draws the rows")
+    p.add_argument("--margin", type=float, help="the guard's margin (default: FTDEMO_ACTIVATION_MARGIN's default)")
+    p.add_argument("--model", help="base model (default: bundled MiniLM)")
+    p.add_argument("--threads", type=option_range("num_threads"), default=0, help="torch CPU threads (0 = all cores)")
+    p.add_argument("--out", metavar="FILE.json", help="also write the result here after every draw (partial counts)")
+    p.set_defaults(handler=bench_selection, needs_services=False)
 
 
 def predict(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
@@ -253,6 +267,23 @@ def bench_unlabelled(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
         adapt_texts=args.adapt_texts, self_training_rounds=args.self_training_rounds, base_model=args.model,
         num_threads=args.threads, print_fn=quiet, progress=lambda line: print(line, file=sys.stderr, flush=True))
     return "", out
+
+
+def bench_selection(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from ftdemo.benchmarks.selection import run_selection_bench
+
+    out = run_selection_bench(args.data, labels=args.labels, draws=args.draws, eval_rows=args.eval_rows,
+                              seeds=args.seeds, seed=args.seed, margin=args.margin, base_model=args.model,
+                              num_threads=args.threads, out=args.out,
+                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+    lines = [f"{out['draws']} draws of {out['labels']} labels, {out['decisions']} decisions, "
+             f"{out['ties']} ties on {out['eval_rows']} held-out rows",
+             f"old rule (own validation macro-F1): picks the better version {out['old_rule_picks_better']} times, "
+             f"activates {out['old_rule_activations']}",
+             f"new rule (paired, {out['score']}): picks the better version {out['new_rule_picks_better']} times, "
+             f"activates {out['new_rule_activations']}, of which {out['new_rule_bad_activations']} worse on the "
+             "held-out rows by more than its reported interval"]
+    return "\n".join(lines), out
 
 
 def bench_serve(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:

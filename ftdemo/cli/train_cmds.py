@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ftdemo.cli.common import MAX_INT64, option_range, shown, whole_number
+from ftdemo.models.selection import describe_accuracy
 from ftdemo.services import Actor
 from ftdemo.training.config import MAX_BATCH, MAX_EPOCHS
 
@@ -201,6 +202,10 @@ def models(args: argparse.Namespace, sv: Any) -> tuple[str, Any]:
         val = (m.get("metrics") or {}).get("validation") or {}
         lines.append(f"{m['version']:<7} {'ACTIVE' if m['active'] else m['status']:<10} "
                      f"val macro-F1 {val.get('macro_f1', 0):.4f} acc {val.get('accuracy', 0):.4f}  {shown(m['reason'])}")
+        if (m.get("comparison") or {}).get("words"):
+            lines.append(f"        compared when trained: {shown(m['comparison']['words'])}")
+        if audit := describe_accuracy(m.get("audit")):
+            lines.append(f"        audit accuracy {audit}")
     if items:
         lines.append(f"{items[0]['dataset_disk_mb']:.1f} MB on disk for {len(items)} version(s); "
                      f"`python -m ftdemo prune {args.name} --keep K` deletes old ones")

@@ -7,6 +7,12 @@ rows, while a heartbeat (liveness.py) tells every other process that the run is 
 run (kind "adapt") goes the same way, but trains a masked LM on the texts and saves an adapted
 checkpoint (models/adapted.py) instead of a version.
 
+The guard compares like with like: while the candidate is still in memory, the active version is loaded
+and both are scored on the candidate's validation rows (the current labels; the split is a hash of the
+example id, so every run of a snapshot validates on the same rows), and the paired difference with its
+interval decides (models.guard.paired_activation). Labelled audit examples (a per-dataset share kept out
+of training, validation and the model-ranked queue) are scored too: an unbiased accuracy per version.
+
 Every way of stopping a run ends it within a batch or two, in a final status: a cancel from the UI
 or the API becomes 'cancelled'; a signal (Ctrl-C, SIGTERM) or the death of the app that started it
 becomes 'interrupted'. Nothing is saved after a stop was asked for.
@@ -21,6 +27,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +36,8 @@ from sqlalchemy.orm import Session
 
 from ftdemo.errors import FtdemoError, TrainingCancelled
 from ftdemo.jobs.liveness import Heartbeat
-from ftdemo.models.guard import activation_decision
+from ftdemo.models.compare import PairedComparison
+from ftdemo.models.guard import paired_activation
 from ftdemo.store import Database
 from ftdemo.store import runs as run_repo
 from ftdemo.store.schema import Dataset, Example, TrainingRun, utcnow
@@ -59,10 +67,11 @@ def environment() -> dict[str, Any]:
     return env
 
 
-def load_snapshot(db: Database, run: TrainingRun) -> tuple[list[LabelledText], list[str], TaskType, str]:
+def load_snapshot(db: Database, run: TrainingRun, part: str = "items") -> tuple[list[LabelledText], list[str], TaskType, str]:
     """The run's frozen (example id, labels) list joined to the example texts (an adaptation's labels are
-    empty: it reads every text)."""
-    items: list[list[Any]] = run.snapshot["items"]
+    empty: it reads every text); `part` "audit": its labelled audit examples (kept out of training), [] for
+    a run made before audit samples existed."""
+    items: list[list[Any]] = run.snapshot.get(part) or []
     texts = load_texts(db, [int(i) for i, _ in items])
     examples = [LabelledText(int(i), *texts[int(i)], tuple(labels)) for i, labels in items if int(i) in texts]
     with db.read() as s:
@@ -152,7 +161,8 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
                 parent_pid: int | None = None, device: str | None = None) -> dict[str, Any]:
     """Train run `run_id` to the end and record the outcome. Returns the run as a dict.
 
-    `margin`: the activation guard's allowance (validation macro-F1 may drop by this much).
+    `margin`: the activation guard's allowance, a share (models.guard.paired_activation): besides a clearly
+    better candidate, one level with the active model within it goes live when the comparison is that precise.
     `device`: where this process trains, whatever the run's settings say (a worker's --device); None: the
     run's own `device` setting.
     `stop`: set from outside (signals) to end the run as 'interrupted'. `parent_pid`: the app that
@@ -197,14 +207,15 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
 
 def _finetune(db: Database, run_id: int, models_dir: Path, progress: _Progress, callbacks: list[Callable[[Any], None]],
               device: str | None, margin: float) -> None:
-    """A fine-tune: the engine on the frozen labels (and, with self-training, the frozen pool), a registry
-    version, the activation guard."""
+    """A fine-tune: the engine on the frozen labels (and, with self-training, the frozen pool), the paired
+    comparison with the active version and the audit score, a registry version, the activation guard."""
     from ftdemo.models.registry import Registry
     from ftdemo.training.self_train import train_with_pool
 
     with db.read() as s:
         run = s.get(TrainingRun, run_id)
         examples, labels, task, dataset = load_snapshot(db, run)
+        audit_rows = load_snapshot(db, run, "audit")[0]
         config = TrainConfig.from_dict({**run.config, **({"device": device} if device else {})})
         pool = load_pool(db, run) if config.self_training_rounds else []
     log.info("training run %s of %r started: %d labelled examples, %d labels%s", run_id, dataset, len(examples),
@@ -213,12 +224,21 @@ def _finetune(db: Database, run_id: int, models_dir: Path, progress: _Progress, 
                              should_stop=progress.should_stop)
     if progress.should_stop():  # asked while the last evaluation ran: keep nothing
         raise TrainingCancelled("training was stopped; no model version was saved")
+    try:
+        selection = compare_with_active(db, run_id, models_dir, result, examples, audit_rows)
+    except Exception as err:  # noqa: BLE001 - a failed comparison must not lose the trained version
+        log.exception("training run %s: comparing with the active model failed", run_id)
+        selection = Selection(problem=f"comparing it with the active model failed ({type(err).__name__}: {err})")
+    if progress.should_stop():
+        raise TrainingCancelled("training was stopped; no model version was saved")
     info = Registry(models_dir).save(dataset, result, {"run_id": run_id})
+    metrics = {**result.metrics, **selection.metrics()}
     with db.write() as s:
-        decision = register_version(s, run_id, info.name, result.base_model, result.metrics, margin=margin)
+        decision = register_version(s, run_id, info.name, result.base_model, metrics, margin=margin,
+                                    selection=selection)
         run = s.get(TrainingRun, run_id)
         run.status, run.finished_at, run.version = "succeeded", utcnow(), info.name
-        run.metrics, run.timings = result.metrics, result.timings
+        run.metrics, run.timings = metrics, result.timings
         run.progress = {**run.progress, "decision": decision}
     log.info("training run %s of %r saved %s (%s)", run_id, dataset, info.name,
              "now active" if decision["active"] else "kept as a candidate")
@@ -248,9 +268,87 @@ def _adapt(db: Database, run_id: int, models_dir: Path, progress: _Progress, cal
     log.info("adaptation run %s of %r saved %s", run_id, dataset, info.name)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What the guard needs about one candidate: its paired comparison with the version that was active when
+    it was compared (`against`; None when none was), or why there is none (`problem`), and its audit score."""
+
+    against: str | None = None
+    comparison: PairedComparison | None = None
+    score: str = ""  # the per-row score compared (models.selection.SCORES)
+    problem: str = ""
+    audit: dict[str, Any] | None = None
+
+    @property
+    def measure(self) -> str:
+        from ftdemo.models.selection import SCORE_WORDS
+
+        return SCORE_WORDS.get(self.score, self.score)
+
+    def metrics(self) -> dict[str, Any]:
+        """The keys a version's metrics get: "comparison" (the dict of models.compare, plus `against`,
+        `score` and the words) and "audit" (accuracy with its interval on the labelled audit examples)."""
+        out: dict[str, Any] = {}
+        if self.comparison is not None:
+            words = self.comparison.describe(f"the active model ({self.against})",
+                                             f"validation examples ({self.measure})")
+            out["comparison"] = {**self.comparison.to_dict(), "against": self.against, "score": self.score,
+                                 "words": words}
+        elif self.problem:
+            out["comparison"] = {"against": self.against, "problem": self.problem}
+        if self.audit is not None:
+            out["audit"] = self.audit
+        return out
+
+
+def compare_with_active(db: Database, run_id: int, models_dir: Path, result: Any, examples: list[LabelledText],
+                        audit_rows: list[LabelledText], *, score: str | None = None) -> Selection:
+    """Score the candidate (`result`, in memory) and the dataset's active version on the candidate's own
+    validation rows and compare them pairwise; score the candidate on the labelled audit examples. A
+    version that cannot be loaded (files gone, another architecture's leftovers) gives a `problem`."""
+    from ftdemo.errors import FtdemoError
+    from ftdemo.models import selection as sel
+    from ftdemo.models.inference import load_model_dir
+    from ftdemo.models.registry import Registry
+    from ftdemo.training.splits import make_splits
+
+    score = score or sel.DEFAULT_SCORE
+    labels, task, cfg = list(result.labels), result.task, result.config
+    device = str(next(result.model.parameters()).device)
+    audit = None
+    if audit_rows:
+        probs = sel.row_probabilities(result.model, result.tokenizer, audit_rows, task, max_length=cfg.max_length)
+        audit = sel.accuracy_interval(sel.row_scores(probs, labels, audit_rows, labels, task, score="correct",
+                                                     thresholds=result.thresholds))
+    with db.read() as s:
+        run = s.get(TrainingRun, run_id)
+        ds = s.get(Dataset, run.dataset_id)
+        current = run_repo.active_version(s, ds)
+        against, dataset = (current.version if current is not None else None), ds.name
+    if against is None:
+        return Selection(audit=audit)
+    rows = make_splits(examples, labels, task, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction).validation
+    try:
+        active = load_model_dir(Registry(models_dir).path(dataset, against), device=device)
+    except (FtdemoError, OSError) as err:
+        return Selection(against, problem=f"the active model {against} could not be loaded to compare with: {err}",
+                         audit=audit)
+    cand_probs = sel.row_probabilities(result.model, result.tokenizer, rows, task, max_length=cfg.max_length)
+    act_probs = sel.row_probabilities(active.model, active.tokenizer, rows, task,
+                                      max_length=min(cfg.max_length, active.max_length))
+    cand = sel.row_scores(cand_probs, labels, rows, labels, task, score=score, thresholds=result.thresholds)
+    act = sel.row_scores(act_probs, list(active.labels), rows, labels, task, score=score,
+                         thresholds=dict(zip(active.labels, (float(t) for t in active.thresholds))))
+    return Selection(against, sel.compare_models(cand, act), score, audit=audit)
+
+
 def register_version(session: Session, run_id: int, version: str, base_model: str, metrics: dict[str, Any],
-                     *, margin: float) -> dict[str, Any]:
-    """Record a new version and apply the activation guard; returns {'active': bool, 'reason': str}."""
+                     *, margin: float, selection: Selection | None = None) -> dict[str, Any]:
+    """Record a new version and apply the activation guard; returns {'active': bool, 'reason': str}.
+
+    `selection`: the candidate compared with the active version on the same validation rows
+    (compare_with_active). Without one, or when another version went live since it was made, a
+    candidate is activated only if no version is active."""
     ds = session.get(Dataset, run_repo.get_run(session, run_id).dataset_id)
     # an app starting meanwhile may have found the version on disk and registered it (ModelService.reconcile)
     v = run_repo.find_version(session, ds, version)
@@ -259,7 +357,18 @@ def register_version(session: Session, run_id: int, version: str, base_model: st
     else:
         v.run_id, v.base_model, v.metrics = run_id, base_model, metrics
     current = run_repo.active_version(session, ds)
-    ok, reason = activation_decision(metrics, current.metrics if current is not None else None, margin)
+    selection = selection or Selection()
+    if current is None or current.id == v.id:
+        ok, reason = paired_activation(None, margin)
+    elif selection.problem:
+        ok, reason = False, f"{selection.problem}; kept as candidate (activate it by hand to override)"
+    elif selection.against != current.version:
+        ok, reason = False, (f"{current.version} went live while this version was being compared with "
+                             f"{selection.against or 'no active model'}; kept as candidate (activate it by hand to "
+                             "override)")
+    else:
+        ok, reason = paired_activation(selection.comparison, margin, active_version=current.version,
+                                       measure=selection.measure)
     if ok:
         run_repo.activate(session, ds, v, reason)
     else:

@@ -44,9 +44,9 @@ class PairedComparison:
     def half_width(self) -> float:
         return (self.high - self.low) / 2
 
-    def describe(self, what: str = "the active model") -> str:
+    def describe(self, what: str = "the active model", rows: str = "examples") -> str:
         """In words, in percentage points: 'better than the active model by 2.1 ± 3.0 points on 30 validation
-        examples: not clearly better'."""
+        examples: not clearly better' (`rows`: what the rows are, e.g. "validation examples")."""
         if self.n == 0:
             return f"no common examples to compare with {what} on"
         diff, pm = 100 * self.difference, 100 * self.half_width
@@ -54,8 +54,8 @@ class PairedComparison:
         amount = f" by {abs(diff):.1f} ± {pm:.1f} points" if diff else f" (± {pm:.1f} points)"
         verdict = ("clearly better" if self.clearly_better else "clearly worse" if self.clearly_worse
                    else "not clearly different")
-        rows = "example" if self.n == 1 else "examples"
-        return f"{side} {what}{amount} on {self.n} {rows}: {verdict}"
+        noun = rows[:-1] if self.n == 1 and rows.endswith("s") else rows
+        return f"{side} {what}{amount} on {self.n} {noun}: {verdict}"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "clearly_better": self.clearly_better, "clearly_worse": self.clearly_worse}

@@ -46,6 +46,29 @@ class Stats:
         return asdict(self)
 
 
+@dataclass
+class AuditStatus:
+    """A dataset's audit sample: the share of examples reserved for evaluation (0: none), how many examples
+    are in it, how many of those are labelled, and how many examples are labelled in all."""
+
+    dataset: str
+    share: float
+    examples: int
+    labelled: int
+    labelled_total: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if not self.share:
+            return "no audit sample: every labelled example can be trained on"
+        return (f"audit sample: {100 * self.share:g}% of the examples ({self.examples}), {self.labelled} of them "
+                f"labelled ({self.labelled_total} labelled in all); kept out of training and of the model's "
+                "orders, and used to report each model's accuracy")
+
+
+MAX_AUDIT_SHARE = 0.5  # the rest must leave enough to train on
 LABEL_ACTIONS = ("add", "rename", "retire")
 
 
@@ -134,6 +157,28 @@ class DatasetService(Service):
                 annotators=repo.annotator_counts(s, ds), multi_annotated=multi, conflicts=int(totals.conflicts),
                 agreement=round(float(totals.agreement_sum) / multi, 4) if multi else None,
             )
+
+    def audit(self, name: str) -> AuditStatus:
+        """The dataset's audit sample (Dataset.audit_share; services.queue hands it out, training leaves it out)."""
+        from ftdemo.services.queue import audit_counts
+
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, name)
+            examples, labelled, total = audit_counts(s, ds)
+            return AuditStatus(ds.name, float(ds.audit_share or 0.0), examples, labelled, total)
+
+    def set_audit_share(self, name: str, share: float, *, actor: Actor) -> AuditStatus:
+        """Reserve a random `share` of the dataset's examples (by a salted hash of their id) for evaluation:
+        never trained on, never picked by the model-ranked queue orders but handed out at random as labels
+        come in, and each new model version's accuracy on the labelled ones is reported. 0 turns it off.
+        Admins only. Changing it moves examples in or out of the sample (a hash below the new cut)."""
+        require_admin(actor, "change a dataset's audit sample")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= MAX_AUDIT_SHARE:
+            raise InvalidInputError(f"the audit share must be a number from 0 (none) to {MAX_AUDIT_SHARE} "
+                                    f"(e.g. 0.1 for 10% of the examples); got {share!r}")
+        with self.db.write() as s:
+            repo.get_dataset(s, name).audit_share = float(share)
+        return self.audit(name)
 
     def rebuild(self, name: str | None = None, *, actor: Actor, check_only: bool = False) -> dict[str, list[str]]:
         """Recompute the current labels and totals of a dataset (or all) from the annotation history, or

@@ -9,6 +9,12 @@ change, not per click), which the SQL candidates then filter. Before any embeddi
 the ranked ones are used up, those orders hand out the rest shuffled.
 
 Adding an order: a function `(QueueRequest) -> list[int]` and one row in ORDERS.
+
+The audit sample (a per-dataset share of examples, Dataset.audit_share; derived.audit_key says which) is
+never ranked by a model: an order that ranks by one gets candidates without it, and the queue hands out one
+audit example, chosen at random, whenever the labelled audit examples fall below the share of all labelled
+ones, so the audit set grows with the labels and its accuracy is not biased by what the model picked
+(label-sleuth #588). Orders that rank by no model (in order, shuffled) are unbiased already: unchanged.
 """
 
 from __future__ import annotations
@@ -17,13 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services.base import Actor, Service
 from ftdemo.store import derived, repo
-from ftdemo.store.schema import Dataset, ExampleState
+from ftdemo.store.schema import Dataset, DatasetStats, ExampleState
 
 if TYPE_CHECKING:
     from ftdemo.services.assist import AssistService
@@ -132,4 +138,35 @@ class QueueService(Service):
         those other annotators hold leases on)."""
         chosen = get_order(order)
         candidates = repo.queue_candidates(ds, actor.name, exclude=exclude, overlap=overlap)
-        return chosen.pick(QueueRequest(session, ds, candidates, actor.name, int(seed), int(limit), self))
+        req = QueueRequest(session, ds, candidates, actor.name, int(seed), int(limit), self)
+        cut = derived.audit_cut(ds.audit_share)
+        if chosen.ranks_by is None or cut == 0:
+            return chosen.pick(req)
+        audit = candidates.where(ExampleState.audit_key < cut)
+        ids = _shuffled(replace(req, candidates=audit, limit=1)) if audit_due(session, ds) else []
+        rest = candidates.where(ExampleState.audit_key >= cut)
+        ids += chosen.pick(replace(req, candidates=rest, limit=req.limit - len(ids)))
+        if len(ids) < req.limit:  # only audit examples are left: they get labelled too, in random order
+            others = audit.where(ExampleState.example_id.not_in(ids)) if ids else audit
+            ids += _shuffled(replace(req, candidates=others, limit=req.limit - len(ids)))
+        return ids
+
+
+def audit_counts(session: Session, ds: Dataset) -> tuple[int, int, int]:
+    """(examples in the audit sample, labelled ones, labelled examples in all) of a dataset (live ones)."""
+    cut = derived.audit_cut(ds.audit_share)
+    labelled = session.scalar(select(DatasetStats.labelled).where(DatasetStats.dataset_id == ds.id)) or 0
+    if cut == 0:
+        return 0, 0, int(labelled)
+    rows = session.execute(select(ExampleState.labelled, func.count()).where(
+        ExampleState.dataset_id == ds.id, ExampleState.live.is_(True), ExampleState.audit_key < cut)
+        .group_by(ExampleState.labelled)).all()
+    per = {bool(flag): int(n) for flag, n in rows}
+    return per.get(True, 0) + per.get(False, 0), per.get(True, 0), int(labelled)
+
+
+def audit_due(session: Session, ds: Dataset) -> bool:
+    """Whether the next example should come from the audit sample: its labelled share is below the setting
+    (the first labels come from the model's order; from then on the audit set keeps pace with them)."""
+    _, audit_labelled, labelled = audit_counts(session, ds)
+    return audit_labelled < float(ds.audit_share) * labelled

@@ -127,7 +127,7 @@ class TrainingService(Service):
         opts.setdefault("base_model", self.settings.resolved_base_model())
         opts["base_model"] = self.resolve_base_model(dataset, opts["base_model"])
         config = TrainConfig.from_dict(opts)  # raises with the option's name on bad values
-        examples = self.annotate.snapshot(dataset)
+        examples, audit = self._training_and_audit(dataset)
         info_labels, task = self._labels_and_task(dataset)
         make_splits(examples, info_labels, task, val_fraction=config.val_fraction,
                     test_fraction=config.test_fraction)  # refuses tiny data now, with which labels need more
@@ -136,6 +136,8 @@ class TrainingService(Service):
             with self.db.read() as s:
                 snap["pool"] = [i for i, _t, _p in repo.live_texts(s, repo.get_dataset(s, dataset), labelled=False)]
             snap["counts"]["pool"] = len(snap["pool"])
+        if audit:  # scored at the end of the run, never trained or validated on
+            snap["audit"] = [[ex.id, list(ex.labels)] for ex in audit]
         return self._queue(dataset, config.to_dict(), snap, digest, actor, for_workers=for_workers)
 
     def _prepare_adapt(self, dataset: str, options: dict[str, Any], actor: Actor, *, for_workers: bool) -> int:
@@ -183,6 +185,19 @@ class TrainingService(Service):
                 run = run_repo.get_run(s, run_id)
                 run.status, run.error = "failed", f"could not start the training process: {err}"
             raise
+
+    def _training_and_audit(self, dataset: str) -> tuple[list[LabelledText], list[LabelledText]]:
+        """The labelled examples a run trains and validates on, and the labelled audit examples it leaves out."""
+        from ftdemo.store.derived import in_audit
+
+        examples = self.annotate.snapshot(dataset)
+        with self.db.read() as s:
+            share = float(repo.get_dataset(s, dataset).audit_share or 0.0)
+        if not share:
+            return examples, []
+        audit = [ex for ex in examples if in_audit(ex.id, share)]
+        held = {ex.id for ex in audit}
+        return [ex for ex in examples if ex.id not in held], audit
 
     def _labels_and_task(self, dataset: str) -> tuple[list[str], TaskType]:
         with self.db.read() as s:

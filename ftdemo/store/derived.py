@@ -49,7 +49,8 @@ CHUNK = 2000  # ids per statement: far below SQLite's and PostgreSQL's limits on
 # building parameters than the database spends writing them.
 _SALT = b"ftdemo-queue-v1:"
 _OVERLAP_SALT = b"ftdemo-overlap-v1:"  # its own salt: which examples overlap is unrelated to the shuffled order
-OVERLAP_SCALE = 2**31  # overlap keys lie in [0, OVERLAP_SCALE): an example overlaps when key < share * scale
+_AUDIT_SALT = b"ftdemo-audit-v1:"  # and the audit sample's: unrelated to both
+KEY_RANGE = OVERLAP_SCALE = 2 ** 31  # shuffle, overlap and audit keys are 31-bit: [0, KEY_RANGE)
 
 
 def chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
@@ -59,20 +60,42 @@ def chunks(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
 
 def shuffle_key(example_id: int) -> int:
     """A fixed pseudo-random 31-bit number per example: the shuffled queue's order."""
-    return int.from_bytes(hashlib.blake2b(_SALT + str(int(example_id)).encode(), digest_size=4).digest(), "big") >> 1
+    return _salted_key(_SALT, example_id)
+
+
+def _salted_key(salt: bytes, example_id: int) -> int:
+    """A fixed pseudo-random 31-bit number per example and salt (blake2b of the id)."""
+    return int.from_bytes(hashlib.blake2b(salt + str(int(example_id)).encode(), digest_size=4).digest(), "big") >> 1
+
+
+def share_cut(share: float) -> int:
+    """The key below which an example is in a sample of `share` (0 to 1) of the examples: raising the share
+    only adds examples."""
+    return int(round(min(max(float(share or 0.0), 0.0), 1.0) * KEY_RANGE))
 
 
 def overlap_key(example_id: int) -> int:
-    """A fixed pseudo-random 31-bit number per example, independent of `shuffle_key`: the example goes to
-    several annotators when it is below the dataset's overlap share of OVERLAP_SCALE (so raising the share
-    only adds examples)."""
-    digest = hashlib.blake2b(_OVERLAP_SALT + str(int(example_id)).encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") >> 1
+    """The example goes to several annotators when this is below overlap_threshold(the dataset's share)."""
+    return _salted_key(_OVERLAP_SALT, example_id)
 
 
 def overlap_threshold(share: float) -> int:
     """The overlap keys below which an example is an overlap example, for a share from 0 to 1."""
-    return int(round(min(max(float(share), 0.0), 1.0) * OVERLAP_SCALE))
+    return share_cut(share)
+
+
+def audit_key(example_id: int) -> int:
+    """The example is in the audit sample when this is below audit_cut(the dataset's share)."""
+    return _salted_key(_AUDIT_SALT, example_id)
+
+
+def audit_cut(share: float) -> int:
+    """The audit_key below which an example is in an audit sample of `share` (0 → none)."""
+    return share_cut(share)
+
+
+def in_audit(example_id: int, share: float) -> bool:
+    return audit_key(example_id) < audit_cut(share)
 
 
 @dataclass(frozen=True)
@@ -104,7 +127,7 @@ def add_examples(session: Session, ds: Dataset, example_ids: Sequence[int]) -> N
     for part in chunks(list(example_ids)):
         session.execute(insert(ExampleState.__table__), [
             dict(example_id=i, dataset_id=ds.id, live=True, labelled=False, annotators=0, agreement=1.0,
-                 shuffle_key=shuffle_key(i), overlap_key=overlap_key(i)) for i in part])
+                 shuffle_key=shuffle_key(i), overlap_key=overlap_key(i), audit_key=audit_key(i)) for i in part])
     if example_ids:
         session.execute(update(DatasetStats).where(DatasetStats.dataset_id == ds.id)
                         .values(examples=DatasetStats.examples + len(example_ids)))

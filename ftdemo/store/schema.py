@@ -55,6 +55,8 @@ class Dataset(Base):
     # different annotators before it leaves the queue; the others to one (services/queue.py)
     overlap_share: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     overlap_k: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    # share of examples reserved for evaluation (the audit sample: derived.audit_key below the cut); 0 = none
+    audit_share: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
     labels: Mapped[list["Label"]] = relationship(
         back_populates="dataset", order_by="Label.position", cascade="all, delete-orphan"
@@ -301,7 +303,8 @@ class ExampleState(Base):
 
     __tablename__ = "example_states"
     __table_args__ = (Index("ix_example_states_queue", "dataset_id", "live", "labelled", "example_id"),
-                      Index("ix_example_states_shuffle", "dataset_id", "live", "labelled", "shuffle_key"))
+                      Index("ix_example_states_shuffle", "dataset_id", "live", "labelled", "shuffle_key"),
+                      Index("ix_example_states_audit", "dataset_id", "live", "labelled", "audit_key"))
 
     example_id: Mapped[int] = mapped_column(ForeignKey("examples.id", ondelete="CASCADE"), primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
@@ -312,6 +315,8 @@ class ExampleState(Base):
     shuffle_key: Mapped[int] = mapped_column(Integer, default=0)  # a hash of the id: the shuffled queue's order
     # another hash of the id (its own salt): below the dataset's overlap_share of 2**31, k annotators label it
     overlap_key: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # another hash of the id (its own salt): in the dataset's audit sample when below derived.audit_cut(share)
+    audit_key: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"ExampleState(example_id={self.example_id}, labelled={self.labelled}, live={self.live})"

@@ -48,6 +48,7 @@ from ftdemo.training.data import (
 )
 from ftdemo.training.distributed import Dist
 from ftdemo.training.evaluate import multi_hot, predict, split_metrics
+from ftdemo.training.stopping import EpochChoice, clearly_better  # noqa: F401  (clearly_better: re-exported)
 
 PLAN_CHECK_EVERY = 10  # while counting the batch plans, look for a cancel every this many epochs
 
@@ -192,8 +193,11 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
         # train
         emit(ProgressEvent("start", 0, epochs, 0, total_steps, time.perf_counter() - t0))
         history: list[dict[str, Any]] = []
-        best: dict[str, Any] = {"key": None, "epoch": 0, "state": None, "thresholds": None, "metrics": None}
-        step, seen, train_s, train_cpu_s, eval_s, bad_epochs = 0, 0, 0.0, 0.0, 0.0, 0
+        # which epoch to keep and when to stop: training/stopping.py (kept: its weights, thresholds, metrics)
+        choice = EpochChoice(cfg.early_stopping_patience, len(feats["validation"]))
+        kept: dict[int, dict[str, Any]] = {}
+        best_state: dict[str, torch.Tensor] | None = None
+        step, seen, train_s, train_cpu_s, eval_s = 0, 0, 0.0, 0.0, 0.0
         thresholds = [cfg.multi_label_threshold] * len(labels)
         stopped_early = False
         for epoch in range(1, epochs + 1):
@@ -237,33 +241,25 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
                    "learning_rate": max(scheduler.get_last_lr()), "seconds": time.perf_counter() - t_epoch,
                    "validation": {k: val[k] for k in ("loss", "accuracy", "macro_f1", "micro_f1") if k in val}}
             history.append(row)
-            key = (val.get("macro_f1", 0.0), -val_loss)
-            last = {"key": key, "epoch": epoch, "thresholds": list(thresholds), "metrics": val, "probs": val_probs}
-            if best["key"] is None or key > best["key"]:
-                best.update(key=key, epoch=epoch, thresholds=list(thresholds), metrics=val, probs=val_probs,
-                            state={n: p.detach().to("cpu", copy=True)  # frozen weights never change
-                                   for n, p in zip(trainable_names, params)})
-                bad_epochs = 0
-            elif clearly_better(best["key"][0], key[0], len(feats["validation"])):
-                bad_epochs += 1  # only a clear drop counts: on ~100 validation rows a 2-point dip is noise,
-                # and stopping on it cut linearly decayed runs off half-way (docs/benchmarks.md)
+            verdict = choice.after_epoch(epoch, val.get("macro_f1", 0.0), val_loss)
+            kept = {e: k for e, k in kept.items() if e == choice.best.epoch}  # the best one and this one
+            kept[epoch] = {"thresholds": list(thresholds), "metrics": val, "probs": val_probs}
+            if verdict.best:
+                best_state = {n: p.detach().to("cpu", copy=True)  # frozen weights never change
+                              for n, p in zip(trainable_names, params)}
             emit(ProgressEvent("epoch", epoch, epochs, step, total_steps, time.perf_counter() - t0,
                                loss=row["train_loss"], learning_rate=row["learning_rate"],
                                examples_per_s=seen * dist.world / train_s, metrics=row["validation"],
                                eta_s=(train_s + eval_s) / epoch * (epochs - epoch)))
-            if cfg.early_stopping_patience and bad_epochs >= cfg.early_stopping_patience and epoch < epochs:
+            if verdict.stop and epoch < epochs:
                 stopped_early = True
                 break
 
-        # go back to the best epoch only if it beat the last one by more than the validation noise: on
-        # ~100 validation rows one epoch "wins" by a few rows by chance, and rolling a linearly decayed
-        # run back to a half-trained epoch loses more than it gains (docs/benchmarks.md)
-        if best["epoch"] != last["epoch"] and not clearly_better(best["key"][0], last["key"][0],
-                                                                  len(feats["validation"])):
-            best.update(last)
-        else:
-            model.load_state_dict(best["state"], strict=False)
-        best["state"] = None
+        served = choice.served()  # the last epoch, or the best one when it is clearly better (on enough rows)
+        if served != history[-1]["epoch"]:
+            model.load_state_dict(best_state, strict=False)
+        best_state = None
+        best = {"epoch": served, **kept[served]}
         thresholds = best["thresholds"]
         val_scores = M.row_scores(task, feats["validation"].targets, best["probs"], thresholds)
         t = time.perf_counter()
@@ -367,11 +363,6 @@ def _loss_fn(task: TaskType, cfg: TrainConfig, train: Features, k: int, device: 
         per = F.cross_entropy(logits, y, weight=weight, reduction="none", label_smoothing=smoothing)
         return (per * w).sum() / mean_batch
     return single
-
-
-def clearly_better(best: float, last: float, n: int) -> bool:
-    """Is validation score `best` above `last` by more than one standard error (sqrt(p(1-p)/n))?"""
-    return best - last > (max(best * (1 - best), 1e-4) / max(1, n)) ** 0.5
 
 
 def _counts(splits: Any, labels: Sequence[str], pseudo: int = 0) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The documented API (for gradio_client and scripts): datasets, next, next_with_options, label,
 label_with_suggestion, label_many, stats, train, run, models, suggest, similar, suspects, review_confirm,
-review_relabel, review_undo, adapt, adapted.
+review_relabel, review_undo, adapt, adapted, audit, set_audit_share.
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860/", auth=("alice", "pw"))   # auth only when FTDEMO_USERS is set
@@ -15,6 +15,9 @@ review_relabel, review_undo, adapt, adapted.
     c.predict(run["id"], api_name="/run")        # poll: status queued → running → succeeded/failed/cancelled
                                                  # (queued with "waiting_for_worker" under FTDEMO_TRAINING=workers)
     c.predict("sentiment", api_name="/models")   # versions, newest first; "active" marks the serving one
+                                                 # ("comparison": paired, with its interval; "audit": accuracy)
+    c.predict("sentiment", 0.1, "alice", api_name="/set_audit_share")   # admins: 10% reserved for evaluation
+    c.predict("sentiment", api_name="/audit")    # {share, examples, labelled, labelled_total}
     c.predict("sentiment", {"epochs": 1}, "alice", api_name="/adapt")   # admins only: masked-LM run on the texts
     c.predict("sentiment", api_name="/adapted")  # adapted checkpoints: {"base_model": "a0001"} in /train options
     c.predict("sentiment", "great value", api_name="/suggest")   # {label, labels, probabilities, model} or null
@@ -48,7 +51,7 @@ from ftdemo.ui.context import UIContext
 RUN_KEYS = ("id", "dataset", "kind", "status", "version", "counts", "config", "progress", "metrics", "timings", "error",
             "cancel_requested", "created_by", "created_at", "started_at", "finished_at", "waiting_for_worker")
 VERSION_KEYS = ("version", "status", "active", "run_id", "base_model", "metrics", "reason", "created_at",
-                "activated_at", "size_mb", "dataset_disk_mb")
+                "activated_at", "size_mb", "dataset_disk_mb", "comparison", "audit")
 ADAPTED_KEYS = ("name", "created_at", "base_model", "run_id", "texts", "epochs", "metrics")  # no server folder
 MAX_ID = 2**63 - 1  # SQLite's largest integer: no row has a bigger id, and the driver overflows past it
 MAX_SEED = 2**63 - 1
@@ -261,6 +264,21 @@ def register_api(ctx: UIContext) -> None:
         """The dataset's model versions, newest first, with metrics and whether each is the active one."""
         return [{k: v.get(k) for k in VERSION_KEYS} for v in services.models.list(string(dataset, "dataset"))]
 
+    def audit(dataset: str) -> dict:
+        """The dataset's audit sample: the share of examples reserved for evaluation (0: none), how many are in
+        it, how many of them are labelled, and how many examples are labelled in all."""
+        return services.datasets.audit(string(dataset, "dataset")).to_dict()
+
+    def set_audit_share(dataset: str, share: float, annotator: str = "",
+                        request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """Reserve a random share of the dataset's examples for evaluation (admins only): 0 (none) to 0.5.
+        They are never trained on nor picked by the model-ranked queue orders, the queue hands them out at
+        random as labels come in, and /models reports each version's accuracy on the labelled ones."""
+        if isinstance(share, bool) or not isinstance(share, (int, float)):
+            raise InvalidInputError(f"share must be a number from 0 to 0.5; got {_shown(share)}")
+        actor = ctx.actor(request, string(annotator, "annotator", optional=True))
+        return services.datasets.set_audit_share(string(dataset, "dataset"), float(share), actor=actor).to_dict()
+
     # Each call is one short transaction; SQLite queues writers (BEGIN IMMEDIATE + busy timeout),
     # so these may run side by side up to the queue's default concurrency limit.
     next_example.__doc__ = (next_example.__doc__ or "").replace(
@@ -315,6 +333,8 @@ def register_api(ctx: UIContext) -> None:
     gr.api(endpoint(ctx.anyone(review_confirm)), api_name="review_confirm")
     gr.api(endpoint(ctx.anyone(review_relabel)), api_name="review_relabel")
     gr.api(endpoint(ctx.anyone(review_undo)), api_name="review_undo")
+    gr.api(endpoint(ctx.anyone(audit)), api_name="audit")
+    gr.api(endpoint(ctx.admin("change a dataset's audit sample")(set_audit_share)), api_name="set_audit_share")
 
 
 def _run_view(run: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Data tab panel: create a dataset; add, rename and retire labels; when it fine-tunes automatically (admins only)."""
+"""Data tab panel: create a dataset; add, rename and retire labels; when it fine-tunes automatically; its audit
+sample (admins only)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import gradio as gr
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, DatasetInfo, Services
+from ftdemo.services.datasets import MAX_AUDIT_SHARE, AuditStatus
 from ftdemo.services.retrain import RetrainStatus
 from ftdemo.ui import html
 from ftdemo.ui.agreement_panel import add_overlap_controls
@@ -61,6 +63,17 @@ def set_retrain_every(services: Services, dataset: str | None, every: float | No
                     f"{' (the app default)' if status.default else ''}; {status.remaining} to go")
 
 
+def set_audit_percent(services: Services, dataset: str | None, percent: float | None, actor: Actor
+                      ) -> tuple[AuditStatus, str]:
+    """Reserve `percent` % of the dataset's examples for evaluation (0 or empty: none)."""
+    if not dataset:
+        raise InvalidInputError("choose a dataset first")
+    if percent is not None and not 0 <= percent <= 100 * MAX_AUDIT_SHARE:
+        raise InvalidInputError(f"type a percentage from 0 to {100 * MAX_AUDIT_SHARE:g}, e.g. 10; got {percent:g}")
+    status = services.datasets.set_audit_share(dataset, (percent or 0) / 100, actor=actor)
+    return status, status.describe()
+
+
 def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
     services = ctx.services
     with gr.Accordion("Datasets and labels", open=False) as panel:
@@ -91,6 +104,12 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
                                       scale=2, elem_id="ftd-retrain-every")
                     save_every = gr.Button("Save", size="sm", scale=0, min_width=80)
                 overlap = add_overlap_controls(ctx)  # beside it: how many annotators label each example
+                with gr.Row(equal_height=True):
+                    audit = gr.Number(label="Audit sample: % of examples reserved for evaluation", minimum=0,
+                                      maximum=100 * MAX_AUDIT_SHARE, info="never trained on nor picked by the model; "
+                                      "the Models tab reports each version's accuracy on them. 0: none",
+                                      scale=2, elem_id="ftd-audit-share")
+                    save_audit = gr.Button("Save", size="sm", scale=0, min_width=80)
         message = gr.HTML()
 
     def _labels_view(info: DatasetInfo | None) -> dict:
@@ -102,9 +121,10 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
 
     def _every_view(dataset: str | None) -> dict:
         if not dataset:
-            return {every: None}
+            return {every: None, audit: None}
         status = services.retrain.status(dataset)
-        return {every: None if status.default else status.every}
+        return {every: None if status.default else status.every,
+                audit: round(100 * services.datasets.audit(dataset).share, 2)}
 
     @guard(message)
     @ctx.anyone
@@ -115,6 +135,12 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
     @ctx.admin("change when a dataset fine-tunes automatically")
     def on_every(dataset: str | None, value: float | None, who: str, bump: int, request: gr.Request) -> dict:
         _, note = set_retrain_every(services, dataset, value, ctx.actor(request, who))
+        return {**_every_view(dataset), message: html.message(note), ctx.refresh: (bump or 0) + 1}
+
+    @guard(message)
+    @ctx.admin("change a dataset's audit sample")
+    def on_audit(dataset: str | None, value: float | None, who: str, bump: int, request: gr.Request) -> dict:
+        _, note = set_audit_percent(services, dataset, value, ctx.actor(request, who))
         return {**_every_view(dataset), message: html.message(note), ctx.refresh: (bump or 0) + 1}
 
     @guard(message)
@@ -136,8 +162,11 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
 
     quiet = dict(show_progress="hidden", **PRIVATE)
     for trigger in (ctx.dataset.change, ctx.refresh.change):
-        trigger(on_dataset, [ctx.dataset], [current, existing, every, message], **quiet)  # message: errors only
-    save_every.click(on_every, [ctx.dataset, every, ctx.annotator, ctx.refresh], [every, message, ctx.refresh], **quiet)
+        trigger(on_dataset, [ctx.dataset], [current, existing, every, audit, message], **quiet)  # message: errors only
+    save_every.click(on_every, [ctx.dataset, every, ctx.annotator, ctx.refresh], [every, audit, message, ctx.refresh],
+                     **quiet)
+    save_audit.click(on_audit, [ctx.dataset, audit, ctx.annotator, ctx.refresh], [every, audit, message, ctx.refresh],
+                     **quiet)
     create.click(on_create, [name, task, labels, description, ctx.annotator],
                  [ctx.dataset, name, labels, description, message], **quiet)
     for button, action in ((add, "add"), (rename, "rename"), (retire, "retire")):
@@ -146,4 +175,5 @@ def create_manage_panel(ctx: UIContext) -> dict[str, Any]:
     ctx.admin_only.append(panel)
     return dict(panel=panel, name=name, task=task, labels=labels, description=description, create=create,
                 current=current, existing=existing, new_name=new_name, add=add, rename=rename, retire=retire,
-                every=every, save_every=save_every, message=message, overlap=overlap)
+                every=every, save_every=save_every, audit=audit, save_audit=save_audit, message=message,
+                overlap=overlap)

@@ -20,9 +20,9 @@ from ftdemo.ui.context import PRIVATE, UIContext, guard
 from ftdemo.ui.downloads import fresh_folder
 from ftdemo.ui.train_form import display_model
 
-VERSION_COLUMNS = ["version", "status", "val acc.", "val macro-F1", "test acc.", "test macro-F1", "created (UTC)",
-                   "MB", "reason (activation guard)"]
-COLUMN_WIDTHS = ["7%", "9%", "7%", "8%", "7%", "8%", "13%", "5%", "36%"]
+VERSION_COLUMNS = ["version", "status", "val acc.", "val macro-F1", "test acc.", "test macro-F1",
+                   "vs active (points)", "audit acc.", "created (UTC)", "MB", "reason (activation guard)"]
+COLUMN_WIDTHS = ["6%", "8%", "6%", "7%", "6%", "7%", "9%", "9%", "11%", "5%", "26%"]
 SPLITS = [("Validation", "validation"), ("Test", "test")]
 STATUS_WORDS = {"active": "● active", "candidate": "candidate (never active)", "previous": "previously active"}
 
@@ -35,6 +35,7 @@ class ModelsScreen:
     selected: dict[str, Any] | None = None
     split: str = "validation"
     message: str = ""
+    audit: str = ""  # the dataset's audit sample in words ("" when it has none)
 
 
 # --- logic -------------------------------------------------------------------------------------
@@ -48,8 +49,10 @@ def load_models(services: Services, dataset: str | None, *, selected: str | None
     versions = services.models.list(dataset)
     chosen = (next((v for v in versions if v["version"] == selected), None)
               or next((v for v in versions if v["active"]), None) or (versions[0] if versions else None))
+    audit = services.datasets.audit(dataset)
     return ModelsScreen(services.datasets.info(dataset), versions, services.models.disk_usage_mb(dataset), chosen,
-                        split if split in dict(map(reversed, SPLITS)) else "validation", message)
+                        split if split in dict(map(reversed, SPLITS)) else "validation", message,
+                        f"audit sample: {audit.labelled} labelled of {audit.examples}" if audit.share else "")
 
 
 def _need(dataset: str | None, version: str | None) -> tuple[str, str]:
@@ -110,9 +113,41 @@ def versions_frame(versions: list[dict[str, Any]]) -> pd.DataFrame:
         rows.append([v["version"], STATUS_WORDS.get(v["status"], v["status"]),
                      plots.fmt_score(val.get("accuracy")), plots.fmt_score(val.get("macro_f1")),
                      plots.fmt_score(test.get("accuracy")), plots.fmt_score(test.get("macro_f1")),
+                     comparison_cell(v.get("comparison")), audit_cell(v.get("audit")),
                      plots.fmt_time(v.get("created_at")), "" if v.get("size_mb") is None else v["size_mb"],
                      v.get("reason") or ""])
     return pd.DataFrame(rows, columns=VERSION_COLUMNS)
+
+
+def comparison_cell(comparison: dict[str, Any] | None) -> str:
+    """'+2.1 ± 3.0 (30)': candidate − active in points on the same validation rows, and how many rows."""
+    if not comparison or comparison.get("difference") is None:
+        return "not compared" if comparison else ""
+    half = (comparison["high"] - comparison["low"]) / 2
+    return f"{100 * comparison['difference']:+.1f} ± {100 * half:.1f} ({int(comparison['n'])})"
+
+
+def audit_cell(audit: dict[str, Any] | None) -> str:
+    """'0.812 (0.75–0.86)': accuracy on the labelled audit examples with its 95% interval."""
+    if not audit or audit.get("accuracy") is None:
+        return ""
+    return f"{audit['accuracy']:.3f} ({audit['low']:.2f}–{audit['high']:.2f})"
+
+
+def selection_html(v: dict[str, Any]) -> str:
+    """The version's paired comparison with the model active when it was trained, and its audit accuracy, in
+    words."""
+    from ftdemo.models.selection import describe_accuracy
+
+    lines = []
+    comparison = v.get("comparison") or {}
+    if comparison.get("words"):
+        lines.append(f"Compared on the same rows when trained: {comparison['words']}.")
+    elif comparison.get("problem"):
+        lines.append(f"Not compared with the active model: {comparison['problem']}.")
+    if audit := describe_accuracy(v.get("audit")):
+        lines.append(f"Accuracy on the audit sample (never trained on, never picked by the model): {audit}.")
+    return "".join(f'<div class="ftd-meta">{html.esc(line)}</div>' for line in lines)
 
 
 def version_header(v: dict[str, Any], info: DatasetInfo) -> str:
@@ -123,7 +158,7 @@ def version_header(v: dict[str, Any], info: DatasetInfo) -> str:
     if v.get("activated_at"):
         facts.append(f"last activated {html.esc(plots.fmt_time(v['activated_at']))} UTC")
     reason = f'<div class="ftd-meta">{html.esc(v["reason"])}</div>' if v.get("reason") else ""
-    return f'<div class="ftd-version-head">{" · ".join(facts)}</div>{reason}'
+    return f'<div class="ftd-version-head">{" · ".join(facts)}</div>{reason}{selection_html(v)}'
 
 
 def summary_html(screen: ModelsScreen) -> str:
@@ -131,7 +166,8 @@ def summary_html(screen: ModelsScreen) -> str:
     active = next((v["version"] for v in screen.versions if v["active"]), None)
     parts = [f"<b>{n}</b> version{'s' if n != 1 else ''}",
              f"active: <b>{html.esc(active)}</b>" if active else "none active",
-             f"{screen.disk_mb:,.1f} MB on disk", "select a row for its confusion matrix and per-label scores"]
+             f"{screen.disk_mb:,.1f} MB on disk", *([html.esc(screen.audit)] if screen.audit else []),
+             "select a row for its confusion matrix and per-label scores"]
     return f'<div class="ftd-msg ok">{" · ".join(parts)}</div>'
 
 

@@ -3,12 +3,14 @@
 import os
 import signal
 
+import numpy as np
 import pytest
 from polling import wait_for
 from tiny import FAST_TRAIN
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
-from ftdemo.jobs.runner import register_version
+from ftdemo.jobs.runner import Selection, register_version
+from ftdemo.models.compare import paired_comparison
 from ftdemo.services.training import brief_error
 from ftdemo.store import repo
 from ftdemo.store import runs as run_repo
@@ -106,20 +108,31 @@ def test_runs_left_running_by_a_dead_app_become_interrupted(services, admin, lab
     assert services.training.run(run_id)["status"] == "interrupted"
 
 
-def test_guard_keeps_worse_versions_as_candidates_and_rollback(services, admin, labelled, tiny_model_dir):
-    good = {"validation": {"macro_f1": 0.9, "accuracy": 0.9}}
-    worse = {"validation": {"macro_f1": 0.5, "accuracy": 0.6}}
+def test_guard_compares_on_the_same_rows_and_keeps_unclear_candidates(services, admin, labelled, tiny_model_dir):
+    m = {"validation": {"macro_f1": 0.5, "accuracy": 0.6}}
+    right = np.ones(60)
+    unclear = np.r_[np.ones(57), np.zeros(3)]  # 3 rows worse than the active model: within the noise
     with services.db.write() as s:
         ds = repo.get_dataset(s, labelled)
-        r1 = run_repo.create_run(s, ds, {}, {"items": [], "labels": []}, "a", created_by="t").id
-        r2 = run_repo.create_run(s, ds, {}, {"items": [], "labels": []}, "b", created_by="t").id
-        assert register_version(s, r1, "v0001", "m", good, margin=0.01)["active"]
-        decision = register_version(s, r2, "v0002", "m", worse, margin=0.01)
-    assert not decision["active"] and "below" in decision["reason"]
+        runs = [run_repo.create_run(s, ds, {}, {"items": [], "labels": []}, str(i), created_by="t").id for i in range(4)]
+        first = register_version(s, runs[0], "v0001", "m", m, margin=0.01)
+        assert first == {"active": True, "reason": "no active model to compare with; activated"}
+        kept = register_version(s, runs[1], "v0002", "m", m, margin=0.01, selection=Selection(
+            "v0001", paired_comparison(unclear, right), "correct"))
+        stale = register_version(s, runs[2], "v0003", "m", m, margin=0.01, selection=Selection(
+            "v0000", paired_comparison(right, np.zeros(60)), "correct"))
+        better = register_version(s, runs[3], "v0004", "m", m, margin=0.01, selection=Selection(
+            "v0001", paired_comparison(right, unclear - np.r_[np.ones(20), np.zeros(40)]), "correct"))
+    assert not kept["active"] and kept["reason"].startswith(
+        "worse than the active model (v0001) by 5.0 ± ") and "on 60 validation examples (accuracy): not clearly different; " \
+        "kept as candidate" in kept["reason"]
+    assert not stale["active"] and "v0001 went live while this version was being compared with v0000" in stale["reason"]
+    assert better["active"] and "clearly better; activated" in better["reason"]
     with services.db.read() as s:
         ds = repo.get_dataset(s, labelled)
-        assert run_repo.active_version(s, ds).version == "v0001"
-        assert run_repo.get_version(s, ds, "v0002").status == "candidate"
+        assert run_repo.active_version(s, ds).version == "v0004"
+        assert [run_repo.get_version(s, ds, v).status for v in ("v0001", "v0002", "v0003")] == \
+            ["previous", "candidate", "candidate"]
 
 
 @pytest.mark.parametrize(("error", "brief"), [

@@ -150,3 +150,33 @@ def test_runs_recorded_before_adaptation_existed_are_fine_tunes(db_url):
         [run] = s.query(TrainingRun).all()
         assert run.kind == "finetune" and run_repo.run_dict(run)["kind"] == "finetune"
     db.dispose()
+
+
+def test_audit_migration_keys_existing_examples_and_reserves_none(db_url):
+    """0009: datasets made before it have no audit sample (share 0); examples already in example_states get their
+    audit key, the same salted hash new examples get."""
+    from ftdemo.store.derived import audit_key
+
+    engine = make_engine(db_url)
+    upgrade(engine, "0006")
+    then = dt.datetime(2025, 1, 1)
+    with engine.begin() as conn:
+        ds_id = conn.execute(text("INSERT INTO datasets (name, task, description, created_at, created_by, "
+                                  "labels_since_run) VALUES ('old', 'single_label', '', :t, 'u', 0) RETURNING id"),
+                             {"t": then}).scalar_one()
+        conn.execute(text("INSERT INTO examples (dataset_id, text, text_pair, content_hash, source, meta, created_at, "
+                          "created_by) VALUES (:d, :x, NULL, :h, 'old', NULL, :t, 'u')"),
+                     [{"d": ds_id, "x": f"text {i}", "h": f"{i:064x}", "t": then} for i in range(1, 31)])
+        ids = conn.execute(text("SELECT id FROM examples ORDER BY id")).scalars().all()
+        conn.execute(text("INSERT INTO example_states (example_id, dataset_id, live, labelled, annotators, agreement, "
+                          "shuffle_key) VALUES (:e, :d, :l, :n, 0, 1.0, 0)"),
+                     [{"e": e, "d": ds_id, "l": True, "n": False} for e in ids])
+    engine.dispose()
+    db = Database(db_url)
+    try:
+        with db.read() as s:
+            assert s.execute(text("SELECT audit_share FROM datasets WHERE name = 'old'")).scalar() == 0
+            keys = dict(s.execute(text("SELECT example_id, audit_key FROM example_states")).all())
+        assert keys == {e: audit_key(e) for e in ids} and len(set(keys.values())) == len(ids)
+    finally:
+        db.dispose()

@@ -70,8 +70,9 @@ def test_same_seed_same_run(fast_config):
     assert torch.equal(a.model.classifier.weight, b.model.classifier.weight)
 
 
-def _train_with_scripted_validation(fast_config, monkeypatch, scores, **config):
-    """Train with validation macro-F1 replaced by `scores` (one per epoch); returns (result, weights per epoch)."""
+def _train_with_scripted_validation(fast_config, monkeypatch, scores, *, n=140, **config):
+    """Train with validation macro-F1 replaced by `scores` (one per epoch); returns (result, weights per epoch).
+    140 examples with 45% held out give 58 validation rows: enough to stop on (training/stopping.py)."""
     scripted = iter(scores)
     real_metrics = loop.split_metrics
 
@@ -105,7 +106,8 @@ def _train_with_scripted_validation(fast_config, monkeypatch, scores, **config):
         if event.kind == "epoch":
             captured["weights"].append(captured["model"].classifier.weight.detach().clone())
 
-    result = train(toy_single(80), ["neg", "pos"], "single_label", fast_config(**config), callbacks=[on_epoch])
+    options = {"val_fraction": 0.45, "test_fraction": 0.05, **config}
+    result = train(toy_single(n), ["neg", "pos"], "single_label", fast_config(**options), callbacks=[on_epoch])
     return result, captured["weights"]
 
 
@@ -125,13 +127,22 @@ def test_a_lead_within_validation_noise_keeps_the_last_epoch(fast_config, monkey
 
 
 def test_dips_within_validation_noise_do_not_stop_early(fast_config, monkeypatch):
-    # 8 validation rows: one standard error is ~0.14, so 0.80 -> 0.74 -> 0.75 is noise; 0.40 is a clear drop
-    result, _ = _train_with_scripted_validation(fast_config, monkeypatch, [0.80, 0.74, 0.75, 0.76, 0.77],
+    # 58 validation rows: one standard error is ~0.05, so 0.80 -> 0.77 -> 0.78 is noise; 0.40 is a clear drop
+    result, _ = _train_with_scripted_validation(fast_config, monkeypatch, [0.80, 0.77, 0.78, 0.76, 0.77],
                                                 epochs=5, early_stopping_patience=2)
     assert not result.stopped_early and len(result.history) == 5
     result, _ = _train_with_scripted_validation(fast_config, monkeypatch, [0.80, 0.40, 0.75, 0.40, 0.77],
                                                 epochs=5, early_stopping_patience=2)
     assert result.stopped_early and len(result.history) == 4
+
+
+def test_a_small_validation_split_trains_the_whole_schedule_and_serves_its_end(fast_config, monkeypatch):
+    # 36 validation rows (the issue's 300-label datasets have ~30): a slide this clear would stop a larger run
+    result, weights = _train_with_scripted_validation(fast_config, monkeypatch, [0.5, 0.9, 0.6, 0.4, 0.3],
+                                                      n=80, epochs=5, early_stopping_patience=2)
+    assert not result.stopped_early and len(result.history) == 5 and result.best_epoch == 5
+    assert result.metrics["validation"]["macro_f1"] == 0.3
+    assert torch.equal(result.model.classifier.weight, weights[-1])
 
 
 def test_clearly_better_is_one_standard_error():

@@ -4,6 +4,7 @@ delete (admins only), download."""
 from __future__ import annotations
 
 import os
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -57,6 +58,12 @@ def test_versions_table_and_the_active_version_in_detail(services, two_versions)
     assert table.iloc[1]["reason (activation guard)"].startswith("activated by hand")
     assert all(len(score) == 5 for score in table["val macro-F1"])  # "0.500"
     assert "2</b> versions" in summary_html(screen) and "v0001" in summary_html(screen)
+    # v0002 was compared with v0001 on the same validation rows; there was nothing to compare v0001 with
+    n_val = screen.versions[0]["metrics"]["validation"]["n"]
+    assert re.fullmatch(rf"[+-]\d+\.\d ± \d+\.\d \({n_val}\)", table.iloc[0]["vs active (points)"])
+    assert table.iloc[1]["vs active (points)"] == "" and table["audit acc."].tolist() == ["", ""]  # no audit sample
+    header = version_header(screen.versions[0], screen.info)
+    assert "Compared on the same rows when trained: " in header and f"on {n_val} validation examples" in header
 
 
 def test_status_words_and_reasons_match_the_state(services, admin, two_versions) -> None:

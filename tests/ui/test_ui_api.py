@@ -126,6 +126,9 @@ BAD_ARGUMENTS = [  # (endpoint, arguments, what the refusal says)
     ("/next_with_options", ("api", "zoe", "in_order", 0, {"sugest": False}), "unknown option 'sugest'"),
     ("/stats", (123,), "dataset must be text"),
     ("/models", (None,), "dataset must be text"),
+    ("/audit", (None,), "dataset must be text"),
+    ("/set_audit_share", ("api", "0.1", "zoe"), "share must be a number"),
+    ("/set_audit_share", ("api", 0.9, "zoe"), "audit share must be a number from 0"),
     ("/train", ("api", {"epochs": 1}, 7), "annotator must be text"),
     ("/predict", ("api", None), "text must be text"),
     ("/predict", ("api", "hello", "", 3), "version must be text"),
@@ -260,6 +263,20 @@ def test_with_auth_the_login_is_the_annotator(auth_app) -> None:
     assert services.annotate.get("api", 1).history[-1]["annotator"] == "ann"
     with pytest.raises(Exception):
         gradio_client.Client(url, auth=("ann", "wrong"), verbose=False)
+
+
+def test_the_audit_sample_is_set_by_admins_and_read_by_anyone(auth_app) -> None:
+    url, _ = auth_app
+    annotator = gradio_client.Client(url, auth=("ann", "pw-b"), verbose=False)
+    with pytest.raises(gradio_client.exceptions.AppError, match="only an admin can change a dataset's audit sample"):
+        annotator.predict("api", 0.2, "", api_name="/set_audit_share")
+    admin = gradio_client.Client(url, auth=("ada", "pw-a"), verbose=False)
+    try:
+        assert admin.predict("api", 0.2, "", api_name="/set_audit_share")["share"] == 0.2
+        assert annotator.predict("api", api_name="/audit") == admin.predict("api", api_name="/audit")
+        assert annotator.predict("api", api_name="/audit")["share"] == 0.2
+    finally:
+        admin.predict("api", 0, "", api_name="/set_audit_share")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ftdemo.errors import AlreadyExistsError, InvalidInputError, PermissionDeniedError
-from ftdemo.ui.manage_panel import create_dataset, edit_labels, set_retrain_every
+from ftdemo.ui.manage_panel import create_dataset, edit_labels, set_audit_percent, set_retrain_every
 
 
 def test_admin_creates_a_dataset(services, admin) -> None:
@@ -68,3 +68,14 @@ def test_admin_sets_when_a_dataset_fine_tunes_automatically(services, reviews, a
         set_retrain_every(services, reviews, 2.5, admin)
     with pytest.raises(PermissionDeniedError, match="only an admin"):
         set_retrain_every(services, reviews, 10, annotator)
+
+
+def test_admin_sets_the_audit_sample_in_percent(services, reviews, admin, annotator) -> None:
+    status, note = set_audit_percent(services, reviews, 10, admin)
+    assert status.share == 0.1 and note.startswith("audit sample: 10% of the examples")
+    status, note = set_audit_percent(services, reviews, None, admin)
+    assert status.share == 0 and note.startswith("no audit sample")
+    with pytest.raises(InvalidInputError, match="percentage from 0 to 50"):
+        set_audit_percent(services, reviews, 80, admin)
+    with pytest.raises(PermissionDeniedError, match="only an admin"):
+        set_audit_percent(services, reviews, 10, annotator)

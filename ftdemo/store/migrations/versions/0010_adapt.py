@@ -1,7 +1,7 @@
 """Adaptation runs: a training run is a fine-tune or an adaptation (masked-LM training on the dataset's texts).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2027-01-20
 
 The new column's default is true of every row before it: all earlier runs were fine-tunes, so upgrading
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
