@@ -17,6 +17,7 @@ import torch
 
 from ftdemo.devices import resolve_device
 from ftdemo.errors import InvalidInputError, NotFoundError, UnsafeModelError
+from ftdemo.models.loading import FROM_PRETRAINED
 from ftdemo.models.registry import read_metadata
 from ftdemo.tasks import TaskType
 
@@ -143,10 +144,11 @@ def load_model_dir(model_dir: str | Path, metadata: dict | None = None, device: 
     # rows that sum to 1 and IG completeness need the precision
     common = {"use_safetensors": True, "trust_remote_code": False, "local_files_only": True, "dtype": torch.float32}
     try:
-        try:
-            model = AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="sdpa", **common)
-        except (ValueError, ImportError):  # an architecture without SDPA support: its default is fine
-            model = AutoModelForSequenceClassification.from_pretrained(path, **common)
+        with FROM_PRETRAINED:  # see models/loading.py: concurrent loads corrupt transformers' global state
+            try:
+                model = AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="sdpa", **common)
+            except (ValueError, ImportError):  # an architecture without SDPA support: its default is fine
+                model = AutoModelForSequenceClassification.from_pretrained(path, **common)
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, local_files_only=True)
     except (OSError, ValueError, ImportError, KeyError) as err:
         raise InvalidInputError(f"cannot load the model version in {path}: {err}") from None

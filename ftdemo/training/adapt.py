@@ -136,10 +136,13 @@ def load_masked_lm(base_model: str) -> tuple[Any, bool]:
     """The base model with a masked-LM head, fp32, SDPA; whether the head was missing (made fresh)."""
     from transformers import AutoModelForMaskedLM
 
+    from ftdemo.models.loading import FROM_PRETRAINED
+
     try:
-        model, info = AutoModelForMaskedLM.from_pretrained(
-            base_model, attn_implementation="sdpa", use_safetensors=True, trust_remote_code=False,
-            dtype=torch.float32, output_loading_info=True)
+        with FROM_PRETRAINED:  # see models/loading.py: concurrent loads corrupt transformers' global state
+            model, info = AutoModelForMaskedLM.from_pretrained(
+                base_model, attn_implementation="sdpa", use_safetensors=True, trust_remote_code=False,
+                dtype=torch.float32, output_loading_info=True)
     except (OSError, ValueError) as err:
         raise InvalidInputError(
             f"cannot load base model {base_model!r} as a masked language model (needs a local folder or, online, "

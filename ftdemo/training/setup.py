@@ -71,14 +71,17 @@ def load_classifier(base_model: str, labels: Sequence[str], task: TaskType) -> A
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
+    from ftdemo.models.loading import FROM_PRETRAINED
+
     problem = "multi_label_classification" if task.is_multi_label else "single_label_classification"
     try:
         config = AutoConfig.from_pretrained(
             base_model, num_labels=len(labels), id2label=dict(enumerate(labels)),
             label2id={lab: i for i, lab in enumerate(labels)}, problem_type=problem, trust_remote_code=False)
-        return AutoModelForSequenceClassification.from_pretrained(
-            base_model, config=config, attn_implementation="sdpa", use_safetensors=True, trust_remote_code=False,
-            ignore_mismatched_sizes=True, dtype=torch.float32)
+        with FROM_PRETRAINED:  # see models/loading.py: concurrent loads corrupt transformers' global state
+            return AutoModelForSequenceClassification.from_pretrained(
+                base_model, config=config, attn_implementation="sdpa", use_safetensors=True, trust_remote_code=False,
+                ignore_mismatched_sizes=True, dtype=torch.float32)
     except (OSError, ValueError) as err:
         raise InvalidInputError(
             f"cannot load base model {base_model!r} (needs a local folder or, online, a Hub id with "
