@@ -99,11 +99,7 @@ def draw_data(data: str | Path, eval_file: str | Path | None, *, task: TaskType 
     rows, labels = read_examples(data, kind)
     rng = random.Random(seed)
     if eval_file:
-        held, held_labels = read_examples(eval_file, kind)
-        labels = sorted(set(labels) | set(held_labels))
-        held = rng.sample(held, min(n_eval, len(held)))
-        seen = {(ex.text, ex.text_pair) for ex in held}
-        rows = [ex for ex in rows if (ex.text, ex.text_pair) not in seen]
+        rows, held, labels = held_out_file(rows, labels, eval_file, kind, n_eval, rng)
         pool = rng.sample(rows, min(n_pool, len(rows)))
     else:
         if len(rows) < n_eval + 2:
@@ -113,6 +109,17 @@ def draw_data(data: str | Path, eval_file: str | Path | None, *, task: TaskType 
         held, pool = picked[:n_eval], picked[n_eval:]
     source = Path(data).name + (f" (eval: {Path(eval_file).name})" if eval_file else "")
     return BenchData(_renumbered(pool), _renumbered(held), labels, kind, source)
+
+
+def held_out_file(rows: list[LabelledText], labels: list[str], eval_file: str | Path, kind: TaskType, n_eval: int,
+                  rng: random.Random) -> tuple[list[LabelledText], list[LabelledText], list[str]]:
+    """Scoring rows drawn from `eval_file` (at most `n_eval`): (rows without any text also held out, the held-out
+    rows, the labels of both files)."""
+    held, held_labels = read_examples(eval_file, kind)
+    held = rng.sample(held, min(n_eval, len(held)))
+    seen = {(ex.text, ex.text_pair) for ex in held}
+    return ([ex for ex in rows if (ex.text, ex.text_pair) not in seen], held,
+            sorted(set(labels) | set(held_labels)))
 
 
 def _renumbered(rows: Sequence[LabelledText]) -> list[LabelledText]:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ftdemo.benchmarks.label_efficiency import model_accuracy, read_examples
+from ftdemo.benchmarks.label_efficiency import held_out_file, model_accuracy, read_examples
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
 
@@ -45,11 +45,7 @@ def split_rows(data: str | Path, eval_file: str | Path | None, *, task: TaskType
     rows, labels = read_examples(data, kind)
     rng = random.Random(seed)
     if eval_file:
-        held, held_labels = read_examples(eval_file, kind)
-        labels = sorted(set(labels) | set(held_labels))
-        held = rng.sample(held, min(n_eval, len(held)))
-        seen = {(ex.text, ex.text_pair) for ex in held}
-        rest = [ex for ex in rows if (ex.text, ex.text_pair) not in seen]
+        rest, held, labels = held_out_file(rows, labels, eval_file, kind, n_eval, rng)
     else:
         if len(rows) < n_eval + 10:
             raise InvalidInputError(f"{Path(data).name} has {len(rows)} labelled rows; need more than the {n_eval} "

@@ -34,7 +34,7 @@ from ftdemo.tasks import LabelledText
 from ftdemo.training import setup
 from ftdemo.training.adapt_config import AdaptConfig
 from ftdemo.training.data import token_budget_batches, token_counts
-from ftdemo.training.loop import Callback, ProgressEvent
+from ftdemo.training.loop import Callback, ProgressEvent, _bundled, _emitter
 
 MAX_HELDOUT = 2000  # texts measured before and after: enough for a tight estimate, a few seconds on a CPU
 MIN_TEXTS = 2
@@ -350,16 +350,3 @@ def adapt(texts: Sequence[LabelledText], config: AdaptConfig | None = None, *, c
 def _set_trainable(params: Sequence[torch.nn.Parameter], on: bool) -> None:
     for p in params:
         p.requires_grad_(on)
-
-
-def _emitter(callbacks: Sequence[Callback]) -> Callable[[ProgressEvent], None]:
-    def emit(event: ProgressEvent) -> None:
-        for cb in callbacks:
-            cb(event)
-    return emit
-
-
-def _bundled() -> str:
-    from ftdemo.settings import bundled_model_path
-
-    return bundled_model_path()
