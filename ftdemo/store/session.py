@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,7 +72,7 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cur)
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute("PRAGMA synchronous = FULL")
         cur.close()
@@ -82,6 +83,26 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
             _begin_immediate(conn)
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+def _enable_wal(cur) -> None:  # type: ignore[no-untyped-def]
+    """PRAGMA journal_mode = WAL, retried while another connection holds the file.
+
+    Switching a new file to WAL needs its exclusive lock. When several processes open a new database at
+    once, each holds a shared lock and wants the exclusive one; SQLite reports that deadlock at once as
+    "database is locked" without calling the busy handler, so the busy timeout does not help here.
+    Once the file is in WAL mode (persistent) the pragma no longer needs that lock.
+    """
+    deadline, delay = time.monotonic() + BUSY_TIMEOUT_MS / 1000, 0.001
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err).lower() or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
@@ -233,8 +254,6 @@ def not_a_sqlite_file(url: str, command: str) -> str:
 def copy_sqlite_file(src: Path, dest: Path, *, what: str) -> None:
     """Copy the SQLite database `src` (read-only, consistent even while others write) to a new,
     self-contained file `dest`, and check it; on a failed check `dest` is removed and StorageError raised."""
-    import sqlite3
-
     dest.unlink(missing_ok=True)
     source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     out = sqlite3.connect(dest)
