@@ -4,10 +4,10 @@ adapted checkpoint as a base), and self-training runs that never write a pseudo-
 import json
 import os
 import signal
-import threading
 
 import pytest
 from polling import wait_for
+from threads import ThreadRunner
 from tiny import FAST_TRAIN
 
 from ftdemo.errors import InvalidInputError, NotFoundError, PermissionDeniedError
@@ -64,33 +64,6 @@ def test_only_admins_adapt_and_options_are_checked(services, admin, annotator, h
     with pytest.raises(InvalidInputError, match="mlm_probability"):
         services.training.adapt(half_labelled, {"mlm_probability": 2}, actor=admin)
     assert services.training.runs(half_labelled) == []
-
-
-class ThreadRunner:
-    """The JobRunner interface, running the run in a thread of this process (no child to spawn: seconds saved);
-    a cancel is the flag in the store, which the run polls, as in a child."""
-
-    def __init__(self, services) -> None:
-        self.services, self.threads = services, {}
-
-    def launch(self, run_id: int) -> int:
-        from ftdemo.jobs.runner import execute_run
-
-        thread = threading.Thread(target=execute_run, args=(self.services.db, run_id, self.services.settings.models_dir),
-                                  daemon=True)
-        thread.start()
-        self.threads[run_id] = thread
-        return 0
-
-    def cancel(self, run_id: int) -> None:
-        pass
-
-    def alive(self) -> list[int]:
-        return [i for i, t in self.threads.items() if t.is_alive()]
-
-    def shutdown(self) -> None:
-        for t in self.threads.values():
-            t.join(60)
 
 
 def test_cancel_during_adaptation_saves_nothing_and_retry_adapts_again(services, admin, half_labelled, tiny_encoder_dir):

@@ -6,10 +6,10 @@ app spawns; tests/services covers the process itself), so a run takes seconds.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
+from threads import ThreadRunner
 from tiny import FAST_TRAIN
 
 from ftdemo.errors import InvalidInputError, PermissionDeniedError
@@ -33,33 +33,6 @@ from ftdemo.ui.train_tab import (
 
 FAST = {**FAST_TRAIN, "epochs": 2}
 XSS = "<img src=x onerror=alert(1)>"
-
-
-class ThreadRunner:
-    """The JobRunner interface, training in a thread (cancel: the flag in the store is enough)."""
-
-    def __init__(self, services) -> None:
-        self.services, self.threads = services, {}
-
-    def launch(self, run_id: int) -> int:
-        from ftdemo.jobs.runner import execute_run
-
-        settings = self.services.settings
-        thread = threading.Thread(target=execute_run, args=(self.services.db, run_id, settings.models_dir),
-                                  kwargs={"margin": settings.activation_margin}, daemon=True)
-        thread.start()
-        self.threads[run_id] = thread
-        return 0
-
-    def cancel(self, run_id: int) -> None:
-        pass
-
-    def alive(self) -> list[int]:
-        return [i for i, t in self.threads.items() if t.is_alive()]
-
-    def shutdown(self) -> None:
-        for t in self.threads.values():
-            t.join(60)
 
 
 @pytest.fixture
