@@ -8,7 +8,10 @@
    positions are the example ids, so each draw gets its own validation split, exactly as the app makes it
    (a hash of the id; the seed does not move it).
 2. Per draw, the engine fine-tunes the base model `seeds` times with TrainConfig's defaults and seeds
-   SEED, SEED+1, ...: the first version goes live (no active model), each next one is a candidate.
+   SEED, SEED+1, ...: the first version goes live (no active model), each next one is a candidate. With
+   `grow` > 0 the first version trains on a random `labels - grow` of the draw's labels and the others on
+   all of them: retraining as labels arrive, the case the app meets most (the candidate then has every
+   label of the first version and `grow` more, which the new rule is told, as jobs.runner tells it).
 3. Each rule decides, per candidate, against the version *it* serves at that moment:
    - old: `guard.activation_decision` on each version's own validation macro-F1 (the rule before);
    - new: `guard.paired_activation` on both versions' per-row scores over the candidate's validation rows
@@ -39,7 +42,8 @@ from ftdemo.tasks import LabelledText, TaskType
 
 
 def run_selection_bench(data: str | Path, *, labels: int = 300, draws: int = 20, eval_rows: int = 2000,
-                        seeds: int = 2, seed: int = 0, margin: float | None = None, base_model: str | None = None,
+                        seeds: int = 2, seed: int = 0, grow: int = 0, margin: float | None = None,
+                        base_model: str | None = None,
                         num_threads: int = 0, out: str | Path | None = None,
                         progress: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); returns the counts and per-draw details."""
@@ -49,6 +53,9 @@ def run_selection_bench(data: str | Path, *, labels: int = 300, draws: int = 20,
 
     if seeds < 2:
         raise InvalidInputError("the selection benchmark compares versions: --seeds must be at least 2")
+    if not 0 <= grow <= labels - 20:
+        raise InvalidInputError(f"--grow must leave the first version at least 20 labels: from 0 to {labels - 20}, "
+                                f"not {grow}")
     rows, label_names = read_examples(data, TaskType.SINGLE_LABEL)
     if len(rows) < eval_rows + labels:
         raise InvalidInputError(f"{Path(data).name} has {len(rows)} labelled rows; need {eval_rows + labels} "
@@ -61,12 +68,14 @@ def run_selection_bench(data: str | Path, *, labels: int = 300, draws: int = 20,
     pool = [rows[i] for i in order[eval_rows:]]
     result: dict[str, Any] = {
         "data": Path(data).name, "labels": labels, "eval_rows": len(held), "seeds": seeds, "margin": margin,
-        "score": sel.DEFAULT_SCORE, "draws_planned": draws, "per_draw": []}
+        "score": sel.DEFAULT_SCORE, "grow": grow, "draws_planned": draws, "per_draw": []}
     t0 = time.perf_counter()
     for d in range(draws):
         drawn = sorted(random.Random(seed * 100_003 + d + 1).sample(pool, labels), key=lambda ex: ex.id)
+        first = (sorted(random.Random(seed * 100_003 + d + 1).sample(drawn, labels - grow), key=lambda ex: ex.id)
+                 if grow else drawn)
         result["per_draw"].append(_one_draw(drawn, held, label_names, seeds=seeds, seed=seed, margin=margin,
-                                            base_model=base_model, num_threads=num_threads))
+                                            base_model=base_model, num_threads=num_threads, first=first))
         result.update(summarise(result["per_draw"]), elapsed_s=time.perf_counter() - t0)
         last = result["per_draw"][-1]
         progress(f"draw {d + 1}/{draws}: held-out {', '.join(f'{a:.3f}' for a in last['heldout_accuracy'])}; "
@@ -78,7 +87,9 @@ def run_selection_bench(data: str | Path, *, labels: int = 300, draws: int = 20,
 
 
 def _one_draw(drawn: list[LabelledText], held: list[LabelledText], labels: list[str], *, seeds: int, seed: int,
-              margin: float, base_model: str | None, num_threads: int) -> dict[str, Any]:
+              margin: float, base_model: str | None, num_threads: int,
+              first: list[LabelledText] | None = None) -> dict[str, Any]:
+    """Train `seeds` versions (the first on `first`, a subset of `drawn`, when given), then let each rule decide."""
     from ftdemo.models import selection as sel
     from ftdemo.models.guard import activation_decision, paired_activation
     from ftdemo.training.config import TrainConfig
@@ -91,8 +102,8 @@ def _one_draw(drawn: list[LabelledText], held: list[LabelledText], labels: list[
     for k in range(seeds):
         cfg = TrainConfig(base_model=base_model or "", seed=seed + k, num_threads=num_threads)
         t = time.perf_counter()
-        res = train(drawn, labels, task, cfg)
-        if k == 0:
+        res = train(first if k == 0 and first is not None else drawn, labels, task, cfg)
+        if k == 0:  # the candidates' validation rows: a hash of the id, so the first version never trained on them
             val_rows = make_splits(drawn, labels, task, val_fraction=cfg.val_fraction,
                                    test_fraction=cfg.test_fraction).validation
         val_probs = sel.row_probabilities(res.model, res.tokenizer, val_rows, task, max_length=cfg.max_length)
@@ -117,7 +128,8 @@ def _one_draw(drawn: list[LabelledText], held: list[LabelledText], labels: list[
             else:
                 score = rule.removeprefix("new_")
                 comparison = sel.compare_models(cand["val"][score], act["val"][score])
-                ok, reason = paired_activation(comparison, margin)
+                added = len(drawn) - len(first) if first is not None and active == 0 else 0
+                ok, reason = paired_activation(comparison, margin, added_labels=added)
                 extra = {"comparison": comparison.to_dict()}
                 held_diff = heldout[k] - heldout[active]
                 extra["bad_activation"] = bool(ok and held_diff < -comparison.half_width)
@@ -128,6 +140,7 @@ def _one_draw(drawn: list[LabelledText], held: list[LabelledText], labels: list[
             serving[rule] = picked
         decisions.append(row)
     return {"heldout_accuracy": heldout, "validation_rows": len(val_rows),
+            "labels": [len(first) if k == 0 and first is not None else len(drawn) for k in range(seeds)],
             "validation_macro_f1": [v["metrics"]["validation"].get("macro_f1") for v in versions],
             "epochs": [v["epochs"] for v in versions], "best_epoch": [v["best_epoch"] for v in versions],
             "train_s": [round(v["train_s"], 1) for v in versions], "decisions": decisions}

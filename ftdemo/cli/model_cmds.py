@@ -168,6 +168,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-rows", type=whole_number(10, 10_000_000), default=2000,
                    help="held-out rows that say which version is better")
     p.add_argument("--seeds", type=whole_number(2, 20), default=2, help="fine-tunes per draw (training seeds)")
+    p.add_argument("--grow", type=whole_number(0, 1_000_000), default=0,
+                   help="the first version trains on LABELS - GROW of the draw's labels, the others on all of them "
+                        "(retraining as labels arrive); 0: all on the same labels")
     p.add_argument("--seed", type=whole_number(0, 2**31 - 1), default=0, help="first training seed; also draws the rows")
     p.add_argument("--margin", type=float, help="the guard's margin (default: FTDEMO_ACTIVATION_MARGIN's default)")
     p.add_argument("--model", help="base model (default: bundled MiniLM)")
@@ -273,10 +276,11 @@ def bench_selection(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
     from ftdemo.benchmarks.selection import run_selection_bench
 
     out = run_selection_bench(args.data, labels=args.labels, draws=args.draws, eval_rows=args.eval_rows,
-                              seeds=args.seeds, seed=args.seed, margin=args.margin, base_model=args.model,
+                              seeds=args.seeds, seed=args.seed, grow=args.grow, margin=args.margin, base_model=args.model,
                               num_threads=args.threads, out=args.out,
                               progress=lambda line: print(line, file=sys.stderr, flush=True))
-    lines = [f"{out['draws']} draws of {out['labels']} labels, {out['decisions']} decisions, "
+    grown = f" (the first version on {out['labels'] - out['grow']})" if out.get("grow") else ""
+    lines = [f"{out['draws']} draws of {out['labels']} labels{grown}, {out['decisions']} decisions, "
              f"{out['ties']} ties on {out['eval_rows']} held-out rows",
              f"old rule (own validation macro-F1): picks the better version {out['old_rule_picks_better']} times, "
              f"activates {out['old_rule_activations']}",

@@ -278,6 +278,7 @@ class Selection:
     score: str = ""  # the per-row score compared (models.selection.SCORES)
     problem: str = ""
     audit: dict[str, Any] | None = None
+    added_labels: int = 0  # the candidate's labelled examples beyond the active version's, when it has all of those
 
     @property
     def measure(self) -> str:
@@ -293,7 +294,7 @@ class Selection:
             words = self.comparison.describe(f"the active model ({self.against})",
                                              f"validation examples ({self.measure})")
             out["comparison"] = {**self.comparison.to_dict(), "against": self.against, "score": self.score,
-                                 "words": words}
+                                 "words": words, "added_labels": self.added_labels}
         elif self.problem:
             out["comparison"] = {"against": self.against, "problem": self.problem}
         if self.audit is not None:
@@ -325,6 +326,8 @@ def compare_with_active(db: Database, run_id: int, models_dir: Path, result: Any
         ds = s.get(Dataset, run.dataset_id)
         current = run_repo.active_version(s, ds)
         against, dataset = (current.version if current is not None else None), ds.name
+        active_run = s.get(TrainingRun, current.run_id) if current is not None and current.run_id else None
+        added = added_labels(run.snapshot, active_run.snapshot if active_run is not None else None)
     if against is None:
         return Selection(audit=audit)
     rows = make_splits(examples, labels, task, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction).validation
@@ -332,14 +335,25 @@ def compare_with_active(db: Database, run_id: int, models_dir: Path, result: Any
         active = load_model_dir(Registry(models_dir).path(dataset, against), device=device)
     except (FtdemoError, OSError) as err:
         return Selection(against, problem=f"the active model {against} could not be loaded to compare with: {err}",
-                         audit=audit)
+                         audit=audit, added_labels=added)
     cand_probs = sel.row_probabilities(result.model, result.tokenizer, rows, task, max_length=cfg.max_length)
     act_probs = sel.row_probabilities(active.model, active.tokenizer, rows, task,
                                       max_length=min(cfg.max_length, active.max_length))
     cand = sel.row_scores(cand_probs, labels, rows, labels, task, score=score, thresholds=result.thresholds)
     act = sel.row_scores(act_probs, list(active.labels), rows, labels, task, score=score,
                          thresholds=dict(zip(active.labels, (float(t) for t in active.thresholds))))
-    return Selection(against, sel.compare_models(cand, act), score, audit=audit)
+    return Selection(against, sel.compare_models(cand, act), score, audit=audit, added_labels=added)
+
+
+def added_labels(candidate_snapshot: dict[str, Any], active_snapshot: dict[str, Any] | None) -> int:
+    """How many labelled examples the candidate's snapshot has beyond the active version's, when it has every
+    one of those (retraining as labels arrive); 0 when it lacks some (deleted, moved to the audit sample) or
+    the active version's run is unknown (a version found on disk)."""
+    if not active_snapshot:
+        return 0
+    ids = lambda snap: {int(item[0]) for item in snap.get("items") or []}  # noqa: E731
+    cand, act = ids(candidate_snapshot), ids(active_snapshot)
+    return len(cand - act) if act and act <= cand else 0
 
 
 def register_version(session: Session, run_id: int, version: str, base_model: str, metrics: dict[str, Any],
@@ -368,7 +382,7 @@ def register_version(session: Session, run_id: int, version: str, base_model: st
                              "override)")
     else:
         ok, reason = paired_activation(selection.comparison, margin, active_version=current.version,
-                                       measure=selection.measure)
+                                       measure=selection.measure, added_labels=selection.added_labels)
     if ok:
         run_repo.activate(session, ds, v, reason)
     else:

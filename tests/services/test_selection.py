@@ -57,6 +57,7 @@ def test_runs_are_compared_on_the_same_rows_and_audit_examples_are_left_out(serv
     assert (decision["active"], decision["reason"]) == paired_activation(
         words, services.settings.activation_margin, active_version="v0001", measure="probability of the true label")
     assert decision["reason"].startswith(comparison["words"]) and f"on {n_val} validation examples" in decision["reason"]
+    assert comparison["added_labels"] == 0  # the same labels: only a clearly better candidate goes live
     listed = {v["version"]: v for v in services.models.list("kw")}
     assert listed["v0002"]["comparison"] == comparison and listed["v0001"]["comparison"] is None
     for v in listed.values():  # each version's accuracy on the labelled audit examples, with its interval
@@ -65,6 +66,33 @@ def test_runs_are_compared_on_the_same_rows_and_audit_examples_are_left_out(serv
     assert f"audit sample: {len(audit)} labelled of {len(audit)}" in summary_html(screen)
     assert all(re.fullmatch(r"[01]\.\d{3} \([01]\.\d\d–[01]\.\d\d\)", cell)
                for cell in versions_frame(screen.versions)["audit acc."])
+
+
+def test_a_retrain_on_more_labels_goes_live_unless_clearly_worse(services, admin, tiny_model_dir):
+    """Retraining as labels arrive: the candidate has every label of the active version and more, so "not
+    clearly different" activates it (runner.added_labels tells the guard); the same labels again would not."""
+    options = {**FAST_TRAIN, "base_model": str(tiny_model_dir)}
+    services.datasets.create("kw", "single_label", "pos,neg", actor=admin)
+    with services.db.write() as s:
+        ds = repo.get_dataset(s, "kw")
+        ids = repo.add_examples(s, ds, [repo.NewExample(f"example {i} is {'good' if i % 2 else 'bad'} stuff")
+                                        for i in range(120)], created_by="t")
+        label = lambda part: [(i, ["pos" if i % 2 else "neg"]) for i in part]  # noqa: E731
+        repo.add_label_annotations(s, ds, label(ids[:80]), annotator="t")
+    first = services.training.train_sync("kw", options, actor=admin)
+    assert first["status"] == "succeeded" and first["counts"]["examples"] == 80
+    with services.db.write() as s:  # 40 more labels arrive
+        repo.add_label_annotations(s, repo.get_dataset(s, "kw"), label(ids[80:]), annotator="t")
+    second = services.training.train_sync("kw", {**options, "seed": 7}, actor=admin)
+    comparison, decision = second["metrics"]["comparison"], second["progress"]["decision"]
+    assert comparison["added_labels"] == 40 and comparison["against"] == "v0001"
+    words = PairedComparison(**{k: comparison[k] for k in ("difference", "low", "high", "p_value", "n", "level", "test")})
+    assert (decision["active"], decision["reason"]) == paired_activation(
+        words, services.settings.activation_margin, active_version="v0001", measure="probability of the true label",
+        added_labels=40)
+    assert decision["active"] == (not comparison["clearly_worse"] or comparison["clearly_better"])
+    if decision["active"] and not comparison["clearly_better"]:
+        assert "trained on the same labels and 40 more labels, and not clearly worse: activated" in decision["reason"]
 
 
 def test_audit_share_is_admins_only_and_checked(services, admin, annotator, keyword):
