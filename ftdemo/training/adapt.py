@@ -232,11 +232,8 @@ def adapt(texts: Sequence[LabelledText], config: AdaptConfig | None = None, *, c
     # runtime: device, precision, threads, seeds (the same rules as fine-tuning)
     device = resolve_device(cfg.device)
     precision = setup.resolve_precision(cfg.precision, device)
-    threads_before = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(setup.cpu_threads(cfg.num_threads))
     torch.manual_seed(cfg.seed)
-    try:
+    with setup.torch_threads(device, cfg.num_threads):
         # model: the base with a masked-LM head (made fresh when missing; see the module docstring)
         from transformers import AutoTokenizer
 
@@ -332,8 +329,6 @@ def adapt(texts: Sequence[LabelledText], config: AdaptConfig | None = None, *, c
         after = mlm_scores(model, held, tokenizer, cfg, budget, device, precision)
         eval_s += time.perf_counter() - t
         model.eval()
-    finally:
-        torch.set_num_threads(threads_before)
 
     metrics = {"before": before, "after": after, "heldout_texts": len(held)}
     timings.update(train_s=train_s, train_cpu_s=train_cpu_s, eval_s=eval_s, total_s=time.perf_counter() - t0,

@@ -137,11 +137,8 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
     # runtime: device, precision, threads, seeds
     device = dist.device or resolve_device(cfg.device)
     precision = setup.resolve_precision(cfg.precision, device)
-    threads_before = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(setup.cpu_threads(cfg.num_threads))
     torch.manual_seed(cfg.seed)
-    try:
+    with setup.torch_threads(device, cfg.num_threads):
         # model: tokenizer + classifier whose config carries id2label/label2id/problem_type
         from transformers import AutoTokenizer
 
@@ -269,8 +266,6 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
             test["loss"] = test_loss
         eval_s += time.perf_counter() - t
         model.eval()
-    finally:
-        torch.set_num_threads(threads_before)
 
     real_tokens = sum(lengths) * len(history)
     timings.update(epochs_planned=epochs, train_s=train_s, train_cpu_s=train_cpu_s, eval_s=eval_s, total_s=time.perf_counter() - t0,

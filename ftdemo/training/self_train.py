@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from ftdemo.tasks import LabelledText, TaskType
 from ftdemo.training import setup
@@ -80,13 +79,8 @@ def pool_probabilities(result: TrainResult, pool: Sequence[LabelledText]) -> np.
                                     num_labels=len(result.labels), device=device)
     lengths = feats.lengths
     budget = max(max(lengths), cfg.batch_tokens or round(cfg.batch_size * sum(lengths) / len(lengths)))
-    threads_before = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(setup.cpu_threads(cfg.num_threads))
-    try:
+    with setup.torch_threads(device, cfg.num_threads):
         probs, _loss = predict(result.model, feats, batch_of, budget, device, precision, result.task)
-    finally:
-        torch.set_num_threads(threads_before)
     return probs
 
 

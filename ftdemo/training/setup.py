@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -59,6 +59,19 @@ def cpu_threads(requested: int = 0) -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - macOS / Windows
         return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def torch_threads(device: torch.device, requested: int = 0) -> Iterator[None]:
+    """On a CPU, torch's thread count is `cpu_threads(requested)` for the block; after it, whatever it was.
+    torch's setting is process-wide, and a run in a thread of the app must not leave it changed."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(cpu_threads(requested))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def load_classifier(base_model: str, labels: Sequence[str], task: TaskType) -> Any:
