@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ftdemo.errors import NotFoundError, StorageError
-from ftdemo.models.registry import _TEMP_PREFIX, _fsync_dir, _fsync_tree, _scratch_name, library_versions
+from ftdemo.errors import NotFoundError
+from ftdemo.models.registry import _TEMP_PREFIX, _scratch_name, library_versions, publish_numbered
 from ftdemo.tasks import validate_dataset_name
 
 FOLDER = "adapted"
@@ -68,21 +68,14 @@ class AdaptedStore:
             result.tokenizer.save_pretrained(tmp)
             created = datetime.now(timezone.utc).isoformat(timespec="seconds")
             meta = {**result.summary(), **(metadata or {}), "library_versions": library_versions()}
-            for _attempt in range(100):  # another writer may take the number first: the rename tells us
-                number = self._next_number(ds_dir / FOLDER)
+
+            def write(number: int) -> None:
                 meta.update(dataset=dataset, name=f"a{number:04d}", created_at=created)
                 (tmp / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str), encoding="utf-8")
-                _fsync_tree(tmp)
-                final = ds_dir / FOLDER / f"a{number:04d}"
-                try:
-                    os.rename(tmp, final)  # atomic; fails if `final` exists and is not empty
-                except OSError:
-                    if final.exists():
-                        continue
-                    raise
-                _fsync_dir(final.parent)
-                return AdaptedInfo(dataset, number, final, created, meta)
-            raise StorageError(f"could not find a free adapted checkpoint number for {dataset!r}")
+
+            number, final = publish_numbered(tmp, ds_dir / FOLDER, "a", lambda: self._next_number(ds_dir / FOLDER),
+                                             write, what=f"adapted checkpoint number for {dataset!r}")
+            return AdaptedInfo(dataset, number, final, created, meta)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

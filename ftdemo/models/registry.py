@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,22 +78,15 @@ class Registry:
             result.tokenizer.save_pretrained(tmp)
             created = datetime.now(timezone.utc).isoformat(timespec="seconds")
             meta = build_metadata(result, metadata or {})
-            for _attempt in range(100):  # another writer may take the number first: the rename tells us
-                version = self._next_version(ds_dir)
+
+            def write(version: int) -> None:
                 meta.update(format=FORMAT, dataset=dataset, version=f"v{version:04d}", created_at=created)
                 _write_text(tmp / "metadata.json", json.dumps(meta, indent=2, sort_keys=True, default=str))
                 _write_text(tmp / "README.md", render_model_card(meta))
-                _fsync_tree(tmp)
-                final = ds_dir / f"v{version:04d}"
-                try:
-                    os.rename(tmp, final)  # atomic; fails if `final` exists and is not empty
-                except OSError:
-                    if final.exists():
-                        continue
-                    raise
-                _fsync_dir(ds_dir)
-                return VersionInfo(dataset, version, final, created)
-            raise StorageError(f"could not find a free version number for {dataset!r}")
+
+            version, final = publish_numbered(tmp, ds_dir, "v", lambda: self._next_version(ds_dir), write,
+                                              what=f"version number for {dataset!r}")
+            return VersionInfo(dataset, version, final, created)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -292,6 +286,28 @@ def _fsync_tree(root: Path) -> None:
             finally:
                 os.close(fd)
         _fsync_dir(Path(dirpath))
+
+
+def publish_numbered(tmp: Path, parent: Path, prefix: str, next_number: Callable[[], int],
+                     write: Callable[[int], None], *, what: str) -> tuple[int, Path]:
+    """Move the finished folder `tmp` to `parent`/{prefix}{number:04d} atomically, as the next free number;
+    returns (number, final path). `write(number)` puts the number's own files (metadata) into `tmp` first.
+    Another writer may take a number between `next_number()` and the rename: the rename then fails on the
+    existing folder, and the next number is tried."""
+    for _attempt in range(100):
+        number = next_number()
+        write(number)
+        _fsync_tree(tmp)
+        final = parent / f"{prefix}{number:04d}"
+        try:
+            os.rename(tmp, final)  # atomic; fails if `final` exists and is not empty
+        except OSError:
+            if final.exists():
+                continue
+            raise
+        _fsync_dir(parent)
+        return number, final
+    raise StorageError(f"could not find a free {what}")
 
 
 def _fsync_dir(path: Path) -> None:
