@@ -8,16 +8,22 @@ the Trainer needs and GPU images ship): it imports no gradio, SQLAlchemy or data
     bench/gpu_check.sh OUT.json                       # on the GPU machine, from the repository root
     bench/gpu_check.sh OUT.json --device cpu --tiny   # every step on tiny sizes, on a CPU (seconds)
 
-What it measures (written to OUT.json, summed up on stdout):
+What it measures (written to OUT.json after every step, summed up on stdout), most important first:
 - the card: its bf16 matmul peak (8192^3, best of 8 timings of 3 products) and how long CUDA takes
   to start;
 - for the bundled MiniLM and a BERT-base-sized model (bert-base-uncased's config, random weights: the
-  same FLOPs), the engine and the Trainer on the same rows, the same epochs, the same batch size and
-  learning rate, both in bf16 autocast: examples/s and real tokens/s while training, useful MFU (6 x
-  non-embedding parameters x real tokens/s over the measured peak), the engine/Trainer speed ratio,
-  seconds per optimizer step, peak memory, held-out accuracy;
-- for each, the time from start to a saved version for 5,000 labels with the engine's defaults:
-  `train()` and `Registry.save`, what a run of the app does (the database aside).
+  same FLOPs), in bf16 autocast:
+  - the time from start to a saved version for 5,000 labels with the engine's defaults (`train()` and
+    `Registry.save`, what a run of the app does, the database aside); the first training in the
+    process, so it pays what a fresh training child pays;
+  - the engine, then the Trainer with TrainingArguments' defaults (batch 8, lr 5e-5, random batches),
+    on the same rows and epochs: examples/s and real tokens/s while training, useful MFU (6 x
+    non-embedding parameters x real tokens/s over the measured peak), seconds per optimizer step, peak
+    memory, held-out accuracy, and the engine/Trainer-defaults speed ratio;
+  - BERT-base only: useful MFU at large batches (`mfu_sweep`: 32 to 1024 unpadded texts of 128 tokens,
+    128 of 512);
+  - the Trainer again with the engine's batch size and learning rate and length-grouped batches: the
+    engine/Trainer ratio at equal settings.
 
 Data: `--data` (a TSV/CSV with sentence/text and label), else .gpucheck/sst2_train.tsv, else the
 synthetic sentiment rows (fine for timing; their accuracies mean little).
@@ -29,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import shutil
 import sys
 import tempfile
@@ -38,7 +45,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ftdemo.benchmarks.train import load_rows, measured_matmul_flops, run_engine, run_reference
+from ftdemo.benchmarks.train import (
+    load_rows,
+    measured_matmul_flops,
+    run_engine,
+    run_reference,
+    trainer_defaults,
+)
 from ftdemo.errors import FtdemoError, InvalidInputError
 from ftdemo.settings import REPO_ROOT
 from ftdemo.tasks import LabelledText
@@ -47,6 +60,8 @@ CARRY_DIR = REPO_ROOT / ".gpucheck"  # what `prepare` writes and the GPU machine
 SHARED_SST2 = REPO_ROOT.parent / "shared" / "data" / "sst2_train.tsv"
 BERT_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
 TINY_BERT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+LARGE_SHAPES = ((32, 128), (256, 128), (1024, 128), (128, 512))  # (batch, tokens per text) of the MFU sweep
+TINY_SHAPES = ((8, 16),)
 
 
 def prepare(out_dir: Path = CARRY_DIR, print_fn: Callable[[str], None] = print) -> Path:
@@ -99,7 +114,10 @@ def random_bert(out_dir: Path, tokenizer_dir: Path, sizes: dict[str, int]) -> Pa
 def run_check(out_path: str | Path, *, device: str = "cuda", tiny: bool = False, data: str | None = None,
               minilm: str | None = None, n_train: int = 8000, n_eval: int = 1000, epochs: int = 2,
               n_version: int = 5000, print_fn: Callable[[str], None] = print) -> dict[str, Any]:
-    """Measure everything the module docstring lists, write it to `out_path` as JSON and return it."""
+    """Measure everything the module docstring lists, write it to `out_path` as JSON and return it.
+
+    The JSON is rewritten after every measurement, so a run cut short by its time limit still
+    leaves what it measured (the steps run most important first)."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import torch
     import transformers
@@ -117,6 +135,11 @@ def run_check(out_path: str | Path, *, device: str = "cuda", tiny: bool = False,
         "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
         "cuda": torch.version.cuda, "precision": "bf16", "tiny": tiny, "epochs": epochs, "models": {}}
     t0 = time.perf_counter()
+
+    def save() -> None:
+        report["total_s"] = time.perf_counter() - t0
+        Path(out_path).write_text(json.dumps(report, indent=2), encoding="utf-8")
+
     torch.ones(1, device=dev).add_(1).cpu()  # the first CUDA call starts the context (a training child pays it too)
     report["device_start_s"] = time.perf_counter() - t0
     report["device"] = describe_device(dev)
@@ -124,6 +147,7 @@ def run_check(out_path: str | Path, *, device: str = "cuda", tiny: bool = False,
     report["bf16_matmul_peak_tflops"] = peak / 1e12
     print_fn(f"{report['device']}: bf16 matmul peak {peak / 1e12:,.1f} TFLOP/s (measured), "
              f"device start {report['device_start_s']:.1f} s")
+    save()
 
     train_rows, eval_rows, source = load_rows(data, n_train, n_eval, seed=0)
     version_rows, _, _ = load_rows(data, n_version, 0, seed=1)
@@ -137,37 +161,104 @@ def run_check(out_path: str | Path, *, device: str = "cuda", tiny: bool = False,
                                                                            BERT_BASE)})
         defaults = TrainConfig()
         for name, path in models.items():
+            row: dict[str, Any] = {}
+            report["models"][name] = row
             cfg = TrainConfig(base_model=str(path), epochs=epochs, device=str(dev), precision="bf16",
                               test_fraction=0.0, seed=0, num_threads=1 if tiny else 0)
             used = make_splits(examples, labels, "single_label", val_fraction=cfg.val_fraction, test_fraction=0.0).train
-            row = _compare(cfg, examples, used, labels, eval_rows, peak, dev)
             app_run = cfg.replace(**{k: getattr(defaults, k) for k in ("epochs", "test_fraction", "seed")})
             row["version"] = time_to_version(app_run, version_rows, Path(tmp) / "models")
-            report["models"][name] = row
+            save()
+            row.update(_engine_row(cfg, examples, used, labels, eval_rows, peak, dev))
+            save()
+            ref_batch, ref_lr = trainer_defaults()
+            row.update(_trainer_row("defaults", cfg, used, labels, eval_rows, peak, dev, row["non_embedding_params"],
+                                    batch_size=ref_batch, lr=ref_lr, group_by_length=False))
+            row["speed_ratio_vs_defaults"] = row["engine_examples_per_s"] / row["defaults_examples_per_s"]
+            save()
+            if name != "minilm":  # the large-batch MFU target is BERT-base's; MiniLM's small matrices never reach it
+                row["large_batch"] = mfu_sweep(path, dev, peak, TINY_SHAPES if tiny else LARGE_SHAPES,
+                                               steps=6 if tiny else 30, print_fn=print_fn)
+                save()
+            row.update(_trainer_row("reference", cfg, used, labels, eval_rows, peak, dev, row["non_embedding_params"],
+                                    batch_size=cfg.batch_size, lr=cfg.learning_rate, group_by_length=True))
+            row["speed_ratio"] = row["engine_examples_per_s"] / row["reference_examples_per_s"]
+            save()
             print_fn(summary_line(name, row))
-    report["total_s"] = time.perf_counter() - t0
-    Path(out_path).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    save()
     print_fn(f"wrote {out_path} ({report['total_s']:.0f} s in all)")
     return report
 
 
-def _compare(cfg: Any, examples: list[LabelledText], used: list[LabelledText], labels: list[str],
-             eval_rows: list[tuple[str, str]], peak: float, dev: Any) -> dict[str, Any]:
-    """Engine, then Trainer, on the same rows and settings; throughput, MFU, memory, accuracy."""
-    engine, engine_mem = _with_peak_memory(dev, lambda: run_engine(examples, labels, cfg, eval_rows, len(used)))
-    reference, reference_mem = _with_peak_memory(dev, lambda: run_reference(
-        used, labels, cfg.base_model, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.learning_rate,
-        seed=cfg.seed, eval_rows=eval_rows, precision="bf16"))
-    n_params = engine["non_embedding_params"]
-    return {
-        **engine, **reference, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-        "n_train_rows": len(used), "engine_peak_memory_gib": engine_mem, "reference_peak_memory_gib": reference_mem,
-        "engine_useful_mfu": 6 * n_params * engine["engine_tokens_per_s"] / peak,
-        "reference_useful_mfu": 6 * n_params * reference["reference_tokens_per_s"] / peak,
-        "speed_ratio": engine["engine_examples_per_s"] / reference["reference_examples_per_s"],
-        "engine_s_per_step": engine["engine_train_s"] / max(1.0, engine["engine_steps"]),
-        "reference_s_per_step": reference["reference_train_s"] / max(1, reference["reference_steps"]),
-    }
+def _engine_row(cfg: Any, examples: list[LabelledText], used: list[LabelledText], labels: list[str],
+                eval_rows: list[tuple[str, str]], peak: float, dev: Any) -> dict[str, Any]:
+    """The engine on the comparison rows: throughput, useful MFU, ms per step, memory, accuracy."""
+    engine, memory = _with_peak_memory(dev, lambda: run_engine(examples, labels, cfg, eval_rows, len(used)))
+    return {**engine, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate, "n_train_rows": len(used),
+            "engine_peak_memory_gib": memory,
+            "engine_useful_mfu": 6 * engine["non_embedding_params"] * engine["engine_tokens_per_s"] / peak,
+            "engine_s_per_step": engine["engine_train_s"] / max(1.0, engine["engine_steps"])}
+
+
+def _trainer_row(prefix: str, cfg: Any, used: list[LabelledText], labels: list[str],
+                 eval_rows: list[tuple[str, str]], peak: float, dev: Any, n_params: int, *, batch_size: int,
+                 lr: float, group_by_length: bool) -> dict[str, Any]:
+    """The Trainer on the same rows and epochs in bf16; keys start with `prefix`: "reference" (the engine's
+    batch size and learning rate, length-grouped batches) or "defaults" (TrainingArguments' own)."""
+    out, memory = _with_peak_memory(dev, lambda: run_reference(
+        used, labels, cfg.base_model, epochs=cfg.epochs, batch_size=batch_size, lr=lr, seed=cfg.seed,
+        eval_rows=eval_rows, precision="bf16", group_by_length=group_by_length))
+    row = {f"{prefix}_{key.removeprefix('reference_')}": value for key, value in out.items() if key != "reference"}
+    row[prefix] = out["reference"]
+    return {**row, f"{prefix}_batch_size": batch_size, f"{prefix}_learning_rate": lr,
+            f"{prefix}_peak_memory_gib": memory,
+            f"{prefix}_useful_mfu": 6 * n_params * out["reference_tokens_per_s"] / peak,
+            f"{prefix}_s_per_step": out["reference_train_s"] / max(1, out["reference_steps"])}
+
+
+def mfu_sweep(model_dir: Path, dev: Any, peak: float, shapes: tuple[tuple[int, int], ...], *, steps: int,
+              print_fn: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """The engine's `train()` at large batches of texts exactly `length` tokens long (no padding, so every
+    token is useful): for each (batch, length), at least `steps` optimizer steps; steady-state tokens/s from the
+    progress events after the first 5 steps (the first ones pay kernel selection), and useful MFU."""
+    from transformers import AutoTokenizer
+
+    from ftdemo.benchmarks.train import non_embedding_params
+    from ftdemo.training.config import TrainConfig
+    from ftdemo.training.loop import ProgressEvent, train
+
+    words = sorted(w for w in AutoTokenizer.from_pretrained(model_dir).get_vocab()
+                   if w.isalpha() and w.islower() and len(w) > 2)  # whole words: one token each
+    rng = random.Random(0)
+    out = []
+    for batch, length in shapes:
+        n = round(batch * steps / 0.95) + 2
+        examples = [LabelledText(i, " ".join(rng.choices(words, k=length)), None, (f"c{i % 2}",)) for i in range(n)]
+        marks: list[tuple[int, float]] = []
+
+        def mark(event: ProgressEvent) -> None:
+            if event.kind == "step":  # the event reads the loss off the card: its time is the step's end
+                marks.append((event.step, time.perf_counter()))
+
+        cfg = TrainConfig(base_model=str(model_dir), epochs=1, device=str(dev), precision="bf16", batch_size=batch,
+                          max_batch_examples=batch, batch_tokens=batch * length, max_length=length,
+                          val_fraction=0.05, test_fraction=0.0, log_every=5, seed=0)
+        result, memory = _with_peak_memory(dev, lambda: {"r": train(examples, ["c0", "c1"], "single_label", cfg,
+                                                                    callbacks=[mark])})
+        result = result["r"]
+        (s0, t0), (s1, t1) = marks[0], marks[-1]
+        tokens_per_s = (s1 - s0) * batch * length / (t1 - t0) if s1 > s0 else result.timings["train_tokens_per_s"]
+        n_params = non_embedding_params(result.model)
+        row = {"batch": batch, "length": length, "tokens_per_step": batch * length, "steps": int(result.timings["steps"]),
+               "steady_tokens_per_s": tokens_per_s, "steady_s_per_step": batch * length / tokens_per_s,
+               "useful_mfu": 6 * n_params * tokens_per_s / peak,
+               "whole_run_useful_mfu": 6 * n_params * result.timings["train_tokens_per_s"] / peak,
+               "peak_memory_gib": memory}
+        out.append(row)
+        print_fn(f"  large batch {batch} x {length} tokens: {tokens_per_s:,.0f} tok/s, useful MFU "
+                 f"{row['useful_mfu']:.1%} ({row['whole_run_useful_mfu']:.1%} over the whole run), "
+                 f"{row['steady_s_per_step'] * 1e3:.0f} ms/step")
+    return out
 
 
 def _with_peak_memory(dev: Any, fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float | None]:
@@ -207,7 +298,8 @@ def summary_line(name: str, r: dict[str, Any]) -> str:
     return (f"{name}: engine {r['engine_examples_per_s']:,.0f} ex/s ({r['engine_tokens_per_s']:,.0f} tok/s, "
             f"MFU {r['engine_useful_mfu']:.1%}, {r['engine_s_per_step'] * 1e3:.1f} ms/step) | Trainer "
             f"{r['reference_examples_per_s']:,.0f} ex/s (MFU {r['reference_useful_mfu']:.1%}) | engine/Trainer "
-            f"{r['speed_ratio']:.2f}x | accuracy {r['engine_accuracy']:.3f} / {r['reference_accuracy']:.3f} | "
+            f"{r['speed_ratio']:.2f}x, engine/Trainer's defaults {r['speed_ratio_vs_defaults']:.2f}x "
+            f"(batch {r['defaults_batch_size']}, {r['defaults_accuracy']:.3f}) | accuracy {r['engine_accuracy']:.3f} / {r['reference_accuracy']:.3f} | "
             f"{v['labels']:,} labels to a saved version in {v['seconds']:.1f} s ({v['steps']} steps, "
             f"{v['epochs_run']} epochs)")
 

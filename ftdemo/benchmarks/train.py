@@ -237,8 +237,9 @@ def synthetic_rows(n: int, seed: int) -> list[tuple[str, str]]:
 
 def run_reference(rows: Sequence[LabelledText], labels: list[str], model_name: str, *, epochs: int,
                   batch_size: int, lr: float, seed: int, eval_rows: list[tuple[str, str]],
-                  precision: str | None = None) -> dict[str, Any]:
+                  precision: str | None = None, group_by_length: bool = True) -> dict[str, Any]:
     """The Hugging Face Trainer on the same rows: group_by_length + DataCollatorWithPadding, defaults otherwise.
+    group_by_length=False keeps the Trainer's own default, random batches padded to their longest row.
 
     The rows are a plain list of tokenized dicts (a torch-style dataset), so the reference runs where
     `datasets` is not installed (the GPU check's machine); the Trainer samples and collates them as it
@@ -267,9 +268,11 @@ def run_reference(rows: Sequence[LabelledText], labels: list[str], model_name: s
         model_name, num_labels=len(labels), attn_implementation="sdpa", use_safetensors=True, dtype=torch.float32)
     cuda = torch.cuda.is_available()
     bf16 = precision == "bf16" if precision else cuda and torch.cuda.is_bf16_supported()
+    cudnn_attention = torch.backends.cuda.cudnn_sdp_enabled()
+    torch.backends.cuda.enable_cudnn_sdp(True)  # torch's own default: the engine's process-wide choice is not the Trainer's
     fields = TrainingArguments.__dataclass_fields__  # how this transformers release asks for length grouping
-    grouping = ({"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in fields
-                else {"group_by_length": True})
+    grouping = ({} if not group_by_length else {"train_sampling_strategy": "group_by_length"}
+                if "train_sampling_strategy" in fields else {"group_by_length": True})
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(
             output_dir=tmp, num_train_epochs=epochs, per_device_train_batch_size=batch_size, learning_rate=lr,
@@ -279,13 +282,18 @@ def run_reference(rows: Sequence[LabelledText], labels: list[str], model_name: s
                           data_collator=DataCollatorWithPadding(tokenizer))
         trainer.remove_callback(PrinterCallback)  # it prints the final log dict to stdout, which --json must own
         t0, cpu0 = time.perf_counter(), time.process_time()
-        trainer.train()
+        try:
+            trainer.train()
+        finally:
+            torch.backends.cuda.enable_cudnn_sdp(cudnn_attention)
         train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     lengths = [len(x) for x in enc["input_ids"]]
-    order = get_length_grouped_indices(lengths, batch_size, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    order = (get_length_grouped_indices(lengths, batch_size, generator=generator) if group_by_length
+             else torch.randperm(len(lengths), generator=generator).tolist())
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     return {
-        "reference": "transformers.Trainer (group_by_length, DataCollatorWithPadding)",
+        "reference": f"transformers.Trainer ({'group_by_length, ' if group_by_length else ''}DataCollatorWithPadding)",
         "reference_epochs": epochs, "reference_examples_per_s": len(rows) * epochs / train_s, "reference_train_s": train_s,
         "reference_examples_per_cpu_s": len(rows) * epochs / train_cpu_s, "reference_steps": len(batches) * epochs,
         "reference_tokens_per_s": sum(lengths) * epochs / train_s,

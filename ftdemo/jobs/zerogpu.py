@@ -39,10 +39,10 @@ from ftdemo.training.config import TrainConfig, base_model_layers
 
 log = logging.getLogger(__name__)
 
-# The duration estimate (docs/benchmarks.md, "ZeroGPU duration"): assumed costs until the GPU check
-# (bench/gpu_check.sh) has measured them on ZeroGPU's card, set on the safe side.
-STEP_S_PER_LAYER = 0.004  # one optimizer step of batch_size 32, per transformer layer (BERT-base: 48 ms)
-START_S = 30.0  # worker start, CUDA initialisation, loading the model, tokenizing, saving the version
+# The duration estimate (docs/benchmarks.md, "ZeroGPU duration"): costs on the safe side of what the GPU
+# check (bench/gpu_check.sh) measured on a whole H200, since ZeroGPU lends a slice of one.
+STEP_S_PER_LAYER = 0.004  # one optimizer step of batch_size 32, per layer; measured 2.6-3.5 ms (BERT-base: 32-37 ms)
+START_S = 30.0  # worker start, CUDA, loading the model, tokenizing, saving the version; measured ~16 s
 MARGIN = 1.5  # on the steps: batches of long texts, validation passes, a busy card
 UNKNOWN_LAYERS = 12  # a base model whose config cannot be read offline: assume BERT-base
 

@@ -135,7 +135,7 @@ def train(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskTyp
     splits = make_splits(examples, labels, task, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
 
     # runtime: device, precision, threads, seeds
-    device = dist.device or resolve_device(cfg.device)
+    device = resolve_device(dist.device or cfg.device)  # a launcher's device gets the CUDA settings too
     precision = setup.resolve_precision(cfg.precision, device)
     torch.manual_seed(cfg.seed)
     with setup.torch_threads(device, cfg.num_threads):

@@ -59,6 +59,14 @@ def test_the_gpu_check_runs_without_gradio_sqlalchemy_or_datasets(tmp_path):
                 "reference_useful_mfu", "speed_ratio", "engine_s_per_step", "engine_accuracy", "reference_accuracy"):
         assert row[key] > 0 or key.endswith("accuracy"), key
     assert row["reference_steps"] > 0 and row["engine_epochs_run"] == row["reference_epochs"] == 1
+    # the Trainer as TrainingArguments has it (batch 8, its learning rate, random batches), as well
+    assert row["defaults_batch_size"] == 8 and row["defaults_learning_rate"] == 5e-5
+    assert row["defaults_steps"] == -(-row["n_train_rows"] // 8) and row["speed_ratio_vs_defaults"] > 0
+    assert "group_by_length" in row["reference"] and "group_by_length" not in row["defaults"]
+    assert not {"defaults_reference", "reference_reference"} & set(row)
+    # the large-batch sweep: unpadded texts of exactly `length` tokens, steady-state MFU
+    (sweep,) = row["large_batch"]
+    assert (sweep["batch"], sweep["length"]) == (8, 16) and sweep["steps"] >= 6 and sweep["useful_mfu"] > 0
     version = row["version"]
     assert version["labels"] == 80 and version["saved"] == "v0001" and version["seconds"] >= version["train_s"] > 0
     assert "engine/Trainer" in done.stdout and f"wrote {out}" in done.stdout

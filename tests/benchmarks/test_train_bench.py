@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from ftdemo.benchmarks.train import format_report, load_rows, run_train_bench, synthetic_rows
 
@@ -53,3 +54,32 @@ def test_rows_are_disjoint_and_reproducible(tmp_path):
     assert not set(train) & set(held_out)
     assert load_rows(str(data), 20, 10, seed=1)[0] == train
     assert {lab for _, lab in synthetic_rows(100, 0)} == {"0", "1"}
+
+
+def test_the_trainer_reference_runs_with_torchs_default_and_leaves_the_engines_choice(tiny_model_dir, monkeypatch):
+    """The GPU check compares the engine with the Trainer as a user would run it (cuDNN attention allowed,
+    torch's default), in the same process, without undoing the engine's process-wide choice
+    (devices.prepare_cuda)."""
+    from ftdemo.benchmarks.train import run_reference
+    from ftdemo.tasks import LabelledText
+
+    seen: list[bool] = []
+    original = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(*args, **kwargs):
+        seen.append(torch.backends.cuda.cudnn_sdp_enabled())
+        return original(*args, **kwargs)
+
+    rows = [LabelledText(i, f"text number {i} is {'good' if i % 2 else 'bad'}", None, ("pos" if i % 2 else "neg",))
+            for i in range(24)]
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    torch.backends.cuda.enable_cudnn_sdp(False)
+    try:
+        monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+        out = run_reference(rows, ["neg", "pos"], str(tiny_model_dir), epochs=1, batch_size=8, lr=1e-3, seed=0,
+                            eval_rows=[("a good text", "pos")], precision="fp32", group_by_length=False)
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(before)
+    assert out["reference_steps"] == 3 and "group_by_length" not in out["reference"]
+    assert len(seen) > 6 and all(seen[:6])  # 3 training steps x 2 layers ran with cuDNN attention allowed
