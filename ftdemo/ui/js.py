@@ -28,6 +28,7 @@ PREDICT_TEXT_ID, PREDICT_PAIR_ID = "ftd-predict-text", "ftd-predict-pair"
 PREDICT_RUN_ID = "ftd-predict-run"
 PREDICT_ANSWERS_ID = "ftd-predict-answers"  # gets the class ftd-stale while the text differs from the answer's
 PREDICT_PAUSE_MS = 600  # a pause in typing this long asks for an answer
+RESEND_MS = 400  # a saving key's click is sent again if its card is still on screen this long after
 
 KEYBOARD_JS = """
 () => {
@@ -56,6 +57,18 @@ KEYBOARD_JS = """
     return card ? card.getAttribute("data-example-id") : null;
   };
   const busy = () => lock !== null && cardId() === lock.id && Date.now() < lock.until;
+  // Gradio drops a click on a button whose last event is still finishing (trigger_mode "once"), and
+  // that event can still be finishing a moment after the next card is on screen, so a key pressed
+  // at once would be lost. A saving key is therefore sent again, once, when the card it was pressed on
+  // is still there %(resend)s ms later. The second send cannot save twice: while the first request runs
+  // Gradio drops it as well, and once the request is done the card has moved on (or, after an error,
+  // the same request meets the same error).
+  const save = (target, card, id) => {
+    target.click();
+    setTimeout(() => {
+      if (card() === id && target.isConnected && shown(target)) target.click();
+    }, %(resend)s);
+  };
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat || ev.isComposing) return;
     if (typing(ev.target)) return;
@@ -89,7 +102,8 @@ KEYBOARD_JS = """
     const saves = target.tagName === "BUTTON" && target.id !== "%(undo)s";
     if (saves && busy()) return;
     lock = saves ? { id: cardId(), until: Date.now() + 1500 } : (target.id === "%(undo)s" ? null : lock);
-    target.click();
+    if (saves) save(target, cardId, lock.id);
+    else target.click();
   });
 
   // --- Review tab: Enter relabels as suggested, 1-9 as that label, C confirms, S skips, U undoes --------
@@ -122,7 +136,8 @@ KEYBOARD_JS = """
     const saves = target.id !== "%(rundo)s";
     if (saves && reviewLock && reviewLock.id === reviewCard() && Date.now() < reviewLock.until) return;
     reviewLock = saves ? { id: reviewCard(), until: Date.now() + 1500 } : null;
-    target.click();
+    if (saves) save(target, reviewCard, reviewLock.id);
+    else target.click();
   });
 
   // --- Predict tab: answer after a pause in typing and on Enter; mark stale answers -------------------
@@ -171,6 +186,7 @@ KEYBOARD_JS = """
     "ppair": PREDICT_PAIR_ID, "prun": PREDICT_RUN_ID, "answers": PREDICT_ANSWERS_ID, "pause": PREDICT_PAUSE_MS,
     "rpanel": REVIEW_PANEL_ID, "rcard": REVIEW_CARD_ID, "raccept": REVIEW_ACCEPT_ID, "rconfirm": REVIEW_CONFIRM_ID,
     "rskip": REVIEW_SKIP_ID, "rundo": REVIEW_UNDO_ID, "rbutton": REVIEW_BUTTON_ID.replace("{n}", ""),
+    "resend": RESEND_MS,
 }
 
 # runs after every Predict answer: the answer is current if nothing was typed since it was asked for

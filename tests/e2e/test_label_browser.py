@@ -43,6 +43,9 @@ def app(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[tuple[s
         services.annotate.add("topics", text, actor=admin)
     services.datasets.create("nli", "pair", ["entailment", "neutral", "contradiction"], actor=admin)
     services.annotate.add("nli", "A man is sleeping on a sofa.", "A person is resting.", actor=admin)
+    services.datasets.create("drops", "single_label", ["yes", "no"], actor=admin)
+    for text in ("the first of two", "the second of two"):
+        services.annotate.add("drops", text, actor=admin)
     # a dataset the model can already help with: six labelled examples, the rest waiting, embeddings ready
     services.datasets.create("moods", "single_label", ["happy", "sad"], actor=admin)
     for i, text in enumerate(MOODS):
@@ -264,6 +267,32 @@ def test_pair_example_shows_both_texts_and_fast_keys_label_once(app, page) -> No
     page.wait_for_timeout(500)
     assert len(services.annotate.get("nli", 4).history) == 1
     assert services.datasets.stats("nli").labelled == 1
+
+
+def test_a_label_key_whose_click_gradio_dropped_is_sent_again(app, page) -> None:
+    """Gradio drops a click while the button's last event is finishing (trigger_mode "once"), which can
+    outlast the next card's arrival: the key's click is sent again, and the example is labelled once."""
+    _, services = app
+    choose_dataset(page, "drops")
+    card = page.locator("#ftd-card")
+    expect(card).to_contain_text("the first of two")
+    page.evaluate("""() => {
+      const drop = (ev) => {  // as Gradio does: the click never reaches the button's handler
+        if (!ev.target.closest || !ev.target.closest("#ftd-label-1")) return;
+        ev.stopImmediatePropagation();
+        window.removeEventListener("click", drop, true);
+        window.__ftdDropped = true;
+      };
+      window.addEventListener("click", drop, true);
+    }""")
+    page.keyboard.press("1")
+    expect(count(page)).to_have_text("1 / 2 labelled")
+    expect(card).to_contain_text("the second of two")
+    assert page.evaluate("window.__ftdDropped") is True
+    page.wait_for_timeout(800)  # past the resend: nothing more is sent
+    [first], _ = services.annotate.search("drops", text="the first of two")
+    assert first.labels == ["yes"] and len(services.annotate.get("drops", first.id).history) == 1
+    assert services.datasets.stats("drops").labelled == 1
 
 
 def test_data_tab_browse_edit_import(app, page, tmp_path) -> None:
