@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ftdemo.benchmarks.train import (
     load_rows,
@@ -56,6 +56,7 @@ from ftdemo.errors import FtdemoError, InvalidInputError
 from ftdemo.settings import REPO_ROOT
 from ftdemo.tasks import LabelledText
 
+T = TypeVar("T")
 CARRY_DIR = REPO_ROOT / ".gpucheck"  # what `prepare` writes and the GPU machine reads (git-ignored)
 SHARED_SST2 = REPO_ROOT.parent / "shared" / "data" / "sst2_train.tsv"
 BERT_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
@@ -243,9 +244,8 @@ def mfu_sweep(model_dir: Path, dev: Any, peak: float, shapes: tuple[tuple[int, i
         cfg = TrainConfig(base_model=str(model_dir), epochs=1, device=str(dev), precision="bf16", batch_size=batch,
                           max_batch_examples=batch, batch_tokens=batch * length, max_length=length,
                           val_fraction=0.05, test_fraction=0.0, log_every=5, seed=0)
-        result, memory = _with_peak_memory(dev, lambda: {"r": train(examples, ["c0", "c1"], "single_label", cfg,
-                                                                    callbacks=[mark])})
-        result = result["r"]
+        result, memory = _with_peak_memory(dev, lambda: train(examples, ["c0", "c1"], "single_label", cfg,
+                                                              callbacks=[mark]))
         (s0, t0), (s1, t1) = marks[0], marks[-1]
         tokens_per_s = (s1 - s0) * batch * length / (t1 - t0) if s1 > s0 else result.timings["train_tokens_per_s"]
         n_params = non_embedding_params(result.model)
@@ -261,7 +261,8 @@ def mfu_sweep(model_dir: Path, dev: Any, peak: float, shapes: tuple[tuple[int, i
     return out
 
 
-def _with_peak_memory(dev: Any, fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float | None]:
+def _with_peak_memory(dev: Any, fn: Callable[[], T]) -> tuple[T, float | None]:
+    """fn()'s result and the most GPU memory it held, in GiB (None off CUDA)."""
     import torch
 
     if dev.type != "cuda":

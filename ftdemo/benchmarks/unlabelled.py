@@ -7,9 +7,9 @@
    that are never labelled, adapted on or pseudo-labelled. The rest of FILE is the dataset: per draw (seeds
    seed, seed+1, ...) `labels` rows keep their labels, the others (at most `n_unlabelled`) lose theirs and
    form the unlabelled pool.
-2. Adaptation (`ftdemo.training.adapt`, AdaptConfig's defaults but `adapt_epochs` / `adapt_texts`) runs once
-   on every text of the dataset, labelled or not (the same texts in every draw), and is saved to a temporary
-   folder that the fine-tunes take as their base model.
+2. Adaptation (`ftdemo.training.adapt`, AdaptConfig's defaults but the `adapt_*` arguments: epochs, texts,
+   learning rate, whole-word masking) runs once on every text of the dataset, labelled or not (the same texts
+   in every draw), and is saved to a temporary folder that the fine-tunes take as their base model.
 3. Per draw, four fine-tunes with TrainConfig's defaults (no test split: the scoring rows are the test):
    plain; from the adapted checkpoint; plain + self-training on the pool (`training.self_train`,
    `self_training_rounds`); both. Each is scored on the same rows (exact-match accuracy, as
@@ -74,7 +74,8 @@ def draw(rows: Sequence[LabelledText], n_labels: int, n_unlabelled: int, seed: i
 def run_unlabelled_bench(
         data: str | Path, eval_file: str | Path | None = None, *, task: str = "single_label", labels: int = 1000,
         seeds: int = 3, seed: int = 0, n_eval: int = 2000, n_unlabelled: int = 0, adapt_epochs: int = 1,
-        adapt_texts: int = 0, self_training_rounds: int = 1, base_model: str | None = None, num_threads: int = 0,
+        adapt_texts: int = 0, adapt_learning_rate: float | None = None, adapt_whole_word_mask: bool = False,
+        self_training_rounds: int = 1, base_model: str | None = None, num_threads: int = 0,
         print_fn: Callable[[str], None] = print, progress: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
     """Run the benchmark; print and return the numbers.
 
@@ -100,12 +101,15 @@ def run_unlabelled_bench(
         # adaptation: once, on the dataset's texts (the labelled and the unlabelled alike)
         texts = [LabelledText(ex.id, ex.text, ex.text_pair, ()) for ex in rows]
         cpu, wall = time.process_time(), time.perf_counter()
-        adapted = adapt(texts, AdaptConfig(base_model=model, epochs=adapt_epochs, max_texts=adapt_texts,
-                                           seed=seed, num_threads=num_threads))
+        adapt_cfg = AdaptConfig(base_model=model, epochs=adapt_epochs, max_texts=adapt_texts, seed=seed,
+                                num_threads=num_threads, whole_word_mask=adapt_whole_word_mask,
+                                **({} if adapt_learning_rate is None else {"learning_rate": adapt_learning_rate}))
+        adapted = adapt(texts, adapt_cfg)
         adapted.model.save_pretrained(adapted_dir)
         adapted.tokenizer.save_pretrained(adapted_dir)
         adaptation = {"texts": adapted.counts["texts"], "heldout_texts": adapted.counts["heldout"],
-                      "epochs": adapt_epochs, "cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall,
+                      "epochs": adapt_epochs, "learning_rate": adapt_cfg.learning_rate,
+                      "whole_word_mask": adapt_cfg.whole_word_mask, "cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall,
                       "train_texts_per_s": adapted.timings["train_texts_per_s"], "device": adapted.device,
                       "masked_lm": adapted.metrics}
         del adapted

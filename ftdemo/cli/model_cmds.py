@@ -156,6 +156,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--adapt-epochs", type=whole_number(1, 50), default=1, help="passes of the adaptation")
     p.add_argument("--adapt-texts", type=whole_number(0, 100_000_000), default=0,
                    help="adapt on at most this many texts (0: all of the dataset's)")
+    p.add_argument("--adapt-lr", type=float, help="the adaptation's peak learning rate (default: AdaptConfig's, 1e-4)")
+    p.add_argument("--adapt-whole-word-mask", action="store_true", help="adapt with whole-word masking")
     p.add_argument("--self-training-rounds", type=option_range("self_training_rounds"), default=1)
     p.add_argument("--model", help="base model (default: bundled MiniLM)")
     p.add_argument("--threads", type=option_range("num_threads"), default=0, help="torch CPU threads (0: all cores)")
@@ -267,7 +269,8 @@ def bench_unlabelled(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
     out = run_unlabelled_bench(
         args.data, args.eval_file, task=args.task, labels=args.labels, seeds=args.seeds, seed=args.seed,
         n_eval=args.n_eval, n_unlabelled=args.n_unlabelled, adapt_epochs=args.adapt_epochs,
-        adapt_texts=args.adapt_texts, self_training_rounds=args.self_training_rounds, base_model=args.model,
+        adapt_texts=args.adapt_texts, adapt_learning_rate=args.adapt_lr, adapt_whole_word_mask=args.adapt_whole_word_mask,
+        self_training_rounds=args.self_training_rounds, base_model=args.model,
         num_threads=args.threads, print_fn=quiet, progress=lambda line: print(line, file=sys.stderr, flush=True))
     return "", out
 

@@ -35,3 +35,14 @@ def test_the_command_reports_every_technique_with_its_cpu_time(tmp_path, tiny_en
     assert out["adapt_cpu_s"] > out["adaptation"]["cpu_s"] > 0  # adaptation's own time counts for its technique
     assert out["pool"] == 70 and out["adaptation"]["texts"] + out["adaptation"]["heldout_texts"] == 130
     assert out["per_seed"][0]["self_train_self_training"]["pool"] == 70 and "targets" in out
+    assert (out["adaptation"]["learning_rate"], out["adaptation"]["whole_word_mask"]) == (1e-4, False)  # defaults
+
+
+def test_the_adaptation_can_be_given_its_learning_rate_and_whole_word_masking(tmp_path, tiny_encoder_dir, capsys):
+    argv = ["bench", "unlabelled", "--data", str(_reviews(tmp_path)), "--labels", "60", "--n-eval", "30",
+            "--seeds", "1", "--model", str(tiny_encoder_dir), "--threads", "1", "--adapt-lr", "3e-5",
+            "--adapt-whole-word-mask", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["adaptation"]["learning_rate"], out["adaptation"]["whole_word_mask"]) == (3e-5, True)
+    assert out["adaptation"]["masked_lm"]["after"]["loss"] > 0
