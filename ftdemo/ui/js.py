@@ -58,15 +58,26 @@ KEYBOARD_JS = """
   };
   const busy = () => lock !== null && cardId() === lock.id && Date.now() < lock.until;
   // Gradio drops a click on a button whose last event is still finishing (trigger_mode "once"), and
-  // that event can still be finishing a moment after the next card is on screen, so a key pressed
-  // at once would be lost. A saving key is therefore sent again, once, when the card it was pressed on
-  // is still there %(resend)s ms later. The second send cannot save twice: while the first request runs
-  // Gradio drops it as well, and once the request is done the card has moved on (or, after an error,
-  // the same request meets the same error).
-  const save = (target, card, id) => {
+  // that event can still be finishing a moment after the next card is on screen, so the same key pressed
+  // again at once would be lost. A saving key's click is therefore sent again, once, when its card has not
+  // changed at all in the %(resend)s ms since: nothing answered it. (The example id on screen is not enough:
+  // skip then undo shows the same example again, and it must not be skipped twice.) The second send cannot
+  // save twice: while the first request runs Gradio drops it as well, and an answered request has changed
+  // the card (after an error the same request meets the same error). Undo is not sent again: an undo that
+  // went through may leave the card as it was.
+  const changes = {};  // card elem_id -> how many DOM changes inside it so far
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      const card = el && el.closest ? el.closest("#%(card)s, #%(rcard)s") : null;
+      if (card) changes[card.id] = (changes[card.id] || 0) + 1;
+    }
+  }).observe(document.body, { childList: true, subtree: true, characterData: true, attributes: true });
+  const send = (target, card) => {
+    const before = changes[card] || 0;
     target.click();
     setTimeout(() => {
-      if (card() === id && target.isConnected && shown(target)) target.click();
+      if ((changes[card] || 0) === before && target.isConnected && shown(target)) target.click();
     }, %(resend)s);
   };
   document.addEventListener("keydown", (ev) => {
@@ -102,8 +113,8 @@ KEYBOARD_JS = """
     const saves = target.tagName === "BUTTON" && target.id !== "%(undo)s";
     if (saves && busy()) return;
     lock = saves ? { id: cardId(), until: Date.now() + 1500 } : (target.id === "%(undo)s" ? null : lock);
-    if (saves) save(target, cardId, lock.id);
-    else target.click();
+    if (saves) send(target, "%(card)s");
+    else target.click();  // undo, or a checkbox or radio toggle (sent again it would undo itself)
   });
 
   // --- Review tab: Enter relabels as suggested, 1-9 as that label, C confirms, S skips, U undoes --------
@@ -136,7 +147,7 @@ KEYBOARD_JS = """
     const saves = target.id !== "%(rundo)s";
     if (saves && reviewLock && reviewLock.id === reviewCard() && Date.now() < reviewLock.until) return;
     reviewLock = saves ? { id: reviewCard(), until: Date.now() + 1500 } : null;
-    if (saves) save(target, reviewCard, reviewLock.id);
+    if (saves) send(target, "%(rcard)s");
     else target.click();
   });
 
