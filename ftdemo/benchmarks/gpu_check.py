@@ -231,9 +231,10 @@ def mfu_sweep(model_dir: Path, dev: Any, peak: float, shapes: tuple[tuple[int, i
     words = sorted(w for w in AutoTokenizer.from_pretrained(model_dir).get_vocab()
                    if w.isalpha() and w.islower() and len(w) > 2)  # whole words: one token each
     rng = random.Random(0)
+    val_fraction = 0.05  # the validation split train() needs; the rest makes the steps
     out = []
     for batch, length in shapes:
-        n = round(batch * steps / 0.95) + 2
+        n = round(batch * steps / (1 - val_fraction)) + 2
         examples = [LabelledText(i, " ".join(rng.choices(words, k=length)), None, (f"c{i % 2}",)) for i in range(n)]
         marks: list[tuple[int, float]] = []
 
@@ -243,7 +244,7 @@ def mfu_sweep(model_dir: Path, dev: Any, peak: float, shapes: tuple[tuple[int, i
 
         cfg = TrainConfig(base_model=str(model_dir), epochs=1, device=str(dev), precision="bf16", batch_size=batch,
                           max_batch_examples=batch, batch_tokens=batch * length, max_length=length,
-                          val_fraction=0.05, test_fraction=0.0, log_every=5, seed=0)
+                          val_fraction=val_fraction, test_fraction=0.0, log_every=5, seed=0)
         result, memory = _with_peak_memory(dev, lambda: train(examples, ["c0", "c1"], "single_label", cfg,
                                                               callbacks=[mark]))
         (s0, t0), (s1, t1) = marks[0], marks[-1]
