@@ -78,6 +78,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="the Trainer's batch size and lr: its own defaults, or the engine's")
     p.add_argument("--no-reference", action="store_true", help="skip the Trainer run")
     p.set_defaults(handler=bench_train, needs_services=False)
+    p = b_sub.add_parser("click", parents=[common],
+                         help="Train now to active version on a fresh dataset: the wait, the engine's part, the app's")
+    p.add_argument("--labels", type=whole_number(20, 10_000_000), default=5000, help="labelled rows (default 5000)")
+    p.add_argument("--data", help="TSV/CSV with sentence (or text) and label (default ../shared/data/sst2_train.tsv "
+                                  "when present, else synthetic reviews; 'synthetic' for those)")
+    p.add_argument("--model", help="base model (default: bundled MiniLM)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where the run trains")
+    p.set_defaults(handler=bench_click, needs_services=False)
     p = b_sub.add_parser("serve", parents=[common], help="latency/throughput: fast path, explain path, pipeline")
     p.add_argument("--model-dir", help="a saved classifier (default: bundled MiniLM with a new 2-label head)")
     p.add_argument("--iterations", type=whole_number(1, 1_000_000), default=100)
@@ -260,6 +268,14 @@ def bench_label_noise(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
         cache_dir=Path(args.cache_dir) if args.cache_dir else DEFAULT_CACHE_DIR, num_threads=args.threads,
         print_fn=quiet, progress=lambda line: print(line, file=sys.stderr, flush=True))
     return "", out
+
+
+def bench_click(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
+    from ftdemo.benchmarks.click import run_click_bench
+
+    quiet = (lambda _line: None) if args.json else (lambda line: print(line, file=sys.stdout))
+    return "", run_click_bench(labels=args.labels, data=args.data, base_model=args.model, device=args.device,
+                               print_fn=quiet)
 
 
 def bench_unlabelled(args: argparse.Namespace, _sv: Any) -> tuple[str, Any]:
