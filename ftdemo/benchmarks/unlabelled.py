@@ -93,6 +93,10 @@ def run_unlabelled_bench(
         raise InvalidInputError("need at least 1 seed and 2 labels")
     kind = TaskType.parse(task)
     model = base_model or bundled_model_path()
+    # validated before the data is read: a bad setting is refused at once
+    adapt_cfg = AdaptConfig(base_model=model, epochs=adapt_epochs, max_texts=adapt_texts, seed=seed,
+                            num_threads=num_threads, whole_word_mask=adapt_whole_word_mask,
+                            **({} if adapt_learning_rate is None else {"learning_rate": adapt_learning_rate}))
     t_start = time.perf_counter()
     rows, eval_rows, label_names = split_rows(data, eval_file, task=kind, n_eval=n_eval, seed=seed)
     progress(f"{len(rows)} dataset rows, {len(eval_rows)} scoring rows, {len(label_names)} labels")
@@ -101,9 +105,6 @@ def run_unlabelled_bench(
         # adaptation: once, on the dataset's texts (the labelled and the unlabelled alike)
         texts = [LabelledText(ex.id, ex.text, ex.text_pair, ()) for ex in rows]
         cpu, wall = time.process_time(), time.perf_counter()
-        adapt_cfg = AdaptConfig(base_model=model, epochs=adapt_epochs, max_texts=adapt_texts, seed=seed,
-                                num_threads=num_threads, whole_word_mask=adapt_whole_word_mask,
-                                **({} if adapt_learning_rate is None else {"learning_rate": adapt_learning_rate}))
         adapted = adapt(texts, adapt_cfg)
         adapted.model.save_pretrained(adapted_dir)
         adapted.tokenizer.save_pretrained(adapted_dir)

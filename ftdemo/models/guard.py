@@ -8,8 +8,8 @@ the active version's labels *plus new ones* (retraining as labels arrive) goes l
 worse: more labels make it better in expectation, and on a few dozen validation rows "not clearly
 different" is all any comparison of such close models can say (20 draws of 300 SST-2 labels: two
 versions 0.8 points apart held out, intervals of ±6 to ±16 points; docs/benchmarks.md, "selection").
-Otherwise it is kept as a candidate, with the comparison in words. Comparing each run's own validation macro-F1 instead
-(`activation_decision`, the rule before) picked the worse model on small data: those numbers rest on
+Otherwise it is kept as a candidate, with the comparison in words. Comparing each run's own validation
+macro-F1 instead (`activation_decision`, the rule before) picked the worse model on small data: those numbers rest on
 different rows and move by several points from one seed to the next (docs/benchmarks.md, "selection").
 """
 
@@ -50,8 +50,8 @@ def paired_activation(comparison: PairedComparison | None, margin: float = 0.0, 
     model, when the comparison is precise to within the margin (`precise_within`) and its lower end is
     above −margin: on a large validation set a newer model that is as good serves. `added_labels` > 0: the
     candidate was trained on every label the active model was trained on and that many more; it goes live
-    unless its interval lies below zero (no exact test needed to hold it back: caution costs only a click). The reason is in words a user understands (`measure`: what the per-row
-    scores are, e.g. "accuracy")."""
+    unless its interval lies below zero (no exact test needed to hold it back: caution costs only a click).
+    The reason is in words a user understands (`measure`: what the per-row scores are, e.g. "accuracy")."""
     what = f"the active model ({active_version})" if active_version else "the active model"
     if comparison is None:
         return True, "no active model to compare with; activated"

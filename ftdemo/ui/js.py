@@ -28,7 +28,7 @@ PREDICT_TEXT_ID, PREDICT_PAIR_ID = "ftd-predict-text", "ftd-predict-pair"
 PREDICT_RUN_ID = "ftd-predict-run"
 PREDICT_ANSWERS_ID = "ftd-predict-answers"  # gets the class ftd-stale while the text differs from the answer's
 PREDICT_PAUSE_MS = 600  # a pause in typing this long asks for an answer
-RESEND_MS = 400  # a saving key's click is sent again if its card is still on screen this long after
+RESEND_MS = 400  # a saving key's click is sent again if its card has not changed at all this long after
 
 KEYBOARD_JS = """
 () => {
