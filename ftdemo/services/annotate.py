@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -230,9 +230,11 @@ class AnnotationService(Service):
         return view
 
     def label_many(self, dataset: str, example_ids: Sequence[int], labels: list[str] | str, *, actor: Actor,
-                   origin: str = "") -> BulkResult:
+                   origin: str = "", shown: Mapping[int, repo.Shown] | None = None) -> BulkResult:
         """Give many examples the same labels in one action: one annotation row each (none where the actor's
         labels already are these), all with one batch id, so `undo` takes the whole action back in one step.
+        `shown`: the suggestion the list showed per example id, recorded on its row as accepted or changed
+        (the acceptance rate per model counts them like single labels).
 
         At most MAX_BULK ids; ids that are not examples of the dataset, or deleted ones, are reported in the
         result and left alone. Bulk-inserted with their derived state, like an import."""
@@ -255,7 +257,7 @@ class AnnotationService(Service):
             todo = [i for i in live if states.get(i) != ("label", want)]
             batch = uuid.uuid4().hex if todo else None
             repo.add_label_annotations(s, ds, [(i, chosen) for i in todo], annotator=actor.name, origin=origin,
-                                       batch=batch)
+                                       batch=batch, shown=shown)
             repo.count_new_labels(s, ds, len(todo))
             leases.release(s, ds, actor.name, set(live))
         if todo:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -275,6 +275,8 @@ class NewAnnotation:
     kind: str = "label"
     label_ids: tuple[int, ...] = ()
     reverts_id: int | None = None
+    shown: Shown | None = None  # the suggestion on screen when it was made (bulk labelling from a list)
+    chosen: tuple[str, ...] = ()  # the label names given, to record whether `shown` was taken
 
 
 def append_annotations(session: Session, ds: Dataset, items: Sequence[NewAnnotation], *, annotator: str,
@@ -288,6 +290,9 @@ def append_annotations(session: Session, ds: Dataset, items: Sequence[NewAnnotat
         chunk = items[start:start + 2000]
         rows = [dict(example_id=it.example_id, annotator=annotator, kind=it.kind, created_at=now, origin=origin,
                      reverts_id=it.reverts_id, batch=batch) for it in chunk]
+        if any(it.shown is not None for it in chunk):
+            for row, it in zip(rows, chunk):
+                row.update(_suggestion_columns(it))
         if len({it.example_id for it in chunk}) == len(chunk):
             # one row per example: RETURNING the example id says which row got which id, in any order
             by_example = dict(session.execute(insert(ann).returning(ann.c.example_id, ann.c.id), rows).all())
@@ -301,6 +306,14 @@ def append_annotations(session: Session, ds: Dataset, items: Sequence[NewAnnotat
         out += ann_ids
     _after_bulk_insert(session, ["annotations", "annotation_labels", "annotator_states", "current_labels"], len(out))
     return out
+
+
+def _suggestion_columns(item: NewAnnotation) -> dict[str, Any]:
+    # every row of one insert must name the same columns: rows without a suggestion get the defaults
+    if item.shown is None:
+        return dict(suggested=None, suggestion_model="", suggestion_outcome="")
+    return dict(suggested=list(item.shown.labels), suggestion_model=item.shown.model,
+                suggestion_outcome=item.shown.outcome(item.chosen))
 
 
 def last_undoable(session: Session, dataset_id: int, annotator: str, origin: str | None = None) -> Annotation | None:
@@ -566,11 +579,15 @@ def live_texts(session: Session, ds: Dataset, *, labelled: bool | None = None
 
 
 def add_label_annotations(session: Session, ds: Dataset, labelled: Sequence[tuple[int, Sequence[str]]],
-                          *, annotator: str, origin: str = "import", batch: str | None = None) -> int:
+                          *, annotator: str, origin: str = "import", batch: str | None = None,
+                          shown: Mapping[int, Shown] | None = None) -> int:
     """Bulk-append one 'label' annotation per (example_id, label names) — for imports of many rows and bulk
-    labelling (`batch`: the bulk action's id)."""
+    labelling (`batch`: the bulk action's id; `shown`: the suggestion on screen per example id, recorded as
+    accepted or changed like a single label's)."""
     ids_by_name = {lab.name: lab.id for lab in ds.labels}
-    items = [NewAnnotation(ex_id, "label", tuple(ids_by_name[name] for name in names)) for ex_id, names in labelled]
+    shown = shown or {}
+    items = [NewAnnotation(ex_id, "label", tuple(ids_by_name[name] for name in names), shown=shown.get(ex_id),
+                           chosen=tuple(names)) for ex_id, names in labelled]
     return len(append_annotations(session, ds, items, annotator=annotator, origin=origin, batch=batch))
 
 

@@ -1,6 +1,7 @@
 """The Label tab's "similar examples" panel: the nearest examples (by embedding) to the one on screen or to a
 typed text, optionally only those containing a word, ticked and labelled in one action (one annotation row
-each, undone as one step).
+each, undone as one step). The suggestions the list showed are recorded with the labels, as accepted or changed,
+like a suggestion on the Label tab's card.
 
 `find_similar` and `label_selected` take plain values (tested without a browser); the panel only wires them.
 """
@@ -14,6 +15,7 @@ import gradio as gr
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.services import Actor, Services
+from ftdemo.services.annotate import parse_suggestion
 from ftdemo.ui import assist_view, html
 from ftdemo.ui.context import PRIVATE, UIContext, guard
 
@@ -28,6 +30,7 @@ class SimilarResult:
     labels: list[str] = field(default_factory=list)
     multi: bool = False
     note: str = ""
+    suggestions: dict[int, dict[str, Any]] = field(default_factory=dict)  # shown next to unlabelled examples
 
 
 def find_similar(services: Services, dataset: str | None, query: str, text_filter: str, limit: int,
@@ -48,12 +51,14 @@ def find_similar(services: Services, dataset: str | None, query: str, text_filte
         note += f" containing “{text_filter.strip()}”"
     if not progress.complete:
         note += f" (among the {progress.done:,} of {progress.total:,} examples embedded so far)"
-    return SimilarResult(assist_view.similar_choices(rows), list(info.labels), info.task == "multi_label", note)
+    shown = {int(row["id"]): row["suggestion"] for row in rows if not row.get("labels") and row.get("suggestion")}
+    return SimilarResult(assist_view.similar_choices(rows), list(info.labels), info.task == "multi_label", note, shown)
 
 
 def label_selected(services: Services, dataset: str | None, ids: list[int], labels: list[str] | str | None,
-                   actor: Actor, *, origin: str) -> str:
-    """Label every ticked example at once; returns what was done, in words."""
+                   actor: Actor, *, origin: str, suggestions: dict[int, dict[str, Any]] | None = None) -> str:
+    """Label every ticked example at once; returns what was done, in words. `suggestions`: what the list
+    showed per example id (`SimilarResult.suggestions`), recorded as accepted or changed."""
     if not dataset:
         raise InvalidInputError(html.NO_DATASET)
     if not ids:
@@ -61,7 +66,10 @@ def label_selected(services: Services, dataset: str | None, ids: list[int], labe
     chosen = [labels] if isinstance(labels, str) else list(labels or [])
     if not chosen:
         raise InvalidInputError("choose the label to give them")
-    result = services.annotate.label_many(dataset, [int(i) for i in ids], chosen, actor=actor, origin=origin)
+    ticked = [int(i) for i in ids]
+    shown = {i: parse_suggestion(suggestion) for i, suggestion in (suggestions or {}).items() if i in set(ticked)}
+    result = services.annotate.label_many(dataset, ticked, chosen, actor=actor, origin=origin,
+                                          shown={i: x for i, x in shown.items() if x is not None})
     return result.message + (" · U or “Undo that” undoes them all" if result.labelled else "")
 
 
@@ -85,7 +93,8 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
             undo = gr.Button("Undo that", scale=0, min_width=110, elem_id="ftd-bulk-undo")
         note = gr.HTML(elem_id="ftd-similar-note")
         found_ids = gr.State([])  # the ids listed, for "Select all"
-    outputs = [results, labels, note, found_ids]
+        found_suggestions = gr.State({})  # the suggestions listed, recorded with the labels
+    outputs = [results, labels, note, found_ids, found_suggestions]
 
     def shown(found: SimilarResult, message: str = "") -> dict[Any, Any]:
         return {
@@ -94,6 +103,7 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
                               value=[] if found.multi else None),
             note: html.message(message or found.note),
             found_ids: [value for _, value in found.choices],
+            found_suggestions: found.suggestions,
         }
 
     @guard(note)
@@ -104,8 +114,9 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
     @guard(note)
     @ctx.anyone
     def on_apply(dataset: str | None, name: str, ticked: list[int], chosen: Any, text: str, contains: str, n: int,
-                 shown_id: int | None, bump: int, request: gr.Request) -> dict:
-        done = label_selected(services, dataset, ticked, chosen, ctx.actor(request, name), origin=origin)
+                 shown_id: int | None, suggestions: dict[int, dict[str, Any]], bump: int, request: gr.Request) -> dict:
+        done = label_selected(services, dataset, ticked, chosen, ctx.actor(request, name), origin=origin,
+                              suggestions=suggestions)
         out = shown(find_similar(services, dataset, text, contains, n, shown_id), done)
         out[labels] = gr.update()  # keep the chosen label for the next batch
         out[ctx.refresh] = (bump or 0) + 1  # the Label tab's counts follow
@@ -131,9 +142,10 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
     find.click(on_find, [ctx.dataset, query, text_filter, limit, example_id], outputs, **PRIVATE)
     query.submit(on_find, [ctx.dataset, query, text_filter, limit, example_id], outputs, **PRIVATE)
     apply.click(on_apply, [ctx.dataset, ctx.annotator, results, labels, query, text_filter, limit, example_id,
-                           ctx.refresh], [*outputs, ctx.refresh], **PRIVATE)
+                           found_suggestions, ctx.refresh], [*outputs, ctx.refresh], **PRIVATE)
     undo.click(on_undo, [ctx.dataset, ctx.annotator, ctx.refresh], [note, ctx.refresh], **PRIVATE)
     select_all.click(on_select_all, [found_ids], [results], show_progress="hidden", **PRIVATE)
     select_none.click(on_select_none, None, [results], show_progress="hidden", **PRIVATE)
     return dict(query=query, text_filter=text_filter, limit=limit, find=find, results=results, labels=labels,
-                apply=apply, undo=undo, note=note, select_all=select_all, select_none=select_none, found_ids=found_ids)
+                apply=apply, undo=undo, note=note, select_all=select_all, select_none=select_none, found_ids=found_ids,
+                found_suggestions=found_suggestions)

@@ -85,3 +85,24 @@ def test_nothing_new_writes_no_batch(services, ids):
     services.annotate.label_many("b", ids[:3], "pos", actor=ADA)
     again = services.annotate.label_many("b", ids[:3], "pos", actor=ADA)
     assert (again.batch, again.labelled, again.unchanged) == (None, 0, 3)
+
+
+def test_suggestions_shown_in_a_bulk_list_are_recorded_per_row_and_leave_the_rate_with_the_undo(services, ids):
+    shown = {ids[0]: repo.Shown(("pos",), "instant"), ids[1]: repo.Shown(("neg",), "v0002"),
+             ids[2]: repo.Shown(("pos",), "instant"), ids[9]: repo.Shown(("neu",), "instant")}  # ids[9]: not labelled
+    services.annotate.label("b", ids[2], "pos", actor=ADA)  # already so: no new row, nothing recorded for it
+    result = services.annotate.label_many("b", ids[:4], ["pos"], actor=ADA, origin="label", shown=shown)
+    assert (result.labelled, result.unchanged) == (3, 1)
+    with services.db.read() as s:
+        rows = {r.example_id: r for r in s.scalars(select(Annotation).where(Annotation.batch == result.batch))}
+    assert {i: (r.suggested, r.suggestion_model, r.suggestion_outcome) for i, r in rows.items()} == {
+        ids[0]: (["pos"], "instant", "accepted"), ids[1]: (["neg"], "v0002", "changed"), ids[3]: (None, "", "")}
+    rates = {row["model"]: (row["shown"], row["accepted"], row["changed"]) for row in services.annotate.acceptance("b")}
+    assert rates == {"instant": (1, 1, 0), "v0002": (1, 0, 1)}
+    with services.db.read() as s:  # the history (and so the exports) carry it, like a single label's
+        history = repo.history(s, repo.get_dataset(s, "b"), [ids[1]])
+    assert [(h["suggested"], h["suggestion_outcome"]) for h in history[ids[1]]] == [(["neg"], "changed")]
+    assert _check(services) == []
+
+    services.annotate.undo("b", actor=ADA)
+    assert services.annotate.acceptance("b") == []

@@ -146,3 +146,18 @@ def test_similar_to_the_example_on_screen_and_with_a_text_filter(sv: Services, r
         label_selected(sv, "reviews", [], "pos", ANNA, origin="label")
     with pytest.raises(InvalidInputError, match="choose the label"):
         label_selected(sv, "reviews", [reviews[9]], [], ANNA, origin="label")
+
+
+def test_bulk_labelling_from_the_list_records_the_suggestions_it_showed(sv: Services, reviews: list[int]) -> None:
+    found = find_similar(sv, "reviews", "it was good", "", 16, None)
+    unlabelled = set(reviews[8:])
+    assert set(found.suggestions) == unlabelled  # labelled rows show their labels, not a suggestion
+    assert all(s["model"] == "instant" and s["labels"] for s in found.suggestions.values())
+    ticked = [value for _, value in found.choices]
+    label_selected(sv, "reviews", ticked, "pos", ANNA, origin="label", suggestions=found.suggestions)
+    took = sum(s["labels"] == ["pos"] for s in found.suggestions.values())
+    [row] = sv.annotate.acceptance("reviews")
+    assert (row["model"], row["shown"], row["accepted"], row["changed"]) == ("instant", 8, took, 8 - took)
+
+    undo_last(sv, "reviews", ANNA)
+    assert sv.annotate.acceptance("reviews") == []
