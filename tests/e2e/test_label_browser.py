@@ -389,3 +389,37 @@ def test_error_toast_shows_user_text_as_text(app, page) -> None:
     expect(toast).to_contain_text(f"a dataset named '{XSS}' already exists")
     assert toast.locator("img").count() == 0
     assert page.dialogs == []
+
+
+def test_bulk_labelling_similar_examples_records_the_suggestions_listed(app, page) -> None:
+    from ftdemo.services import Actor
+
+    _, services = app
+    admin = Actor("setup", "admin")
+    services.datasets.create("bulk", "single_label", ["good", "bad"], actor=admin)
+    ids = [services.annotate.add("bulk", text, actor=admin).id for text in FILMS[:4] + FILMS[6:10]]
+    for i in (0, 4):
+        services.annotate.label("bulk", ids[i], "good" if i == 0 else "bad", actor=Actor("seed"))
+    services.assist.ensure_embeddings("bulk", wait=True)
+    page.reload()
+    choose_dataset(page, "bulk")
+    open_accordion(page, "Similar examples: find and label many at once")
+    field(page, "ftd-similar-query").fill("a great film")
+    page.locator("#ftd-similar-find").click()
+    results = page.locator("#ftd-similar-results input[type=checkbox]")
+    expect(results).to_have_count(8)
+    expect(page.locator("#ftd-similar-results")).to_contain_text("suggested")
+    page.get_by_role("button", name="Select all", exact=True).click()
+    expect(page.locator("#ftd-similar-results input[type=checkbox]:checked")).to_have_count(8)
+    page.locator("#ftd-bulk-labels input").click()
+    page.get_by_role("option", name="good", exact=True).click()
+    page.locator("#ftd-bulk-apply").click()
+    expect(page.locator("#ftd-similar-note")).to_contain_text("undoes them all")
+    shot(page, "label-bulk-similar")
+
+    listed = {i: services.annotate.get("bulk", i).history[-1] for i in ids if i not in (ids[0], ids[4])}
+    assert all(h["labels"] == ["good"] and h["suggestion_model"] == "instant" for h in listed.values())
+    took = sum(h["suggested"] == ["good"] for h in listed.values())
+    assert {h["suggestion_outcome"] for h in listed.values()} <= {"accepted", "changed"}
+    [row] = services.annotate.acceptance("bulk")
+    assert (row["model"], row["shown"], row["accepted"]) == ("instant", 6, took)
