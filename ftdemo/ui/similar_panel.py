@@ -67,9 +67,9 @@ def label_selected(services: Services, dataset: str | None, ids: list[int], labe
     if not chosen:
         raise InvalidInputError("choose the label to give them")
     ticked = [int(i) for i in ids]
-    shown = {i: parse_suggestion(suggestion) for i, suggestion in (suggestions or {}).items() if i in set(ticked)}
-    result = services.annotate.label_many(dataset, ticked, chosen, actor=actor, origin=origin,
-                                          shown={i: x for i, x in shown.items() if x is not None})
+    listed = {int(i): parse_suggestion(suggestion) for i, suggestion in (suggestions or {}).items()}
+    shown = {i: listed[i] for i in ticked if listed.get(i) is not None}
+    result = services.annotate.label_many(dataset, ticked, chosen, actor=actor, origin=origin, shown=shown)
     return result.message + (" · U or “Undo that” undoes them all" if result.labelled else "")
 
 
