@@ -1,7 +1,7 @@
 """Label efficiency: how many labels each queue order needs, measured with a simulated annotator.
 
 `python -m ftdemo bench label-efficiency --data FILE [--eval-file FILE] [--budgets ...] [--strategies ...]
-[--seeds N] [--finetune-budgets ...] [--json] [--plot FILE.png]`
+[--seeds N] [--finetune-budgets ...] [--retrain-every N] [--json] [--plot FILE.png]`
 
 1. Data: the labelled rows of FILE, read by the app's own readers (`ftdemo.io`: CSV, TSV, JSON lines, ...;
    a CSV/TSV without a header line is read as text[, pair], label), duplicates dropped as an import
@@ -18,6 +18,9 @@
    counts) and how long a ranking is asked for (`ranking_k`, the service's constants). Not the app's:
    no database, leases or debounce timers; the next `step` examples are taken from one ranking (the
    service, too, hands out a cached ranking until it is recomputed) and the rank seed changes per refit.
+   With `--retrain-every N`, as the app's FTDEMO_RETRAIN_EVERY: every N labels a fine-tune, and from then
+   on the embeddings are that model's (the app embeds with the active version; here every retrain goes
+   live, as the guard lets a version trained on more labels do unless it is clearly worse).
 4. At each budget, the instant model (fitted on exactly the labels so far) is scored on the eval rows;
    at the fine-tune budgets, for `finetune_strategies`, the engine fine-tunes the base model with
    TrainConfig's defaults (`ftdemo.training.train`, as `bench train` does; no test split, since the
@@ -177,17 +180,27 @@ def instant_accuracy(model: Any, X: np.ndarray, gold: Sequence[tuple[str, ...]])
     return sum(tuple(sorted(p)) == tuple(sorted(g)) for p, g in zip(predicted, gold)) / max(1, len(gold))
 
 
+Reembed = Callable[[list[int]], tuple[np.ndarray, np.ndarray]]
+
+
 def simulate(strategy: str, *, X_pool: np.ndarray, Y_pool: np.ndarray, X_eval: np.ndarray,
              gold_eval: Sequence[tuple[str, ...]], labels: Sequence[str], task: TaskType, start: Sequence[int],
-             budgets: Sequence[int], step: int, seed: int, policy: Any = None,
-             step_share: float = 0.0) -> tuple[list[dict[str, Any]], list[int]]:
+             budgets: Sequence[int], step: int, seed: int, policy: Any = None, step_share: float = 0.0,
+             retrain_every: int = 0, retrain: Reembed | None = None) -> tuple[list[dict[str, Any]], list[int]]:
     """Label pool rows in the order `strategy` ranks them, from the `start` rows up to the largest budget.
 
     Between refits it takes `step` rows, or `step_share` of the labels so far when that is more (a
     batch of 10 matters at 50 labels, hardly at 900, and each refit costs the same).
 
-    policy: a `strategies.DefaultPolicy` for the default order (None: the app's own). Returns the instant model's curve (one point per budget) and the pool rows in the order they were
-    labelled (its first b entries are the labels at budget b)."""
+    retrain_every, retrain: the app's "fine-tune every N new labels". Each time the labels reach a multiple
+    of N (and more are to be taken), `retrain(labelled rows)` fine-tunes on them and returns the pool's and
+    the eval rows' embeddings by that model, which everything after uses, as the app embeds with the
+    active version; a batch never runs past a retrain. The score at N itself is the one before it (the
+    app's new version arrives minutes after the Nth label).
+
+    policy: a `strategies.DefaultPolicy` for the default order (None: the app's own). Returns the instant
+    model's curve (one point per budget) and the pool rows in the order they were labelled (its first b
+    entries are the labels at budget b)."""
     from ftdemo.assist.instant import InstantModel
     from ftdemo.assist.strategies import rank
 
@@ -196,13 +209,20 @@ def simulate(strategy: str, *, X_pool: np.ndarray, Y_pool: np.ndarray, X_eval: n
     labelled[order] = True
     checkpoints = sorted(b for b in set(budgets) if b >= len(order))
     curve: list[dict[str, Any]] = []
+    every = retrain_every if retrain is not None and retrain_every > 0 else 0
+    next_retrain = (len(order) // every + 1) * every if every else None
     for budget in checkpoints:
         while len(order) < budget:
+            if next_retrain is not None and len(order) >= next_retrain:
+                X_pool, X_eval = retrain(list(order))
+                next_retrain += every
             model = InstantModel.fit(X_pool[order], Y_pool[order], task=task, labels=labels, seed=seed)
             unlabelled = np.flatnonzero(~labelled)
             if not len(unlabelled):
                 break
             take = min(max(step, int(step_share * len(order))), budget - len(order), len(unlabelled))
+            if next_retrain is not None:
+                take = min(take, next_retrain - len(order))
             ranked = rank(strategy, X_pool=X_pool[unlabelled], probs_pool=model.predict_proba(X_pool[unlabelled]),
                           X_labelled=X_pool[order], label_counts=label_counts(Y_pool[order], labels, task),
                           task=task, k=ranking_k(strategy, len(order)), seed=seed * 1_000_003 + len(order),
@@ -236,6 +256,13 @@ def label_counts(Y: np.ndarray, labels: Sequence[str], task: TaskType) -> dict[s
 def finetune_accuracy(rows: Sequence[LabelledText], labels: Sequence[str], task: TaskType, *, base_model: str,
                       seed: int, eval_rows: Sequence[LabelledText], num_threads: int = 0) -> dict[str, Any]:
     """Fine-tune with TrainConfig's defaults on `rows` and score on `eval_rows`: accuracy and seconds."""
+    return finetune(rows, labels, task, base_model=base_model, seed=seed, eval_rows=eval_rows,
+                    num_threads=num_threads)[0]
+
+
+def finetune(rows: Sequence[LabelledText], labels: Sequence[str], task: TaskType, *, base_model: str, seed: int,
+             eval_rows: Sequence[LabelledText], num_threads: int = 0) -> tuple[dict[str, Any], Any]:
+    """`finetune_accuracy`'s figures, and the TrainResult itself."""
     from ftdemo.training.config import TrainConfig
     from ftdemo.training.loop import train
 
@@ -243,7 +270,40 @@ def finetune_accuracy(rows: Sequence[LabelledText], labels: Sequence[str], task:
     t0 = time.perf_counter()
     result = train(rows, list(labels), task, cfg)
     train_s = time.perf_counter() - t0
-    return {"accuracy": model_accuracy(result, eval_rows), "train_s": train_s, "epochs": len(result.history)}
+    return {"accuracy": model_accuracy(result, eval_rows), "train_s": train_s, "epochs": len(result.history)}, result
+
+
+def embed_with(result: Any, *row_sets: Sequence[LabelledText]) -> list[np.ndarray]:
+    """Embeddings of each set of rows by a fine-tuned model's body, loaded from its saved directory as the app
+    loads an active version for its embeddings."""
+    from ftdemo.assist.embedder import embed, load_encoder
+
+    with tempfile.TemporaryDirectory(prefix="ftdemo-retrain-") as folder:
+        result.model.save_pretrained(folder)
+        result.tokenizer.save_pretrained(folder)
+        encoder = load_encoder(folder, "cpu")
+        out = []
+        for rows in row_sets:
+            pairs = [ex.text_pair for ex in rows] if any(ex.text_pair for ex in rows) else None
+            out.append(embed(encoder, [ex.text for ex in rows], pairs))
+    return out
+
+
+def retrainer(bench: BenchData, *, base_model: str, seed: int, num_threads: int, record: dict[int, dict[str, Any]],
+              progress: Callable[[str], None]) -> Reembed:
+    """The `retrain` of `simulate`: fine-tune on the labelled pool rows with TrainConfig's defaults (as the app's
+    retrain does), embed pool and eval rows with the result; its figures go into `record` by label count."""
+    def retrain(order: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        figures, result = finetune([bench.pool[i] for i in order], bench.labels, bench.task, base_model=base_model,
+                                   seed=seed, eval_rows=bench.eval, num_threads=num_threads)
+        t0 = time.perf_counter()
+        X_pool, X_eval = embed_with(result, bench.pool, bench.eval)
+        record[len(order)] = {**figures, "embed_s": time.perf_counter() - t0}
+        progress(f"  retrained at {len(order)} labels: {figures['accuracy']:.4f} ({figures['train_s']:.0f} s), "
+                 f"embedded with it in {record[len(order)]['embed_s']:.0f} s")
+        return X_pool, X_eval
+
+    return retrain
 
 
 def model_accuracy(result: Any, rows: Sequence[LabelledText]) -> float:
@@ -291,7 +351,8 @@ def run_label_efficiency_bench(
         budgets: Sequence[int] = DEFAULT_BUDGETS, strategies: Sequence[str] = STRATEGIES, seeds: int = 3,
         seed: int = 0, finetune_budgets: Sequence[int] = DEFAULT_FINETUNE_BUDGETS,
         finetune_strategies: Sequence[str] = DEFAULT_FINETUNE_STRATEGIES, n_pool: int = 20000, n_eval: int = 2000,
-        seed_labels: int = 10, step: int = 10, step_share: float = 0.05, base_model: str | None = None,
+        seed_labels: int = 10, step: int = 10, step_share: float = 0.05, retrain_every: int = 0,
+        base_model: str | None = None,
         cache_dir: Path | None = DEFAULT_CACHE_DIR, num_threads: int = 0, speed: bool = True,
         policy: dict[str, Any] | None = None, speed_pool: int = 50_000, speed_texts: int = 2000,
         plot: str | Path | None = None, print_fn: Callable[[str], None] = print,
@@ -301,8 +362,10 @@ def run_label_efficiency_bench(
     The returned dict holds `curves` ({strategy: [{labels, instant_accuracy, finetune_accuracy, and their
     `_se`}]}: means over seeds), `auc`, `labels_to_match_random` (instant model) and the same with a
     `_finetune` suffix, `targets` (the issue's three checks, default against random), `per_seed` (every
-    seed's own curve and seed labels), `default_policy`, `speed` and `timings`. `progress` gets a line per
-    finished run. policy: DefaultPolicy fields to try instead of the app's (tuning the default order)."""
+    seed's own curve and seed labels, and with retrain_every its retrains), `default_policy`, `speed` and
+    `timings`. `progress` gets a line per finished run. policy: DefaultPolicy fields to try instead of the
+    app's (tuning the default order). retrain_every: simulate the app's "fine-tune every N new labels"
+    (0: off; see `simulate`); a fine-tune budget at a retrain point reuses that retrain's fine-tune."""
     from dataclasses import asdict, replace
 
     from ftdemo.assist.strategies import DEFAULT_POLICY
@@ -311,6 +374,8 @@ def run_label_efficiency_bench(
 
     budgets, finetune_budgets = sorted(set(budgets)), sorted(set(finetune_budgets))
     _check_options(strategies, finetune_strategies, budgets, finetune_budgets, seeds, seed_labels, step)
+    if retrain_every < 0:
+        raise InvalidInputError("--retrain-every is a number of labels (0: no retraining)")
     try:
         chosen_policy = replace(DEFAULT_POLICY, **(policy or {}))
     except (TypeError, ValueError) as err:
@@ -343,10 +408,15 @@ def run_label_efficiency_bench(
     for s in range(seed, seed + seeds):
         start = seed_set(len(bench.pool), seed_labels, s)
         for name in strategies:
+            retrains: dict[int, dict[str, Any]] = {}
+            retrain = retrainer(bench, base_model=model, seed=s, num_threads=num_threads, record=retrains,
+                                progress=progress) if retrain_every else None
             curve, order = simulate(name, X_pool=X_pool, Y_pool=Y_pool, X_eval=X_eval, gold_eval=gold_eval,
                                     labels=bench.labels, task=bench.task, start=start, budgets=points, step=step, seed=s,
-                                    policy=chosen_policy, step_share=step_share)
-            runs[name].append({"seed": s, "seed_labels": start, "curve": curve, "finetunes": {}})
+                                    policy=chosen_policy, step_share=step_share, retrain_every=retrain_every,
+                                    retrain=retrain)
+            runs[name].append({"seed": s, "seed_labels": start, "curve": curve, "finetunes": {},
+                               **({"retrains": {str(n): r for n, r in retrains.items()}} if retrain_every else {})})
             orders[(name, s)] = order
             progress(f"seed {s} {name:<10} instant: " + "  ".join(
                 f"{p['labels']}:{p['instant_accuracy']:.3f}" for p in curve))
@@ -362,8 +432,10 @@ def run_label_efficiency_bench(
                 if point["labels"] not in finetune_budgets:
                     continue
                 rows = [bench.pool[i] for i in orders[(name, run["seed"])][:point["labels"]]]
-                ft = finetune_accuracy(rows, bench.labels, bench.task, base_model=model, seed=run["seed"],
-                                       eval_rows=bench.eval, num_threads=num_threads)
+                same = run.get("retrains", {}).get(str(point["labels"]))  # the same rows, settings and seed
+                ft = {**same, "reused_retrain": True} if same else finetune_accuracy(
+                    rows, bench.labels, bench.task, base_model=model, seed=run["seed"], eval_rows=bench.eval,
+                    num_threads=num_threads)
                 point["finetune_accuracy"] = ft["accuracy"]
                 run["finetunes"][str(point["labels"])] = ft
                 progress(f"seed {run['seed']} {name:<10} fine-tune at {point['labels']}: {ft['accuracy']:.4f} "
@@ -374,7 +446,7 @@ def run_label_efficiency_bench(
     out: dict[str, Any] = {
         "data": bench.source, "task": bench.task.value, "labels": bench.labels, "n_pool": len(bench.pool),
         "n_eval": len(bench.eval), "seeds": list(range(seed, seed + seeds)), "seed_labels": seed_labels,
-        "step": step, "step_share": step_share, "budgets": points, "finetune_budgets": finetune_budgets, "strategies": list(strategies),
+        "step": step, "step_share": step_share, "retrain_every": retrain_every, "budgets": points, "finetune_budgets": finetune_budgets, "strategies": list(strategies),
         "finetune_strategies": [n for n in strategies if n in finetune_strategies], "base_model": model,
         "default_policy": asdict(chosen_policy),
         "curves": curves, **lc.summarise(curves)}

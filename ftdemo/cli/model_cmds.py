@@ -120,6 +120,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--step", type=whole_number(1, 10_000), default=10, help="labels taken between refits, at least")
     p.add_argument("--step-share", type=float, default=0.05,
                    help="or this share of the labels so far, when more (0.05: 10 at 200, 40 at 800)")
+    p.add_argument("--retrain-every", type=whole_number(0, 10_000_000), default=0,
+                   help="fine-tune every N labels and embed with that model from then on, as the app's "
+                        "FTDEMO_RETRAIN_EVERY does (0: off; each retrain costs a fine-tune and an embedding pass)")
     p.add_argument("--model", help="encoder and fine-tune base (default: bundled MiniLM)")
     p.add_argument("--cache-dir", help="embedding cache (default: ftdemo-bench-embeddings in the temp folder)")
     p.add_argument("--threads", type=option_range("num_threads"), default=0, help="torch CPU threads for fine-tunes")
@@ -247,7 +250,8 @@ def bench_label_efficiency(args: argparse.Namespace, _sv: Any) -> tuple[str, Any
         args.data, args.eval_file, task=args.task, budgets=args.budgets, strategies=args.strategies,
         seeds=args.seeds, seed=args.seed, finetune_budgets=args.finetune_budgets,
         finetune_strategies=args.finetune_strategies, n_pool=args.n_pool, n_eval=args.n_eval,
-        seed_labels=args.seed_labels, step=args.step, step_share=args.step_share, base_model=args.model,
+        seed_labels=args.seed_labels, step=args.step, step_share=args.step_share,
+        retrain_every=args.retrain_every, base_model=args.model,
         cache_dir=Path(args.cache_dir) if args.cache_dir else DEFAULT_CACHE_DIR, num_threads=args.threads,
         speed=not args.no_speed, plot=args.plot, policy=args.policy, speed_pool=args.speed_pool,
         speed_texts=args.speed_texts, print_fn=quiet,

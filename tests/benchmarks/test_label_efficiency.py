@@ -116,3 +116,53 @@ def test_bad_options_are_refused_with_a_message(reviews, capsys):
     assert "at least the 10 seed labels" in capsys.readouterr().err
     assert main(base + ["--policy", "explore=2"]) == 2
     assert "bad default policy" in capsys.readouterr().err
+
+
+def test_retraining_swaps_the_embeddings_at_every_n_labels_and_batches_stop_there(monkeypatch):
+    import ftdemo.assist.strategies as strategies
+
+    seen = []
+    real_rank = strategies.rank
+
+    def spy(strategy, **kw):
+        seen.append((len(kw["X_labelled"]), kw["X_pool"].shape[1]))
+        return real_rank(strategy, **kw)
+
+    monkeypatch.setattr(strategies, "rank", spy)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 16)).astype(np.float32)
+    Y = (X[:, 0] > 0).astype(np.int64)
+    calls = []
+
+    def retrain(order):  # what the app's retrain hands on: every row embedded anew (here: wider vectors)
+        calls.append(list(order))
+        width = 16 + 4 * len(calls)
+        return np.hstack([X, np.ones((80, width - 16), np.float32)]), np.hstack([X[:20], np.ones((20, width - 16), np.float32)])
+
+    curve, order = simulate("default", X_pool=X, Y_pool=Y, X_eval=X[:20], gold_eval=[(str(y),) for y in Y[:20]],
+                            labels=["0", "1"], task=TaskType.SINGLE_LABEL, start=seed_set(80, 6, seed=2),
+                            budgets=[16, 30], step=4, seed=2, retrain_every=8, retrain=retrain)
+    assert [len(c) for c in calls] == [8, 16, 24] and calls[1][:8] == calls[0]  # at 8, 16, 24, not at the end (30)
+    assert order[:16] == calls[1] and len(order) == len(set(order)) == 30
+    # refits after 6 and 8 labels (a batch stops at the retrain), then 12, 16 (retrain), 20, 24 (retrain), 28
+    assert seen == [(6, 16), (8, 20), (12, 20), (16, 24), (20, 24), (24, 28), (28, 28)]
+    assert [p["labels"] for p in curve] == [16, 30]
+
+
+def test_the_command_retrains_and_reuses_a_retrain_as_the_fine_tune_at_the_same_count(reviews, tiny_model_dir,
+                                                                                      tmp_path, capsys):
+    argv = ["bench", "label-efficiency", "--data", str(reviews), "--model", str(tiny_model_dir), "--n-pool", "150",
+            "--n-eval", "40", "--budgets", "12,24,36", "--finetune-budgets", "24,36", "--seed-labels", "8",
+            "--step", "6", "--step-share", "0", "--seeds", "1", "--strategies", "random,default",
+            "--retrain-every", "12", "--no-speed", "--cache-dir", str(tmp_path / "cache"), "--threads", "1", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["retrain_every"] == 12
+    for name in ("random", "default"):
+        run = out["per_seed"][name][0]
+        assert sorted(run["retrains"], key=int) == ["12", "24"]  # none at 36: nothing is labelled after it
+        assert run["finetunes"]["24"]["reused_retrain"] is True
+        assert run["finetunes"]["24"]["accuracy"] == run["retrains"]["24"]["accuracy"]
+        assert "reused_retrain" not in run["finetunes"]["36"] and run["finetunes"]["36"]["train_s"] > 0
+    assert main(argv[:-1] + ["--retrain-every", "-1"]) == 2
+    assert "--retrain-every" in capsys.readouterr().err
