@@ -26,6 +26,9 @@ from ftdemo.ui.app import build_ui
 from ftdemo.ui.train_tab import Watch
 
 SAFE_TABLE_TYPES = {"str", "number", "bool", "date"}
+# a handler that fails unexpectedly (e.g. called with the wrong arguments) shows "something went wrong" and
+# warns: the visit would pass without having rendered that output, so such a warning fails the module
+pytestmark = pytest.mark.filterwarnings("error:something went wrong:UserWarning")
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +81,9 @@ def visit(ui: tuple, services: Any, dataset: str, upload_path: Path) -> dict[str
     collect(found, out)
     ids = value_of(found[similar["found_ids"]])
     first_label = services.datasets.info(dataset).labels[0]
-    collect(handler(demo, similar["apply"], "click")(dataset, "", ids[:3], first_label, "", "", 10, shown, 0, None),
-            out)
+    listed = found[similar["found_suggestions"]]  # a state's value: the suggestions the list showed
+    collect(handler(demo, similar["apply"], "click")(dataset, "", ids[:3], first_label, "", "", 10, shown, listed, 0,
+                                                     None), out)
     collect(handler(demo, similar["undo"], "click")(dataset, "", 0, None), out)
     review = e["review"]
     labels = services.datasets.info(dataset).labels
