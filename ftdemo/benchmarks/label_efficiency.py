@@ -276,17 +276,13 @@ def finetune(rows: Sequence[LabelledText], labels: Sequence[str], task: TaskType
 def embed_with(result: Any, *row_sets: Sequence[LabelledText]) -> list[np.ndarray]:
     """Embeddings of each set of rows by a fine-tuned model's body, loaded from its saved directory as the app
     loads an active version for its embeddings."""
-    from ftdemo.assist.embedder import embed, load_encoder
+    from ftdemo.assist.embedder import load_encoder
 
     with tempfile.TemporaryDirectory(prefix="ftdemo-retrain-") as folder:
         result.model.save_pretrained(folder)
         result.tokenizer.save_pretrained(folder)
         encoder = load_encoder(folder, "cpu")
-        out = []
-        for rows in row_sets:
-            pairs = [ex.text_pair for ex in rows] if any(ex.text_pair for ex in rows) else None
-            out.append(embed(encoder, [ex.text for ex in rows], pairs))
-    return out
+        return [embed_rows(encoder, folder, rows, None)[0] for rows in row_sets]  # no cache: a model of one run
 
 
 def retrainer(bench: BenchData, *, base_model: str, seed: int, num_threads: int, record: dict[int, dict[str, Any]],

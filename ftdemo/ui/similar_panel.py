@@ -67,8 +67,8 @@ def label_selected(services: Services, dataset: str | None, ids: list[int], labe
     if not chosen:
         raise InvalidInputError("choose the label to give them")
     ticked = [int(i) for i in ids]
-    listed = {int(i): parse_suggestion(suggestion) for i, suggestion in (suggestions or {}).items()}
-    shown = {i: listed[i] for i in ticked if listed.get(i) is not None}
+    listed = suggestions or {}
+    shown = {i: x for i in ticked if (x := parse_suggestion(listed.get(i))) is not None}
     result = services.annotate.label_many(dataset, ticked, chosen, actor=actor, origin=origin, shown=shown)
     return result.message + (" · U or “Undo that” undoes them all" if result.labelled else "")
 
