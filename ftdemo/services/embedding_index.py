@@ -218,6 +218,7 @@ class EmbeddingIndexes:
         the rest listed as missing; rows of deleted examples dropped."""
         with self.db.read() as s:
             ds = repo.get_dataset(s, idx.dataset)
+            self._sync_labels(idx, [lab for lab in ds.labels if not lab.retired])
             mark = q.examples_mark(s, ds)
             lmark = q.labels_mark(s, ds)
             if mark == idx.examples_mark:
@@ -235,6 +236,19 @@ class EmbeddingIndexes:
             idx.missing = [(i, h) for (i, h), f in zip(live, found) if not f]
             idx.examples_mark, idx.labels_mark = mark, lmark
             idx.probs = idx.instant.predict_proba(vectors) if idx.instant is not None and len(vectors) else None
+            idx.generation += 1
+
+    def _sync_labels(self, idx: DatasetIndex, active: list[Any]) -> None:
+        """Follow the dataset's label set (a label added, renamed or retired since the index was made): the
+        instant model's columns are the old labels', so it and everything made from it go, and the next
+        refit learns the new set."""
+        names, by_id = tuple(lab.name for lab in active), {lab.id: lab.name for lab in active}
+        if names == idx.labels and by_id == idx.label_names:
+            return
+        with self.lock:
+            idx.labels, idx.label_names = names, by_id
+            idx.instant, idx.probs, idx.fitted_mark = None, None, None
+            idx.rankings.clear()
             idx.generation += 1
 
     def _kick(self, dataset: str, idx: DatasetIndex) -> None:

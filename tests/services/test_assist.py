@@ -86,6 +86,27 @@ def test_no_suggestion_without_labels_then_instant_suggestions(sv: Services) -> 
     assert q["instant"]["folds"] == 5 and q["instant"]["n"] == 20
 
 
+def test_a_label_added_or_renamed_reaches_the_suggestions(sv: Services) -> None:
+    ids = _dataset(sv, n=40, labelled=20)
+    sv.assist.ensure_embeddings("reviews", wait=True)
+    assert set(sv.assist.suggest("reviews", example_id=ids[30]).probabilities) == {"pos", "neg"}
+    sv.datasets.add_label("reviews", "meh", actor=Actor.local())
+    with sv.db.write() as s:  # the index was made with two labels; the examples now use three
+        ds = repo.get_dataset(s, "reviews")
+        repo.add_label_annotations(s, ds, [(i, ["meh"]) for i in ids[20:26]], annotator="t")
+    sv.assist.ensure_embeddings("reviews", wait=True)
+    vec = sv.assist.labelled_vectors("reviews")
+    assert vec.labels == ("pos", "neg", "meh") and vec.given.count(("meh",)) == 6
+    def three() -> object:
+        got = sv.assist.suggest("reviews", example_id=ids[35])
+        return got if got is not None and set(got.probabilities) == {"pos", "neg", "meh"} else None
+
+    got = wait_for(three, timeout=30)
+    assert abs(sum(got.probabilities.values()) - 1) < 1e-3
+    sv.datasets.rename_label("reviews", "meh", "so-so", actor=Actor.local())
+    wait_for(lambda: sv.assist.labelled_vectors("reviews").labels == ("pos", "neg", "so-so"), timeout=10)  # CHECK_S
+
+
 def test_similar_examples_with_labels_and_the_text_filter(sv: Services) -> None:
     ids = _dataset(sv, n=30, labelled=10)
     sv.assist.ensure_embeddings("reviews", wait=True)
