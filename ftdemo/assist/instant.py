@@ -39,6 +39,13 @@ def _logreg(C: float, seed: int) -> Any:
     return LogisticRegression(C=C, max_iter=MAX_ITER, class_weight="balanced", random_state=seed)
 
 
+def _features(X: Any) -> Any:
+    """Dense rows as float32; a scipy sparse matrix (the word model's TF-IDF) as it is."""
+    from scipy import sparse
+
+    return X if sparse.issparse(X) else np.asarray(X, dtype=np.float32)
+
+
 @dataclass
 class _Binary:
     """One label's classifier (multi-label), or a constant when the labels show only one side."""
@@ -48,7 +55,7 @@ class _Binary:
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         if self.clf is None:
-            return np.full(len(X), self.constant)
+            return np.full(X.shape[0], self.constant)
         return self.clf.predict_proba(X)[:, 1]
 
 
@@ -74,13 +81,13 @@ class InstantModel:
         """Fit on embeddings X (n, d) and labels Y: (n,) label indices (single-label, pair) or (n, L) 0/1
         (multi-label). `.quality` cross-validates on first use."""
         task = TaskType.parse(task)
-        X = np.asarray(X, dtype=np.float32)
+        X = _features(X)
         Y = np.asarray(Y)
-        if len(X) != len(Y):
+        if X.shape[0] != len(Y):
             raise ValueError("InstantModel.fit(): X and Y differ in length")
-        if len(X) == 0:
+        if X.shape[0] == 0:
             raise ValueError("InstantModel.fit(): no labelled examples")
-        model = cls(task=task, labels=tuple(labels), seed=int(seed), C=float(C), n=len(X), _X=X, _Y=Y)
+        model = cls(task=task, labels=tuple(labels), seed=int(seed), C=float(C), n=X.shape[0], _X=X, _Y=Y)
         with warnings.catch_warnings(), small_math():
             warnings.simplefilter("ignore")  # lbfgs convergence notes on tiny, separable label sets
             if task.is_multi_label:
@@ -101,18 +108,18 @@ class InstantModel:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, L) probabilities in label order: softmax (single-label, pair; 0 for labels never seen in
         training) or independent sigmoids (multi-label)."""
-        X = np.asarray(X, dtype=np.float32)
+        X = _features(X)
         with small_math():
             return self._proba(X)
 
     def _proba(self, X: np.ndarray) -> np.ndarray:
         if self.task.is_multi_label:
-            return np.stack([b.proba(X) for b in self._binaries], axis=1) if len(X) else \
+            return np.stack([b.proba(X) for b in self._binaries], axis=1) if X.shape[0] else \
                 np.zeros((0, len(self.labels)))
-        out = np.zeros((len(X), len(self.labels)))
+        out = np.zeros((X.shape[0], len(self.labels)))
         if self._clf is None:  # one class seen so far: it is all the model knows
             out[:, self._classes[0]] = 1.0
-        elif len(X):
+        elif X.shape[0]:
             out[:, self._clf.classes_] = self._clf.predict_proba(X)
         return out
 
@@ -152,39 +159,51 @@ class InstantModel:
                 "n": len(Y), "folds": folds}
 
 
-def out_of_fold_probabilities(X: np.ndarray, Y: np.ndarray, *, task: TaskType | str, labels: Sequence[str],
-                              seed: int = 0, C: float = DEFAULT_C, max_folds: int = MAX_FOLDS
-                              ) -> tuple[np.ndarray | None, int]:
-    """Each labelled row's probabilities (n, L) from an instant model fitted on the other folds, and the
-    number of folds; (None, 0) when fewer than 2 folds are possible.
+def fold_splits(Y: np.ndarray, *, task: TaskType | str, seed: int = 0,
+                max_folds: int = MAX_FOLDS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train rows, held-out rows) of each fold; [] when fewer than 2 folds are possible.
 
-    Folds: up to `max_folds`, no more than the smallest class has examples (single-label, pair: every fold
-    must see every class), or positives of the rarest occurring label (multi-label). Out-of-fold
-    probabilities are what both the honest quality estimate and confident learning (label-error
-    suspects) need: a model never judges the labels it was fitted on."""
+    Folds: up to `max_folds`, no more than the smallest class has examples (single-label, pair: stratified,
+    every fold must see every class), or positives of the rarest occurring label (multi-label). Every
+    out-of-fold model (the instant model, the word model, the fine-tune check) splits this way."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
     task = TaskType.parse(task)
-    X, Y = np.asarray(X, dtype=np.float32), np.asarray(Y)
-    n = len(X)
+    Y = np.asarray(Y)
+    n = len(Y)
     if task.is_multi_label:
         positives = Y.sum(axis=0) if n else np.zeros(0)
         occurring = positives[positives > 0]
         folds = int(min(max_folds, occurring.min() if len(occurring) else 0, n))
-        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed) if folds >= 2 else None
-        split_y = None
-    else:
-        counts = np.bincount(Y.astype(int)) if n else np.zeros(0, dtype=int)
-        counts = counts[counts > 0]
-        folds = int(min(max_folds, counts.min())) if len(counts) > 1 else 0
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed) if folds >= 2 else None
-        split_y = Y.astype(int)
-    if splitter is None:
+        if folds < 2:
+            return []
+        return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(n)))
+    counts = np.bincount(Y.astype(int)) if n else np.zeros(0, dtype=int)
+    counts = counts[counts > 0]
+    folds = int(min(max_folds, counts.min())) if len(counts) > 1 else 0
+    if folds < 2:
+        return []
+    return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(n), Y.astype(int)))
+
+
+def out_of_fold_probabilities(X: Any, Y: np.ndarray, *, task: TaskType | str, labels: Sequence[str],
+                              seed: int = 0, C: float = DEFAULT_C, max_folds: int = MAX_FOLDS
+                              ) -> tuple[np.ndarray | None, int]:
+    """Each labelled row's probabilities (n, L) from an instant model fitted on the other folds
+    (`fold_splits`), and the number of folds; (None, 0) when fewer than 2 folds are possible. `X`: the
+    embeddings, or any features a logistic regression takes (the word model's sparse TF-IDF rows).
+
+    Out-of-fold probabilities are what both the honest quality estimate and confident learning (label-error
+    suspects) need: a model never judges the labels it was fitted on."""
+    task = TaskType.parse(task)
+    Y = np.asarray(Y)
+    splits = fold_splits(Y, task=task, seed=seed, max_folds=max_folds)
+    if not splits:
         return None, 0
-    probs = np.zeros((n, len(labels)))
-    for train, test in splitter.split(X, split_y):
+    probs = np.zeros((len(Y), len(labels)))
+    for train, test in splits:
         probs[test] = InstantModel.fit(X[train], Y[train], task=task, labels=labels, seed=seed, C=C).predict_proba(X[test])
-    return probs, folds
+    return probs, len(splits)
 
 
 def labels_of(probs: np.ndarray, task: TaskType | str, labels: Sequence[str],

@@ -1,17 +1,18 @@
 """Label noise: does the suspects list find planted label errors, and does fixing them help?
 
 `python -m ftdemo bench label-noise --data FILE [--rows N] [--noise 0.05] [--eval-file FILE] [--seeds N]
-[--oof instant|finetune] [--retrain instant|finetune] [--json]`
+[--oof instant,words,finetune] [--retrain instant|finetune] [--json]`
 
 Per seed:
 1. `rows` labelled rows of FILE are drawn (and 2,000 others for scoring, or `--eval-file`'s), read as an
    import reads them (`label_efficiency.draw_data`).
 2. `noise` of them get a wrong label (single-label, pair: another label at random; multi-label: one label
    toggled); k = the number of flips.
-3. The app's suspects: out-of-fold probabilities of the instant model on the embeddings
-   (`instant.out_of_fold_probabilities`, C = `suspects.SUSPECTS_C`; `--oof finetune`: k fine-tunes of
-   the base model instead, each scoring the fold it did not see) and confident learning
-   (`suspects.find_suspects`, cleanlab). precision_at_k: the share of the top k suspects that are
+3. The app's suspects: out-of-fold probabilities of the models `--oof` names, averaged
+   (`suspects.combine`): `instant`, the instant model on the embeddings (C = `suspects.SUSPECTS_C`);
+   `words`, the word model on the texts; `finetune`, k fine-tunes of the base model, each scoring the
+   fold it did not see (the app's fine-tune check, `training.crossfit`). The default, `instant,words`, is
+   the app's list before a check. Then confident learning (`suspects.find_suspects`, cleanlab). precision_at_k: the share of the top k suspects that are
    flips; recall_at_2k: the share of the flips among the top 2k.
 4. A simulated reviewer goes through the whole suspects list and relabels a suspect when the suggestion
    is its original label (the reviewer knows it), else leaves it. Then the model is trained again on the
@@ -36,7 +37,9 @@ from ftdemo.benchmarks.learning_curves import mean_se
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
 
-RETRAIN = OOF = ("instant", "finetune")
+RETRAIN = ("instant", "finetune")
+OOF = ("instant", "words", "finetune")  # the out-of-fold models --oof can average
+DEFAULT_OOF = "instant,words"
 KEYS = ("precision_at_k", "recall_at_2k", "accuracy_noisy", "accuracy_fixed", "accuracy_clean")
 
 
@@ -67,26 +70,51 @@ def review(suspect_rows: Sequence[int], suggested: Sequence[np.ndarray], Y_noisy
     return fixed, changed
 
 
+def oof_sources(oof: str) -> tuple[str, ...]:
+    """`--oof`'s comma list as a tuple of known models, in OOF's order; a clear error for anything else."""
+    names = {name.strip() for name in str(oof).split(",") if name.strip()}
+    unknown = names - set(OOF)
+    if unknown or not names:
+        raise InvalidInputError(f"--oof takes a comma list of {', '.join(OOF)} (e.g. {DEFAULT_OOF}), not {oof!r}")
+    return tuple(name for name in OOF if name in names)
+
+
+def oof_probabilities(sources: Sequence[str], X: np.ndarray, rows: Sequence[LabelledText], Y: np.ndarray,
+                      labels: Sequence[str], task: TaskType, *, folds: int, base_model: str, seed: int,
+                      num_threads: int = 0, progress: Callable[[str], None] = lambda _line: None) -> np.ndarray:
+    """The mean of the named out-of-fold models' probabilities (n, L), on the same folds."""
+    from ftdemo.assist import instant, suspects, words
+
+    parts = []
+    for source in sources:
+        if source == "instant":
+            probs, _ = instant.out_of_fold_probabilities(X, Y, task=task, labels=labels, seed=seed,
+                                                         C=suspects.SUSPECTS_C, max_folds=folds)
+        elif source == "words":
+            probs, _ = words.out_of_fold_probabilities([words.joined(ex.text, ex.text_pair) for ex in rows], Y,
+                                                       task=task, labels=labels, seed=seed, max_folds=folds)
+        else:
+            probs = finetune_oof(rows, Y, labels, task, folds=folds, base_model=base_model, seed=seed,
+                                 num_threads=num_threads, progress=progress)
+        if probs is None:
+            raise InvalidInputError("too few labels per class for out-of-fold probabilities; draw more --rows")
+        parts.append(probs)
+    return suspects.combine(parts)
+
+
 def finetune_oof(rows: Sequence[LabelledText], Y: np.ndarray, labels: Sequence[str], task: TaskType, *,
                  folds: int, base_model: str, seed: int, num_threads: int = 0,
                  progress: Callable[[str], None] = lambda _line: None) -> np.ndarray:
-    """Out-of-fold probabilities from `folds` fine-tunes (TrainConfig's defaults), each scoring its held-out fold."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
+    """Out-of-fold probabilities from the app's fine-tune check (`training.crossfit`, TrainConfig's defaults)."""
     from ftdemo.training.config import TrainConfig
-    from ftdemo.training.loop import train
+    from ftdemo.training.crossfit import crossfit
 
-    split = (KFold(folds, shuffle=True, random_state=seed).split(Y) if task.is_multi_label
-             else StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(Y)), Y))
-    probs = np.zeros((len(rows), len(labels)))
-    noisy_rows = _rows_with(rows, Y, labels, task)
-    for f, (fit, held) in enumerate(split):
-        t0 = time.perf_counter()
-        cfg = TrainConfig(base_model=base_model, seed=seed, test_fraction=0.0, num_threads=num_threads)
-        result = train([noisy_rows[i] for i in fit], list(labels), task, cfg)
-        probs[held] = le.model_probabilities(result, [noisy_rows[i] for i in held])
-        progress(f"  fold {f + 1}/{folds} fine-tuned on {len(fit)} rows in {time.perf_counter() - t0:.0f} s")
-    return probs
+    def report(event: Any) -> None:
+        if event.kind == "end":
+            progress(f"  fold {event.metrics['fold']}/{event.metrics['folds']} fine-tuned in {event.elapsed_s:.0f} s")
+
+    cfg = TrainConfig(base_model=base_model, seed=seed, num_threads=num_threads)
+    return crossfit(_rows_with(rows, Y, labels, task), labels, task, cfg, folds=folds, callbacks=[report]).probabilities
 
 
 def _rows_with(rows: Sequence[LabelledText], Y: np.ndarray, labels: Sequence[str], task: TaskType) -> list[LabelledText]:
@@ -98,18 +126,19 @@ def _rows_with(rows: Sequence[LabelledText], Y: np.ndarray, labels: Sequence[str
 
 def run_label_noise_bench(data: str | Path, eval_file: str | Path | None = None, *, task: str = "single_label",
                           rows: int = 2000, noise: float = 0.05, seeds: int = 3, seed: int = 0, n_eval: int = 2000,
-                          retrain: str = "instant", oof: str = "instant", folds: int = 5, base_model: str | None = None,
+                          retrain: str = "instant", oof: str = DEFAULT_OOF, folds: int = 5, base_model: str | None = None,
                           cache_dir: Path | None = le.DEFAULT_CACHE_DIR, num_threads: int = 0,
                           print_fn: Callable[[str], None] = print,
                           progress: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
     """Plant noise, find it, fix it, retrain: per seed and mean ± SE (see the module docstring)."""
     from ftdemo.assist.embedder import load_encoder
-    from ftdemo.assist.instant import InstantModel, out_of_fold_probabilities
+    from ftdemo.assist.instant import InstantModel
     from ftdemo.assist.suspects import SUSPECTS_C, find_suspects
     from ftdemo.settings import bundled_model_path
 
-    if retrain not in RETRAIN or oof not in OOF:
-        raise InvalidInputError(f"--retrain and --oof must be one of {', '.join(RETRAIN)}, not {retrain!r}/{oof!r}")
+    sources = oof_sources(oof)
+    if retrain not in RETRAIN:
+        raise InvalidInputError(f"--retrain must be one of {', '.join(RETRAIN)}, not {retrain!r}")
     if not 2 <= folds <= 20:
         raise InvalidInputError(f"--folds must be from 2 to 20, not {folds}")
     if not 0 < noise < 0.5:
@@ -129,14 +158,8 @@ def run_label_noise_bench(data: str | Path, eval_file: str | Path | None = None,
         Y_noisy, flips = plant_noise(Y, noise, task=kind, n_labels=len(labels), seed=s)
         k = len(flips)
         t1 = time.perf_counter()
-        if oof == "instant":
-            probs, _ = out_of_fold_probabilities(X, Y_noisy, task=kind, labels=labels, seed=s, C=SUSPECTS_C,
-                                                 max_folds=folds)
-        else:
-            probs = finetune_oof(bench.pool, Y_noisy, labels, kind, folds=folds, base_model=model, seed=s,
-                                 num_threads=num_threads, progress=progress)
-        if probs is None:
-            raise InvalidInputError("too few labels per class for out-of-fold probabilities; draw more --rows")
+        probs = oof_probabilities(sources, X, bench.pool, Y_noisy, labels, kind, folds=folds, base_model=model,
+                                  seed=s, num_threads=num_threads, progress=progress)
         suspects = find_suspects(Y_noisy, probs, task=kind, labels=labels)
         find_s = time.perf_counter() - t1
         ranked = [x.row for x in suspects]
@@ -176,7 +199,7 @@ def run_label_noise_bench(data: str | Path, eval_file: str | Path | None = None,
                  f"{relabelled} relabelled; accuracy noisy {scores['noisy']:.4f} -> fixed {scores['fixed']:.4f} "
                  f"(clean {scores['clean']:.4f})")
     out: dict[str, Any] = {"data": bench.source, "task": kind.value, "rows": rows, "noise": noise, "seeds": seeds,
-                           "retrain": retrain, "oof": oof, "folds": folds, "model": Path(model).name, "suspects_C": SUSPECTS_C}
+                           "retrain": retrain, "oof": ",".join(sources), "folds": folds, "model": Path(model).name, "suspects_C": SUSPECTS_C}
     for key in KEYS:
         m, se = mean_se([p[key] for p in per_seed])
         out[key], out[f"{key}_se"] = m, se

@@ -144,8 +144,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=whole_number(1, 100), default=3, help="seeds SEED, SEED+1, ...: mean ± SE over them")
     p.add_argument("--seed", type=whole_number(0, 2**31 - 1), default=0, help="first seed")
     p.add_argument("--n-eval", type=whole_number(10, 10_000_000), default=2000, help="held-out rows scored")
-    p.add_argument("--oof", choices=("instant", "finetune"), default="instant",
-                   help="the out-of-fold model the suspects come from (finetune: --folds fine-tunes per seed)")
+    p.add_argument("--oof", default="instant,words",
+                   help="the out-of-fold models averaged for the suspects, a comma list of instant, words, finetune "
+                        "(default instant,words: the app's list before a fine-tune check; finetune: --folds "
+                        "fine-tunes per seed)")
     p.add_argument("--folds", type=whole_number(2, 20), default=5)
     p.add_argument("--retrain", choices=("instant", "finetune"), default="instant",
                    help="the model trained on the noisy and the fixed labels (finetune: minutes per run on a CPU)")

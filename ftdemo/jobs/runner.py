@@ -5,7 +5,9 @@ synchronous CLI `train` all call: it reads the run's frozen snapshot, trains wit
 registry version, applies the activation guard and records everything (progress, metrics, errors) as
 rows, while a heartbeat (liveness.py) tells every other process that the run is alive. An adaptation
 run (kind "adapt") goes the same way, but trains a masked LM on the texts and saves an adapted
-checkpoint (models/adapted.py) instead of a version.
+checkpoint (models/adapted.py) instead of a version; a fine-tune check (kind "check") fine-tunes k times
+on k folds of the labels and saves the out-of-fold probabilities (models/checks.py) for the label-error
+suspects.
 
 The guard compares like with like: while the candidate is still in memory, the active version is loaded
 and both are scored on the candidate's validation rows (the current labels; the split is a hash of the
@@ -178,7 +180,7 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
         run.status, run.started_at, run.pid, run.environment = "running", utcnow(), os.getpid(), environment()
         run.worker = run.worker or process_name()  # a worker wrote its name when it claimed the run
         kind = run.kind
-    saved = "adapted model" if kind == "adapt" else "model version"
+    saved = {"adapt": "adapted model", "check": "check result"}.get(kind, "model version")
     progress = _Progress(db, run_id, stop)
     callbacks = [progress] + ([on_event] if on_event else [])
     orphaned = lambda: stop.request("the app that started this run stopped")  # noqa: E731
@@ -186,6 +188,8 @@ def execute_run(db: Database, run_id: int, models_dir: Path, *, margin: float = 
         with Heartbeat(db, run_id, parent_pid=parent_pid, on_orphaned=orphaned):
             if kind == "adapt":
                 _adapt(db, run_id, models_dir, progress, callbacks, device)
+            elif kind == "check":
+                _check(db, run_id, models_dir, progress, callbacks, device)
             else:
                 _finetune(db, run_id, models_dir, progress, callbacks, device, margin)
     except TrainingCancelled as err:
@@ -266,6 +270,31 @@ def _adapt(db: Database, run_id: int, models_dir: Path, progress: _Progress, cal
         run.status, run.finished_at, run.version = "succeeded", utcnow(), info.name
         run.metrics, run.timings = result.metrics, result.timings
     log.info("adaptation run %s of %r saved %s", run_id, dataset, info.name)
+
+
+def _check(db: Database, run_id: int, models_dir: Path, progress: _Progress, callbacks: list[Callable[[Any], None]],
+           device: str | None) -> None:
+    """A fine-tune check: k fine-tunes on the frozen labels, each scoring the fold it left out; the out-of-fold
+    probabilities are saved for the suspects list (no version, no guard: nothing of it is served)."""
+    from ftdemo.models.checks import CheckStore
+    from ftdemo.training.crossfit import crossfit
+
+    with db.read() as s:
+        run = s.get(TrainingRun, run_id)
+        examples, labels, task, dataset = load_snapshot(db, run)
+        config = TrainConfig.from_dict({**run.config, **({"device": device} if device else {})})
+        folds = int(run.snapshot.get("folds") or 5)
+    log.info("check run %s of %r started: %d labelled examples, %d folds", run_id, dataset, len(examples), folds)
+    result = crossfit(examples, labels, task, config, folds=folds, callbacks=callbacks,
+                      should_stop=progress.should_stop)
+    if progress.should_stop():
+        raise TrainingCancelled("the check was stopped; no check result was saved")
+    path = CheckStore(models_dir).save(dataset, run_id, result.ids, result.labels, result.probabilities)
+    with db.write() as s:
+        run = s.get(TrainingRun, run_id)
+        run.status, run.finished_at = "succeeded", utcnow()
+        run.metrics, run.timings = {**result.metrics(), "file": path.name}, {"total_s": round(sum(result.fold_seconds), 1)}
+    log.info("check run %s of %r saved %s", run_id, dataset, path.name)
 
 
 @dataclass(frozen=True)

@@ -114,9 +114,15 @@ class ZeroGpuRunner:
             run = run_repo.get_run(s, run_id)
             run.pid = os.getpid()  # queued for a GPU: alive while the app is (liveness' pid rule)
             kind, raw, n_examples = run.kind, dict(run.config), int(run.snapshot["counts"]["examples"])
+            folds = int(run.snapshot.get("folds") or 5)  # a check's
         layers = base_model_layers(str(raw.get("base_model") or ""))
-        estimate = adapt_gpu_seconds(raw, n_examples, layers, cap=10 ** 9) if kind == "adapt" else \
-            gpu_seconds(TrainConfig.from_dict(raw), n_examples, layers, cap=10 ** 9)
+        if kind == "adapt":
+            estimate = adapt_gpu_seconds(raw, n_examples, layers, cap=10 ** 9)
+        elif kind == "check":  # k fine-tunes, each on all but one fold
+            estimate = folds * gpu_seconds(TrainConfig.from_dict(raw), n_examples * (folds - 1) // folds, layers,
+                                           cap=10 ** 9)
+        else:
+            estimate = gpu_seconds(TrainConfig.from_dict(raw), n_examples, layers, cap=10 ** 9)
         seconds = min(estimate, self.max_seconds)
         if estimate > seconds:
             log.warning("run %s: its estimate (%d s of GPU) is more than FTDEMO_ZEROGPU_MAX_S; asking for %d s, "

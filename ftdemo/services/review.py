@@ -1,8 +1,11 @@
-"""Label-error review: the suspects list (out-of-fold instant model + confident learning), and the reviewer's
+"""Label-error review: the suspects list (out-of-fold models + confident learning), and the reviewer's
 relabel / confirm / undo, recorded append-only.
 
-Suspects are recomputed when the labels or the embeddings change (a few seconds for thousands of labels;
-kept per dataset until then). A confirmed example leaves the list until its label changes. A relabel is an
+The out-of-fold models are the instant model on the embeddings and the word model on the texts (seconds),
+and, once a fine-tune check of the dataset succeeded (TrainingService.check: k fine-tunes, minutes), the
+newest check's fine-tunes for the examples it covered; their probabilities are averaged
+(assist/suspects.combine). Suspects are recomputed when the labels, the embeddings or the newest check
+change (a few seconds for thousands of labels; kept per dataset until then). A confirmed example leaves the list until its label changes. A relabel is an
 ordinary annotation by the reviewer with origin "review" (so history, consensus and training see it) plus
 a review row pointing at it; undo takes back the reviewer's last confirm or relabel.
 """
@@ -13,11 +16,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ftdemo.errors import InvalidInputError, NotFoundError
 from ftdemo.services.annotate import AnnotationService, ExampleView
 from ftdemo.services.base import Actor, Service
 from ftdemo.store import embeddings as q
 from ftdemo.store import repo, reviews
+from ftdemo.store import runs as run_repo
 
 ORIGIN = "review"  # the annotations a relabel makes
 DEFAULT_LIMIT = 50
@@ -54,10 +60,13 @@ class SuspectList:
     encoder: str
     folds: int
     note: str = ""
+    models: tuple[str, ...] = ()  # the out-of-fold models averaged, in words
+    check_run: int | None = None  # the fine-tune check used, if any
 
     def to_dict(self) -> dict[str, Any]:
         return {"suspects": [s.to_dict() for s in self.suspects], "labelled": self.labelled, "checked": self.checked,
-                "encoder": self.encoder, "folds": self.folds, "note": self.note}
+                "encoder": self.encoder, "folds": self.folds, "note": self.note, "models": list(self.models),
+                "check_run": self.check_run}
 
 
 @dataclass(frozen=True)
@@ -80,16 +89,15 @@ class ReviewService(Service):
         """Probably mislabelled examples, surest first, leaving out those a reviewer confirmed with their
         current label. `wait`: compute every missing embedding first (CLI, API); otherwise the examples
         embedded so far are checked and `checked` < `labelled` says so."""
-        from ftdemo.assist.instant import out_of_fold_probabilities
-        from ftdemo.assist.suspects import SUSPECTS_C, find_suspects
-
         if limit is not None and limit < 1:
             raise InvalidInputError("limit must be at least 1")
         self.assist.ensure_embeddings(dataset, wait=wait)
         vec = self.assist.labelled_vectors(dataset)
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
-            marks = (q.labels_mark(s, ds), len(vec.ids), vec.encoder)
+            check = run_repo.latest_check(s, ds)
+            check_id = check.id if check is not None else None
+            marks = (q.labels_mark(s, ds), len(vec.ids), vec.encoder, tuple(vec.labels), check_id)
             confirmed = reviews.confirmed(s, ds)
         if len(vec.ids) < MIN_LABELS:
             return SuspectList([], vec.labelled, len(vec.ids), vec.encoder, 0,
@@ -98,18 +106,65 @@ class ReviewService(Service):
         with self._lock:
             cached = self._cache.get(dataset)
         if cached is not None and cached[0] == marks:
-            found, folds = cached[1]
+            found, folds, models, note = cached[1]
         else:
-            Y = vec.targets()
-            probs, folds = out_of_fold_probabilities(vec.X, Y, task=vec.task, labels=vec.labels, C=SUSPECTS_C)
-            found = find_suspects(Y, probs, task=vec.task, labels=vec.labels) if probs is not None else []
+            found, folds, models, note = self._find(dataset, vec, check_id)
             with self._lock:
-                self._cache[dataset] = (marks, (found, folds))
-        note = "" if folds else "too few labels per class for out-of-fold checks (each label needs at least 2)"
+                self._cache[dataset] = (marks, (found, folds, models, note))
+        if not folds:
+            note = "too few labels per class for out-of-fold checks (each label needs at least 2)"
         kept = [x for x in found if confirmed.get(vec.ids[x.row]) != tuple(sorted(vec.given[x.row]))]
         kept = kept[:limit] if limit is not None else kept
         views = self._views(dataset, [(vec.ids[x.row], x) for x in kept])
-        return SuspectList(views, vec.labelled, len(vec.ids), vec.encoder, folds, note)
+        used = check_id if any(m.startswith("fine-tune check") for m in models) else None
+        return SuspectList(views, vec.labelled, len(vec.ids), vec.encoder, folds, note, models, used)
+
+    def _find(self, dataset: str, vec: Any, check_id: int | None) -> tuple[list[Any], int, tuple[str, ...], str]:
+        """Out-of-fold probabilities of the instant model (embeddings), the word model (texts) and the newest
+        fine-tune check (`check_id`), averaged, then confident learning: (suspects, folds, the models in
+        words, a note); ([], 0, (), "") when too few labels per class to fold."""
+        from ftdemo.assist import instant, suspects, words
+
+        Y = vec.targets()
+        emb, folds = instant.out_of_fold_probabilities(vec.X, Y, task=vec.task, labels=vec.labels,
+                                                       C=suspects.SUSPECTS_C)
+        if emb is None:
+            return [], 0, (), ""
+        with self.db.read() as s:
+            texts = q.texts(s, repo.get_dataset(s, dataset), vec.ids)
+        parts, models = [emb], ["instant model (embeddings)"]
+        lexical, _ = words.out_of_fold_probabilities([words.joined(*texts.get(i, ("", None))) for i in vec.ids], Y,
+                                                     task=vec.task, labels=vec.labels)
+        if lexical is not None:
+            parts.append(lexical)
+            models.append("word model (TF-IDF of words and word pairs)")
+        checked, note = self._check_rows(dataset, vec, check_id)
+        if checked is not None:
+            parts.append(checked)
+            covered = int((~np.isnan(checked[:, 0])).sum())
+            models.append(f"fine-tune check (run {check_id}: {covered} of {len(vec.ids)} examples)")
+        probs = suspects.combine(parts)
+        return suspects.find_suspects(Y, probs, task=vec.task, labels=vec.labels), folds, tuple(models), note
+
+    def _check_rows(self, dataset: str, vec: Any, check_id: int | None) -> tuple[np.ndarray | None, str]:
+        """The check's probabilities for vec's rows (NaN rows for examples it did not cover), or None and why."""
+        from ftdemo.models.checks import CheckStore
+
+        if check_id is None:
+            return None, ""
+        check = CheckStore(self.settings.models_dir).load(dataset, check_id)
+        if check is None:
+            return None, f"the result of fine-tune check run {check_id} is gone from the models folder; run a check again"
+        if list(check.labels) != list(vec.labels):
+            return None, (f"the labels changed since fine-tune check run {check_id} ({', '.join(check.labels)}); "
+                          "run a check again to use fine-tunes")
+        where = {int(i): r for r, i in enumerate(check.ids.tolist())}
+        out = np.full((len(vec.ids), len(vec.labels)), np.nan)
+        rows = [(r, where[i]) for r, i in enumerate(vec.ids) if i in where]
+        if not rows:
+            return None, ""
+        out[[r for r, _ in rows]] = check.probabilities[[c for _, c in rows]]
+        return out, ""
 
     def _views(self, dataset: str, rows: list[tuple[int, Any]]) -> list[SuspectView]:
         out = []

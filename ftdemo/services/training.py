@@ -159,15 +159,47 @@ class TrainingService(Service):
         return self._queue(dataset, config.to_dict(), snap, snapshot_hash(texts), actor, for_workers=for_workers,
                            current_labels=False, kind="adapt")
 
+    def _prepare_check(self, dataset: str, options: dict[str, Any], actor: Actor, *, for_workers: bool) -> int:
+        """Validate, then queue a fine-tune check: `folds` fine-tunes (TrainConfig options, default 5 folds)
+        on every labelled example, audit sample included (its labels can be wrong too), each scoring the fold
+        it left out. It neither serves nor resets the count of labels since the last fine-tune."""
+        require_admin(actor, "check labels with fine-tunes")
+        validate_dataset_name(dataset)
+        from ftdemo.assist.instant import fold_splits
+        from ftdemo.training.config import TrainConfig
+        from ftdemo.training.crossfit import DEFAULT_FOLDS, MAX_FOLDS, targets
+
+        opts = {k: v for k, v in options.items() if v is not None and v != ""}
+        folds = opts.pop("folds", DEFAULT_FOLDS)
+        try:
+            folds = int(folds)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"folds must be a whole number from 2 to {MAX_FOLDS}, not {folds!r}") from None
+        if not 2 <= folds <= MAX_FOLDS:
+            raise InvalidInputError(f"folds must be from 2 to {MAX_FOLDS}, not {folds}")
+        opts.setdefault("base_model", self.settings.resolved_base_model())
+        opts["base_model"] = self.resolve_base_model(dataset, opts["base_model"])
+        config = TrainConfig.from_dict({**opts, "test_fraction": 0.0})
+        examples = self.annotate.snapshot(dataset)
+        labels, task = self._labels_and_task(dataset)
+        if not fold_splits(targets(examples, labels, task), task=task, max_folds=folds):
+            raise InvalidInputError(f"{dataset!r} needs at least 2 labelled examples of every label for a fine-tune "
+                                    "check; label more examples first")
+        snap, digest = snapshot_of(examples, labels)
+        snap["folds"] = folds
+        return self._queue(dataset, config.to_dict(), snap, digest, actor, for_workers=for_workers,
+                           current_labels=False, kind="check")
+
     def _queue(self, dataset: str, config: dict[str, Any], snapshot: dict[str, Any], digest: str, actor: Actor, *,
                for_workers: bool, current_labels: bool = True, kind: str = "finetune") -> int:
         """Create the queued run, unless a live one holds the place it needs (one_run_at_a_time);
-        `current_labels`: False for a retry (its frozen data holds none of the labels made since) and for an
-        adaptation (it trains on no labels); `kind`: "finetune" or "adapt"."""
+        `current_labels`: False for a retry (its frozen data holds none of the labels made since), for an
+        adaptation (it trains on no labels) and for a check; `kind`: "finetune", "adapt" or "check"."""
         self.reap()  # a dead run must not block this one
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
-            _refuse_identical(s, ds, config, snapshot, digest)
+            if kind == "finetune":
+                _refuse_identical(s, ds, config, snapshot, digest)
             live = [r for r in run_repo.live_runs(s) if self.one_run_at_a_time or r.dataset_id == ds.id]
             if live:
                 scope = "one run at a time" if self.one_run_at_a_time else "one run per dataset at a time"
@@ -275,6 +307,22 @@ class TrainingService(Service):
         from ftdemo.jobs.runner import execute_run
 
         run_id = self._prepare_adapt(dataset, options, actor, for_workers=False)
+        return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,
+                           on_event=on_event, stop=stop)
+
+    def check(self, dataset: str, options: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
+        """Queue and start a fine-tune check (`folds` and TrainConfig options), like `start`; the label-error
+        suspects use its out-of-fold probabilities once it succeeds."""
+        run_id = self._prepare_check(dataset, options, actor, for_workers=self.workers)
+        self._launch(run_id)
+        return self.run(run_id)
+
+    def check_sync(self, dataset: str, options: dict[str, Any], *, actor: Actor,
+                   on_event: Callable[[Any], None] | None = None, stop: Any = None) -> dict[str, Any]:
+        """check(), in this process (the CLI), like train_sync."""
+        from ftdemo.jobs.runner import execute_run
+
+        run_id = self._prepare_check(dataset, options, actor, for_workers=False)
         return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,
                            on_event=on_event, stop=stop)
 

@@ -108,6 +108,13 @@ def list_runs(session: Session, ds: Dataset, limit: int = 50) -> list[TrainingRu
                                 .order_by(TrainingRun.id.desc()).limit(limit)))
 
 
+def latest_check(session: Session, ds: Dataset) -> TrainingRun | None:
+    """The dataset's newest fine-tune check that succeeded (kind "check"), or None."""
+    return session.scalars(select(TrainingRun).where(TrainingRun.dataset_id == ds.id, TrainingRun.kind == "check",
+                                                     TrainingRun.status == "succeeded")
+                           .order_by(TrainingRun.id.desc()).limit(1)).first()
+
+
 def add_event(session: Session, run_id: int, kind: str, payload: dict[str, Any]) -> None:
     session.add(RunEvent(run_id=run_id, kind=kind, payload=payload))
     # the latest event doubles as the run's live progress, so a status poll is one row

@@ -1,6 +1,6 @@
 """The documented API (for gradio_client and scripts): datasets, next, next_with_options, label,
-label_with_suggestion, label_many, stats, train, run, models, suggest, similar, suspects, review_confirm,
-review_relabel, review_undo, adapt, adapted, audit, set_audit_share.
+label_with_suggestion, label_many, stats, train, run, models, suggest, similar, suspects, check_labels,
+review_confirm, review_relabel, review_undo, adapt, adapted, audit, set_audit_share.
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860/", auth=("alice", "pw"))   # auth only when FTDEMO_USERS is set
@@ -23,6 +23,8 @@ review_relabel, review_undo, adapt, adapted, audit, set_audit_share.
     c.predict("sentiment", "great value", api_name="/suggest")   # {label, labels, probabilities, model} or null
     c.predict("sentiment", 0, "great value", 10, "", api_name="/similar")   # nearest examples by meaning
     c.predict("sentiment", 20, api_name="/suspects")   # probably mislabelled: [{id, given, suggested, confidence…}]
+    c.predict("sentiment", {"folds": 5}, "alice", api_name="/check_labels")   # admins: k fine-tunes (poll /run);
+                                                 # once it succeeds, /suspects uses them too
     c.predict("sentiment", 42, "negative", "alice", api_name="/review_relabel")   # or /review_confirm, /review_undo
 
 With auth on, the signed-in user is the annotator and the `annotator` argument is ignored.
@@ -285,10 +287,23 @@ def register_api(ctx: UIContext) -> None:
         "ORDERS_DOC", " or ".join(f'"{o.name}" ({o.title.lower()})' for o in ORDERS))
     def suspects(dataset: str, limit: int = 50) -> list[dict]:
         """Probably mislabelled examples, surest first: [{id, text, text_pair, given, suggested, probability,
-        confidence, history}] (out-of-fold instant model + confident learning; waits for missing embeddings)."""
+        confidence, history}] (out-of-fold instant and word models, and the newest fine-tune check's, averaged,
+        then confident learning; waits for missing embeddings)."""
         dataset = string(dataset, "dataset")
         limit = whole_number(limit, "limit", 1, 10_000)
         return [x.to_dict() for x in services.review.suspects(dataset, limit=limit, wait=True).suspects]
+
+    def check_labels(dataset: str, options: dict[str, Any] | None = None, annotator: str = "",
+                     request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """Start a fine-tune check (admins only; one run at a time, like /train): `folds` fine-tunes (2-10,
+        default 5), each on all but one fold of the labelled examples and scoring that fold. options: {"folds": 5}
+        and TrainConfig settings, e.g. {"epochs": 3}. Returns the run (kind "check"); poll /run. Once it
+        succeeds, /suspects averages its out-of-fold probabilities with the instant and the word model's."""
+        dataset = string(dataset, "dataset")
+        if options is not None and not isinstance(options, dict):
+            raise InvalidInputError('options must be a JSON object, e.g. {"folds": 5}')
+        actor = ctx.actor(request, string(annotator, "annotator", optional=True))
+        return _run_view(services.training.check(dataset, dict(options or {}), actor=actor))
 
     def review_confirm(dataset: str, example_id: int, annotator: str = "",
                        request: gr.Request = None) -> dict:  # type: ignore[assignment]
@@ -330,6 +345,7 @@ def register_api(ctx: UIContext) -> None:
     gr.api(endpoint(ctx.anyone(suggest)), api_name="suggest")
     gr.api(endpoint(ctx.anyone(similar)), api_name="similar")
     gr.api(endpoint(ctx.anyone(suspects)), api_name="suspects")
+    gr.api(endpoint(ctx.admin("check labels with fine-tunes")(check_labels)), api_name="check_labels")
     gr.api(endpoint(ctx.anyone(review_confirm)), api_name="review_confirm")
     gr.api(endpoint(ctx.anyone(review_relabel)), api_name="review_relabel")
     gr.api(endpoint(ctx.anyone(review_undo)), api_name="review_undo")

@@ -98,7 +98,7 @@ def explain_both(services: Services, dataset: str | None, suspect: dict[str, Any
         return "", ""
     if services.models.active(dataset) is None:
         note = html.message("Train a model (Train tab) to see which words pull toward each label; "
-                            "the suspects come from the instant model on the embeddings.")
+                            "the suspects come from the instant and the word model.")
         return note, ""
     given, suggested = list(suspect.get("given") or []), list(suspect.get("suggested") or [])
     # multi-label: explain the labels the two sets disagree on
@@ -143,7 +143,7 @@ def status(screen: ReviewScreen) -> str:
         return ""
     left = sum(1 for x in found.suspects if x.id not in screen.skipped)
     text = (f"{left} suspects to review among {found.checked:,} labelled examples checked "
-            f"({found.folds}-fold out-of-fold instant model on {found.encoder})")
+            f"({found.folds}-fold out-of-fold: {', '.join(found.models) or 'no model yet'})")
     if found.checked < found.labelled:
         text += f"; {found.labelled - found.checked:,} more once their embeddings are computed"
     if found.note:

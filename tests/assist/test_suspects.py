@@ -1,9 +1,10 @@
 """Confident learning on out-of-fold instant-model probabilities finds planted label errors (pure, no model)."""
 
 import numpy as np
+import pytest
 
 from ftdemo.assist.instant import out_of_fold_probabilities
-from ftdemo.assist.suspects import SUSPECTS_C, find_suspects
+from ftdemo.assist.suspects import SUSPECTS_C, combine, find_suspects
 
 
 def _clusters(n_per: int, centres: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -53,3 +54,12 @@ def test_clean_separable_labels_raise_no_suspects_and_empty_input_is_fine():
     probs, _ = out_of_fold_probabilities(X, Y, task="single_label", labels=("a", "b"), C=SUSPECTS_C)
     assert find_suspects(Y, probs, task="single_label", labels=("a", "b")) == []
     assert find_suspects(np.zeros(0, dtype=int), np.zeros((0, 2)), task="single_label", labels=("a", "b")) == []
+
+
+def test_combine_averages_the_models_that_scored_each_row():
+    a = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    b = np.array([[0.7, 0.3], [np.nan, np.nan], [0.1, 0.9]])  # row 1: not covered (labelled after a check)
+    both = combine([a, b])
+    assert np.allclose(both, [[0.8, 0.2], [0.2, 0.8], [0.3, 0.7]])
+    with pytest.raises(ValueError, match="no model scored"):
+        combine([b, b])

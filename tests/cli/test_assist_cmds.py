@@ -69,3 +69,19 @@ def test_examples_order_refuses_filters(cli, reviews) -> None:  # type: ignore[n
     assert code == 2 and "--order lists the labelling queue" in err
     code, _, err = cli("examples", "reviews", "--order", "best")
     assert code == 2 and "invalid choice" in err
+
+
+def test_suspects_then_check_labels_adds_the_fine_tunes(cli, reviews, tiny_model_dir) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("suspects", "reviews")
+    assert code == 0, err
+    assert "out-of-fold: instant model (embeddings), word model" in out and "fine-tune check" not in out
+    code, out, err = cli("check-labels", "reviews", "--folds", "2", "--base-model", str(tiny_model_dir),
+                         "--epochs", "1", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["status"] == "succeeded" and got["metrics"]["folds"] == 2 and got["metrics"]["examples"] == 12
+    assert isinstance(got["suspects"], list) and "fold 2/2 fine-tuned" in err
+    code, out, _ = cli("suspects", "reviews")
+    assert code == 0 and f"fine-tune check (run {got['run_id']}: 12 of 12 examples)" in out
+    code, _, err = cli("check-labels", "reviews", "--folds", "11")
+    assert code != 0 and "11" in err  # argparse: 2 to 10

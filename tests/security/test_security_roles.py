@@ -60,6 +60,7 @@ def _csv(tmp: Path) -> Path:
 ACTIONS: dict[str, Callable[[Services, Actor, Path], Any]] = {
     "train": lambda s, a, tmp: s.training.train_sync(KW, {**FAST, "epochs": 0}, actor=a),
     "adapt": lambda s, a, tmp: s.training.adapt_sync(KW, {"mlm_probability": 2.0}, actor=a),  # admin: refused option
+    "check labels": lambda s, a, tmp: s.training.check_sync(KW, {**FAST, "folds": 1}, actor=a),  # admin: bad folds
     "cancel a run": lambda s, a, tmp: s.training.cancel(1, actor=a),
     "retry a run": lambda s, a, tmp: s.training.retry(1, actor=a),  # run 1 succeeded: an admin is told so
     "activate": lambda s, a, tmp: s.models.activate(KW, "v0001", actor=a),
@@ -119,6 +120,11 @@ def test_the_api_refuses_annotators_admin_actions(running) -> None:
         runs = len(running.services.training.runs(KW))
         with pytest.raises(Exception, match=REFUSED):
             bob.predict(KW, {"epochs": 1}, "", api_name="/adapt")
+        assert len(running.services.training.runs(KW)) == runs
+    if "check_labels" in names:
+        runs = len(running.services.training.runs(KW))
+        with pytest.raises(Exception, match=REFUSED):
+            bob.predict(KW, {"folds": 2}, "", api_name="/check_labels")
         assert len(running.services.training.runs(KW)) == runs
     assert not names & {"import", "export", "activate", "delete"}, "new admin endpoints need a test here"
 

@@ -4,8 +4,9 @@ undo as append-only rows."""
 from __future__ import annotations
 
 import pytest
+from tiny import FAST_TRAIN
 
-from ftdemo.errors import InvalidInputError
+from ftdemo.errors import InvalidInputError, PermissionDeniedError
 from ftdemo.services import Actor, Services
 from ftdemo.store import repo
 from ftdemo.store.schema import Review
@@ -95,3 +96,35 @@ def test_bad_review_input_is_refused_and_writes_nothing(sv: Services) -> None:
     with pytest.raises(InvalidInputError):
         sv.review.suspects("r", limit=0)
     assert _reviews(sv) == []
+
+
+def test_a_fine_tune_check_joins_the_suspects_for_the_examples_it_held_out(sv: Services, tiny_model_dir) -> None:
+    ids = _labelled(sv, 30)
+    before = sv.review.suspects("r", wait=True)
+    assert before.models == ("instant model (embeddings)", "word model (TF-IDF of words and word pairs)")
+    assert before.check_run is None
+    fast = {**FAST_TRAIN, "base_model": str(tiny_model_dir), "folds": 3}
+    with pytest.raises(PermissionDeniedError, match="only an admin can check labels"):
+        sv.training.check("r", fast, actor=REVIEWER)
+    with pytest.raises(InvalidInputError, match="folds must be from 2 to 10"):
+        sv.training.check_sync("r", {**fast, "folds": 1}, actor=ADA)
+    run = sv.training.check_sync("r", fast, actor=ADA)
+    assert run["status"] == "succeeded", run["error"]
+    assert (run["kind"], run["version"], run["metrics"]["folds"], run["metrics"]["examples"]) == ("check", "", 3, 30)
+    assert sv.models.list("r") == []  # a check serves nothing
+    after = sv.review.suspects("r", wait=True)
+    assert after.check_run == run["id"] and after.to_dict()["check_run"] == run["id"]
+    assert after.models[-1] == f"fine-tune check (run {run['id']}: 30 of 30 examples)"
+    with sv.db.write() as s:
+        ds = repo.get_dataset(s, "r")
+        new = repo.add_examples(s, ds, [repo.NewExample(f"good thing number {i}") for i in (98, 99)], created_by="t")
+    sv.annotate.label("r", new[0], "pos", actor=ADA)  # one label since the last fine-tune
+    again = sv.training.check_sync("r", fast, actor=ADA)  # a check is never refused as a repeat; it counts no labels
+    assert again["status"] == "succeeded" and sv.review.suspects("r", wait=True).check_run == again["id"]
+    with sv.db.read() as s:
+        assert repo.get_dataset(s, "r").labels_since_run == 1  # what retraining counts is left alone
+    sv.annotate.label("r", new[1], "pos", actor=ADA)  # labelled after the check: the other two models judge it
+    assert sv.review.suspects("r", wait=True).models[-1] == f"fine-tune check (run {again['id']}: 31 of 32 examples)"
+    sv.datasets.add_label("r", "meh", actor=ADA)  # the check knows two labels: it no longer fits
+    changed = sv.review.suspects("r", wait=True)
+    assert changed.check_run is None and "run a check again" in changed.note and ids

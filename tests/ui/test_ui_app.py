@@ -24,7 +24,7 @@ def test_build_ui_has_the_tabs_and_api(services, reviews) -> None:
     api_names = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
     assert api_names == {"datasets", "next", "next_with_options", "label", "label_with_suggestion", "label_many",
                          "stats", "train", "run", "models", "predict", "explain", "suggest", "similar",
-                         "agreement", "overlap", "set_overlap", "prune_models", "suspects", "review_confirm",
+                         "agreement", "overlap", "set_overlap", "prune_models", "suspects", "check_labels", "review_confirm",
                          "review_relabel", "review_undo", "adapt", "adapted", "audit", "set_audit_share"}
     assert ctx.admin_only  # import/export/dataset panels are hidden for annotators
 
