@@ -198,7 +198,12 @@ def history_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
         error = " ".join((r.get("error") or "").split())
         val = plots.split_metrics(r.get("metrics"), "validation")
         made = r.get("version") or ""
-        rows.append([r["id"], r["status"], f"adapted {made}" if made and r.get("kind") == "adapt" else made, plots.fmt_time(r.get("started_at")
+        if r.get("kind") == "adapt" and made:
+            made = f"adapted {made}"
+        elif r.get("kind") == "check":  # a fine-tune check of the labels: no version, out-of-fold probabilities
+            folds = (r.get("metrics") or {}).get("folds")
+            made = "label check" + (f" ({folds} folds)" if folds else "")
+        rows.append([r["id"], r["status"], made, plots.fmt_time(r.get("started_at")
                                                                                or r.get("created_at")),
                      plots.fmt_duration(plots.run_duration(r)) if r.get("finished_at") else "",
                      plots.fmt_score(val.get("macro_f1")) if val else "", where(r),

@@ -288,3 +288,10 @@ def test_adapt_from_the_tab_lists_the_checkpoint_as_a_base_model(services, kw, a
     assert options_from_form({"base_model": "a0001"}) == {"base_model": "a0001"}
     with pytest.raises(PermissionDeniedError):
         start_adapt(services, kw, {}, annotator)
+
+
+def test_a_label_check_is_named_in_the_run_history() -> None:
+    run = {"id": 7, "status": "succeeded", "kind": "check", "version": "", "metrics": {"folds": 5},
+           "created_at": "2026-11-30T10:00:00+00:00", "started_at": "2026-11-30T10:00:01+00:00",
+           "finished_at": "2026-11-30T10:05:00+00:00", "error": "", "worker": None, "environment": {}}
+    assert history_frame([run]).iloc[0].tolist()[:3] == [7, "succeeded", "label check (5 folds)"]
