@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ftdemo.tasks import TaskType
+from ftdemo.training.splits import fold_splits
 
 DEFAULT_C = 10.0  # embeddings are unit vectors: sklearn's C=1 squeezes every probability towards uniform
 MAX_FOLDS = 5
@@ -157,33 +158,6 @@ class InstantModel:
             macro = f1_score(Y.astype(int), pred, average="macro", labels=np.unique(Y.astype(int)), zero_division=0)
         return {"accuracy": round(float(accuracy_score(Y.astype(int), pred)), 4), "macro_f1": round(float(macro), 4),
                 "n": len(Y), "folds": folds}
-
-
-def fold_splits(Y: np.ndarray, *, task: TaskType | str, seed: int = 0,
-                max_folds: int = MAX_FOLDS) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train rows, held-out rows) of each fold; [] when fewer than 2 folds are possible.
-
-    Folds: up to `max_folds`, no more than the smallest class has examples (single-label, pair: stratified,
-    every fold must see every class), or positives of the rarest occurring label (multi-label). Every
-    out-of-fold model (the instant model, the word model, the fine-tune check) splits this way."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    task = TaskType.parse(task)
-    Y = np.asarray(Y)
-    n = len(Y)
-    if task.is_multi_label:
-        positives = Y.sum(axis=0) if n else np.zeros(0)
-        occurring = positives[positives > 0]
-        folds = int(min(max_folds, occurring.min() if len(occurring) else 0, n))
-        if folds < 2:
-            return []
-        return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(n)))
-    counts = np.bincount(Y.astype(int)) if n else np.zeros(0, dtype=int)
-    counts = counts[counts > 0]
-    folds = int(min(max_folds, counts.min())) if len(counts) > 1 else 0
-    if folds < 2:
-        return []
-    return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(n), Y.astype(int)))
 
 
 def out_of_fold_probabilities(X: Any, Y: np.ndarray, *, task: TaskType | str, labels: Sequence[str],

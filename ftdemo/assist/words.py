@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ftdemo.assist.instant import MAX_FOLDS, InstantModel, fold_splits
+from ftdemo.assist.instant import MAX_FOLDS, InstantModel
 from ftdemo.tasks import TaskType
+from ftdemo.training.splits import fold_splits
 
 WORDS_C = 10.0  # TF-IDF rows are unit vectors, as the embeddings are; C = 1 or 100 found fewer flips (SST-2)
 NGRAMS = (1, 2)
@@ -33,7 +34,7 @@ def out_of_fold_probabilities(texts: Sequence[str], Y: np.ndarray, *, task: Task
                               seed: int = 0, max_folds: int = MAX_FOLDS) -> tuple[np.ndarray | None, int]:
     """Each text's probabilities (n, L) from a word model fitted on the other folds (the vocabulary too:
     nothing of a held-out text leaks in), and the number of folds; (None, 0) when fewer than 2 folds are
-    possible. Folds as the instant model's (`instant.fold_splits`), so both judge each row from the same rest."""
+    possible. Folds as the instant model's (`training.splits.fold_splits`), so both judge each row from the same rest."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     task = TaskType.parse(task)

@@ -165,9 +165,9 @@ class TrainingService(Service):
         it left out. It neither serves nor resets the count of labels since the last fine-tune."""
         require_admin(actor, "check labels with fine-tunes")
         validate_dataset_name(dataset)
-        from ftdemo.assist.instant import fold_splits
         from ftdemo.training.config import TrainConfig
         from ftdemo.training.crossfit import DEFAULT_FOLDS, MAX_FOLDS, targets
+        from ftdemo.training.splits import fold_splits
 
         opts = {k: v for k, v in options.items() if v is not None and v != ""}
         folds = opts.pop("folds", DEFAULT_FOLDS)

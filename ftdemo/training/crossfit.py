@@ -3,7 +3,7 @@
 Out-of-fold probabilities of fine-tuned models, for the label-error suspects: a fine-tune reads negations
 and word order that the sentence embeddings of the instant model blur, so averaged with the instant and
 the word model it finds more of the wrong labels (`bench label-noise --oof instant,words,finetune`).
-The folds are the instant model's (`assist.instant.fold_splits`, stratified, seeded by the config), each
+The folds are the instant model's (`training.splits.fold_splits`, stratified, seeded by the config), each
 fine-tune uses the config as a run would (its validation split taken from the fold's training part, no
 test split), and every held-out example is scored by the model of its fold.
 
@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from ftdemo.assist.instant import fold_splits
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
 from ftdemo.training.config import TrainConfig
 from ftdemo.training.loop import Callback, ProgressEvent, train
+from ftdemo.training.splits import fold_splits
 
 DEFAULT_FOLDS = 5
 MAX_FOLDS = 10

@@ -31,6 +31,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
 
@@ -141,3 +143,30 @@ def make_splits(examples: Sequence[LabelledText], labels: Sequence[str], task: T
         else:
             raise InvalidInputError("too few examples to hold one out for validation; label a few more examples")
     return Splits(*([ex for ex in examples if where[ex.id] == name] for name in SPLITS))
+
+
+def fold_splits(Y: np.ndarray, *, task: TaskType | str, seed: int = 0,
+                max_folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train rows, held-out rows) of each fold; [] when fewer than 2 folds are possible.
+
+    Folds: up to `max_folds`, no more than the smallest class has examples (single-label, pair: stratified,
+    every fold must see every class), or positives of the rarest occurring label (multi-label). Every
+    out-of-fold model (the instant model, the word model, the fine-tune check) splits this way."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    task = TaskType.parse(task)
+    Y = np.asarray(Y)
+    n = len(Y)
+    if task.is_multi_label:
+        positives = Y.sum(axis=0) if n else np.zeros(0)
+        occurring = positives[positives > 0]
+        folds = int(min(max_folds, occurring.min() if len(occurring) else 0, n))
+        if folds < 2:
+            return []
+        return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(n)))
+    counts = np.bincount(Y.astype(int)) if n else np.zeros(0, dtype=int)
+    counts = counts[counts > 0]
+    folds = int(min(max_folds, counts.min())) if len(counts) > 1 else 0
+    if folds < 2:
+        return []
+    return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(n), Y.astype(int)))

@@ -6,8 +6,8 @@ import random
 import numpy as np
 
 from ftdemo.assist import words
-from ftdemo.assist.instant import fold_splits
 from ftdemo.assist.suspects import find_suspects
+from ftdemo.training.splits import fold_splits
 
 FILLER = "the movie was and it really a plot acting film story scene some very quite".split()
 

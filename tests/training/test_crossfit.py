@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ftdemo.assist.instant import fold_splits
 from ftdemo.errors import InvalidInputError, TrainingCancelled
 from ftdemo.tasks import LabelledText, TaskType
 from ftdemo.training.crossfit import crossfit, targets
+from ftdemo.training.splits import fold_splits
 
 from .conftest import toy_multi, toy_single
 
