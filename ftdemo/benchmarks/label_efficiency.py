@@ -46,6 +46,7 @@ import numpy as np
 from ftdemo.benchmarks import learning_curves as lc
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
+from ftdemo.training.splits import targets  # noqa: F401  (le.targets: the benchmarks read it from here)
 
 DEFAULT_BUDGETS = (50, 100, 200, 500, 1000)
 DEFAULT_FINETUNE_BUDGETS = (600, 1000)
@@ -127,17 +128,6 @@ def held_out_file(rows: list[LabelledText], labels: list[str], eval_file: str | 
 
 def _renumbered(rows: Sequence[LabelledText]) -> list[LabelledText]:
     return [LabelledText(i, ex.text, ex.text_pair, ex.labels) for i, ex in enumerate(rows)]
-
-
-def targets(rows: Sequence[LabelledText], labels: Sequence[str], task: TaskType) -> np.ndarray:
-    """Gold labels as the instant model takes them: (n,) label indices, or (n, L) 0/1 for multi-label."""
-    index = {lab: i for i, lab in enumerate(labels)}
-    if task.is_multi_label:
-        out = np.zeros((len(rows), len(labels)), dtype=np.int64)
-        for r, ex in enumerate(rows):
-            out[r, [index[lab] for lab in ex.labels]] = 1
-        return out
-    return np.array([index[ex.labels[0]] for ex in rows], dtype=np.int64)
 
 
 # --- embeddings -------------------------------------------------------------------------------------

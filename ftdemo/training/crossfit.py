@@ -23,7 +23,7 @@ from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
 from ftdemo.training.config import TrainConfig
 from ftdemo.training.loop import Callback, ProgressEvent, train
-from ftdemo.training.splits import fold_splits
+from ftdemo.training.splits import fold_splits, targets
 
 DEFAULT_FOLDS = 5
 MAX_FOLDS = 10
@@ -44,17 +44,6 @@ class CrossFitResult:
     def metrics(self) -> dict[str, Any]:
         return {"folds": self.folds, "examples": len(self.ids), "out_of_fold_accuracy": round(self.accuracy, 4),
                 "fold_seconds": [round(s, 1) for s in self.fold_seconds]}
-
-
-def targets(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskType) -> np.ndarray:
-    """The examples' labels as (n,) indices, or (n, L) 0/1 for multi-label."""
-    index = {lab: j for j, lab in enumerate(labels)}
-    if task.is_multi_label:
-        out = np.zeros((len(examples), len(labels)), dtype=np.int64)
-        for r, ex in enumerate(examples):
-            out[r, [index[n] for n in ex.labels if n in index]] = 1
-        return out
-    return np.array([index[ex.labels[0]] for ex in examples], dtype=np.int64)
 
 
 def crossfit(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskType | str, config: TrainConfig,

@@ -170,3 +170,15 @@ def fold_splits(Y: np.ndarray, *, task: TaskType | str, seed: int = 0,
     if folds < 2:
         return []
     return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(n), Y.astype(int)))
+
+
+def targets(examples: Sequence[LabelledText], labels: Sequence[str], task: TaskType) -> np.ndarray:
+    """The examples' labels as models take them: (n,) label indices, or (n, L) 0/1 for multi-label (a label
+    not in `labels` is left out)."""
+    index = {lab: j for j, lab in enumerate(labels)}
+    if task.is_multi_label:
+        out = np.zeros((len(examples), len(labels)), dtype=np.int64)
+        for r, ex in enumerate(examples):
+            out[r, [index[n] for n in ex.labels if n in index]] = 1
+        return out
+    return np.array([index[ex.labels[0]] for ex in examples], dtype=np.int64)

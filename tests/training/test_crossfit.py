@@ -8,8 +8,8 @@ import pytest
 
 from ftdemo.errors import InvalidInputError, TrainingCancelled
 from ftdemo.tasks import LabelledText, TaskType
-from ftdemo.training.crossfit import crossfit, targets
-from ftdemo.training.splits import fold_splits
+from ftdemo.training.crossfit import crossfit
+from ftdemo.training.splits import fold_splits, targets
 
 from .conftest import toy_multi, toy_single
 
