@@ -87,8 +87,10 @@ def visit(ui: tuple, services: Any, dataset: str, upload_path: Path) -> dict[str
     collect(handler(demo, similar["undo"], "click")(dataset, "", 0, None), out)
     review = e["review"]
     labels = services.datasets.info(dataset).labels
-    planter = Actor.local("planter")  # three examples of the first label given the second: suspects to show
-    planted = [ex.id for ex in services.annotate.search(dataset, text=f"{labels[0]} ", label=labels[0], limit=3)[0]]
+    # one example of the first label given the second: a suspect to show. One, not more: the other five
+    # examples quoting the first label outvote it in every fold, whichever model or BLAS scores them.
+    planter = Actor.local("planter")
+    planted = [ex.id for ex in services.annotate.search(dataset, text=f"{labels[0]} ", label=labels[0], limit=1)[0]]
     for example_id in planted:
         services.annotate.label(dataset, example_id, labels[1], actor=planter)
     screen = handler(demo, review["tab"], "select", "review_tab")(dataset)
