@@ -166,8 +166,7 @@ class TrainingService(Service):
         require_admin(actor, "check labels with fine-tunes")
         validate_dataset_name(dataset)
         from ftdemo.training.config import TrainConfig
-        from ftdemo.training.crossfit import DEFAULT_FOLDS, MAX_FOLDS
-        from ftdemo.training.splits import fold_splits, targets
+        from ftdemo.training.splits import DEFAULT_FOLDS, MAX_FOLDS, fold_splits, targets
 
         opts = {k: v for k, v in options.items() if v is not None and v != ""}
         folds = opts.pop("folds", DEFAULT_FOLDS)

@@ -23,10 +23,7 @@ from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
 from ftdemo.training.config import TrainConfig
 from ftdemo.training.loop import Callback, ProgressEvent, train
-from ftdemo.training.splits import fold_splits, targets
-
-DEFAULT_FOLDS = 5
-MAX_FOLDS = 10
+from ftdemo.training.splits import DEFAULT_FOLDS, MAX_FOLDS, fold_splits, targets
 
 
 @dataclass(frozen=True)

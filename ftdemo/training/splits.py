@@ -38,6 +38,9 @@ from ftdemo.tasks import LabelledText, TaskType
 
 SPLITS = ("train", "validation", "test")
 MIN_PER_LABEL = 2
+# the fine-tune check (crossfit.py): how many fine-tunes by default and at most; here, not there, so the
+# service and the UI read them without importing torch
+DEFAULT_FOLDS, MAX_FOLDS = 5, 10
 _SALT = b"ftdemo-split-v1:"
 
 

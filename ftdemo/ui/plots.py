@@ -88,18 +88,26 @@ def _thin(rows: list[tuple[float, float]], limit: int = MAX_POINTS) -> list[tupl
     return rows[::every] + ([rows[-1]] if (len(rows) - 1) % every else [])
 
 
+def _along(event: Mapping[str, Any], key: str) -> float:
+    """`step` or `epoch` of an event counted from the run's start: a label check's fine-tunes each count
+    from 0, so the second one's steps are drawn after the first one's, not over them."""
+    fold, _ = check_fold(event)
+    per = {"step": "total_steps", "epoch": "epochs"}[key]
+    return float(event[key]) + (fold - 1) * float(event.get(per) or 0)
+
+
 def loss_series(events: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[float, float]]]:
     """Training loss per logged step, and validation loss at the step each epoch ended."""
-    train = [(float(e["step"]), float(e["loss"])) for e in events if e.get("kind") == "step"
+    train = [(_along(e, "step"), float(e["loss"])) for e in events if e.get("kind") == "step"
              and e.get("loss") is not None]
-    val = [(float(e["step"]), float(e["metrics"]["loss"])) for e in events if e.get("kind") == "epoch"
+    val = [(_along(e, "step"), float(e["metrics"]["loss"])) for e in events if e.get("kind") == "epoch"
            and (e.get("metrics") or {}).get("loss") is not None]
     return {"training": _thin(train), "validation": val}
 
 
 def metric_series(events: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[float, float]]]:
     """Validation macro-F1 and accuracy (subset accuracy for multi-label) after each epoch."""
-    return {name: [(float(e["epoch"]), float(e["metrics"][key])) for e in events
+    return {name: [(_along(e, "epoch"), float(e["metrics"][key])) for e in events
                    if e.get("kind") == "epoch" and (e.get("metrics") or {}).get(key) is not None]
             for key, name in METRIC_NAMES.items()}
 
@@ -123,7 +131,9 @@ def progress_html(run: Mapping[str, Any] | None, events: Sequence[Mapping[str, A
     status = run.get("status", "")
     last = next((e for e in reversed(events) if e.get("kind") in ("step", "epoch", "start")), None)
     step, total = (int(last.get("step") or 0), int(last.get("total_steps") or 0)) if last else (0, 0)
-    pct = 100.0 if status == "succeeded" else (100.0 * step / total if total else 0.0)
+    fold, folds = check_fold(last)
+    done = (fold - 1 + step / total) / folds if total else (fold - 1) / folds
+    pct = 100.0 if status == "succeeded" else 100.0 * done
     label = STATUS_TEXT.get(status, status)
     if status in LIVE and run.get("cancel_requested"):
         label = "cancelling"
@@ -138,9 +148,12 @@ def progress_html(run: Mapping[str, Any] | None, events: Sequence[Mapping[str, A
     elif status == "queued":
         facts.append("starting the training process…")
     elif status == "running" and last is not None and last.get("kind") == "start":
-        facts.append(f"preparing the first batch: {total} steps over {int(last.get('epochs') or 0)} epochs")
+        facts.append(f"{_fold_text(fold, folds)}preparing the first batch: {total} steps over "
+                     f"{int(last.get('epochs') or 0)} epochs")
         right = f"elapsed {fmt_duration(last.get('elapsed_s'))}"
     elif status == "running" and last is not None:
+        if folds > 1:
+            facts.append(f"fine-tune {fold} of {folds}")
         if last.get("epoch"):
             facts.append(f"epoch {int(last['epoch'])} of {int(last.get('epochs') or 0)}")
         if total:
@@ -150,7 +163,10 @@ def progress_html(run: Mapping[str, Any] | None, events: Sequence[Mapping[str, A
         if last.get("examples_per_s"):
             facts.append(f"{float(last['examples_per_s']):,.0f} examples/s")
         facts = [" · ".join(facts)]
-        right = f"ETA {fmt_duration(last.get('eta_s'))} · elapsed {fmt_duration(last.get('elapsed_s'))}"
+        eta = last.get("eta_s")
+        if eta is not None and folds > 1:  # the folds still to come take about as long as this one
+            eta = float(eta) + (folds - fold) * (float(eta) + float(last.get("elapsed_s") or 0.0))
+        right = f"ETA {fmt_duration(eta)} · elapsed {fmt_duration(last.get('elapsed_s'))}"
     elif status == "running":
         facts.append("loading the model and tokenising the data…")
     else:
@@ -165,10 +181,29 @@ def progress_html(run: Mapping[str, Any] | None, events: Sequence[Mapping[str, A
     )
 
 
+def check_fold(event: Mapping[str, Any] | None) -> tuple[int, int]:
+    """(fine-tune, of how many) of a label check's progress event (training/crossfit.py tags them); (1, 1)
+    for any other run's."""
+    metrics = (event or {}).get("metrics") or {}
+    folds = int(metrics.get("folds") or 1)
+    return min(max(int(metrics.get("fold") or 1), 1), folds), folds
+
+
+def _fold_text(fold: int, folds: int) -> str:
+    return f"fine-tune {fold} of {folds}: " if folds > 1 else ""
+
+
 def _outcome(run: Mapping[str, Any]) -> list[str]:
     """Escaped HTML lines describing how a finished run ended."""
     status = run.get("status")
     took = fmt_duration(run_duration(run))
+    if status == "succeeded" and run.get("kind") == "check":
+        metrics = run.get("metrics") or {}
+        return [f"label check of {int(metrics.get('examples') or 0):,} labelled examples with "
+                f"{int(metrics.get('folds') or 0)} fine-tunes, done in {took}",
+                f"out-of-fold accuracy <b>{fmt_score(metrics.get('out_of_fold_accuracy'))}</b> (each example scored "
+                "by the fine-tune that did not see it)",
+                "the Review tab's suspects now average it with the instant and the word model"]
     if status == "succeeded" and run.get("kind") == "adapt":
         return [f"adapted checkpoint <b>{esc(run.get('version'))}</b> trained in {took}",
                 esc(adapt_scores(run.get("metrics"))),

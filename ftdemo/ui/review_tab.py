@@ -5,6 +5,10 @@ and when, and — when a fine-tuned model exists — Integrated Gradients toward
 the suggested one side by side, so the reviewer sees which words pull each way. One click (or key)
 relabels (Enter: the suggestion; 1–9: that label), confirms the label (C), skips (S) or undoes (U).
 
+Admins can also run a fine-tune check from here (k fine-tunes, each scoring the examples it left out;
+services.training.check): its progress shows below the suspects, and once it succeeds the list is
+reloaded with the check averaged in.
+
 The logic functions take plain values and return a ReviewScreen; `create_review_tab` only wires them.
 """
 
@@ -18,7 +22,8 @@ import gradio as gr
 from ftdemo.errors import FtdemoError, InvalidInputError
 from ftdemo.services import Actor, Services
 from ftdemo.services.review import SuspectList, SuspectView
-from ftdemo.ui import html
+from ftdemo.training.splits import DEFAULT_FOLDS, MAX_FOLDS
+from ftdemo.ui import html, plots
 from ftdemo.ui.context import EXPLAIN_EVENTS, PRIVATE, UIContext, guard
 from ftdemo.ui.js import (
     REVIEW_ACCEPT_ID,
@@ -34,6 +39,8 @@ MAX_BUTTONS = 9  # 1-9 relabel as that label
 LIST_LIMIT = 200  # suspects fetched per refresh; the reviewer works down from the surest
 IG_STEPS = 32
 TITLE = "Review"
+CHECK_POLL_S = 2.0  # how often the tab reads a running check's progress
+CHECK_RUNS = 50  # runs looked through for the newest check
 
 
 @dataclass
@@ -119,7 +126,43 @@ def explain_both(services: Services, dataset: str | None, suspect: dict[str, Any
     return out[0], out[1]
 
 
+def latest_check(services: Services, dataset: str | None, actor: Actor | None = None) -> dict[str, Any] | None:
+    """The dataset's newest fine-tune check in any state (running, done, failed), or None."""
+    if not dataset:
+        return None
+    return next((r for r in services.training.runs(dataset, limit=CHECK_RUNS, actor=actor) if r.get("kind") == "check"),
+                None)
+
+
+def start_check(services: Services, dataset: str | None, folds: Any, actor: Actor) -> dict[str, Any]:
+    """Start a fine-tune check with `folds` fine-tunes (the service checks the role, the labels and the range)."""
+    if not dataset:
+        raise InvalidInputError("choose a dataset first")
+    return services.training.check(dataset, {"folds": folds}, actor=actor)
+
+
+def cancel_check(services: Services, run: dict[str, Any] | None, actor: Actor) -> dict[str, Any]:
+    if run is None or run.get("status") not in plots.LIVE:
+        raise InvalidInputError("no fine-tune check is running")
+    return services.training.cancel(int(run["id"]), actor=actor)
+
+
 # --- rendering -----------------------------------------------------------------------------------
+
+def check_card(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return html.message("No fine-tune check yet for this dataset. It takes about as long as that many "
+                            "training runs; the suspects then average it with the instant and the word model.")
+    return plots.progress_html(run, [run["progress"]] if run.get("progress") else [])
+
+
+def render_check(run: dict[str, Any] | None, c: dict[str, Any]) -> dict[Any, Any]:
+    """The check panel for the dataset's newest check; the timer runs only while it is live."""
+    live = run is not None and run.get("status") in plots.LIVE
+    return {c["card"]: check_card(run), c["start"]: gr.update(interactive=not live),
+            c["cancel"]: gr.update(visible=live), c["timer"]: gr.update(active=live),
+            c["run"]: None if run is None else {"id": run["id"], "status": run["status"]}}
+
 
 def card(screen: ReviewScreen) -> str:
     x = screen.suspect
@@ -204,6 +247,24 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
             with gr.Row():
                 given_expl = gr.HTML(elem_id="ftd-review-given")
                 suggested_expl = gr.HTML(elem_id="ftd-review-suggested")
+            # hidden until the page load finds an admin (ctx.admin_only), like the Train tab
+            with gr.Accordion("Check the labels with fine-tunes", open=False, visible=False,
+                              elem_id="ftd-review-check-box") as check_box:
+                gr.Markdown("The instant and the word model miss what only a fine-tuned model reads (negations, "
+                            "word order). A check fine-tunes the base model *k* times, each time on all labelled "
+                            "examples but one fold, and scores the fold it left out; the suspects then average its "
+                            "probabilities in. It takes about *k* training runs and neither serves predictions nor "
+                            "changes the active model.")
+                with gr.Row():
+                    folds = gr.Slider(2, MAX_FOLDS, value=DEFAULT_FOLDS, step=1, label="Fine-tunes (folds)",
+                                      elem_id="ftd-review-check-folds")
+                    check_start = gr.Button("Run the check", variant="primary", scale=0, min_width=180,
+                                            elem_id="ftd-review-check-start")
+                    check_cancel = gr.Button("Cancel check", variant="stop", visible=False, scale=0, min_width=150,
+                                             elem_id="ftd-review-check-cancel")
+                check_html = gr.HTML(elem_id="ftd-review-check")
+            check_timer = gr.Timer(CHECK_POLL_S, active=False)
+            check_run = gr.State(None)  # {"id", "status"} of the newest check as last shown
         shown = gr.State(None)  # the suspect on screen (dict)
         is_open = gr.State(False)  # this tab is the one on screen (a dataset change then reloads the list)
         skipped = gr.State([])
@@ -213,6 +274,14 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
              given_expl=given_expl, suggested_expl=suggested_expl)
     outputs = [card_html, status_line, message, accept, confirm_btn, skip, multi, multi_apply, shown, skipped, labels,
                given_expl, suggested_expl, *buttons]
+    ctx.admin_only.append(check_box)
+    c = dict(box=check_box, folds=folds, start=check_start, cancel=check_cancel, card=check_html, timer=check_timer,
+             run=check_run)
+    check_outputs = [check_html, check_start, check_cancel, check_timer, check_run]
+
+    def check_view(dataset: str | None, request: gr.Request) -> dict:
+        actor = ctx.actor(request, None)
+        return render_check(latest_check(services, dataset, actor) if actor.is_admin else None, c)
 
     @guard(message)
     @ctx.anyone
@@ -280,6 +349,41 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
     def on_undo(dataset: str | None, name: str, skips: list[int], request: gr.Request) -> dict:
         return render(undo(services, dataset, ctx.actor(request, name), skips), e)
 
+    @guard()
+    @ctx.anyone
+    def on_check_show(dataset: str | None, request: gr.Request) -> dict:
+        return check_view(dataset, request)
+
+    @guard(message)
+    @ctx.admin("check labels with fine-tunes")
+    def on_check(dataset: str | None, name: str, k: Any, request: gr.Request) -> dict:
+        run = start_check(services, dataset, k, ctx.actor(request, name))
+        note = (f"Fine-tune check #{run['id']} started on {run['counts'].get('examples', 0)} labelled examples; "
+                "the suspects are reloaded when it is done.")
+        return {**check_view(dataset, request), message: html.message(note)}
+
+    @guard(message)
+    @ctx.admin("cancel training")
+    def on_check_cancel(dataset: str | None, name: str, request: gr.Request) -> dict:
+        run = cancel_check(services, latest_check(services, dataset), ctx.actor(request, name))
+        return {**check_view(dataset, request), message: html.message(f"Cancelling check #{run['id']}…")}
+
+    @guard()
+    @ctx.anyone
+    def on_check_tick(dataset: str | None, before: dict | None, skips: list[int], request: gr.Request) -> dict:
+        out = check_view(dataset, request)
+        now = out[check_run]
+        if (before and before.get("status") in plots.LIVE and now and now["id"] == before["id"]
+                and now["status"] == "succeeded"):  # the check just finished: the suspects average it in now
+            screen = load_review(services, dataset, skipped=skips,
+                                 message=f"Fine-tune check #{now['id']} done: the suspects include it.")
+            out.update(render(screen, e))
+            shown_now = None if screen.suspect is None else screen.suspect.to_dict()
+            # the other reloads explain the new suspect in a follow-up event; a tick has none (it fires
+            # every few seconds), so this one reload explains it here
+            out[given_expl], out[suggested_expl] = explain_both(services, dataset, shown_now, ctx.caller(request))
+        return out
+
     @guard(message)
     @ctx.anyone
     def on_explain(dataset: str | None, current: dict | None, request: gr.Request) -> dict:
@@ -300,6 +404,14 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
     if ctx.tabs is not None:
         ctx.tabs.select(on_tabs, None, [is_open], show_progress="hidden", **PRIVATE)
     events.append(ctx.dataset.change(on_dataset, [ctx.dataset, is_open], outputs, **PRIVATE))
+    quiet = dict(show_progress="hidden", **PRIVATE)
+    for trigger in (refresh.click, tab.select, ctx.dataset.change):
+        trigger(on_check_show, [ctx.dataset], check_outputs, **quiet)
+    check_start.click(on_check, [ctx.dataset, ctx.annotator, folds], [*check_outputs, message], trigger_mode="once",
+                      **quiet)
+    check_cancel.click(on_check_cancel, [ctx.dataset, ctx.annotator], [*check_outputs, message], **quiet)
+    check_timer.tick(on_check_tick, [ctx.dataset, check_run, skipped], [*check_outputs, *outputs], trigger_mode="once",
+                     **quiet)
     for event in events:
         event.then(on_explain, [ctx.dataset, shown], [given_expl, suggested_expl, message], **EXPLAIN_EVENTS, **PRIVATE)
-    return dict(e, tab=tab, refresh=refresh, undo=undo_btn)
+    return dict(e, tab=tab, refresh=refresh, undo=undo_btn, check=c)
