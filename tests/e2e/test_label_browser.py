@@ -247,6 +247,19 @@ def test_review_tab_relabels_with_enter_undoes_and_confirms_with_keys(app, page)
     page.keyboard.press("c")
     expect(message).to_contain_text(f"#{first.id}: {first.given[0]} confirmed")
     assert first.id not in {x.id for x in services.review.suspects("films").suspects}
+    # an admin checks the labels with two fine-tunes from the tab; the list takes the check in when it ends
+    open_accordion(page, "Check the labels with fine-tunes")
+    folds = page.locator("#ftd-review-check-folds input[type=number]")
+    folds.fill("2")
+    folds.press("Enter")
+    page.locator("#ftd-review-check-start").click()
+    expect(message).to_contain_text("Fine-tune check #")
+    check = page.locator("#ftd-review-check")
+    expect(check).to_contain_text("label check of 12 labelled examples with 2 fine-tunes", timeout=180_000)
+    expect(status).to_contain_text("fine-tune check (run")
+    expect(message).to_contain_text("done: the suspects include it")
+    expect(page.locator("#ftd-review-check-start")).to_be_enabled()  # another check may start
+    shot(page, "review-check")
 
 
 def test_pair_example_shows_both_texts_and_fast_keys_label_once(app, page) -> None:
@@ -362,6 +375,10 @@ def test_annotator_login_labels_as_themselves_and_sees_no_admin_panels(auth_app,
     expect(page.locator("#ftd-table")).to_contain_text("Signed-in labelling works")
     for admin_panel in ("Datasets and labels", "Import a file", "Export"):
         expect(page.get_by_role("button", name=admin_panel)).to_have_count(0)
+    page.get_by_role("tab", name="Review").click()
+    expect(page.locator("#ftd-review-status")).to_contain_text("labelled examples")
+    expect(page.get_by_role("button", name="Check the labels with fine-tunes")).to_have_count(0)
+    page.get_by_role("tab", name="Data").click()
     page.locator("#ftd-table").get_by_test_id("cell-0-1").click()
     expect(page.get_by_role("button", name="Save label")).to_be_visible()
     # single-label: choosing another label replaces the current one (no need to remove it first)
