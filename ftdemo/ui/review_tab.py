@@ -104,8 +104,9 @@ def explain_both(services: Services, dataset: str | None, suspect: dict[str, Any
     if not dataset or not suspect:
         return "", ""
     if services.models.active(dataset) is None:
-        note = html.message("Train a model (Train tab) to see which words pull toward each label; "
-                            "the suspects come from the instant and the word model.")
+        note = html.message("Train a model (Train tab) to see which words pull toward each label: the "
+                            "explanations come from the model that serves predictions (a fine-tune check keeps "
+                            "only its probabilities).")
         return note, ""
     given, suggested = list(suspect.get("given") or []), list(suspect.get("suggested") or [])
     # multi-label: explain the labels the two sets disagree on
