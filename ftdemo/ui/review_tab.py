@@ -150,6 +150,13 @@ def cancel_check(services: Services, run: dict[str, Any] | None, actor: Actor) -
 
 # --- rendering -----------------------------------------------------------------------------------
 
+def start_label(folds: Any) -> str:
+    try:
+        return f"Run {int(folds)} fine-tunes"
+    except (TypeError, ValueError):
+        return "Run the check"
+
+
 def check_card(run: dict[str, Any] | None) -> str:
     if run is None:
         return html.message("No fine-tune check yet for this dataset. It takes about as long as that many "
@@ -259,7 +266,7 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
                 with gr.Row():
                     folds = gr.Slider(2, MAX_FOLDS, value=DEFAULT_FOLDS, step=1, label="Fine-tunes (folds)",
                                       elem_id="ftd-review-check-folds")
-                    check_start = gr.Button("Run the check", variant="primary", scale=0, min_width=180,
+                    check_start = gr.Button(start_label(DEFAULT_FOLDS), variant="primary", scale=0, min_width=200,
                                             elem_id="ftd-review-check-start")
                     check_cancel = gr.Button("Cancel check", variant="stop", visible=False, scale=0, min_width=150,
                                              elem_id="ftd-review-check-cancel")
@@ -359,8 +366,8 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
     @ctx.admin("check labels with fine-tunes")
     def on_check(dataset: str | None, name: str, k: Any, request: gr.Request) -> dict:
         run = start_check(services, dataset, k, ctx.actor(request, name))
-        note = (f"Fine-tune check #{run['id']} started on {run['counts'].get('examples', 0)} labelled examples; "
-                "the suspects are reloaded when it is done.")
+        note = (f"Fine-tune check #{run['id']} started: {int(k)} fine-tunes on {run['counts'].get('examples', 0)} "
+                "labelled examples; the suspects are reloaded when it is done.")
         return {**check_view(dataset, request), message: html.message(note)}
 
     @guard(message)
@@ -410,6 +417,11 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
         trigger(on_check_show, [ctx.dataset], check_outputs, **quiet)
     check_start.click(on_check, [ctx.dataset, ctx.annotator, folds], [*check_outputs, message], trigger_mode="once",
                       **quiet)
+    @ctx.anyone
+    def on_folds(k: Any) -> Any:
+        return gr.update(value=start_label(k))
+
+    folds.change(on_folds, [folds], [check_start], queue=False, **quiet)
     check_cancel.click(on_check_cancel, [ctx.dataset, ctx.annotator], [*check_outputs, message], **quiet)
     check_timer.tick(on_check_tick, [ctx.dataset, check_run, skipped], [*check_outputs, *outputs], trigger_mode="once",
                      **quiet)

@@ -136,12 +136,13 @@ def test_with_logins_only_an_admin_sees_and_starts_a_check(assist_settings, tiny
         review, c = ctx.elems["review"], ctx.elems["review"]["check"]
         assert c["box"] in ctx.admin_only  # hidden on the page for annotators
         named = {f.fn.__name__: f.fn for f in demo.fns.values() if f.fn is not None and f.fn.__module__.endswith("review_tab")}
+        assert named["on_folds"](3)["value"] == "Run 3 fine-tunes"
         ann, ada = gr.Request(username="ann"), gr.Request(username="ada")
         with pytest.warns(UserWarning, match="only an admin can check labels with fine-tunes"):
             refused = named["on_check"]("w", "", 2, ann)
         assert list(refused) == [review["message"]] and latest_check(sv, "w") is None
         started = named["on_check"]("w", "", 2, ada)
-        assert "Fine-tune check #1 started on 12 labelled examples" in started[review["message"]]
+        assert "Fine-tune check #1 started: 2 fine-tunes on 12 labelled examples" in started[review["message"]]
         assert wait_for(sv, "w")["status"] == "succeeded"
         assert "label check of 12" in named["on_check_show"]("w", ada)[c["card"]]
         assert "No fine-tune check yet" in named["on_check_show"]("w", ann)[c["card"]]  # nothing read for them
