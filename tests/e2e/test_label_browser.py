@@ -247,15 +247,15 @@ def test_review_tab_relabels_with_enter_undoes_and_confirms_with_keys(app, page)
     page.keyboard.press("c")
     expect(message).to_contain_text(f"#{first.id}: {first.given[0]} confirmed")
     assert first.id not in {x.id for x in services.review.suspects("films").suspects}
-    # an admin checks the labels with two fine-tunes from the tab; the list takes the check in when it ends
+    # an admin checks the labels from the tab (the default five fine-tunes: a slider moved by a script does
+    # not reliably reach gradio); the list takes the check in when it ends
     open_accordion(page, "Check the labels with fine-tunes")
-    page.locator("#ftd-review-check-folds input[type=range]").fill("2")  # drag the slider to 2
     start = page.locator("#ftd-review-check-start")
-    expect(start).to_have_text("Run 2 fine-tunes")  # the server has the new value (a click at once may not)
+    expect(start).to_have_text("Run 5 fine-tunes")
     start.click()
     expect(message).to_contain_text("Fine-tune check #")
     check = page.locator("#ftd-review-check")
-    expect(check).to_contain_text("label check of 12 labelled examples with 2 fine-tunes", timeout=180_000)
+    expect(check).to_contain_text("label check of 12 labelled examples with 5 fine-tunes", timeout=240_000)
     expect(status).to_contain_text("fine-tune check (run")
     expect(message).to_contain_text("done: the suspects include it")
     expect(page.locator("#ftd-review-check-start")).to_be_enabled()  # another check may start

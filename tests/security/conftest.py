@@ -73,6 +73,9 @@ def xss_world(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir) -> Itera
         failed = services.training.train_sync(name, {**FAST, "base_model": f"/nonexistent/{hostile}"},
                                               actor=Actor.local())
         assert failed["status"] == "failed"
+        check = services.training.check_sync(name, {**FAST, "base_model": f"/nonexistent/{hostile}", "folds": 2},
+                                             actor=Actor.local())
+        assert (check["kind"], check["status"]) == ("check", "failed")  # the Review tab's check card shows it
     for value in NON_EMPTY.values():
         with contextlib.suppress(InvalidInputError, AlreadyExistsError):  # names with '/' or > 100 characters
             services.datasets.create(value, "single_label", ["a", "b"], actor=Actor.local())

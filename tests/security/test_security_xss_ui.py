@@ -95,6 +95,8 @@ def visit(ui: tuple, services: Any, dataset: str, upload_path: Path) -> dict[str
         services.annotate.label(dataset, example_id, labels[1], actor=planter)
     screen = handler(demo, review["tab"], "select", "review_tab")(dataset)
     collect(screen, out)
+    check_card = next(fn.fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "on_check_show")
+    collect(check_card(dataset, None), out)  # the newest check: one that failed quoting the payloads
     suspect = screen[review["shown"]]
     assert suspect is not None, "the visit shows no suspect"
     explain = next(fn.fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "on_explain")
