@@ -46,7 +46,7 @@ import numpy as np
 from ftdemo.benchmarks import learning_curves as lc
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
-from ftdemo.training.splits import targets  # noqa: F401  (le.targets: the benchmarks read it from here)
+from ftdemo.training.splits import targets
 
 DEFAULT_BUDGETS = (50, 100, 200, 500, 1000)
 DEFAULT_FINETUNE_BUDGETS = (600, 1000)

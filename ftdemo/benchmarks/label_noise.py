@@ -36,6 +36,7 @@ from ftdemo.benchmarks import label_efficiency as le
 from ftdemo.benchmarks.learning_curves import mean_se
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
+from ftdemo.training.splits import targets
 
 RETRAIN = ("instant", "finetune")
 OOF = ("instant", "words", "finetune")  # the out-of-fold models --oof can average
@@ -154,7 +155,7 @@ def run_label_noise_bench(data: str | Path, eval_file: str | Path | None = None,
         labels, kind = bench.labels, bench.task
         X, _ = le.embed_rows(encoder, model, bench.pool, cache_dir)
         X_eval, _ = le.embed_rows(encoder, model, bench.eval, cache_dir)
-        Y = le.targets(bench.pool, labels, kind)
+        Y = targets(bench.pool, labels, kind)
         Y_noisy, flips = plant_noise(Y, noise, task=kind, n_labels=len(labels), seed=s)
         k = len(flips)
         t1 = time.perf_counter()

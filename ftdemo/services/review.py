@@ -5,9 +5,10 @@ The out-of-fold models are the instant model on the embeddings and the word mode
 and, once a fine-tune check of the dataset succeeded (TrainingService.check: k fine-tunes, minutes), the
 newest check's fine-tunes for the examples it covered; their probabilities are averaged
 (assist/suspects.combine). Suspects are recomputed when the labels, the embeddings or the newest check
-change (a few seconds for thousands of labels; kept per dataset until then). A confirmed example leaves the list until its label changes. A relabel is an
-ordinary annotation by the reviewer with origin "review" (so history, consensus and training see it) plus
-a review row pointing at it; undo takes back the reviewer's last confirm or relabel.
+change (a few seconds for thousands of labels; kept per dataset until then). A confirmed example leaves
+the list until its label changes. A relabel is an ordinary annotation by the reviewer with origin
+"review" (so history, consensus and training see it) plus a review row pointing at it; undo takes back
+the reviewer's last confirm or relabel.
 """
 
 from __future__ import annotations
@@ -106,30 +107,30 @@ class ReviewService(Service):
         with self._lock:
             cached = self._cache.get(dataset)
         if cached is not None and cached[0] == marks:
-            found, folds, models, note = cached[1]
+            found, folds, models, note, used = cached[1]
         else:
-            found, folds, models, note = self._find(dataset, vec, check_id)
+            found, folds, models, note, used = self._find(dataset, vec, check_id)
             with self._lock:
-                self._cache[dataset] = (marks, (found, folds, models, note))
+                self._cache[dataset] = (marks, (found, folds, models, note, used))
         if not folds:
             note = "too few labels per class for out-of-fold checks (each label needs at least 2)"
         kept = [x for x in found if confirmed.get(vec.ids[x.row]) != tuple(sorted(vec.given[x.row]))]
         kept = kept[:limit] if limit is not None else kept
         views = self._views(dataset, [(vec.ids[x.row], x) for x in kept])
-        used = check_id if any(m.startswith("fine-tune check") for m in models) else None
         return SuspectList(views, vec.labelled, len(vec.ids), vec.encoder, folds, note, models, used)
 
-    def _find(self, dataset: str, vec: Any, check_id: int | None) -> tuple[list[Any], int, tuple[str, ...], str]:
+    def _find(self, dataset: str, vec: Any, check_id: int | None
+              ) -> tuple[list[Any], int, tuple[str, ...], str, int | None]:
         """Out-of-fold probabilities of the instant model (embeddings), the word model (texts) and the newest
         fine-tune check (`check_id`), averaged, then confident learning: (suspects, folds, the models in
-        words, a note); ([], 0, (), "") when too few labels per class to fold."""
+        words, a note, the check used or None); ([], 0, (), "", None) when too few labels per class to fold."""
         from ftdemo.assist import instant, suspects, words
 
         Y = vec.targets()
         emb, folds = instant.out_of_fold_probabilities(vec.X, Y, task=vec.task, labels=vec.labels,
                                                        C=suspects.SUSPECTS_C)
         if emb is None:
-            return [], 0, (), ""
+            return [], 0, (), "", None
         with self.db.read() as s:
             texts = q.texts(s, repo.get_dataset(s, dataset), vec.ids)
         parts, models = [emb], ["instant model (embeddings)"]
@@ -144,7 +145,8 @@ class ReviewService(Service):
             covered = int((~np.isnan(checked[:, 0])).sum())
             models.append(f"fine-tune check (run {check_id}: {covered} of {len(vec.ids)} examples)")
         probs = suspects.combine(parts)
-        return suspects.find_suspects(Y, probs, task=vec.task, labels=vec.labels), folds, tuple(models), note
+        used = check_id if checked is not None else None
+        return suspects.find_suspects(Y, probs, task=vec.task, labels=vec.labels), folds, tuple(models), note, used
 
     def _check_rows(self, dataset: str, vec: Any, check_id: int | None) -> tuple[np.ndarray | None, str]:
         """The check's probabilities for vec's rows (NaN rows for examples it did not cover), or None and why."""

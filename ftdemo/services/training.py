@@ -255,11 +255,8 @@ class TrainingService(Service):
     def retry_sync(self, run_id: int, *, actor: Actor, on_event: Callable[[Any], None] | None = None,
                    stop: Any = None) -> dict[str, Any]:
         """retry(), trained in this process (the CLI without workers), like train_sync."""
-        from ftdemo.jobs.runner import execute_run
-
         new_id = self._requeue(run_id, actor, for_workers=False)
-        return execute_run(self.db, new_id, self.settings.models_dir, margin=self.settings.activation_margin,
-                           on_event=on_event, stop=stop)
+        return self._execute_here(new_id, on_event, stop)
 
     def _requeue(self, run_id: int, actor: Actor, *, for_workers: bool) -> int:
         """A new queued run with the frozen data and settings of run `run_id`, which ended before its end."""
@@ -287,11 +284,8 @@ class TrainingService(Service):
 
         `stop` (a jobs.runner.StopRequest): set it, e.g. from a signal handler, to end the run as
         'interrupted' within a batch."""
-        from ftdemo.jobs.runner import execute_run
-
         run_id = self._prepare(dataset, options, actor, for_workers=False)  # this process trains it, no worker
-        return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,
-                           on_event=on_event, stop=stop)
+        return self._execute_here(run_id, on_event, stop)
 
     def adapt(self, dataset: str, options: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
         """Queue and start an adaptation run (masked-LM training on the dataset's texts; AdaptConfig options),
@@ -303,11 +297,8 @@ class TrainingService(Service):
     def adapt_sync(self, dataset: str, options: dict[str, Any], *, actor: Actor,
                    on_event: Callable[[Any], None] | None = None, stop: Any = None) -> dict[str, Any]:
         """adapt(), in this process (the CLI), like train_sync."""
-        from ftdemo.jobs.runner import execute_run
-
         run_id = self._prepare_adapt(dataset, options, actor, for_workers=False)
-        return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,
-                           on_event=on_event, stop=stop)
+        return self._execute_here(run_id, on_event, stop)
 
     def check(self, dataset: str, options: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
         """Queue and start a fine-tune check (`folds` and TrainConfig options), like `start`; the label-error
@@ -319,9 +310,13 @@ class TrainingService(Service):
     def check_sync(self, dataset: str, options: dict[str, Any], *, actor: Actor,
                    on_event: Callable[[Any], None] | None = None, stop: Any = None) -> dict[str, Any]:
         """check(), in this process (the CLI), like train_sync."""
+        run_id = self._prepare_check(dataset, options, actor, for_workers=False)
+        return self._execute_here(run_id, on_event, stop)
+
+    def _execute_here(self, run_id: int, on_event: Callable[[Any], None] | None, stop: Any) -> dict[str, Any]:
+        """Run a queued run in this process (the *_sync faces: the CLI), as the training child would."""
         from ftdemo.jobs.runner import execute_run
 
-        run_id = self._prepare_check(dataset, options, actor, for_workers=False)
         return execute_run(self.db, run_id, self.settings.models_dir, margin=self.settings.activation_margin,
                            on_event=on_event, stop=stop)
 
