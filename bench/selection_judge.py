@@ -41,6 +41,7 @@ def run(data: str, out_dir: Path, draws: int, n_unlabelled: int, threads: int) -
     from ftdemo.assist.embedder import load_encoder
     from ftdemo.assist.instant import InstantModel
     from ftdemo.benchmarks.label_efficiency import embed_rows, read_examples
+    from ftdemo.benchmarks.selection import draw_labels, held_and_pool
     from ftdemo.models import selection as sel
     from ftdemo.settings import bundled_model_path
     from ftdemo.tasks import TaskType
@@ -50,9 +51,7 @@ def run(data: str, out_dir: Path, draws: int, n_unlabelled: int, threads: int) -
 
     task = TaskType.SINGLE_LABEL
     rows, names = read_examples(data, task)
-    order = list(range(len(rows)))
-    random.Random(0).shuffle(order)  # as bench selection with --seed 0
-    held, pool = [rows[i] for i in order[:2000]], [rows[i] for i in order[2000:]]
+    held, pool = held_and_pool(rows, 2000, seed=0)  # bench selection's, with its defaults
     model = bundled_model_path()
     encoder = load_encoder(model, "cpu")
     cache = out_dir / "embeddings"
@@ -61,7 +60,7 @@ def run(data: str, out_dir: Path, draws: int, n_unlabelled: int, threads: int) -
     y_held = targets(held, names, task)
     for d in range(draws):
         t0 = time.perf_counter()
-        drawn = sorted(random.Random(d + 1).sample(pool, 300), key=lambda ex: ex.id)  # bench selection's draw d
+        drawn = draw_labels(pool, 300, 0, d)
         taken = {ex.id for ex in drawn}
         unlabelled = [ex for ex in random.Random(1000 + d).sample(pool, n_unlabelled + 300)
                       if ex.id not in taken][:n_unlabelled]

@@ -61,17 +61,13 @@ def run_selection_bench(data: str | Path, *, labels: int = 300, draws: int = 20,
         raise InvalidInputError(f"{Path(data).name} has {len(rows)} labelled rows; need {eval_rows + labels} "
                                 f"({eval_rows} held out and {labels} per draw)")
     margin = Settings().activation_margin if margin is None else float(margin)
-    rng = random.Random(seed)
-    order = list(range(len(rows)))
-    rng.shuffle(order)
-    held = [rows[i] for i in order[:eval_rows]]
-    pool = [rows[i] for i in order[eval_rows:]]
+    held, pool = held_and_pool(rows, eval_rows, seed)
     result: dict[str, Any] = {
         "data": Path(data).name, "labels": labels, "eval_rows": len(held), "seeds": seeds, "margin": margin,
         "score": sel.DEFAULT_SCORE, "grow": grow, "draws_planned": draws, "per_draw": []}
     t0 = time.perf_counter()
     for d in range(draws):
-        drawn = sorted(random.Random(seed * 100_003 + d + 1).sample(pool, labels), key=lambda ex: ex.id)
+        drawn = draw_labels(pool, labels, seed, d)
         first = (sorted(random.Random(seed * 100_003 + d + 1).sample(drawn, labels - grow), key=lambda ex: ex.id)
                  if grow else drawn)
         result["per_draw"].append(_one_draw(drawn, held, label_names, seeds=seeds, seed=seed, margin=margin,
@@ -84,6 +80,19 @@ def run_selection_bench(data: str | Path, *, labels: int = 300, draws: int = 20,
         if out:
             Path(out).write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
+
+
+def held_and_pool(rows: Sequence[LabelledText], eval_rows: int, seed: int) -> tuple[list[LabelledText],
+                                                                                   list[LabelledText]]:
+    """The rows held out once (the truth) and the pool the draws take their labels from."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    return [rows[i] for i in order[:eval_rows]], [rows[i] for i in order[eval_rows:]]
+
+
+def draw_labels(pool: Sequence[LabelledText], labels: int, seed: int, draw: int) -> list[LabelledText]:
+    """Draw number `draw`'s labelled rows (by id): the labels a user has so far."""
+    return sorted(random.Random(seed * 100_003 + draw + 1).sample(list(pool), labels), key=lambda ex: ex.id)
 
 
 def _one_draw(drawn: list[LabelledText], held: list[LabelledText], labels: list[str], *, seeds: int, seed: int,
