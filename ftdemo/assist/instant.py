@@ -4,7 +4,9 @@ Logistic regression (scikit-learn): softmax over the labels for single-label and
 embedding is that of the two texts encoded together), one binary classifier per label for multi-label
 (one-vs-rest). It fits a few thousand labelled 384-d embeddings in a fraction of a second, so it can be
 refit after every few labels. Its quality is estimated honestly: stratified k-fold cross-validation on
-the labels themselves (out-of-fold predictions), with the folds adapted to the smallest class.
+the labels themselves (out-of-fold predictions), with the folds adapted to the smallest class; or, when
+the embeddings come from a fine-tune that learned some of those labels, on the labels it did not learn
+(`held_out`): cross-validating there would score rows whose answers are built into the features.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ DEFAULT_C = 10.0  # embeddings are unit vectors: sklearn's C=1 squeezes every pr
 MAX_FOLDS = 5
 THRESHOLD = 0.5  # multi-label: a label is predicted at or above this probability
 MAX_ITER = 200
+CROSS_VALIDATED, HELD_OUT = "cross-validated", "held-out"  # quality["method"]: how the scores were made
+MIN_HELD_OUT = 5  # fewer held-out rows than this: no score ("not enough labels yet")
 
 
 def small_math() -> Any:
@@ -72,15 +76,17 @@ class InstantModel:
     _clf: Any = None  # single-label / pair: a LogisticRegression over the labels seen
     _classes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     _binaries: list[_Binary] = field(default_factory=list)  # multi-label: one per label
-    _X: np.ndarray | None = None  # kept for the lazy cross-validation
+    _X: np.ndarray | None = None  # kept for the lazy quality estimate
     _Y: np.ndarray | None = None
+    _held_out: np.ndarray | None = None  # (n,) bool: score on these rows instead of cross-validating
     _quality: dict[str, Any] | None = None
 
     @classmethod
     def fit(cls, X: np.ndarray, Y: np.ndarray, *, task: TaskType | str, labels: Sequence[str], seed: int = 0,
-            C: float = DEFAULT_C) -> "InstantModel":
+            C: float = DEFAULT_C, held_out: np.ndarray | None = None) -> "InstantModel":
         """Fit on embeddings X (n, d) and labels Y: (n,) label indices (single-label, pair) or (n, L) 0/1
-        (multi-label). `.quality` cross-validates on first use."""
+        (multi-label). `.quality` is estimated on first use: cross-validated, or with `held_out` (an (n,)
+        bool mask) by a model fitted on the other rows and scored on those (`held_out_quality`)."""
         task = TaskType.parse(task)
         X = _features(X)
         Y = np.asarray(Y)
@@ -88,7 +94,12 @@ class InstantModel:
             raise ValueError("InstantModel.fit(): X and Y differ in length")
         if X.shape[0] == 0:
             raise ValueError("InstantModel.fit(): no labelled examples")
-        model = cls(task=task, labels=tuple(labels), seed=int(seed), C=float(C), n=X.shape[0], _X=X, _Y=Y)
+        if held_out is not None:
+            held_out = np.asarray(held_out, dtype=bool)
+            if held_out.shape != (len(Y),):
+                raise ValueError("InstantModel.fit(): held_out needs one flag per row")
+        model = cls(task=task, labels=tuple(labels), seed=int(seed), C=float(C), n=X.shape[0], _X=X, _Y=Y,
+                    _held_out=held_out)
         with warnings.catch_warnings(), small_math():
             warnings.simplefilter("ignore")  # lbfgs convergence notes on tiny, separable label sets
             if task.is_multi_label:
@@ -131,10 +142,12 @@ class InstantModel:
 
     @property
     def quality(self) -> dict[str, Any]:
-        """Cross-validated {accuracy, macro_f1, n, folds} on the training labels (None scores when too few)."""
+        """{accuracy, macro_f1, n, folds, method} on the training labels, cross-validated or on the held-out
+        rows given to `fit` (None scores when too few)."""
         if self._quality is None:
-            self._quality = self.cross_validate(self._X, self._Y, task=self.task, labels=self.labels,
-                                                seed=self.seed, C=self.C)
+            kw = {"task": self.task, "labels": self.labels, "seed": self.seed, "C": self.C}
+            self._quality = (self.cross_validate(self._X, self._Y, **kw) if self._held_out is None
+                             else self.held_out_quality(self._X, self._Y, self._held_out, **kw))
         return self._quality
 
     @staticmethod
@@ -143,21 +156,41 @@ class InstantModel:
         """Out-of-fold accuracy (subset accuracy for multi-label) and macro-F1 over the labels that occur
         (folds as `out_of_fold_probabilities` makes them; fewer than 2 possible: the scores are None, "not
         enough labels yet")."""
-        from sklearn.metrics import accuracy_score, f1_score
-
         task = TaskType.parse(task)
         Y = np.asarray(Y)
         probs, folds = out_of_fold_probabilities(X, Y, task=task, labels=labels, seed=seed, C=C)
         if probs is None:
-            return {"accuracy": None, "macro_f1": None, "n": len(Y), "folds": 0}
-        pred = (probs >= THRESHOLD).astype(int) if task.is_multi_label else probs.argmax(axis=1)
-        if task.is_multi_label:
-            present = np.flatnonzero(Y.sum(axis=0) > 0)
-            macro = f1_score(Y[:, present], pred[:, present], average="macro", zero_division=0)
-        else:
-            macro = f1_score(Y.astype(int), pred, average="macro", labels=np.unique(Y.astype(int)), zero_division=0)
-        return {"accuracy": round(float(accuracy_score(Y.astype(int), pred)), 4), "macro_f1": round(float(macro), 4),
-                "n": len(Y), "folds": folds}
+            return {"accuracy": None, "macro_f1": None, "n": len(Y), "folds": 0, "method": CROSS_VALIDATED}
+        return {**_scores(Y, probs, task), "n": len(Y), "folds": folds, "method": CROSS_VALIDATED}
+
+    @staticmethod
+    def held_out_quality(X: np.ndarray, Y: np.ndarray, held_out: np.ndarray, *, task: TaskType | str,
+                         labels: Sequence[str], seed: int = 0, C: float = DEFAULT_C) -> dict[str, Any]:
+        """Accuracy and macro-F1 (as `cross_validate` computes them) of a model fitted on the rows outside
+        `held_out` and scored on the rows inside; `n` counts the held-out rows. The scores are None when
+        fewer than MIN_HELD_OUT rows are held out or the rest show fewer than two labels."""
+        task = TaskType.parse(task)
+        X, Y, held_out = _features(X), np.asarray(Y), np.asarray(held_out, dtype=bool)
+        out = {"accuracy": None, "macro_f1": None, "n": int(held_out.sum()), "folds": 0, "method": HELD_OUT}
+        train = ~held_out
+        seen = (Y[train].sum(axis=0) > 0).sum() if task.is_multi_label else len(np.unique(Y[train]))
+        if held_out.sum() < MIN_HELD_OUT or seen < 2:
+            return out
+        model = InstantModel.fit(X[train], Y[train], task=task, labels=labels, seed=seed, C=C)
+        return {**out, **_scores(Y[held_out], model.predict_proba(X[held_out]), task)}
+
+
+def _scores(Y: np.ndarray, probs: np.ndarray, task: TaskType) -> dict[str, float]:
+    """Accuracy (subset accuracy for multi-label) and macro-F1 over the labels that occur in `Y`."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    pred = (probs >= THRESHOLD).astype(int) if task.is_multi_label else probs.argmax(axis=1)
+    if task.is_multi_label:
+        present = np.flatnonzero(Y.sum(axis=0) > 0)
+        macro = f1_score(Y[:, present], pred[:, present], average="macro", zero_division=0)
+    else:
+        macro = f1_score(Y.astype(int), pred, average="macro", labels=np.unique(Y.astype(int)), zero_division=0)
+    return {"accuracy": round(float(accuracy_score(Y.astype(int), pred)), 4), "macro_f1": round(float(macro), 4)}
 
 
 def out_of_fold_probabilities(X: Any, Y: np.ndarray, *, task: TaskType | str, labels: Sequence[str],

@@ -6,6 +6,11 @@ per process (the "assist" worker) computes what the on-disk cache lacks, in chun
 for an encoder: they use what exists. When the active version changes, its embeddings are built next to
 the current index, which keeps serving until the new one is complete.
 
+A fine-tuned version's embeddings have learned the labels of its training split, so they cannot judge
+those labels: out-of-fold checks on them (the label-error suspects) would find the labels right because
+the features encode them. While a version serves, `base_index` keeps a second index beside the serving
+one, by the base checkpoint and of the labelled examples only (what those checks read), filled on demand.
+
 This module knows embeddings only. The instant model and the rankings made from an index are the assist
 service's (services/assist.py): it owns an `EmbeddingIndexes`, hands it the refit to run when the labels
 moved (the worker does that too, so a label never makes a caller wait for a fit), and shares its lock,
@@ -33,7 +38,7 @@ log = logging.getLogger(__name__)
 CHUNK = 256  # examples embedded per step: progress moves every second or so, and each step is one shard
 CHECK_S = 1.0  # how often a caller's touch re-reads the marks (examples, labels, active version)
 REFIT_S = 0.5  # the worker refits the instant model at most this often
-MAX_ENCODERS = 2  # encoders kept loaded: the serving one and the one a new version's index is built with
+MAX_ENCODERS = 3  # encoders kept loaded: the serving one, a new version's, the base checkpoint (base_index)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class DatasetIndex:
     model_path: str
     model_name: str  # what progress shows: a version name or the base checkpoint
     cache: Any  # EmbeddingCache
+    version: str | None = None  # the fine-tuned version that embeds; None: the base checkpoint
+    labelled_only: bool = False  # holds the labelled examples only (base_index)
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     X: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     row: dict[int, int] = field(default_factory=dict)
@@ -102,6 +109,7 @@ class EmbeddingIndexes:
         self._refit = refit
         self._indexes: dict[str, DatasetIndex] = {}
         self._building: dict[str, DatasetIndex] = {}  # a new encoder's index, until it is complete
+        self._base: dict[str, DatasetIndex] = {}  # base_index while a fine-tuned version serves
         self._encoders: dict[str, Any] = {}
         self.lock = threading.RLock()  # guards the dicts and each index's arrays (the assist service takes it too)
         self._encoder_lock = threading.Lock()
@@ -130,15 +138,15 @@ class EmbeddingIndexes:
         if idx is not None and not force and now - idx.checked_at < CHECK_S:
             self._kick(dataset, idx)
             return idx
-        key, path, name = self._encoder_choice(dataset)
+        key, path, name, version = self._encoder_choice(dataset)
         with self.lock:
             idx = self._indexes.get(dataset)
             if idx is None:
-                idx = self._indexes[dataset] = self._new_index(dataset, key, path, name)
+                idx = self._indexes[dataset] = self._new_index(dataset, key, path, name, version)
             if idx.cache.key != key:
                 building = self._building.get(dataset)
                 if building is None or building.cache.key != key:
-                    self._building[dataset] = self._new_index(dataset, key, path, name)
+                    self._building[dataset] = self._new_index(dataset, key, path, name, version)
             else:
                 self._building.pop(dataset, None)
         self._sync(idx)
@@ -160,6 +168,24 @@ class EmbeddingIndexes:
                 on_progress(target.progress(True))
         self._promote(dataset)
 
+    def base_index(self, dataset: str, *, wait: bool = False) -> DatasetIndex:
+        """The dataset's index by the base checkpoint, whose embeddings never learned a label: the serving
+        index when the base checkpoint serves, else one of the labelled examples kept beside it (see the
+        module docstring). The worker fills what it lacks; `wait` fills it here, in the caller."""
+        idx = self.touch(dataset)
+        if idx.version is None:
+            return idx
+        key, path, name = self._base_choice()
+        with self.lock:
+            base = self._base.get(dataset)
+            if base is None or base.cache.key != key:
+                base = self._base[dataset] = self._new_index(dataset, key, path, name, None, labelled_only=True)
+        self._sync(base)
+        while wait and base.missing:
+            self._embed_step(base)
+        self._kick(dataset, idx)
+        return base
+
     def encoder(self, path: str) -> Any:
         """The loaded encoder of a model directory (the last MAX_ENCODERS used are kept)."""
         from ftdemo.assist.embedder import load_encoder
@@ -180,18 +206,25 @@ class EmbeddingIndexes:
             thread.join(timeout=10)
 
     # --- state -------------------------------------------------------------------------------------
-    def _encoder_choice(self, dataset: str) -> tuple[str, str, str]:
-        """(cache key, model path, name shown) of the encoder that embeds `dataset` now."""
+    def _encoder_choice(self, dataset: str) -> tuple[str, str, str, str | None]:
+        """(cache key, model path, name shown, version or None) of the encoder that embeds `dataset` now."""
         from ftdemo.assist.cache import model_key
 
         active = self.models.active(dataset)
         if active is not None:
             return model_key(active["path"], dataset=dataset, version=active["version"]), active["path"], \
-                active["version"]
+                active["version"], active["version"]
+        return (*self._base_choice(), None)
+
+    def _base_choice(self) -> tuple[str, str, str]:
+        """(cache key, model path, name shown) of the base checkpoint."""
+        from ftdemo.assist.cache import model_key
+
         base = self.settings.resolved_base_model()
         return model_key(base), base, self.settings.base_model_name()
 
-    def _new_index(self, dataset: str, key: str, path: str, name: str) -> DatasetIndex:
+    def _new_index(self, dataset: str, key: str, path: str, name: str, version: str | None, *,
+                   labelled_only: bool = False) -> DatasetIndex:
         from ftdemo.assist.cache import EmbeddingCache
 
         with self.db.read() as s:
@@ -199,7 +232,7 @@ class EmbeddingIndexes:
             active = [lab for lab in ds.labels if not lab.retired]
             return DatasetIndex(dataset, TaskType(ds.task), tuple(lab.name for lab in active),
                                 {lab.id: lab.name for lab in active}, path, name,
-                                EmbeddingCache(self.settings.data_dir / "embeddings", key))
+                                EmbeddingCache(self.settings.data_dir / "embeddings", key), version, labelled_only)
 
     def _target(self, dataset: str) -> DatasetIndex:
         """The index the worker fills: a new encoder's one while it is built, else the serving one."""
@@ -209,9 +242,19 @@ class EmbeddingIndexes:
     def _promote(self, dataset: str) -> None:
         with self.lock:
             building = self._building.get(dataset)
-            if building is not None and not building.missing:
-                self._indexes[dataset] = self._building.pop(dataset)
-                log.info("embeddings of %r now from %s", dataset, building.model_name)
+            if building is None or building.missing:
+                return
+            old = self._indexes.get(dataset)
+            self._indexes[dataset] = self._building.pop(dataset)
+            if building.version is None:
+                self._base.pop(dataset, None)
+            elif old is not None and old.version is None and dataset not in self._base:
+                # the base checkpoint's index stays, as base_index, for the checks; of the labelled rows only
+                old.labelled_only, old.examples_mark = True, None
+                old.instant, old.probs, old.fitted_mark = None, None, None
+                old.rankings.clear()
+                self._base[dataset] = old
+            log.info("embeddings of %r now from %s", dataset, building.model_name)
 
     def _sync(self, idx: DatasetIndex) -> None:
         """Bring the index in line with the live examples when their mark changed: rows from the cache,
@@ -219,12 +262,15 @@ class EmbeddingIndexes:
         with self.db.read() as s:
             ds = repo.get_dataset(s, idx.dataset)
             self._sync_labels(idx, [lab for lab in ds.labels if not lab.retired])
-            mark = q.examples_mark(s, ds)
             lmark = q.labels_mark(s, ds)
+            mark = (q.examples_mark(s, ds), lmark) if idx.labelled_only else q.examples_mark(s, ds)
             if mark == idx.examples_mark:
                 idx.labels_mark = lmark
                 return
             live = q.live_hashes(s, ds)
+            if idx.labelled_only:
+                labelled = q.current_label_ids(s, ds)
+                live = [(i, h) for i, h in live if labelled.get(i)]
         idx.cache.refresh()
         hashes = [h for _, h in live]
         found, vectors = idx.cache.get(hashes)
@@ -253,8 +299,8 @@ class EmbeddingIndexes:
 
     def _kick(self, dataset: str, idx: DatasetIndex) -> None:
         """Wake the worker when there is something to embed or the labels moved since the last fit."""
-        target = self._target(dataset)
-        if target.missing or idx.labels_mark != idx.fitted_mark:
+        target, base = self._target(dataset), self._base.get(dataset)
+        if target.missing or (base is not None and base.missing) or idx.labels_mark != idx.fitted_mark:
             with self.lock:
                 self._wanted.add(dataset)
                 if self._thread is None or not self._thread.is_alive():
@@ -278,6 +324,9 @@ class EmbeddingIndexes:
                     while target.missing and not self._stop.is_set():
                         self._embed_step(target)
                     self._promote(dataset)
+                    base = self._base.get(dataset)
+                    while base is not None and base.missing and not self._stop.is_set():
+                        self._embed_step(base)
                     idx = self._indexes[dataset]
                     if idx.labels_mark != idx.fitted_mark:
                         wait = REFIT_S - (time.monotonic() - idx.fitted_at)
@@ -288,6 +337,7 @@ class EmbeddingIndexes:
                     with self.lock:
                         self._indexes.pop(dataset, None)
                         self._building.pop(dataset, None)
+                        self._base.pop(dataset, None)
                 except Exception as err:  # noqa: BLE001 - the worker must outlive one bad dataset; it is shown
                     log.warning("assist: embeddings of %r failed", dataset, exc_info=True)
                     with self.lock:

@@ -99,6 +99,19 @@ class ModelService(Service):
         item["path"] = str(self.registry.path(dataset, item["version"]))
         return item
 
+    def trained_ids(self, dataset: str, version: str) -> frozenset[int] | None:
+        """The example ids whose labels `version`'s weights learned (training.splits.trained_ids over its
+        run's snapshot); None when no run of this dataset says (a version found on disk, its run deleted)."""
+        from ftdemo.training.splits import trained_ids
+
+        with self.db.read() as s:
+            ds = repo.get_dataset(s, dataset)
+            v = run_repo.get_version(s, ds, version)
+            run = repo.get_by_id(s, TrainingRun, v.run_id) if v.run_id is not None else None
+            if run is None or run.dataset_id != ds.id or run.kind != "finetune":
+                return None
+            return trained_ids(run.snapshot or {}, run.config or {}, TaskType(ds.task))
+
     def path(self, dataset: str, version: str | None = None) -> tuple[str, Path]:
         """(version name, directory) of `version`, or of the active version when None."""
         if version is None:

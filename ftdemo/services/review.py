@@ -93,7 +93,7 @@ class ReviewService(Service):
         if limit is not None and limit < 1:
             raise InvalidInputError("limit must be at least 1")
         self.assist.ensure_embeddings(dataset, wait=wait)
-        vec = self.assist.labelled_vectors(dataset)
+        vec = self.assist.labelled_vectors(dataset, wait=wait)
         with self.db.read() as s:
             ds = repo.get_dataset(s, dataset)
             check = run_repo.latest_check(s, ds)

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -146,6 +147,27 @@ def make_splits(examples: Sequence[LabelledText], labels: Sequence[str], task: T
         else:
             raise InvalidInputError("too few examples to hold one out for validation; label a few more examples")
     return Splits(*([ex for ex in examples if where[ex.id] == name] for name in SPLITS))
+
+
+def trained_ids(snapshot: Mapping[str, Any], config: Mapping[str, Any], task: TaskType | str) -> frozenset[int] | None:
+    """The example ids whose labels a fine-tune run's weights learned, from the run's frozen `snapshot`
+    ("items": [[id, [label, ...]], ...], "labels", and with self-training "pool") and its `config`: the train
+    split of the items, split as the run split them, and the unlabelled pool, which self-training may have
+    pseudo-labelled. Every other example (validation, test, audit, labelled since) is a fair test of those
+    weights. None when the snapshot does not say (no items, or a split the run could not have made)."""
+    items = snapshot.get("items") if isinstance(snapshot, Mapping) else None
+    labels = snapshot.get("labels") if isinstance(snapshot, Mapping) else None
+    if not items or not labels:
+        return None
+    try:
+        examples = [LabelledText(int(i), "", None, tuple(str(x) for x in names)) for i, names in items]
+        split = make_splits(examples, [str(x) for x in labels], task,
+                            val_fraction=float(config.get("val_fraction", 0.1)),
+                            test_fraction=float(config.get("test_fraction", 0.1)))
+    except (InvalidInputError, TypeError, ValueError):
+        return None
+    pool = (snapshot.get("pool") or []) if int(config.get("self_training_rounds") or 0) else []
+    return frozenset(ex.id for ex in split.train) | frozenset(int(i) for i in pool)
 
 
 def fold_splits(Y: np.ndarray, *, task: TaskType | str, seed: int = 0,

@@ -46,6 +46,18 @@ def _quality_text(scores: dict[str, Any] | None) -> str:
     return f"macro-F1 {f1:.2f}" if isinstance(f1, (int, float)) else ""
 
 
+def _instant_text(scores: dict[str, Any]) -> str:
+    """The instant model's score and what it rests on: cross-validation, or (on a fine-tune's embeddings)
+    the labels that fine-tune never learned."""
+    text, n = _quality_text(scores), int(scores.get("n") or 0)
+    held_out = scores.get("method") == "held-out"
+    if not text:
+        return ("instant model (too few labels its encoder did not learn to score it)" if held_out
+                else "instant model (too few labels to score)")
+    how = f"on {n} labels its encoder did not learn" if held_out else f"cross-validated on {n} labels"
+    return f"instant model {text} ({how})"
+
+
 def assist_status(quality: dict[str, Any] | None, acceptance: Sequence[dict[str, Any]] = (), *,
                   suggestions_on: bool = True) -> str:
     """One line under the card: embeddings done/total, which model suggests (with both models' honest
@@ -63,9 +75,7 @@ def assist_status(quality: dict[str, Any] | None, acceptance: Sequence[dict[str,
     instant, fine = quality.get("instant"), quality.get("finetuned")
     models = []
     if instant:
-        text = _quality_text(instant)
-        models.append(f"instant model{' ' + text if text else ''} (cross-validated on {int(instant.get('n', 0))} "
-                      "labels)" if text else "instant model (too few labels to score)")
+        models.append(_instant_text(instant))
     if fine:
         text = _quality_text(fine)
         models.append(f"fine-tuned {esc(fine.get('version'))}{' ' + text if text else ''} (validation)")

@@ -58,3 +58,20 @@ def test_labels_of() -> None:
     p = np.array([[0.2, 0.7, 0.6]])
     assert labels_of(p, "single_label", ["a", "b", "c"]) == [("b",)]
     assert labels_of(p, "multi_label", ["a", "b", "c"]) == [("b", "c")]
+
+
+def test_held_out_quality_scores_a_model_fitted_on_the_other_rows() -> None:
+    X, y = _blobs(20, 2)
+    held = np.zeros(40, dtype=bool)
+    held[::4] = True
+    y_flipped = y.copy()
+    y_flipped[held] = 1 - y_flipped[held]  # the held-out answers are all wrong: a fair test scores them 0
+    fair = InstantModel.fit(X, y_flipped, task="single_label", labels=["a", "b"], held_out=held).quality
+    assert fair == {"accuracy": 0.0, "macro_f1": 0.0, "n": 10, "folds": 0, "method": "held-out"}
+    assert InstantModel.fit(X, y_flipped, task="single_label", labels=["a", "b"]).quality["method"] == "cross-validated"
+    few = InstantModel.held_out_quality(X, y, np.arange(40) < 4, task="single_label", labels=["a", "b"])
+    assert few["macro_f1"] is None and few["n"] == 4  # fewer than MIN_HELD_OUT
+    one_class_left = InstantModel.held_out_quality(X, y, y == 1, task="single_label", labels=["a", "b"])
+    assert one_class_left["macro_f1"] is None
+    with pytest.raises(ValueError, match="one flag per row"):
+        InstantModel.fit(X, y, task="single_label", labels=["a", "b"], held_out=held[:5])

@@ -182,3 +182,58 @@ def test_every_ranked_example_labelled_falls_back_to_the_rest(sv: Services) -> N
     rest = set(ids[4:]) - set(ranked)
     view = sv.annotate.next("reviews", me, order="diverse")
     assert (view is None) if not rest else (view.id in rest)
+
+
+def test_a_fine_tune_that_learned_the_labels_is_not_its_own_judge(sv: Services, tiny_model_dir) -> None:
+    """Labels that are noise, fine-tuned long enough to be learned by heart: the fine-tune's embeddings then
+    encode them, so cross-validating the instant model there scores high. Once it serves, the instant model is
+    scored on the labels the fine-tune never learned, and the suspects still rest on the base embeddings."""
+    import random
+
+    from tiny import FAST_TRAIN
+
+    from ftdemo.assist.instant import InstantModel
+    from ftdemo.tasks import LabelledText
+    from ftdemo.training.splits import make_splits
+
+    rng, me = random.Random(0), Actor.local()
+    words = "apple river stone cloud piano tiger lemon candle rocket garden mirror violin".split()
+    sv.datasets.create("noise", "single_label", "pos,neg", actor=me)
+    with sv.db.write() as s:
+        ds = repo.get_dataset(s, "noise")
+        ids = repo.add_examples(s, ds, [repo.NewExample(" ".join(rng.choice(words) for _ in range(6)) + f" {i}")
+                                        for i in range(82)], created_by="t")
+        given = {i: rng.choice(["pos", "neg"]) for i in ids[:80]}
+        repo.add_label_annotations(s, ds, [(i, [lab]) for i, lab in given.items()], annotator="t")
+    sv.assist.ensure_embeddings("noise", wait=True)
+    base_vec = sv.assist.labelled_vectors("noise")
+    before = sv.review.suspects("noise", wait=True, limit=None)
+    assert sv.assist.quality("noise")["instant"]["method"] == "cross-validated"
+
+    learn = {**FAST_TRAIN, "base_model": str(tiny_model_dir), "epochs": 30, "learning_rate": 1e-3,
+             "early_stopping_patience": 0}
+    run = sv.training.train_sync("noise", learn, actor=me)
+    assert run["status"] == "succeeded" and sv.models.active("noise")["version"] == run["version"]
+    assert sv.assist.ensure_embeddings("noise", wait=True).model == run["version"]
+    serving = sv.assist._indexes["noise"]  # the fine-tune's embeddings of the labelled rows: the leak is real
+    leaky = InstantModel.cross_validate(serving.X[[serving.row[i] for i in base_vec.ids]], base_vec.targets(),
+                                        task="single_label", labels=base_vec.labels)
+    assert leaky["macro_f1"] > 0.8
+
+    quality = sv.assist.quality("noise")["instant"]
+    examples = [LabelledText(i, "", None, (lab,)) for i, lab in given.items()]
+    split = make_splits(examples, ["pos", "neg"], "single_label")  # the run's defaults
+    assert quality["method"] == "held-out" and quality["n"] == len(split.validation) + len(split.test)
+    assert quality["macro_f1"] < 0.6  # on rows it never learned, a noise label is a coin toss
+    vec = sv.assist.labelled_vectors("noise")
+    assert vec.encoder == base_vec.encoder == sv.settings.base_model_name() and vec.ids == base_vec.ids
+    assert np.allclose(vec.X, base_vec.X)
+    after = sv.review.suspects("noise", wait=True, limit=None)
+    assert after.encoder == before.encoder and [x.id for x in after.suspects] == [x.id for x in before.suspects]
+
+    sv.annotate.label("noise", ids[80], "pos", actor=me)  # labelled after the fine-tune: it never learned it
+    sv.annotate.label("noise", ids[81], "neg", actor=me)
+    assert sv.assist.ensure_embeddings("noise", wait=True).model == run["version"]
+    assert sv.assist.quality("noise")["instant"]["n"] == quality["n"] + 2
+    latest = sv.assist.labelled_vectors("noise", wait=True)  # the base checkpoint embeds the two new labels
+    assert latest.encoder == vec.encoder and set(latest.ids) == set(vec.ids) | {ids[80], ids[81]}

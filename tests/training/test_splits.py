@@ -8,7 +8,7 @@ import pytest
 
 from ftdemo.errors import InvalidInputError
 from ftdemo.tasks import LabelledText, TaskType
-from ftdemo.training.splits import check_examples, hash_split, make_splits, unit_hash
+from ftdemo.training.splits import check_examples, hash_split, make_splits, trained_ids, unit_hash
 
 
 def _data(n: int, labels=("a", "b", "c"), weights=(0.6, 0.3, 0.1), start: int = 0, seed: int = 0):
@@ -110,3 +110,16 @@ def test_pair_examples_need_a_second_text():
     data = [LabelledText(i, "t", "u" if i else None, ("a" if i % 2 else "b",)) for i in range(4)]
     with pytest.raises(InvalidInputError, match="second text"):
         check_examples(data, ["a", "b"], "pair")
+
+
+def test_trained_ids_are_the_runs_train_split_and_its_self_training_pool():
+    items = [[i, ["a" if i % 2 else "b"]] for i in range(1, 61)]
+    snapshot = {"labels": ["a", "b"], "items": items, "pool": [100, 101]}
+    examples = [LabelledText(i, "", None, tuple(ls)) for i, ls in items]
+    train = {ex.id for ex in make_splits(examples, ["a", "b"], "single_label", val_fraction=0.2, test_fraction=0.1).train}
+    assert 30 < len(train) < 60
+    plain = {"val_fraction": 0.2, "test_fraction": 0.1, "self_training_rounds": 0}
+    assert trained_ids(snapshot, plain, "single_label") == train  # the pool was not trained on
+    assert trained_ids(snapshot, {**plain, "self_training_rounds": 2}, "single_label") == train | {100, 101}
+    assert trained_ids({"labels": ["a", "b"]}, plain, "single_label") is None  # a snapshot without items
+    assert trained_ids({"labels": ["a", "b"], "items": [[1, ["a"]]]}, plain, "single_label") is None  # no split

@@ -50,3 +50,11 @@ def test_similar_choices_show_id_score_label_and_a_snippet() -> None:
     assert shown[1][0] == "#9 · 0.50 · suggested neg · premise / hypothesis"
     assert shown[2][0] == "#11 · 0.10 · unlabelled · x"
     assert model_name("instant") == "the instant model" and model_name("v1") == "model v1"
+
+
+def test_an_instant_model_on_a_fine_tunes_embeddings_says_what_it_was_scored_on() -> None:
+    held = {"embeddings": {"done": 9, "total": 9}, "serving": "v0002", "finetuned": {"version": "v0002", "macro_f1": 0.7},
+            "instant": {"macro_f1": 0.655, "n": 31, "method": "held-out"}}
+    assert "instant model macro-F1 0.66 (on 31 labels its encoder did not learn)" in assist_status(held)
+    unscored = {**held, "instant": {"macro_f1": None, "n": 2, "method": "held-out"}}
+    assert "instant model (too few labels its encoder did not learn to score it)" in assist_status(unscored)
