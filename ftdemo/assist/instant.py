@@ -80,6 +80,7 @@ class InstantModel:
     _Y: np.ndarray | None = None
     _held_out: np.ndarray | None = None  # (n,) bool: score on these rows instead of cross-validating
     _quality: dict[str, Any] | None = None
+    _oof: np.ndarray | None = None  # (n, L) the scoring's out-of-sample probabilities; NaN rows where none
 
     @classmethod
     def fit(cls, X: np.ndarray, Y: np.ndarray, *, task: TaskType | str, labels: Sequence[str], seed: int = 0,
@@ -146,9 +147,23 @@ class InstantModel:
         rows given to `fit` (None scores when too few)."""
         if self._quality is None:
             kw = {"task": self.task, "labels": self.labels, "seed": self.seed, "C": self.C}
-            self._quality = (self.cross_validate(self._X, self._Y, **kw) if self._held_out is None
-                             else self.held_out_quality(self._X, self._Y, self._held_out, **kw))
+            self._quality, self._oof = (_cross_validated(self._X, self._Y, **kw) if self._held_out is None
+                                        else _held_out_scored(self._X, self._Y, self._held_out, **kw))
         return self._quality
+
+    @property
+    def scored(self) -> bool:
+        """Whether `quality` has been computed (it cross-validates: a caller in a hurry checks first)."""
+        return self._quality is not None
+
+    def out_of_fold(self, row: int) -> np.ndarray | None:
+        """Probabilities (L,) for row `row` of the training set from a model that never saw its label, made
+        while scoring (the fold that held it out, or the held-out rows' model); None before `quality` was
+        computed and for rows the scoring had no such model for. What to suggest for an example whose label
+        the model learned, e.g. one whose label was just undone: the model itself would hand it back."""
+        if self._oof is None or not 0 <= row < len(self._oof) or np.isnan(self._oof[row]).any():
+            return None
+        return self._oof[row]
 
     @staticmethod
     def cross_validate(X: np.ndarray, Y: np.ndarray, *, task: TaskType | str, labels: Sequence[str],
@@ -156,12 +171,7 @@ class InstantModel:
         """Out-of-fold accuracy (subset accuracy for multi-label) and macro-F1 over the labels that occur
         (folds as `out_of_fold_probabilities` makes them; fewer than 2 possible: the scores are None, "not
         enough labels yet")."""
-        task = TaskType.parse(task)
-        Y = np.asarray(Y)
-        probs, folds = out_of_fold_probabilities(X, Y, task=task, labels=labels, seed=seed, C=C)
-        if probs is None:
-            return {"accuracy": None, "macro_f1": None, "n": len(Y), "folds": 0, "method": CROSS_VALIDATED}
-        return {**_scores(Y, probs, task), "n": len(Y), "folds": folds, "method": CROSS_VALIDATED}
+        return _cross_validated(X, Y, task=task, labels=labels, seed=seed, C=C)[0]
 
     @staticmethod
     def held_out_quality(X: np.ndarray, Y: np.ndarray, held_out: np.ndarray, *, task: TaskType | str,
@@ -169,15 +179,34 @@ class InstantModel:
         """Accuracy and macro-F1 (as `cross_validate` computes them) of a model fitted on the rows outside
         `held_out` and scored on the rows inside; `n` counts the held-out rows. The scores are None when
         fewer than MIN_HELD_OUT rows are held out or the rest show fewer than two labels."""
-        task = TaskType.parse(task)
-        X, Y, held_out = _features(X), np.asarray(Y), np.asarray(held_out, dtype=bool)
-        out = {"accuracy": None, "macro_f1": None, "n": int(held_out.sum()), "folds": 0, "method": HELD_OUT}
-        train = ~held_out
-        seen = (Y[train].sum(axis=0) > 0).sum() if task.is_multi_label else len(np.unique(Y[train]))
-        if held_out.sum() < MIN_HELD_OUT or seen < 2:
-            return out
-        model = InstantModel.fit(X[train], Y[train], task=task, labels=labels, seed=seed, C=C)
-        return {**out, **_scores(Y[held_out], model.predict_proba(X[held_out]), task)}
+        return _held_out_scored(X, Y, held_out, task=task, labels=labels, seed=seed, C=C)[0]
+
+
+def _cross_validated(X: Any, Y: np.ndarray, *, task: TaskType | str, labels: Sequence[str], seed: int,
+                     C: float) -> tuple[dict[str, Any], np.ndarray | None]:
+    """(`cross_validate`'s scores, the out-of-fold probabilities they rest on or None)."""
+    task = TaskType.parse(task)
+    Y = np.asarray(Y)
+    probs, folds = out_of_fold_probabilities(X, Y, task=task, labels=labels, seed=seed, C=C)
+    if probs is None:
+        return {"accuracy": None, "macro_f1": None, "n": len(Y), "folds": 0, "method": CROSS_VALIDATED}, None
+    return {**_scores(Y, probs, task), "n": len(Y), "folds": folds, "method": CROSS_VALIDATED}, probs
+
+
+def _held_out_scored(X: Any, Y: np.ndarray, held_out: np.ndarray, *, task: TaskType | str, labels: Sequence[str],
+                     seed: int, C: float) -> tuple[dict[str, Any], np.ndarray | None]:
+    """(`held_out_quality`'s scores, probabilities (n, L) of the held-out rows, NaN elsewhere, or None)."""
+    task = TaskType.parse(task)
+    X, Y, held_out = _features(X), np.asarray(Y), np.asarray(held_out, dtype=bool)
+    out = {"accuracy": None, "macro_f1": None, "n": int(held_out.sum()), "folds": 0, "method": HELD_OUT}
+    train = ~held_out
+    seen = (Y[train].sum(axis=0) > 0).sum() if task.is_multi_label else len(np.unique(Y[train]))
+    if held_out.sum() < MIN_HELD_OUT or seen < 2:
+        return out, None
+    probs = np.full((len(Y), len(labels)), np.nan)
+    probs[held_out] = InstantModel.fit(X[train], Y[train], task=task, labels=labels, seed=seed,
+                                       C=C).predict_proba(X[held_out])
+    return {**out, **_scores(Y[held_out], probs[held_out], task)}, probs
 
 
 def _scores(Y: np.ndarray, probs: np.ndarray, task: TaskType) -> dict[str, float]:

@@ -6,7 +6,9 @@ instant model on the embeddings (`instant.out_of_fold_probabilities`) and the wo
 (`training.crossfit`); their mean (`combine`) is what confident learning judges by. cleanlab's
 `find_label_issues` (Northcutt et al., "Confident Learning", 2021) then flags the examples whose given
 label disagrees with what the rest of the labels imply, per-class thresholds included, and they are
-ranked by the quality score of their given label (lowest first: the surest suspects first).
+ranked by the quality score of their given label (lowest first: the surest suspects first). One process
+(n_jobs=1): cleanlab would otherwise fork a pool from the app, a process with threads (the server's, the
+embeddings' worker), for work that takes milliseconds here.
 
 The out-of-fold model is regularised harder than the suggestions' one (SUSPECTS_C): on 2,000 rows with
 5% of labels flipped, C=1 put 6-8 points more flipped rows in the top k than C=10 on SST-2 and AG News
@@ -66,14 +68,14 @@ def find_suspects(Y: np.ndarray, probs: np.ndarray, *, task: TaskType | str, lab
         from cleanlab.multilabel_classification.rank import get_label_quality_scores
 
         given_lists = [list(np.flatnonzero(row)) for row in Y]
-        flagged = find_label_issues(given_lists, probs)
+        flagged = find_label_issues(given_lists, probs, n_jobs=1)
         quality = get_label_quality_scores(given_lists, probs)
     else:
         from cleanlab.filter import find_label_issues
         from cleanlab.rank import get_label_quality_scores
 
         y = Y.astype(int)
-        flagged = find_label_issues(y, _smoothed(probs))
+        flagged = find_label_issues(y, _smoothed(probs), n_jobs=1)
         quality = get_label_quality_scores(y, _smoothed(probs))
     rows = np.flatnonzero(flagged)
     rows = rows[np.argsort(quality[rows], kind="stable")][:limit]

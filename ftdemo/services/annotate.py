@@ -66,6 +66,25 @@ class Undone:
     action: str  # e.g. "label “pos”", "skip", "label “pos” on 40 examples"
     restored: str  # e.g. "label “neg”", "no label of yours"
     examples: int = 1  # how many examples it put back (a bulk action: all of its examples, in one step)
+    example_ids: tuple[int, ...] = ()  # which (a bulk action; a single one: example.id)
+    left: int = 0  # a bulk action's examples left as they are: the annotator changed them since
+    bulk: bool = False  # a bulk action (label_many) was undone
+
+    def describe(self) -> str:
+        """'undone: your label “pos” on #12 (back to no label of yours)', or for a bulk action
+        'undone: your label “pos” on 3 examples (#4, #9, #12; back to the labels each had before)'."""
+        if not self.bulk:
+            return f"undone: your {self.action} on #{self.example.id} (back to {self.restored})"
+        shown = ", ".join(f"#{i}" for i in self.example_ids[:SHOWN_IDS]) + (
+            ", …" if len(self.example_ids) > SHOWN_IDS else "")
+        text = f"undone: your {self.action} ({shown}; back to {self.restored})"
+        if self.left:
+            text += (f"; {self.left} you changed since {'was' if self.left == 1 else 'were'} left as "
+                     f"{'it is' if self.left == 1 else 'they are'}")
+        return text
+
+
+SHOWN_IDS = 8  # example ids an undo message lists
 
 
 @dataclass(frozen=True)
@@ -283,21 +302,29 @@ class AnnotationService(Service):
                 repo.append_annotation(s, ex, actor.name, "clear", origin=origin)
             return _views(s, ds, [ex])[0]
 
-    def undo(self, dataset: str, *, actor: Actor, origin: str | None = None) -> Undone | None:
-        """Undo the actor's last action in the dataset (only those made from `origin`, when given) by
-        appending a row with the state before it.
+    def undo(self, dataset: str, *, actor: Actor, origin: str | None = None, bulk: bool = False) -> Undone | None:
+        """Undo the actor's last action in the dataset (only those made from `origin`, when given; only bulk
+        actions with `bulk`, as the similar-examples list's "Undo that" means) by appending a row with the
+        state before it.
 
         Returns what was undone and the example (so the UI can show it again and say what changed),
         or None if nothing is left to undo. A bulk action (label_many) is undone as a whole: every example
-        of it goes back to its state before, in one step, and `examples` says how many.
+        of it goes back to its state before, in one step, and `examples` says how many; an example the actor
+        changed since (a later label on the card, a review) keeps that change and is counted in `left`.
         """
         with self.db.write() as s:
             ds = repo.get_dataset(s, dataset)
-            last = repo.last_undoable(s, ds.id, actor.name, origin)
-            if last is None:
-                return None
-            if last.batch is not None:
-                return self._undo_batch(s, ds, actor, last.batch, last.origin)
+            spent: set[str] = set()  # bulk actions whose every example was changed since: passed over
+            while True:
+                last = repo.last_undoable(s, ds.id, actor.name, origin, bulk=bulk, skip_batches=spent)
+                if last is None:
+                    return None
+                if last.batch is None:
+                    break
+                whole = self._undo_batch(s, ds, actor, last.batch, last.origin)
+                if whole is not None:
+                    return whole
+                spent.add(last.batch)
             ex = repo.get_example(s, ds, last.example_id, include_deleted=True)
             before = repo.state_before(s, last)
             names = {lab.id: lab.name for lab in ds.labels}
@@ -311,11 +338,20 @@ class AnnotationService(Service):
                 restored = _describe(before.kind, [names[l.label_id] for l in before.labels])
             if last.kind == "label":
                 repo.count_new_labels(s, ds, -1)
-            return Undone(_views(s, ds, [ex])[0], undone, restored)
+            return Undone(_views(s, ds, [ex])[0], undone, restored, example_ids=(ex.id,))
 
-    def _undo_batch(self, s: Session, ds: Dataset, actor: Actor, batch: str, origin: str) -> Undone:
-        """Append, for every row of the bulk action not undone yet, the state before it (one bulk insert)."""
+    def _undo_batch(self, s: Session, ds: Dataset, actor: Actor, batch: str, origin: str) -> Undone | None:
+        """Append, for every row of the bulk action not undone yet whose example still carries what it gave
+        (the actor's current kind and labels there), the state before it (one bulk insert); None when the
+        actor changed every one of them since. The rows of changed examples stay: once that change is undone,
+        the example carries the action's labels again, and a later undo takes them back then."""
         rows = repo.batch_rows(s, batch)
+        current = repo.own_states(s, [r.example_id for r in rows], actor.name)
+        carried = [current.get(r.example_id) == (r.kind, frozenset(l.label_id for l in r.labels)) for r in rows]
+        superseded = [r for r, same in zip(rows, carried) if not same]
+        rows = [r for r, same in zip(rows, carried) if same]
+        if not rows:
+            return None
         before = repo.states_before(s, rows)
         items = [repo.NewAnnotation(r.example_id, "clear", (), r.id) if r.id not in before else
                  repo.NewAnnotation(r.example_id, before[r.id].kind, tuple(l.label_id for l in before[r.id].labels), r.id)
@@ -327,7 +363,8 @@ class AnnotationService(Service):
         action = _describe(first.kind, [names[l.label_id] for l in first.labels])
         view = _views(s, ds, [repo.get_example(s, ds, first.example_id, include_deleted=True)])[0]
         return Undone(view, f"{action} on {len(rows)} example{'s' * (len(rows) != 1)}",
-                      "the labels each had before", examples=len(rows))
+                      "the labels each had before", examples=len(rows),
+                      example_ids=tuple(r.example_id for r in rows), left=len(superseded), bulk=True)
 
     # --- examples ------------------------------------------------------------------------------
     def add(self, dataset: str, text: str, text_pair: str | None = None, labels: list[str] | None = None, *,

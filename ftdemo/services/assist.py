@@ -137,6 +137,8 @@ class AssistService(Service):
         if example_id is None and not (isinstance(text, str) and text.strip()):
             raise InvalidInputError("give an example id or a text to suggest labels for")
         idx = self._indexes.touch(dataset)
+        if idx.instant is None and not idx.fitted_at and len(idx.ids):
+            self._refit(idx, score=False)  # the first call of a process: fit now rather than suggest nothing
         server = self._server(dataset, idx)
         if server is None:
             return None
@@ -147,14 +149,13 @@ class AssistService(Service):
                     text, text_pair = ex.text, ex.text_pair
             pred = self.predict.predict(dataset, text, text_pair or None)
             return Suggestion(tuple(pred["labels"]), dict(pred["probabilities"]), pred["model_version"])
-        vector = self._vector(idx, example_id, text, text_pair)
-        if vector is None:
-            return None
-        from ftdemo.assist.instant import labels_of
-
-        probs = idx.instant.predict_proba(vector[None, :])[0]
-        return Suggestion(labels_of(probs[None, :], idx.task, idx.labels)[0],
-                          {lab: round(float(p), 6) for lab, p in zip(idx.labels, probs)}, "instant")
+        probs = self._out_of_fold(idx, example_id) if text is None else None
+        if probs is None:
+            vector = self._vector(idx, example_id, text, text_pair)
+            if vector is None:
+                return None
+            probs = idx.instant.predict_proba(vector[None, :])[0]
+        return self._suggestion(idx, probs)
 
     def similar(self, dataset: str, *, example_id: int | None = None, text: str | None = None,
                 text_pair: str | None = None, limit: int = 20, text_filter: str = "") -> list[dict[str, Any]]:
@@ -197,7 +198,7 @@ class AssistService(Service):
         """The instant model's cross-validated quality next to the fine-tuned version's validation scores,
         which of them serves suggestions, and the embeddings' progress."""
         idx = self._indexes.touch(dataset)
-        instant = dict(idx.instant.quality) if idx.instant is not None else None
+        instant = dict(idx.instant.quality) if idx.instant is not None and idx.instant.scored else None
         active = self.models.active(dataset)
         fine = None
         if active is not None:
@@ -260,8 +261,10 @@ class AssistService(Service):
         self._indexes.close()
 
     # --- the instant model -------------------------------------------------------------------------
-    def _refit(self, idx: DatasetIndex, *, force: bool = False) -> None:
-        """Fit the instant model on the labelled examples that have embeddings (and cross-validate it)."""
+    def _refit(self, idx: DatasetIndex, *, force: bool = False, score: bool = True) -> None:
+        """Fit the instant model on the labelled examples that have embeddings, and score it (cross-validated
+        or held out). `score=False`, for a caller that cannot wait: fit only, and leave the labels marked as
+        not fitted, so that the worker fits and scores again."""
         from ftdemo.assist.instant import InstantModel
 
         with self.db.read() as s:
@@ -285,12 +288,15 @@ class AssistService(Service):
             else:
                 Y = np.array([position[labelled[i][0]] for i, _ in rows])
             model = InstantModel.fit(X, Y, task=idx.task, labels=idx.labels, held_out=self._held_out(idx, rows))
-            model.quality  # score it now, in the worker, not in a caller  # noqa: B018
+            if score:
+                model.quality  # score it now, in the worker, not in a caller  # noqa: B018
         with self._lock:
             idx.instant, idx.labelled = model, labelled
+            idx.fitted_rows = {i: k for k, (i, _) in enumerate(rows)}
             idx.probs = model.predict_proba(idx.X) if model is not None and len(idx.X) else None
-            idx.fitted_mark, idx.fitted_at = mark, time.monotonic()
-            idx.labels_mark = mark
+            if score:
+                idx.fitted_mark = mark
+            idx.fitted_at, idx.labels_mark = time.monotonic(), mark
             idx.generation += 1
 
     def _held_out(self, idx: DatasetIndex, rows: list[tuple[int, int]]) -> np.ndarray | None:
@@ -314,7 +320,8 @@ class AssistService(Service):
         if active is False:
             active = self.models.active(dataset)
         fine_f1 = validation_macro_f1(active.get("metrics")) if active else None
-        instant_f1 = idx.instant.quality.get("macro_f1") if idx.instant is not None else None
+        scored = idx.instant is not None and idx.instant.scored  # an unscored one cannot outrank a version yet
+        instant_f1 = idx.instant.quality.get("macro_f1") if scored else None
         if active and (instant_f1 is None or (fine_f1 is not None and fine_f1 >= instant_f1)):
             return str(active["version"])
         return "instant" if idx.instant is not None else None
@@ -345,11 +352,27 @@ class AssistService(Service):
         return embed(encoder, [text], pair)[0]
 
     def _instant_row(self, idx: DatasetIndex, row: int | None) -> dict[str, Any] | None:
+        """The instant model's suggestion for row `row` of the index (out of fold where it learned the label)."""
         with self._lock:
             if row is None or idx.probs is None or row >= len(idx.probs):
                 return None
             probs = idx.probs[row]
+            example_id = int(idx.ids[row])
+        oof = self._out_of_fold(idx, example_id)
+        return self._suggestion(idx, probs if oof is None else oof).to_dict()
+
+    def _out_of_fold(self, idx: DatasetIndex, example_id: int | None) -> np.ndarray | None:
+        """For an example whose label the instant model was fitted on, its probabilities from a model that
+        never saw that label (InstantModel.out_of_fold); None for other examples. Without this, an example
+        whose label was just undone came back with that very label suggested, at the model's full confidence,
+        until the next refit."""
+        with self._lock:
+            model, row = idx.instant, idx.fitted_rows.get(int(example_id)) if example_id is not None else None
+        return model.out_of_fold(row) if model is not None and row is not None else None
+
+    @staticmethod
+    def _suggestion(idx: DatasetIndex, probs: np.ndarray) -> Suggestion:
         from ftdemo.assist.instant import labels_of
 
         return Suggestion(labels_of(probs[None, :], idx.task, idx.labels)[0],
-                          {lab: round(float(p), 6) for lab, p in zip(idx.labels, probs)}, "instant").to_dict()
+                          {lab: round(float(p), 6) for lab, p in zip(idx.labels, probs)}, "instant")

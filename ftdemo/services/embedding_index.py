@@ -86,6 +86,7 @@ class DatasetIndex:
     fitted_mark: tuple | None = None
     fitted_at: float = 0.0
     labelled: dict[int, list[str]] = field(default_factory=dict)  # at the last fit
+    fitted_rows: dict[int, int] = field(default_factory=dict)  # example id → its row in the instant model's fit
     instant: Any = None  # InstantModel
     probs: np.ndarray | None = None  # instant probabilities of every row of X
     generation: int = 0  # bumps when X or the model change: rankings of older generations are stale

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -316,15 +316,21 @@ def _suggestion_columns(item: NewAnnotation) -> dict[str, Any]:
                 suggestion_outcome=item.shown.outcome(item.chosen))
 
 
-def last_undoable(session: Session, dataset_id: int, annotator: str, origin: str | None = None) -> Annotation | None:
+def last_undoable(session: Session, dataset_id: int, annotator: str, origin: str | None = None, *,
+                  bulk: bool = False, skip_batches: Collection[str] = ()) -> Annotation | None:
     """The annotator's most recent action in a dataset that is neither an undo nor already undone
-    (only actions made from `origin`, e.g. the Label tab, when given)."""
+    (only actions made from `origin`, e.g. the Label tab, when given; only bulk actions with `bulk`; none
+    of the bulk actions in `skip_batches`)."""
     undone = select(Annotation.reverts_id).where(Annotation.reverts_id.is_not(None))
     q = (select(Annotation).join(Example, Example.id == Annotation.example_id)
          .where(Example.dataset_id == dataset_id, Annotation.annotator == annotator, Annotation.reverts_id.is_(None),
                 Annotation.id.not_in(undone)))
     if origin is not None:
         q = q.where(Annotation.origin == origin)
+    if bulk:
+        q = q.where(Annotation.batch.is_not(None))
+    if skip_batches:
+        q = q.where(or_(Annotation.batch.is_(None), Annotation.batch.not_in(list(skip_batches))))
     return session.scalars(q.order_by(Annotation.id.desc()).limit(1)).first()
 
 

@@ -8,6 +8,7 @@ live in gr.State / gr.BrowserState, never in module globals.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import signal
 from collections.abc import Callable
@@ -212,7 +213,7 @@ def launch(settings: Settings, *, prevent_thread_lock: bool = False) -> gr.Block
         return demo
     # SIGTERM (docker stop, systemd, a Space restarting) ends the app like Ctrl-C: the server closes, then
     # every training child is asked to stop (its run becomes 'interrupted') and the process exits in seconds
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGTERM, _interrupt_in(os.getpid()))
     try:
         demo.launch(server_name=settings.host, server_port=settings.port, **launch_options(settings))
     finally:
@@ -221,5 +222,15 @@ def launch(settings: Settings, *, prevent_thread_lock: bool = False) -> gr.Block
     return demo
 
 
-def _raise_keyboard_interrupt(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt
+def _interrupt_in(pid: int) -> Callable[[int, Any], None]:
+    """A SIGTERM handler that ends process `pid` like Ctrl-C. A process forked from it (a library's worker
+    pool) inherits the handler; there it ends the child as SIGTERM means, without a KeyboardInterrupt
+    traceback in the app's log."""
+    def handler(signum: int, _frame: Any) -> None:
+        if os.getpid() != pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt
+
+    return handler

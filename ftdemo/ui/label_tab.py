@@ -123,12 +123,11 @@ def undo_last(services: Services, dataset: str | None, actor: Actor, *, order: s
         return load_screen(services, dataset, actor, order=order, seed=seed, suggest=suggest,
                            message="nothing to undo")
     view = undone.example
-    if undone.examples > 1:  # a bulk action: the queue goes on where it was
+    if undone.bulk:  # the queue goes on where it was
         return load_screen(services, dataset, actor, order=order, seed=seed, suggest=suggest,
-                           message=f"undone: your {undone.action} (back to {undone.restored})")
+                           message=undone.describe())
     return load_screen(services, dataset, actor, order=order, seed=seed, suggest=suggest,
-                       example=None if view.deleted else view,
-                       message=f"undone: your {undone.action} on #{view.id} (back to {undone.restored})")
+                       example=None if view.deleted else view, message=undone.describe())
 
 
 def add_example(services: Services, dataset: str | None, text: str, text_pair: str | None, labels: list[str] | None,
@@ -354,7 +353,7 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
     accept.click(on_accept, [*common, example_id, shown_suggestion], **events)
     submit.click(on_submit, [*common, example_id, multi, radio, shown_suggestion], **events)
     skip.click(on_skip, [*common, example_id], **events)
-    undo.click(on_undo, common, **events)
+    similar["relist_after"](undo.click(on_undo, common, **events))  # an undone bulk label: the list follows
     add_button.click(on_add, [*common, example_id, add_text, add_pair, add_labels], **events)
     for trigger in (status_timer.tick, ctx.dataset.change, suggest_on.change, tab.select):
         trigger(on_status, [ctx.dataset, suggest_on], [status], show_progress="hidden", **PRIVATE)

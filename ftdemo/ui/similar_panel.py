@@ -3,7 +3,9 @@ typed text, optionally only those containing a word, ticked and labelled in one 
 each, undone as one step). The suggestions the list showed are recorded with the labels, as accepted or changed,
 like a suggestion on the Label tab's card.
 
-`find_similar` and `label_selected` take plain values (tested without a browser); the panel only wires them.
+`find_similar`, `label_selected` and `undo_selected` take plain values (tested without a browser); the panel
+only wires them. The list is found again (same search) after either undo, the panel's or the Label tab's, so
+the labels it shows are the examples' labels now.
 """
 
 from __future__ import annotations
@@ -73,6 +75,17 @@ def label_selected(services: Services, dataset: str | None, ids: list[int], labe
     return result.message + (" · U or “Undo that” undoes them all" if result.labelled else "")
 
 
+def undo_selected(services: Services, dataset: str | None, actor: Actor, *, origin: str) -> str:
+    """Take back the actor's last bulk label from this list (not a label given on the card since, which the
+    Label tab's Undo takes back); returns what was done, in words."""
+    if not dataset:
+        raise InvalidInputError(html.NO_DATASET)
+    undone = services.annotate.undo(dataset, actor=actor, origin=origin, bulk=True)
+    if undone is None:
+        return "nothing to undo here: no labels given from this list are left to take back"
+    return undone.describe()
+
+
 def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -> dict[str, Any]:
     """The panel, inside the Label tab; `example_id` is the tab's state of the example on screen."""
     services = ctx.services
@@ -94,10 +107,11 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
         note = gr.HTML(elem_id="ftd-similar-note")
         found_ids = gr.State([])  # the ids listed, for "Select all"
         found_suggestions = gr.State({})  # the suggestions listed, recorded with the labels
-    outputs = [results, labels, note, found_ids, found_suggestions]
+        search = gr.State(None)  # [text, containing, how many, example id] of the list shown, to list it again
+    outputs = [results, labels, note, found_ids, found_suggestions, search]
 
-    def shown(found: SimilarResult, message: str = "") -> dict[Any, Any]:
-        return {
+    def shown(found: SimilarResult, message: str = "", *, asked: list[Any] | None = None) -> dict[Any, Any]:
+        out = {
             results: gr.update(choices=found.choices, value=[]),
             labels: gr.update(choices=found.labels, multiselect=found.multi,
                               value=[] if found.multi else None),
@@ -105,11 +119,25 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
             found_ids: [value for _, value in found.choices],
             found_suggestions: found.suggestions,
         }
+        if asked is not None:
+            out[search] = asked
+        return out
 
     @guard(note)
     @ctx.anyone
     def on_find(dataset: str | None, text: str, contains: str, n: int, shown_id: int | None) -> dict:
-        return shown(find_similar(services, dataset, text, contains, n, shown_id))
+        asked = [text, contains, n, shown_id]
+        return shown(find_similar(services, dataset, *asked), asked=asked)
+
+    @guard(note)
+    @ctx.anyone
+    def on_relist(dataset: str | None, asked: list[Any] | None) -> Any:
+        """The list shown, found again: after an undo its labels are out of date."""
+        if not dataset or not asked:
+            return gr.skip()
+        found = find_similar(services, dataset, *asked)
+        return {results: gr.update(choices=found.choices, value=[]), found_ids: [v for _, v in found.choices],
+                found_suggestions: found.suggestions}
 
     @guard(note)
     @ctx.anyone
@@ -117,7 +145,8 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
                  shown_id: int | None, suggestions: dict[int, dict[str, Any]], bump: int, request: gr.Request) -> dict:
         done = label_selected(services, dataset, ticked, chosen, ctx.actor(request, name), origin=origin,
                               suggestions=suggestions)
-        out = shown(find_similar(services, dataset, text, contains, n, shown_id), done)
+        asked = [text, contains, n, shown_id]
+        out = shown(find_similar(services, dataset, *asked), done, asked=asked)
         out[labels] = gr.update()  # keep the chosen label for the next batch
         out[ctx.refresh] = (bump or 0) + 1  # the Label tab's counts follow
         return out
@@ -125,11 +154,12 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
     @guard(note)
     @ctx.anyone
     def on_undo(dataset: str | None, name: str, bump: int, request: gr.Request) -> dict:
-        if not dataset:
-            raise InvalidInputError(html.NO_DATASET)
-        undone = services.annotate.undo(dataset, actor=ctx.actor(request, name), origin=origin)
-        text = "nothing to undo" if undone is None else f"undone: your {undone.action}"
+        text = undo_selected(services, dataset, ctx.actor(request, name), origin=origin)
         return {note: html.message(text), ctx.refresh: (bump or 0) + 1}
+
+    def relist_after(event: Any) -> None:
+        """Find the list again once `event` (an undo) is done."""
+        event.then(on_relist, [ctx.dataset, search], [results, found_ids, found_suggestions, note], **PRIVATE)
 
     @ctx.anyone
     def on_select_all(ids: list[int]) -> list[int]:
@@ -143,9 +173,9 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
     query.submit(on_find, [ctx.dataset, query, text_filter, limit, example_id], outputs, **PRIVATE)
     apply.click(on_apply, [ctx.dataset, ctx.annotator, results, labels, query, text_filter, limit, example_id,
                            found_suggestions, ctx.refresh], [*outputs, ctx.refresh], **PRIVATE)
-    undo.click(on_undo, [ctx.dataset, ctx.annotator, ctx.refresh], [note, ctx.refresh], **PRIVATE)
+    relist_after(undo.click(on_undo, [ctx.dataset, ctx.annotator, ctx.refresh], [note, ctx.refresh], **PRIVATE))
     select_all.click(on_select_all, [found_ids], [results], show_progress="hidden", **PRIVATE)
     select_none.click(on_select_none, None, [results], show_progress="hidden", **PRIVATE)
     return dict(query=query, text_filter=text_filter, limit=limit, find=find, results=results, labels=labels,
                 apply=apply, undo=undo, note=note, select_all=select_all, select_none=select_none, found_ids=found_ids,
-                found_suggestions=found_suggestions)
+                found_suggestions=found_suggestions, search=search, relist_after=relist_after)

@@ -237,3 +237,39 @@ def test_a_fine_tune_that_learned_the_labels_is_not_its_own_judge(sv: Services, 
     assert sv.assist.quality("noise")["instant"]["n"] == quality["n"] + 2
     latest = sv.assist.labelled_vectors("noise", wait=True)  # the base checkpoint embeds the two new labels
     assert latest.encoder == vec.encoder and set(latest.ids) == set(vec.ids) | {ids[80], ids[81]}
+
+
+def test_the_first_suggestion_of_a_process_does_not_wait_for_the_worker(assist_settings) -> None:  # type: ignore[no-untyped-def]
+    first = Services(assist_settings)
+    try:
+        ids = _dataset(first, n=30, labelled=12)
+        first.assist.ensure_embeddings("reviews", wait=True)
+    finally:
+        first.close()
+    second = Services(assist_settings)  # a restart: embeddings on disk, no instant model yet
+    try:
+        got = second.assist.suggest("reviews", example_id=ids[20])
+        assert got is not None and got.model == "instant"
+    finally:
+        second.close()
+
+
+def test_an_example_whose_label_the_model_learned_is_suggested_without_it(sv: Services) -> None:
+    ids = _dataset(sv, n=40, labelled=20)
+    me = Actor.local()
+    sv.annotate.label("reviews", ids[30], "neg", actor=me)
+    sv.assist.ensure_embeddings("reviews", wait=True)
+    idx = sv.assist._indexes["reviews"]
+    model, row = idx.instant, idx.fitted_rows[ids[30]]
+    oof, full = model.out_of_fold(row), model.predict_proba(idx.X[[idx.row[ids[30]]]])[0]
+    assert oof is not None and not np.allclose(oof, full)  # the fold that held it out is another model
+    rounded = lambda probs: {lab: round(float(p), 6) for lab, p in zip(idx.labels, probs)}  # noqa: E731
+    assert sv.assist.suggest("reviews", example_id=ids[30]).probabilities == rounded(oof)
+    listed = {r["id"]: r for r in sv.assist.similar("reviews", text="item", limit=40)}
+    assert listed[ids[30]]["suggestion"]["probabilities"] == rounded(oof)
+    sv.annotate.undo("reviews", actor=me)  # shown again at once, before or after the worker's refit
+    got = sv.assist.suggest("reviews", example_id=ids[30]).probabilities
+    if idx.instant is model:  # not refit yet: the fold that never saw the undone label
+        assert got == rounded(oof)
+    else:  # refit without it
+        assert ids[30] not in idx.fitted_rows and got == rounded(idx.instant.predict_proba(idx.X[[idx.row[ids[30]]]])[0])

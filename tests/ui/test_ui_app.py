@@ -144,3 +144,26 @@ def test_an_admin_handler_refuses_an_annotator_before_it_runs(auth_settings) -> 
         assert on_change("kw", request=gr.Request(username="ada")) == {} and ran == ["kw"]
     finally:
         services.close()
+
+
+def test_sigterm_ends_the_app_like_ctrl_c_and_a_forked_child_quietly() -> None:
+    import os
+    import signal
+    import time
+
+    from ftdemo.ui.app import _interrupt_in
+
+    before = signal.signal(signal.SIGTERM, _interrupt_in(os.getpid()))
+    try:
+        child = os.fork()
+        if child == 0:  # a library's pool worker, forked from the app: it inherits the handler
+            time.sleep(30)
+            os._exit(0)
+        os.kill(child, signal.SIGTERM)
+        _, status = os.waitpid(child, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM  # ended, no traceback
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -17,7 +17,7 @@ from ftdemo.ui.label_tab import (
     submit_labels,
     undo_last,
 )
-from ftdemo.ui.similar_panel import find_similar, label_selected
+from ftdemo.ui.similar_panel import find_similar, label_selected, undo_selected
 
 ANNA = Actor.local("anna")
 ELEMS = {n: n for n in ["progress", "card", "example_id", "shown_labels", "message", "keys", "multi", "radio",
@@ -132,8 +132,31 @@ def test_similar_then_bulk_label_then_one_undo_restores_all(sv: Services, review
     assert all(sv.annotate.get("reviews", i).labels == ["pos"] for i in ids)
 
     screen = undo_last(sv, "reviews", ANNA)  # U in the Label tab undoes the whole bulk action: anna's 6 rows
-    assert screen.message == "undone: your label “pos” on 6 examples (back to the labels each had before)"
+    listed = ", ".join(f"#{i}" for i in ids)
+    assert screen.message == f"undone: your label “pos” on 6 examples ({listed}; back to the labels each had before)"
     assert {i: sv.annotate.get("reviews", i).labels for i in ids} == before
+
+
+def test_undo_that_takes_back_the_lists_labels_not_a_card_label_given_since(sv: Services, reviews: list[int]) -> None:
+    found = find_similar(sv, "reviews", "it was good", "", 16, None)
+    ids = [value for _, value in found.choices if value in reviews[8:]][:5]
+    label_selected(sv, "reviews", ids, "pos", ANNA, origin="label")
+    changed, card = ids[0], reviews[0]
+    submit_labels(sv, "reviews", changed, ["neg"], ANNA)  # on the card: one of the five, then another example
+    submit_labels(sv, "reviews", card, ["pos"], ANNA)
+
+    message = undo_selected(sv, "reviews", ANNA, origin="label")
+    assert message.startswith("undone: your label “pos” on 4 examples (#")
+    assert f"#{changed}" not in message and message.endswith("; 1 you changed since was left as it is")
+    assert [sv.annotate.get("reviews", i).labels for i in ids] == [["neg"], [], [], [], []]
+    assert sv.annotate.get("reviews", card).labels == ["pos"]  # the card label stays
+    assert undo_selected(sv, "reviews", ANNA, origin="label").startswith("nothing to undo here")
+
+    assert undo_last(sv, "reviews", ANNA).message == f"undone: your label “pos” on #{card} (back to no label of yours)"
+    assert undo_last(sv, "reviews", ANNA).message == f"undone: your label “neg” on #{changed} (back to label “pos”)"
+    last = undo_last(sv, "reviews", ANNA)  # the list's label on it is current again: now it can be taken back
+    assert last.message == f"undone: your label “pos” on 1 example (#{changed}; back to the labels each had before)"
+    assert sv.annotate.get("reviews", changed).labels == []
 
 
 def test_similar_to_the_example_on_screen_and_with_a_text_filter(sv: Services, reviews: list[int]) -> None:
