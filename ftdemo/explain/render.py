@@ -111,6 +111,14 @@ def _word_span(word: WordScore | Mapping[str, Any], scale: float, signed: bool, 
     )
 
 
+def _spaced(before: WordScore | Mapping[str, Any], after: WordScore | Mapping[str, Any]) -> bool:
+    """Whether the input had a space between two neighbouring words: their character spans leave a gap
+    ("good ," no, "good fun" yes); a special token ([CLS], [SEP]) stands apart."""
+    if _field(before, "special", False) or _field(after, "special", False):
+        return True
+    return int(_field(after, "start", 0) or 0) > int(_field(before, "end", 0) or 0)
+
+
 def render_words_html(
     words: Sequence[WordScore | Mapping[str, Any]], *, signed: bool = False, max_chars: int = 40,
     caption: str | None = None,
@@ -129,9 +137,12 @@ def render_words_html(
             name = SEGMENT_NAMES[seg] if seg < len(SEGMENT_NAMES) else f"Segment {seg}"
             parts.append(f'<div style="font-size:12px;color:#666;margin-top:4px">{name}</div>')
         parts.append("<div>")
-        parts.extend(
-            _word_span(w, scale, signed, max_chars) for w in words if int(_field(w, "segment", 0) or 0) == seg
-        )
+        previous = None
+        for w in (w for w in words if int(_field(w, "segment", 0) or 0) == seg):
+            if previous is not None and _spaced(previous, w):
+                parts.append(" ")  # the text's own space: copied text reads as typed, and lines wrap there
+            parts.append(_word_span(w, scale, signed, max_chars))
+            previous = w
         parts.append("</div>")
     parts.append(legend_html(scale, signed=signed))
     parts.append("</div>")
@@ -218,9 +229,11 @@ def faithfulness_html(expl: Explanation) -> str:
     if not f.k:
         return '<div class="ftd-expl-meta">Deletion test: the text is too short to delete words from.</div>'
     words = ", ".join(f"“{display_text(w, 30)}”" for w in f.deleted)
-    verdict = ("the highlighted words matter to the model more than random ones"
-               if f.topk_drop > f.random_drop + 0.02 else
-               "no clearer effect than deleting random words: read this view with care")
+    verdict = {
+        "matters": f"the highlighted words matter to the model more than any of {f.random_draws} random choices",
+        "too_few": f"too few words to tell: {f.k} words can be chosen in only {f.choices} ways here, so even a "
+                   "large gap could be chance",
+    }.get(f.verdict, "no clearer effect than deleting random words: read this view with care")
     label = display_text(expl.target_label, 60)
     return (f'<div class="ftd-expl-meta ftd-faith"><span style="font-weight:600">Deletion test</span>: removing the top {f.k} words ({words}) '
             f"moves p({label}) from {f.base_prob:.2f} to {f.topk_prob:.2f} (drop {f.topk_drop:+.2f}); "

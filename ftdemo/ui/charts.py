@@ -55,8 +55,10 @@ def _label(value: float, whole: bool) -> str:
 
 
 def line_chart(series: Sequence[Series], *, title: str, x_title: str, y_lim: tuple[float, float] | None = None,
-               whole_x: bool = True, empty: str = "no data yet") -> str:
-    """An SVG line chart with a legend that always lists every series, and whole-number x ticks."""
+               whole_x: bool = True, empty: str = "no data yet", marks: Sequence[tuple[float, str]] = ()) -> str:
+    """An SVG line chart with a legend that always lists every series, and whole-number x ticks. `marks`:
+    (x, label) where something new starts (a label check's next fine-tune): a dashed line with the label,
+    and no series line drawn across it."""
     points = [p for s in series for p in s.points if math.isfinite(p[0]) and math.isfinite(p[1])]
     parts = [f'<svg class="ftd-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
              f'aria-label="{esc(title)}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11">',
@@ -90,15 +92,33 @@ def line_chart(series: Sequence[Series], *, title: str, x_title: str, y_lim: tup
         if x0 <= tick <= x1:
             parts.append(f'<text x="{sx(tick):.1f}" y="{TOP + plot_h + 14}" text-anchor="middle" fill="#555">'
                          f'{_label(tick, whole_x)}</text>')
+    cuts = sorted(x for x, _ in marks if x0 < x < x1)
+    for x, label in marks:
+        if x0 < x < x1:
+            parts.append(f'<line x1="{sx(x):.1f}" y1="{TOP}" x2="{sx(x):.1f}" y2="{TOP + plot_h}" stroke="#999" '
+                         f'stroke-dasharray="4 3"/><text x="{sx(x) + 3:.1f}" y="{TOP + 11}" fill="#777" '
+                         f'font-size="10">{esc(label)}</text>')
     for s in series:
-        pts = [(sx(x), sy(y)) for x, y in s.points if math.isfinite(x) and math.isfinite(y)]
-        if len(pts) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
-            parts.append(f'<polyline points="{path}" fill="none" stroke="{esc(s.color)}" stroke-width="2"/>')
-        if s.markers or len(pts) == 1:
-            parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{esc(s.color)}"/>' for x, y in pts)
+        finite = [(x, y) for x, y in s.points if math.isfinite(x) and math.isfinite(y)]
+        for piece in _pieces(finite, cuts):
+            pts = [(sx(x), sy(y)) for x, y in piece]
+            if len(pts) > 1:
+                path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+                parts.append(f'<polyline points="{path}" fill="none" stroke="{esc(s.color)}" stroke-width="2"/>')
+            if s.markers or len(pts) == 1:
+                parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{esc(s.color)}"/>' for x, y in pts)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _pieces(points: Sequence[tuple[float, float]], cuts: Sequence[float]) -> list[list[tuple[float, float]]]:
+    """The points split wherever two neighbours lie on either side of a cut."""
+    out: list[list[tuple[float, float]]] = []
+    for point in points:
+        if not out or any(out[-1][-1][0] < cut <= point[0] for cut in cuts):
+            out.append([])
+        out[-1].append(point)
+    return out
 
 
 def series_of(points: Mapping[str, Sequence[tuple[float, float]]], colors: Mapping[str, str],

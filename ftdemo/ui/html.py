@@ -169,10 +169,14 @@ def retrain_countdown(status: RetrainStatus | None) -> str:
     return f'<div class="ftd-retrain" id="ftd-retrain">{esc(text)}</div>'
 
 
-def key_hint(multi: bool) -> str:
-    keys = ["<kbd>1</kbd>–<kbd>9</kbd> " + ("toggle a label" if multi else "choose a label")]
-    if multi:
+def key_hint(mode: str, *, suggested: bool = False) -> str:
+    """The Label tab's keys for the card's `mode` ("buttons", "radio", "multi"), as ui/js.py binds them:
+    Enter submits the ticked labels, or with label buttons accepts the suggestion when there is one."""
+    keys = ["<kbd>1</kbd>–<kbd>9</kbd> " + ("toggle a label" if mode == "multi" else "choose a label")]
+    if mode != "buttons":
         keys.append("<kbd>Enter</kbd> submit")
+    elif suggested:
+        keys.append("<kbd>Enter</kbd> accept the suggestion")
     keys += ["<kbd>S</kbd> skip", "<kbd>U</kbd> undo"]
     return '<div class="ftd-keys">Keys: ' + " · ".join(keys) + "</div>"
 

@@ -181,7 +181,7 @@ def render(screen: LabelScreen, e: dict[str, Any]) -> dict[Any, Any]:
         e["accept"]: gr.update(visible=mode == "buttons" and bool(suggested)),
         e["done"]: gr.update(visible=info is not None and ex is None),
         e["message"]: html.message(screen.message, error=screen.error) if screen.message else "",
-        e["keys"]: html.key_hint(mode == "multi") if has_example else "",
+        e["keys"]: html.key_hint(mode, suggested=bool(suggested)) if has_example else "",
         e["multi"]: gr.update(visible=mode == "multi" and has_example, choices=keyed_choices(labels),
                               value=chosen if ex and mode == "multi" else []),
         e["radio"]: gr.update(visible=mode == "radio" and has_example, choices=keyed_choices(labels),
@@ -227,8 +227,10 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
                 gr.HTML(scale=1)  # spacer: keeps the queue picker at the right
                 suggest_on = gr.Checkbox(True, label="Suggestions", scale=0, min_width=130, container=False,
                                          elem_id="ftd-suggest-on")
-                order = gr.Dropdown([(o.title, o.name) for o in ORDERS], value=ctx.settings.queue_order, label="Queue",
-                                    show_label=False, scale=0, container=False, min_width=260, elem_id="ftd-order")
+                # the longest title ("Covering first, then least sure (recommended)") fits at this width
+                order = gr.Dropdown([(o.title, o.name) for o in ORDERS], value=ctx.settings.queue_order,
+                                    label="Queue: which example comes next", scale=0, min_width=400,
+                                    elem_id="ftd-order")
             with gr.Row(visible=False) as done:
                 review = gr.Button("Review in the Data tab", scale=0, min_width=200)
                 train = gr.Button("Train a model", scale=0, min_width=160)

@@ -112,15 +112,28 @@ def metric_series(events: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[f
             for key, name in METRIC_NAMES.items()}
 
 
+def fold_marks(events: Sequence[Mapping[str, Any]], key: str) -> list[tuple[float, str]]:
+    """Where each of a label check's fine-tunes after the first starts along `key` ("step" or "epoch"), as
+    `_along` counts: (x, "fine-tune k"); [] for any other run."""
+    per = {"step": "total_steps", "epoch": "epochs"}[key]
+    starts: dict[int, float] = {}
+    for event in events:
+        fold, folds = check_fold(event)
+        if folds > 1 and fold > 1 and event.get(per):
+            starts.setdefault(fold, (fold - 1) * float(event[per]) + 0.5)
+    return [(x, f"fine-tune {fold}") for fold, x in sorted(starts.items())]
+
+
 def loss_chart(events: Sequence[Mapping[str, Any]]) -> str:
     return charts.line_chart(charts.series_of(loss_series(events), LOSS_COLORS, markers=("validation",)),
-                             title="Loss", x_title="optimizer step", empty="the loss appears once training starts")
+                             title="Loss", x_title="optimizer step", empty="the loss appears once training starts",
+                             marks=fold_marks(events, "step"))
 
 
 def metric_chart(events: Sequence[Mapping[str, Any]]) -> str:
     return charts.line_chart(charts.series_of(metric_series(events), METRIC_COLORS, markers=tuple(METRIC_COLORS)),
                              title="Validation after each epoch", x_title="epoch", y_lim=(0.0, 1.0),
-                             empty="scores appear after the first epoch")
+                             empty="scores appear after the first epoch", marks=fold_marks(events, "epoch"))
 
 
 def progress_html(run: Mapping[str, Any] | None, events: Sequence[Mapping[str, Any]]) -> str:

@@ -39,3 +39,17 @@ def test_seeded_and_clamped():
     b = deletion_test(["good fun"], words, scores, predict, target=1, k=10, seed=7)
     assert a == b
     assert a.k == 1  # one word is always left
+
+
+def test_the_verdict_needs_a_clear_win_over_every_random_choice_and_enough_words():
+    words = spans(TEXT)  # 8 words: 1 of them can be chosen 8 ways, 3 of them 56
+    right = np.array([0.0] + [1.0 if w.text == "good" else 0.1 for w in words[1:]])
+    assert deletion_test([TEXT], words, right, predict, target=1, k=1).verdict == "too_few"
+    f = deletion_test([TEXT], words, right, predict, target=1, k=3)
+    assert (f.choices, f.verdict, len(f.random_drops)) == (56, "matters", 10)
+    assert f.to_dict()["verdict"] == "matters" and f.to_dict()["random_drops"] == list(f.random_drops)
+    wrong = np.array([0.0] + [0.0 if w.text == "good" else float(i) for i, w in enumerate(words[1:])])
+    assert deletion_test([TEXT], words, wrong, predict, target=1, k=3).verdict == "unclear"
+    short = spans("good fun was had")  # 3 of 4 words: 4 ways, one of them the top 3 themselves
+    short_scores = np.array([0.0, 1.0, 0.1, 0.1, 0.1])
+    assert deletion_test(["good fun was had"], short, short_scores, predict, target=1, k=3).verdict == "too_few"

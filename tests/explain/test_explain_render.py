@@ -107,3 +107,30 @@ def test_matrix_html_is_capped():
 def test_explanation_html_escapes_labels_and_notices(predictor):
     expl = predictor.explain("<script>alert(1)</script> hello", method="matrix", faithfulness_k=1)
     assert_safe(render_explanation_html(expl))
+
+
+def test_words_keep_the_spaces_of_the_text_between_them():
+    text = "Smooth checkout, no fees."
+    spans = [(0, 6), (7, 15), (15, 16), (17, 19), (20, 24), (24, 25)]
+    words = [WordScore("[CLS]", 0.0, 0, True)] + [WordScore(text[a:b], 0.1, 0, False, a, b) for a, b in spans] + \
+            [WordScore("[SEP]", 0.0, 0, True)]
+
+    class Visible(HTMLParser):  # the text a reader sees (and copies): everything but the <style> block
+        def __init__(self) -> None:
+            super().__init__()
+            self.out: list[str] = []
+            self.in_style = False
+
+        def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+            self.in_style = tag == "style"
+
+        def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
+            self.in_style = False
+
+        def handle_data(self, data):  # type: ignore[no-untyped-def]
+            if not self.in_style:
+                self.out.append(data)
+
+    page = Visible()
+    page.feed(render_words_html(words))
+    assert f"[CLS] {text} [SEP]" in "".join(page.out)

@@ -55,3 +55,16 @@ def test_many_steps_are_thinned_and_the_chart_is_inert() -> None:
 
     Tags().feed(svg)
     assert set(tags) <= {"svg", "text", "line", "rect", "polyline", "circle"} and "<script" not in svg
+
+
+def test_a_label_checks_fine_tunes_are_marked_and_not_joined_by_a_line() -> None:
+    events = [{"kind": "epoch", "epoch": e, "epochs": 2, "step": 4 * e, "total_steps": 8,
+               "metrics": {"fold": fold, "folds": 3, "macro_f1": 0.5 + 0.1 * e, "accuracy": 0.6}}
+              for fold in (1, 2, 3) for e in (1, 2)]
+    assert plots.fold_marks(events, "epoch") == [(2.5, "fine-tune 2"), (4.5, "fine-tune 3")]
+    assert plots.fold_marks(events, "step") == [(8.5, "fine-tune 2"), (16.5, "fine-tune 3")]
+    svg = plots.metric_chart(events)
+    assert svg.count('stroke-dasharray="4 3"') == 2 and ">fine-tune 3</text>" in svg
+    assert svg.count("<polyline") == 2 * 3  # two series, one line per fine-tune
+    plain = [{**e, "metrics": {"macro_f1": 0.7, "accuracy": 0.6}} for e in events[:2]]
+    assert plots.fold_marks(plain, "epoch") == [] and plots.metric_chart(plain).count("<polyline") == 2

@@ -162,6 +162,8 @@ def test_render_single_label_shows_one_button_per_label(services, reviews) -> No
     assert out["multi"]["visible"] is False and out["submit"]["visible"] is False
     assert out["example_id"] == 1 and out["shown_labels"] == ["pos", "neg", "neu"]
     assert 'id="ftd-count">0 / 5 labelled' in out["progress"]
+    assert "Enter" not in out["keys"]  # no suggestion here (no embeddings): Enter has nothing to accept
+    assert "<kbd>Enter</kbd> accept the suggestion" in html.key_hint("buttons", suggested=True)
 
 
 def test_render_multi_label_shows_checkboxes_and_submit(services, topics) -> None:
@@ -195,6 +197,7 @@ def test_render_many_labels_uses_a_radio_list(services, make) -> None:
     out = render(load_screen(services, name, ANNA), _elems())
     assert out["radio"]["visible"] is True and out["submit"]["visible"] is True
     assert not any(out[f"button{i}"]["visible"] for i in range(MAX_BUTTONS))
+    assert "<kbd>Enter</kbd> submit" in out["keys"]
 
 
 def test_render_escapes_user_text(services, make) -> None:
