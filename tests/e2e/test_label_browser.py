@@ -446,3 +446,9 @@ def test_bulk_labelling_similar_examples_records_the_suggestions_listed(app, pag
     assert {h["suggestion_outcome"] for h in listed.values()} <= {"accepted", "changed"}
     [row] = services.annotate.acceptance("bulk")
     assert (row["model"], row["shown"], row["accepted"]) == ("instant", 6, took)
+
+    expect(page.locator("#ftd-similar-results")).not_to_contain_text("suggested")  # the list shows the labels
+    page.locator("#ftd-bulk-undo").click()
+    expect(page.locator("#ftd-similar-note")).to_contain_text("undone: your label “good” on 8 examples (#")
+    expect(page.locator("#ftd-similar-results")).to_contain_text("suggested")  # found again: unlabelled once more
+    assert all(services.annotate.get("bulk", i).labels == [] for i in listed)
