@@ -10,10 +10,10 @@ for it: they use what exists, and get None (suggest) or a shuffled queue (orders
 Honest scores on a fine-tune's embeddings: once a fine-tuned version embeds the examples, its features
 have learned the labels of its training split, and an instant model cross-validated on them scored 0.75
 macro-F1 on the sentiment demo's 180 labels (0.58 on the base checkpoint's, 0.65 on the 33 labels the
-fine-tune never learned). So its quality is then measured
-on the labels that version never learned (validation, test, audit, labelled since: `held_out`), by an
-instant model fitted on the rest, which is also what the fine-tuned version's own validation score rests
-on; and the out-of-fold checks (`labelled_vectors`) read the base checkpoint's embeddings.
+fine-tune never learned). So its quality is then measured on the labels that version never learned
+(validation, test, audit, labelled since: `held_out`), by an instant model fitted on the rest, which is
+also what the fine-tuned version's own validation score rests on; and the out-of-fold checks
+(`labelled_vectors`) read the base checkpoint's embeddings.
 """
 
 from __future__ import annotations

@@ -251,8 +251,8 @@ class EmbeddingIndexes:
                 self._base.pop(dataset, None)
             elif old is not None and old.version is None and dataset not in self._base:
                 # the base checkpoint's index stays, as base_index, for the checks; of the labelled rows only
-                old.labelled_only, old.examples_mark = True, None
-                old.instant, old.probs, old.fitted_mark = None, None, None
+                old.labelled_only, old.examples_mark, old.missing = True, None, []  # base_index re-syncs it
+                old.instant, old.probs, old.fitted_mark, old.fitted_rows = None, None, None, {}
                 old.rankings.clear()
                 self._base[dataset] = old
             log.info("embeddings of %r now from %s", dataset, building.model_name)

@@ -107,7 +107,7 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
         note = gr.HTML(elem_id="ftd-similar-note")
         found_ids = gr.State([])  # the ids listed, for "Select all"
         found_suggestions = gr.State({})  # the suggestions listed, recorded with the labels
-        search = gr.State(None)  # [text, containing, how many, example id] of the list shown, to list it again
+        search = gr.State(None)  # [dataset, text, containing, how many, example id] of the list shown
     outputs = [results, labels, note, found_ids, found_suggestions, search]
 
     def shown(found: SimilarResult, message: str = "", *, asked: list[Any] | None = None) -> dict[Any, Any]:
@@ -126,16 +126,16 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
     @guard(note)
     @ctx.anyone
     def on_find(dataset: str | None, text: str, contains: str, n: int, shown_id: int | None) -> dict:
-        asked = [text, contains, n, shown_id]
-        return shown(find_similar(services, dataset, *asked), asked=asked)
+        asked = [dataset, text, contains, n, shown_id]
+        return shown(find_similar(services, *asked), asked=asked)
 
     @guard(note)
     @ctx.anyone
     def on_relist(dataset: str | None, asked: list[Any] | None) -> Any:
         """The list shown, found again: after an undo its labels are out of date."""
-        if not dataset or not asked:
+        if not dataset or not asked or asked[0] != dataset:  # nothing listed, or for another dataset
             return gr.skip()
-        found = find_similar(services, dataset, *asked)
+        found = find_similar(services, *asked)
         return {results: gr.update(choices=found.choices, value=[]), found_ids: [v for _, v in found.choices],
                 found_suggestions: found.suggestions}
 
@@ -145,8 +145,8 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
                  shown_id: int | None, suggestions: dict[int, dict[str, Any]], bump: int, request: gr.Request) -> dict:
         done = label_selected(services, dataset, ticked, chosen, ctx.actor(request, name), origin=origin,
                               suggestions=suggestions)
-        asked = [text, contains, n, shown_id]
-        out = shown(find_similar(services, dataset, *asked), done, asked=asked)
+        asked = [dataset, text, contains, n, shown_id]
+        out = shown(find_similar(services, *asked), done, asked=asked)
         out[labels] = gr.update()  # keep the chosen label for the next batch
         out[ctx.refresh] = (bump or 0) + 1  # the Label tab's counts follow
         return out

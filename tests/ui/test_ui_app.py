@@ -154,11 +154,14 @@ def test_sigterm_ends_the_app_like_ctrl_c_and_a_forked_child_quietly() -> None:
     from ftdemo.ui.app import _interrupt_in
 
     before = signal.signal(signal.SIGTERM, _interrupt_in(os.getpid()))
+    ready, told = os.pipe()
     try:
         child = os.fork()
         if child == 0:  # a library's pool worker, forked from the app: it inherits the handler
+            os.write(told, b"1")  # a signal sent while Python still sets up the child would be dropped
             time.sleep(30)
             os._exit(0)
+        assert os.read(ready, 1) == b"1"
         os.kill(child, signal.SIGTERM)
         _, status = os.waitpid(child, 0)
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM  # ended, no traceback
@@ -167,3 +170,5 @@ def test_sigterm_ends_the_app_like_ctrl_c_and_a_forked_child_quietly() -> None:
             time.sleep(5)
     finally:
         signal.signal(signal.SIGTERM, before)
+        os.close(ready)
+        os.close(told)
