@@ -9,7 +9,8 @@ the current index, which keeps serving until the new one is complete.
 A fine-tuned version's embeddings have learned the labels of its training split, so they cannot judge
 those labels: out-of-fold checks on them (the label-error suspects) would find the labels right because
 the features encode them. While a version serves, `base_index` keeps a second index beside the serving
-one, by the base checkpoint and of the labelled examples only (what those checks read), filled on demand.
+one, by the base checkpoint and of the labelled examples only (what those checks read); the worker fills it
+after the serving one, so a new label costs one more short text to embed.
 
 This module knows embeddings only. The instant model and the rankings made from an index are the assist
 service's (services/assist.py): it owns an `EmbeddingIndexes`, hands it the refit to run when the labels
@@ -168,20 +169,18 @@ class EmbeddingIndexes:
             if on_progress is not None:
                 on_progress(target.progress(True))
         self._promote(dataset)
+        base = self._synced_base(dataset)
+        while base is not None and base.missing:
+            self._embed_step(base)
 
     def base_index(self, dataset: str, *, wait: bool = False) -> DatasetIndex:
         """The dataset's index by the base checkpoint, whose embeddings never learned a label: the serving
         index when the base checkpoint serves, else one of the labelled examples kept beside it (see the
         module docstring). The worker fills what it lacks; `wait` fills it here, in the caller."""
         idx = self.touch(dataset)
-        if idx.version is None:
+        base = self._synced_base(dataset)
+        if base is None:
             return idx
-        key, path, name = self._base_choice()
-        with self.lock:
-            base = self._base.get(dataset)
-            if base is None or base.cache.key != key:
-                base = self._base[dataset] = self._new_index(dataset, key, path, name, None, labelled_only=True)
-        self._sync(base)
         while wait and base.missing:
             self._embed_step(base)
         self._kick(dataset, idx)
@@ -235,6 +234,20 @@ class EmbeddingIndexes:
                                 {lab.id: lab.name for lab in active}, path, name,
                                 EmbeddingCache(self.settings.data_dir / "embeddings", key), version, labelled_only)
 
+    def _synced_base(self, dataset: str) -> DatasetIndex | None:
+        """The base checkpoint's labelled-only index beside a fine-tuned version's serving one (made when
+        missing, brought up to date); None while the base checkpoint serves."""
+        with self.lock:
+            idx = self._indexes.get(dataset)
+            if idx is None or idx.version is None:
+                return None
+            key, path, name = self._base_choice()
+            base = self._base.get(dataset)
+            if base is None or base.cache.key != key:
+                base = self._base[dataset] = self._new_index(dataset, key, path, name, None, labelled_only=True)
+        self._sync(base)
+        return base
+
     def _target(self, dataset: str) -> DatasetIndex:
         """The index the worker fills: a new encoder's one while it is built, else the serving one."""
         with self.lock:
@@ -268,10 +281,7 @@ class EmbeddingIndexes:
             if mark == idx.examples_mark:
                 idx.labels_mark = lmark
                 return
-            live = q.live_hashes(s, ds)
-            if idx.labelled_only:
-                labelled = q.current_label_ids(s, ds)
-                live = [(i, h) for i, h in live if labelled.get(i)]
+            live = q.live_hashes(s, ds, labelled=idx.labelled_only)
         idx.cache.refresh()
         hashes = [h for _, h in live]
         found, vectors = idx.cache.get(hashes)
@@ -325,7 +335,7 @@ class EmbeddingIndexes:
                     while target.missing and not self._stop.is_set():
                         self._embed_step(target)
                     self._promote(dataset)
-                    base = self._base.get(dataset)
+                    base = self._synced_base(dataset)
                     while base is not None and base.missing and not self._stop.is_set():
                         self._embed_step(base)
                     idx = self._indexes[dataset]

@@ -27,11 +27,12 @@ def labels_mark(session: Session, ds: Dataset) -> tuple:
     return tuple(row)
 
 
-def live_hashes(session: Session, ds: Dataset) -> list[tuple[int, str]]:
-    """(id, content hash) of every live example, in id order."""
-    return [(int(i), h) for i, h in session.execute(
-        select(Example.id, Example.content_hash).where(Example.dataset_id == ds.id, Example.deleted_at.is_(None))
-        .order_by(Example.id))]
+def live_hashes(session: Session, ds: Dataset, *, labelled: bool = False) -> list[tuple[int, str]]:
+    """(id, content hash) of every live example (with `labelled`, of those with a current label), in id order."""
+    q = select(Example.id, Example.content_hash).where(Example.dataset_id == ds.id, Example.deleted_at.is_(None))
+    if labelled:
+        q = q.where(Example.id.in_(select(CurrentLabel.example_id).where(CurrentLabel.dataset_id == ds.id)))
+    return [(int(i), h) for i, h in session.execute(q.order_by(Example.id))]
 
 
 def texts(session: Session, ds: Dataset, example_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:

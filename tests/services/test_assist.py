@@ -273,3 +273,20 @@ def test_an_example_whose_label_the_model_learned_is_suggested_without_it(sv: Se
         assert got == rounded(oof)
     else:  # refit without it
         assert ids[30] not in idx.fitted_rows and got == rounded(idx.instant.predict_proba(idx.X[[idx.row[ids[30]]]])[0])
+
+
+def test_the_worker_fills_the_base_embeddings_of_the_labels_beside_a_fine_tune(sv: Services, tiny_model_dir) -> None:
+    from tiny import FAST_TRAIN
+
+    _dataset(sv, n=40, labelled=24)  # fine-tuned before anything was embedded: the base cache is empty
+    run = sv.training.train_sync("reviews", {**FAST_TRAIN, "base_model": str(tiny_model_dir)}, actor=Actor.local())
+    assert run["status"] == "succeeded"
+    sv.assist.ensure_embeddings("reviews")  # no waiting: the worker embeds, the fine-tune's and the base's
+
+    def checked() -> object:
+        found = sv.review.suspects("reviews")
+        return found if found.checked == 24 else None
+
+    found = wait_for(checked, timeout=60)
+    assert found.encoder == sv.settings.base_model_name() and sv.assist.progress("reviews").model == run["version"]
+    assert sv.assist.embedded_texts == 40 + 24  # every example by the fine-tune, the labelled ones by the base
