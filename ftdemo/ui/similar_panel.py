@@ -135,9 +135,8 @@ def create_similar_panel(ctx: UIContext, *, origin: str, example_id: gr.State) -
         """The list shown, found again: after an undo its labels are out of date."""
         if not dataset or not asked or asked[0] != dataset:  # nothing listed, or for another dataset
             return gr.skip()
-        found = find_similar(services, *asked)
-        return {results: gr.update(choices=found.choices, value=[]), found_ids: [v for _, v in found.choices],
-                found_suggestions: found.suggestions}
+        listed = shown(find_similar(services, *asked))
+        return {key: listed[key] for key in (results, found_ids, found_suggestions)}  # the note and label stay
 
     @guard(note)
     @ctx.anyone
