@@ -109,7 +109,8 @@ def guard(message: Any = None) -> Callable[[Callable[..., Any]], Callable[..., A
                 log.exception("UI handler %s failed", fn.__name__)
                 text = f"something went wrong ({type(err).__name__}); the server log has the details"
             gr.Warning(html.esc(text))  # toasts render HTML: user text inside messages must stay text
-            return {message: html.message(text, error=True)} if message is not None else {}
+            # stamped: a key press's click that met this error was answered, and is not sent again (ui/js.py)
+            return {message: html.stamped(html.message(text, error=True))} if message is not None else {}
 
         return wrapper
 

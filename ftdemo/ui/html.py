@@ -7,6 +7,7 @@ text, never as markup (`<img src=x onerror=…>` renders literally).
 from __future__ import annotations
 
 import html
+import secrets
 from collections.abc import Sequence
 
 from ftdemo.services import DatasetInfo, ExampleView, Stats
@@ -109,6 +110,13 @@ def esc(value: object) -> str:
 def message(text: str, *, error: bool = False) -> str:
     """An inline status line (plain text in, escaped HTML out)."""
     return f'<div class="ftd-msg {"err" if error else "ok"}">{esc(text)}</div>'
+
+
+def stamped(inner: str) -> str:
+    """`inner` in a div whose data-render attribute is new on every call. A screen rendered in answer to a
+    request carries one, so the page's key script (ui/js.py) can tell that a click it sent was answered,
+    also when the answer looks the same (skip, then undo, shows the same example again)."""
+    return f'<div class="ftd-stamp" data-render="{secrets.token_hex(6)}">{inner}</div>'
 
 
 def banner(text: str) -> str:

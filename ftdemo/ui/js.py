@@ -23,12 +23,14 @@ REVIEW_ACCEPT_ID, REVIEW_CONFIRM_ID = "ftd-review-accept", "ftd-review-confirm"
 REVIEW_SKIP_ID, REVIEW_UNDO_ID = "ftd-review-skip", "ftd-review-undo"
 REVIEW_BUTTON_ID = "ftd-review-label-{n}"  # n = 1..9: relabel as that label
 UNDO_ID = "ftd-undo"
+LABEL_MSG_ID, REVIEW_MSG_ID = "ftd-label-msg", "ftd-review-msg"  # where an error answering a key press shows
 CARD_ID = "ftd-card"  # its HTML carries data-example-id of the example on screen
 PREDICT_TEXT_ID, PREDICT_PAIR_ID = "ftd-predict-text", "ftd-predict-pair"
 PREDICT_RUN_ID = "ftd-predict-run"
 PREDICT_ANSWERS_ID = "ftd-predict-answers"  # gets the class ftd-stale while the text differs from the answer's
 PREDICT_PAUSE_MS = 600  # a pause in typing this long asks for an answer
-RESEND_MS = 400  # a saving key's click is sent again if its card has not changed at all this long after
+RESEND_MS = 400  # a key's click is sent again when nothing answered it this long after (a new try each time)
+RESEND_TRIES = 5  # at most this many times: 2 s for the event before it to finish
 
 KEYBOARD_JS = """
 () => {
@@ -57,28 +59,29 @@ KEYBOARD_JS = """
     return card ? card.getAttribute("data-example-id") : null;
   };
   const busy = () => lock !== null && cardId() === lock.id && Date.now() < lock.until;
-  // Gradio drops a click on a button whose last event is still finishing (trigger_mode "once"), and
-  // that event can still be finishing a moment after the next card is on screen, so the same key pressed
-  // again at once would be lost. A saving key's click is therefore sent again, once, when its card has not
-  // changed at all in the %(resend)s ms since: nothing answered it. (The example id on screen is not enough:
-  // skip then undo shows the same example again, and it must not be skipped twice.) The second send cannot
-  // save twice: while the first request runs Gradio drops it as well, and an answered request has changed
-  // the card (after an error the same request meets the same error). Undo is not sent again: an undo that
-  // went through may leave the card as it was.
-  const changes = {};  // card elem_id -> how many DOM changes inside it so far
-  new MutationObserver((records) => {
-    for (const r of records) {
-      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-      const card = el && el.closest ? el.closest("#%(card)s, #%(rcard)s") : null;
-      if (card) changes[card.id] = (changes[card.id] || 0) + 1;
-    }
-  }).observe(document.body, { childList: true, subtree: true, characterData: true, attributes: true });
-  const send = (target, card) => {
-    const before = changes[card] || 0;
+  // Gradio drops a click on a button whose last event is still finishing (trigger_mode "once"), and that
+  // event can still be finishing a moment after the next card is on screen, so the same key pressed again
+  // at once would be lost. A key's click is therefore sent again, every %(resend)s ms up to %(tries)s times, for as
+  // long as nothing answered it. Every answer, a new screen or an error, carries a new data-render stamp
+  // (html.stamped) in the card or the message: what the card shows is not enough (skip, then undo, shows the
+  // same example again, and it must not be skipped twice), nor is any change inside it (Gradio restyles the
+  // card when an event ends, which once made a dropped key look answered). A click sent again cannot act
+  // twice: while one request runs Gradio drops the others, and an answered one has changed the stamp.
+  const stamp = (id) => {
+    const el = document.querySelector("#" + id + " [data-render]");
+    return el ? el.getAttribute("data-render") : "";
+  };
+  const answers = (ids) => ids.map(stamp).join(" ");
+  const send = (target, ids) => {
+    const before = answers(ids);
+    let tries = 0;
+    const again = () => {
+      if (answers(ids) !== before || !target.isConnected || !shown(target)) return;
+      target.click();
+      if (++tries < %(tries)s) setTimeout(again, %(resend)s);
+    };
     target.click();
-    setTimeout(() => {
-      if ((changes[card] || 0) === before && target.isConnected && shown(target)) target.click();
-    }, %(resend)s);
+    setTimeout(again, %(resend)s);
   };
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat || ev.isComposing) return;
@@ -113,8 +116,8 @@ KEYBOARD_JS = """
     const saves = target.tagName === "BUTTON" && target.id !== "%(undo)s";
     if (saves && busy()) return;
     lock = saves ? { id: cardId(), until: Date.now() + 1500 } : (target.id === "%(undo)s" ? null : lock);
-    if (saves) send(target, "%(card)s");
-    else target.click();  // undo, or a checkbox or radio toggle (sent again it would undo itself)
+    if (target.tagName === "BUTTON") send(target, ["%(card)s", "%(msg)s"]);
+    else target.click();  // a checkbox or radio toggle: sent again it would undo itself
   });
 
   // --- Review tab: Enter relabels as suggested, 1-9 as that label, C confirms, S skips, U undoes --------
@@ -147,8 +150,7 @@ KEYBOARD_JS = """
     const saves = target.id !== "%(rundo)s";
     if (saves && reviewLock && reviewLock.id === reviewCard() && Date.now() < reviewLock.until) return;
     reviewLock = saves ? { id: reviewCard(), until: Date.now() + 1500 } : null;
-    if (saves) send(target, "%(rcard)s");
-    else target.click();
+    send(target, ["%(rcard)s", "%(rmsg)s"]);
   });
 
   // --- Predict tab: answer after a pause in typing and on Enter; mark stale answers -------------------
@@ -197,7 +199,7 @@ KEYBOARD_JS = """
     "ppair": PREDICT_PAIR_ID, "prun": PREDICT_RUN_ID, "answers": PREDICT_ANSWERS_ID, "pause": PREDICT_PAUSE_MS,
     "rpanel": REVIEW_PANEL_ID, "rcard": REVIEW_CARD_ID, "raccept": REVIEW_ACCEPT_ID, "rconfirm": REVIEW_CONFIRM_ID,
     "rskip": REVIEW_SKIP_ID, "rundo": REVIEW_UNDO_ID, "rbutton": REVIEW_BUTTON_ID.replace("{n}", ""),
-    "resend": RESEND_MS,
+    "resend": RESEND_MS, "tries": RESEND_TRIES, "msg": LABEL_MSG_ID, "rmsg": REVIEW_MSG_ID,
 }
 
 # runs after every Predict answer: the answer is current if nothing was typed since it was asked for

@@ -174,7 +174,7 @@ def render(screen: LabelScreen, e: dict[str, Any]) -> dict[Any, Any]:
     chosen = list(ex.labels) if ex and ex.labels else suggested
     out: dict[Any, Any] = {
         e["progress"]: html.progress(screen.stats) + html.retrain_countdown(screen.retrain),
-        e["card"]: card,
+        e["card"]: html.stamped(card),  # new on every render: the key script's sign of an answer (ui/js.py)
         e["example_id"]: ex.id if ex else None,
         e["shown_labels"]: labels,
         e["shown_suggestion"]: suggestion,
@@ -235,7 +235,7 @@ def create_label_tab(ctx: UIContext) -> dict[str, Any]:
                 review = gr.Button("Review in the Data tab", scale=0, min_width=200)
                 train = gr.Button("Train a model", scale=0, min_width=160)
             keys = gr.HTML()
-            message = gr.HTML(elem_id="ftd-label-msg")
+            message = gr.HTML(elem_id=js.LABEL_MSG_ID)
             status = gr.HTML(elem_id="ftd-assist-line")
             status_timer = gr.Timer(STATUS_EVERY_S)
         # per-session state; created inside the Tab (a bare child of gr.Tabs confuses its tab bar)

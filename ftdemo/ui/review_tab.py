@@ -30,6 +30,7 @@ from ftdemo.ui.js import (
     REVIEW_BUTTON_ID,
     REVIEW_CARD_ID,
     REVIEW_CONFIRM_ID,
+    REVIEW_MSG_ID,
     REVIEW_PANEL_ID,
     REVIEW_SKIP_ID,
     REVIEW_UNDO_ID,
@@ -206,7 +207,7 @@ def render(screen: ReviewScreen, e: dict[str, Any]) -> dict[Any, Any]:
     x = screen.suspect
     single = not screen.multi and x is not None
     out: dict[Any, Any] = {
-        e["card"]: card(screen),
+        e["card"]: html.stamped(card(screen)),  # new on every render: the key script's sign of an answer
         e["status"]: status(screen),
         e["message"]: html.message(screen.message) if screen.message else "",
         e["accept"]: gr.update(visible=x is not None and bool(x.suggested),
@@ -251,7 +252,7 @@ def create_review_tab(ctx: UIContext) -> dict[str, Any]:
                 skip = gr.Button("Skip (S)", scale=0, min_width=110, elem_id=REVIEW_SKIP_ID)
                 undo_btn = gr.Button("Undo (U)", scale=0, min_width=120, elem_id=REVIEW_UNDO_ID)
             gr.HTML(KEYS_HINT)
-            message = gr.HTML(elem_id="ftd-review-msg")
+            message = gr.HTML(elem_id=REVIEW_MSG_ID)
             with gr.Row():
                 given_expl = gr.HTML(elem_id="ftd-review-given")
                 suggested_expl = gr.HTML(elem_id="ftd-review-suggested")
