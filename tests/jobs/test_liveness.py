@@ -198,7 +198,11 @@ def test_stopping_the_app_stops_its_training_child(tmp_path, fast_options, how) 
             app.wait(10)
         else:
             app.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGTERM)
-            app.wait(30)
+            try:
+                app.wait(30)
+            except subprocess.TimeoutExpired:
+                log = (tmp_path / "app.log").read_text()
+                pytest.fail(f"the app was still running 30 s after {how}; its log ends:\n{log[-3000:]}")
         app_gone = time.monotonic() - t0
         done = _final(services, run["id"], timeout=30)
         wait_for(lambda: not pid_alive(child), timeout=30)
