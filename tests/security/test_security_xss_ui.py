@@ -239,9 +239,10 @@ def test_error_messages_and_toasts_are_escaped(ui, xss_world, monkeypatch, key) 
 
 
 def html_error(text: str) -> str:
+    """The error line the UI's guard shows (ui/context.py: a message, stamped as an answer)."""
     from ftdemo.ui import html
 
-    return html.message(f"dataset {text!r} not found", error=True)
+    return html.stamped(html.message(f"dataset {text!r} not found", error=True))
 
 
 @pytest.mark.parametrize("key", [k for k, v in NON_EMPTY.items() if "/" not in v and len(v) <= 100])
