@@ -17,7 +17,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 XSS = "<img src=x onerror=alert(1)>"
 MOODS = ["so glad the sun is out", "I am sad about the rain", "glad to see you", "a sad grey day",
          "glad and grateful", "sad news today", "glad it worked out", "sad to say goodbye"]
-STREAK = 20  # presses of one key in a row, each the moment the next card shows
+STREAK = 8  # presses of one key in a row, each the moment the next card shows (the old script lost one of the first 3)
 
 pytestmark = [
     pytest.mark.e2e,
